@@ -1,0 +1,186 @@
+// The running totals every screen reads: exact per-currency sums, converted to the display currency on read.
+import { convertHundredths, formatHundredths } from '../domain/money.ts';
+import type { Channel, Order } from '../domain/order.ts';
+import type { ShowConfig } from '../domain/show.ts';
+import type { SecondRow, TotalsRow } from '../storage/storage.ts';
+
+interface Sums {
+  /** Hundredths per currency, all channels. */
+  byCurrency: Map<string, bigint>;
+  /** Hundredths per currency, mobile only. */
+  mobileByCurrency: Map<string, bigint>;
+  orders: number;
+  mobileOrders: number;
+}
+
+const emptySums = (): Sums => ({ byCurrency: new Map(), mobileByCurrency: new Map(), orders: 0, mobileOrders: 0 });
+
+function addTo(map: Map<string, bigint>, currency: string, h: bigint): void {
+  map.set(currency, (map.get(currency) ?? 0n) + h);
+}
+
+function addRow(s: Sums, currency: string, channel: Channel, h: bigint, orders: number): void {
+  addTo(s.byCurrency, currency, h);
+  s.orders += orders;
+  if (channel === 'mobile') {
+    addTo(s.mobileByCurrency, currency, h);
+    s.mobileOrders += orders;
+  }
+}
+
+export interface FigureSet {
+  gmv: string;
+  orders: number;
+  /** Mobile GMV over total GMV, 0 to 1 (0 when there is no GMV). */
+  mobileShare: number;
+  /** Mobile orders over all orders, 0 to 1. */
+  mobileOrderShare: number;
+}
+
+export interface StatsSnapshot extends FigureSet {
+  currency: string;
+  asOf: string;
+  revision: number;
+  status: 'live' | 'final';
+  unaudited: true;
+  byCurrency: Record<string, { amount: string; orders: number }>;
+  /** The last complete second of paid-at time. */
+  lastSecond: (FigureSet & { second: string }) | null;
+}
+
+export interface SecondFigures extends FigureSet {
+  second: number;
+}
+
+const SECONDS_KEPT = 3600;
+
+export class LiveTotals {
+  private total = emptySums();
+  private ordersByCurrency = new Map<string, number>();
+  private seconds = new Map<number, Sums>();
+  /** Bumped on every change; screens use it to order updates and spot gaps. */
+  revision = 0;
+  status: 'live' | 'final' = 'live';
+
+  constructor(private readonly show: ShowConfig, private readonly now: () => number = Date.now) {}
+
+  /** Replaces everything with totals read back from storage (start-up, or a full resync). */
+  load(totals: readonly TotalsRow[], seconds: readonly SecondRow[]): void {
+    this.total = emptySums();
+    this.ordersByCurrency.clear();
+    this.seconds.clear();
+    for (const r of totals) {
+      addRow(this.total, r.currency, r.channel, r.hundredths, r.orders);
+      this.ordersByCurrency.set(r.currency, (this.ordersByCurrency.get(r.currency) ?? 0) + r.orders);
+    }
+    for (const r of seconds) {
+      let s = this.seconds.get(r.second);
+      if (s === undefined) this.seconds.set(r.second, (s = emptySums()));
+      addRow(s, r.currency, r.channel, r.hundredths, r.orders);
+    }
+    this.revision++;
+  }
+
+  /** Adds committed orders. Sums per currency in safe integers first, then once into the bigint totals. */
+  apply(orders: readonly Order[]): void {
+    if (orders.length === 0) return;
+    const local = new Map<string, { all: number; mobile: number; n: number; mn: number }>();
+    const perSecond = new Map<number, Order[]>();
+    for (const o of orders) {
+      let c = local.get(o.currency);
+      if (c === undefined) local.set(o.currency, (c = { all: 0, mobile: 0, n: 0, mn: 0 }));
+      c.all += o.hundredths;
+      c.n++;
+      if (o.channel === 'mobile') {
+        c.mobile += o.hundredths;
+        c.mn++;
+      }
+      const sec = Math.floor(o.ts / 1000);
+      const list = perSecond.get(sec);
+      if (list === undefined) perSecond.set(sec, [o]);
+      else list.push(o);
+    }
+    for (const [currency, c] of local) {
+      addTo(this.total.byCurrency, currency, BigInt(c.all));
+      if (c.mn > 0) addTo(this.total.mobileByCurrency, currency, BigInt(c.mobile));
+      this.total.orders += c.n;
+      this.total.mobileOrders += c.mn;
+      this.ordersByCurrency.set(currency, (this.ordersByCurrency.get(currency) ?? 0) + c.n);
+    }
+    for (const [sec, list] of perSecond) {
+      let s = this.seconds.get(sec);
+      if (s === undefined) this.seconds.set(sec, (s = emptySums()));
+      for (const o of list) addRow(s, o.currency, o.channel, BigInt(o.hundredths), 1);
+    }
+    this.prune();
+    this.revision++;
+  }
+
+  /** Exact total GMV in hundredths of the display currency. */
+  gmvHundredths(): bigint {
+    return this.display(this.total.byCurrency);
+  }
+
+  /** Per-currency sums in hundredths (for reconciliation against storage). */
+  currencySums(): ReadonlyMap<string, bigint> {
+    return this.total.byCurrency;
+  }
+
+  get orders(): number {
+    return this.total.orders;
+  }
+
+  snapshot(): StatsSnapshot {
+    const nowMs = this.now();
+    const last = Math.floor(nowMs / 1000) - 1;
+    const s = this.seconds.get(last);
+    const byCurrency: Record<string, { amount: string; orders: number }> = {};
+    for (const [c, h] of [...this.total.byCurrency].sort(([a], [b]) => a.localeCompare(b))) {
+      byCurrency[c] = { amount: formatHundredths(h), orders: this.ordersByCurrency.get(c) ?? 0 };
+    }
+    return {
+      currency: this.show.currency,
+      ...this.figures(this.total),
+      asOf: new Date(nowMs).toISOString(),
+      revision: this.revision,
+      status: this.status,
+      unaudited: true,
+      byCurrency,
+      lastSecond: { second: new Date(last * 1000).toISOString(), ...this.figures(s ?? emptySums()) },
+    };
+  }
+
+  /** Per-second figures by paid-at second for seconds in [from, to), zero-filled. */
+  series(fromSecond: number, toSecond: number): SecondFigures[] {
+    const out: SecondFigures[] = [];
+    for (let s = fromSecond; s < toSecond; s++) out.push({ second: s, ...this.figures(this.seconds.get(s) ?? emptySums()) });
+    return out;
+  }
+
+  private figures(s: Sums): FigureSet {
+    const gmv = this.display(s.byCurrency);
+    const mobile = this.display(s.mobileByCurrency);
+    return {
+      gmv: formatHundredths(gmv),
+      orders: s.orders,
+      mobileShare: gmv === 0n ? 0 : Number((mobile * 1_000_000n) / gmv) / 1_000_000,
+      mobileOrderShare: s.orders === 0 ? 0 : s.mobileOrders / s.orders,
+    };
+  }
+
+  /** Sum over currencies of round_half_even(sum * rate), as the contract defines the display total. */
+  private display(byCurrency: ReadonlyMap<string, bigint>): bigint {
+    let t = 0n;
+    for (const [currency, h] of byCurrency) {
+      const rate = this.show.rates.get(currency);
+      if (rate !== undefined) t += convertHundredths(h, rate);
+    }
+    return t;
+  }
+
+  private prune(): void {
+    if (this.seconds.size <= SECONDS_KEPT) return;
+    const keys = [...this.seconds.keys()].sort((a, b) => a - b);
+    for (const k of keys.slice(0, keys.length - SECONDS_KEPT)) this.seconds.delete(k);
+  }
+}

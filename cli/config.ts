@@ -1,0 +1,101 @@
+// The `gala serve` configuration from flags and environment (a flag wins over its variable), validated once.
+import { readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { fileURLToPath } from 'node:url';
+import { parseShowConfig, type ShowConfig } from '../domain/show.ts';
+import { parseTokenList } from '../ingest/auth.ts';
+
+export interface ServeConfig {
+  httpPort: number;
+  ingestPort: number;
+  host: string;
+  dataDir: string;
+  clickhouseUrl: string | null;
+  show: ShowConfig;
+  showFile: string;
+  ingestTokens: string[];
+  producerTokens: string[];
+  obsUrl: string | null;
+  obsPassword: string | null;
+  /** De-duplication window (contract: at least 10 minutes). */
+  dedupWindowMs: number;
+  /** Memory ceiling of the de-duplication window, in fingerprints (8 bytes each plus table slack). */
+  dedupMaxEntries: number;
+}
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+export const DEFAULT_SHOW_FILE = fileURLToPath(new URL('../fixtures/default-show.json', import.meta.url));
+
+function port(name: string, value: string): number {
+  const n = Number(value);
+  if (!/^\d+$/.test(value) || n > 65535) throw new ConfigError(`${name}: must be a port number 0-65535 (got "${value}")`);
+  return n;
+}
+
+export function loadShow(file: string): ShowConfig {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (e) {
+    throw new ConfigError(`--show: cannot read "${file}": ${(e as Error).message}`);
+  }
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (e) {
+    throw new ConfigError(`--show: "${file}" is not valid JSON: ${(e as Error).message}`);
+  }
+  try {
+    return parseShowConfig(raw);
+  } catch (e) {
+    throw new ConfigError(`--show: "${file}": ${(e as Error).message}`);
+  }
+}
+
+export function parseServeConfig(argv: string[], env: NodeJS.ProcessEnv): ServeConfig {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args: argv,
+      options: {
+        'http-port': { type: 'string' },
+        'ingest-port': { type: 'string' },
+        host: { type: 'string' },
+        data: { type: 'string' },
+        'clickhouse-url': { type: 'string' },
+        show: { type: 'string' },
+        'obs-url': { type: 'string' },
+      },
+      strict: true,
+      allowPositionals: false,
+    }));
+  } catch (e) {
+    throw new ConfigError((e as Error).message);
+  }
+  const pick = (flag: string | undefined, v: string | undefined, dflt: string) => flag ?? (v !== undefined && v !== '' ? v : dflt);
+  const showFile = pick(values.show, env.GALA_SHOW, DEFAULT_SHOW_FILE);
+  const windowS = Number(env.GALA_DEDUP_WINDOW_SECONDS ?? '600');
+  if (!Number.isInteger(windowS) || windowS < 600) throw new ConfigError(`GALA_DEDUP_WINDOW_SECONDS: an integer of at least 600 (got "${env.GALA_DEDUP_WINDOW_SECONDS}")`);
+  const maxEntries = Number(env.GALA_DEDUP_MAX_ENTRIES ?? '72000000');
+  if (!Number.isInteger(maxEntries) || maxEntries < 1000) throw new ConfigError(`GALA_DEDUP_MAX_ENTRIES: an integer of at least 1000 (got "${env.GALA_DEDUP_MAX_ENTRIES}")`);
+  const chUrl = pick(values['clickhouse-url'], env.GALA_CLICKHOUSE_URL, '');
+  const obsUrl = pick(values['obs-url'], env.GALA_OBS_URL, '');
+  return {
+    httpPort: port('--http-port', pick(values['http-port'], env.GALA_HTTP_PORT, '8080')),
+    ingestPort: port('--ingest-port', pick(values['ingest-port'], env.GALA_INGEST_PORT, '9001')),
+    host: pick(values.host, env.GALA_HOST, '127.0.0.1'),
+    dataDir: pick(values.data, env.GALA_DATA, './data'),
+    clickhouseUrl: chUrl === '' ? null : chUrl,
+    show: loadShow(showFile),
+    showFile,
+    ingestTokens: parseTokenList(env.GALA_INGEST_TOKEN),
+    producerTokens: parseTokenList(env.GALA_PRODUCER_TOKEN),
+    obsUrl: obsUrl === '' ? null : obsUrl,
+    obsPassword: env.GALA_OBS_PASSWORD ?? null,
+    dedupWindowMs: windowS * 1000,
+    dedupMaxEntries: maxEntries,
+  };
+}

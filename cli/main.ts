@@ -1,0 +1,51 @@
+// The `gala` command: `serve` runs the system, `demo` runs it with the gala simulator, `simulate` drives an ingest.
+import { ConfigError, parseServeConfig } from './config.ts';
+import { createLog } from '../system/log.ts';
+import { startSystem, type RunningSystem } from '../system/start-system.ts';
+
+const USAGE = `usage: gala <command> [flags]
+  serve     the system without the simulator (flags: --http-port --ingest-port --host --data --clickhouse-url --show --obs-url)
+  demo      the whole system on the embedded engine with the gala simulator streaming orders
+  simulate  drive a running ingest endpoint with the gala simulator (gala simulate --help)`;
+
+/** Stops on the first SIGTERM/SIGINT: refuse new work, commit and acknowledge in-flight batches, exit 0. */
+export function stopOnSignals(system: RunningSystem, before?: () => Promise<void>): void {
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    process.stderr.write(`${signal}: finishing in-flight batches, then exiting\n`);
+    void (async () => {
+      await before?.();
+      await system.close();
+      process.exit(0);
+    })();
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+}
+
+async function serve(argv: string[]): Promise<void> {
+  const cfg = parseServeConfig(argv, process.env);
+  const log = createLog('gala');
+  if (cfg.ingestTokens.length === 0) log('config.warning', { message: 'GALA_INGEST_TOKEN is not set: ingest refuses everyone' });
+  const system = await startSystem(cfg, { log, onListening: (line) => process.stdout.write(`${line}\n`) });
+  stopOnSignals(system);
+}
+
+async function main(): Promise<void> {
+  const [command, ...rest] = process.argv.slice(2);
+  try {
+    if (command === 'serve') return await serve(rest);
+    process.stderr.write(`${USAGE}\n`);
+    process.exit(command === undefined || command === '--help' ? 0 : 2);
+  } catch (e) {
+    if (e instanceof ConfigError) {
+      process.stderr.write(`gala: ${e.message}\n`);
+      process.exit(2);
+    }
+    throw e;
+  }
+}
+
+await main();

@@ -1,0 +1,32 @@
+// 64-bit fingerprint of an order id as two 32-bit halves: the de-duplication key in memory and in storage.
+
+function mix(h: number): number {
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  h ^= h >>> 16;
+  return h >>> 0;
+}
+
+/**
+ * Two independent murmur3-style 32-bit hashes of the id's UTF-16 code units. Ids are ASCII by contract,
+ * so code units are bytes. Returns [hi, lo]; the pair (0, 0) is mapped to (0, 1) because 0 marks empty slots.
+ */
+export function fingerprint(id: string): [number, number] {
+  let a = 0x9747b28c ^ id.length;
+  let b = 0x5bd1e995 ^ Math.imul(id.length, 0x27d4eb2f);
+  for (let i = 0; i < id.length; i++) {
+    const c = id.charCodeAt(i);
+    a = Math.imul(a ^ c, 0xcc9e2d51);
+    a = (a << 15) | (a >>> 17);
+    a = Math.imul(a, 0x1b873593);
+    b = Math.imul(b ^ c, 0x85ebca77);
+    b = (b << 13) | (b >>> 19);
+    b = Math.imul(b, 0xc2b2ae3d) + 0x27d4eb2f;
+  }
+  const hi = mix(a ^ Math.imul(b, 0x165667b1));
+  let lo = mix(b ^ (a >>> 7));
+  if (hi === 0 && lo === 0) lo = 1;
+  return [hi, lo];
+}

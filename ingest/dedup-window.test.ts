@@ -1,0 +1,75 @@
+import { describe, expect, it } from 'vitest';
+import { fingerprint } from '../domain/fingerprint.ts';
+import { DedupWindow } from './dedup-window.ts';
+import { FingerprintSet } from './fingerprint-set.ts';
+
+describe('FingerprintSet', () => {
+  it('holds many fingerprints exactly through growth', () => {
+    const s = new FingerprintSet();
+    const n = 200_000;
+    let added = 0;
+    for (let i = 0; i < n; i++) {
+      const [hi, lo] = fingerprint(`o-${i}`);
+      if (s.add(hi, lo)) added++;
+    }
+    expect(added).toBe(n);
+    expect(s.size).toBe(n);
+    expect(s.capacity).toBeGreaterThanOrEqual(n / 0.75);
+    for (let i = 0; i < n; i += 997) {
+      const [hi, lo] = fingerprint(`o-${i}`);
+      expect(s.has(hi, lo)).toBe(true);
+      expect(s.add(hi, lo)).toBe(false);
+    }
+    let falsePositives = 0;
+    for (let i = 0; i < 50_000; i++) {
+      const [hi, lo] = fingerprint(`never-${i}`);
+      if (s.has(hi, lo)) falsePositives++;
+    }
+    expect(falsePositives).toBe(0);
+  });
+  it('gives distinct fingerprints to a million sequential ids', () => {
+    const s = new FingerprintSet(1_000_000);
+    for (let i = 0; i < 1_000_000; i++) {
+      const [hi, lo] = fingerprint(`order-${i}`);
+      s.add(hi, lo);
+    }
+    expect(s.size).toBe(1_000_000);
+  });
+});
+
+describe('DedupWindow', () => {
+  const fp = (id: string) => fingerprint(id);
+
+  it('remembers an id for at least the window after its first arrival, then forgets it', () => {
+    const w = new DedupWindow({ windowMs: 600_000, maxEntries: 1_000_000 });
+    const t0 = 1_700_000_000_000;
+    const [hi, lo] = fp('a-1');
+    w.add(hi, lo, t0);
+    // Keep time moving with other traffic, as a live night does.
+    for (let t = t0; t <= t0 + 600_000; t += 10_000) {
+      const [h, l] = fp(`filler-${t}`);
+      w.add(h, l, t);
+    }
+    expect(w.has(hi, lo)).toBe(true);
+    for (let t = t0 + 600_000; t <= t0 + 800_000; t += 10_000) {
+      const [h, l] = fp(`filler-${t}`);
+      w.add(h, l, t);
+    }
+    expect(w.has(hi, lo)).toBe(false);
+    expect(w.coverageMs(t0 + 800_000)).toBe(600_000);
+  });
+
+  it('sheds its oldest slice at the memory ceiling and reports the shorter reach', () => {
+    const w = new DedupWindow({ windowMs: 600_000, maxEntries: 5_000 });
+    const t0 = 1_700_000_000_000;
+    for (let i = 0; i < 10_000; i++) {
+      const [h, l] = fp(`x-${i}`);
+      w.add(h, l, t0 + i * 60); // 600 s of traffic
+    }
+    expect(w.size).toBeLessThanOrEqual(5_000 + 1_000);
+    expect(w.evictedEarly).toBeGreaterThan(0);
+    expect(w.coverageMs(t0 + 600_000)).toBeLessThan(600_000);
+    const [h, l] = fp('x-9999');
+    expect(w.has(h, l)).toBe(true);
+  });
+});

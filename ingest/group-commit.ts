@@ -1,0 +1,320 @@
+// Group commit: validated batches from every connection share one ClickHouse insert; each batch is answered
+// only after the insert holding its orders is durable. The buffer is bounded; when full or when storage is
+// down, batches are answered "unavailable" at once and nothing of them is kept.
+import { fingerprint } from '../domain/fingerprint.ts';
+import { parseOrder, type Ack, type Order, type RawBatch } from '../domain/order.ts';
+import { encodeOrderRow } from '../storage/order-rows.ts';
+import type { OrderStore } from '../storage/storage.ts';
+import type { DedupWindow } from './dedup-window.ts';
+import type { Registry } from './metrics.ts';
+
+export type BatchOutcome = { kind: 'ack'; ack: Ack } | { kind: 'unavailable'; retryAfterMs: number };
+
+export interface GroupCommitOptions {
+  store: OrderStore;
+  dedup: DedupWindow;
+  knownCurrency: (code: string) => boolean;
+  /** Orders accepted but not yet committed, across all connections, at most. */
+  maxBufferedOrders?: number;
+  /** Orders in one insert, at most. */
+  maxGroupOrders?: number;
+  /** How long the first batch of a group may wait for company before the group is inserted. */
+  flushIntervalMs?: number;
+  /** How often a down storage is probed. */
+  probeIntervalMs?: number;
+  /** Called with the orders of each committed insert, before the batches are acked. */
+  onCommitted?: (orders: readonly Order[], receivedMs: number) => void;
+  metrics?: Registry;
+  now?: () => number;
+  log?: (event: string, fields: Record<string, unknown>) => void;
+}
+
+interface Waiter {
+  ack: Ack;
+  resolve: (o: BatchOutcome) => void;
+}
+
+interface Group {
+  parts: string[];
+  rows: number;
+  orders: Order[];
+  /** Flat (hi, lo) pairs of the group's fingerprints. */
+  fps: number[];
+  waiters: Waiter[];
+  openedAt: number;
+}
+
+export type StorageState = 'up' | 'down' | 'closing' | 'closed';
+
+// 53 bits of the fingerprint as an exact JS number: the key of the in-flight (not yet durable) map.
+const pendingKey = (hi: number, lo: number) => hi * 2_097_152 + (lo >>> 11);
+
+export class GroupCommitter {
+  state: StorageState = 'up';
+  bufferedOrders = 0;
+  private current: Group;
+  private sealed: Group[] = [];
+  private inserting = false;
+  private flushTimer: NodeJS.Timeout | null = null;
+  private probeTimer: NodeJS.Timeout | null = null;
+  /** Fingerprints of orders accepted but not yet durable; value is the low word for an exact match. */
+  private pending = new Map<number, number>();
+  /** Groups whose insert failed: their orders may or may not be stored; checked when storage returns. */
+  private uncertain: Group[] = [];
+  private idle: (() => void)[] = [];
+  private readonly maxBuffered: number;
+  private readonly maxGroup: number;
+  private readonly flushMs: number;
+  private readonly probeMs: number;
+  private readonly now: () => number;
+  private readonly m;
+
+  constructor(private readonly opts: GroupCommitOptions) {
+    this.maxBuffered = opts.maxBufferedOrders ?? 400_000;
+    this.maxGroup = opts.maxGroupOrders ?? 100_000;
+    this.flushMs = opts.flushIntervalMs ?? 100;
+    this.probeMs = opts.probeIntervalMs ?? 500;
+    this.now = opts.now ?? Date.now;
+    this.current = this.newGroup();
+    const r = opts.metrics;
+    this.m = r && {
+      orders: r.counter('gala_ingest_orders_total', 'Orders by outcome: accepted, duplicate, rejected'),
+      batches: r.counter('gala_ingest_batches_total', 'Batches by answer: ack, unavailable, error'),
+      commitSeconds: r.histogram('gala_ingest_commit_seconds', 'Time from a batch arriving to its orders being durable', [
+        0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10,
+      ]),
+      inserts: r.counter('gala_ingest_inserts_total', 'ClickHouse inserts by result: ok, failed'),
+      insertRows: r.histogram('gala_ingest_insert_rows', 'Orders per ClickHouse insert', [100, 1000, 5000, 10000, 25000, 50000, 100000, 250000]),
+    };
+    if (r) {
+      r.gauge('gala_ingest_buffer_orders', 'Orders accepted and waiting for their insert', () => this.bufferedOrders);
+      r.gauge('gala_ingest_buffer_fill_ratio', 'Buffered orders over the buffer limit', () => this.bufferedOrders / this.maxBuffered);
+      r.gauge('gala_storage_up', '1 when ClickHouse accepts inserts', () => (this.state === 'up' ? 1 : 0));
+      r.gauge('gala_dedup_entries', 'Order fingerprints held by the de-duplication window', () => opts.dedup.size);
+      r.gauge('gala_dedup_bytes', 'Memory held by the de-duplication window', () => opts.dedup.bytes);
+      r.gauge('gala_dedup_window_seconds', 'How far back the de-duplication window reaches now', () => opts.dedup.coverageMs(this.now()) / 1000);
+      r.gauge('gala_dedup_evicted_early_total', 'Fingerprints dropped before their time by the memory ceiling', () => opts.dedup.evictedEarly);
+    }
+  }
+
+  /** Validates, de-duplicates and buffers a batch; resolves with its ack once durable, or "unavailable". */
+  submit(batch: RawBatch, receivedMs = this.now()): Promise<BatchOutcome> {
+    if (this.state !== 'up') return Promise.resolve(this.unavailable(this.state === 'down' ? 1000 : 2000));
+    if (this.bufferedOrders + batch.orders.length > this.maxBuffered) return Promise.resolve(this.unavailable(250));
+
+    const ack: Ack = { batch: batch.batch, accepted: 0, duplicates: 0, rejected: [] };
+    const g = this.current;
+    const { dedup, knownCurrency } = this.opts;
+    const orders = batch.orders;
+    for (let i = 0; i < orders.length; i++) {
+      const r = parseOrder(orders[i], knownCurrency);
+      if (!r.ok) {
+        ack.rejected.push({ index: i, id: r.id, error: r.error });
+        continue;
+      }
+      const o = r.order;
+      const [hi, lo] = fingerprint(o.id);
+      const key = pendingKey(hi, lo);
+      if (this.pending.get(key) === lo || dedup.has(hi, lo)) {
+        ack.duplicates++;
+        continue;
+      }
+      this.pending.set(key, lo);
+      g.parts.push(encodeOrderRow(o, receivedMs, hi, lo));
+      g.orders.push(o);
+      g.fps.push(hi, lo);
+      ack.accepted++;
+    }
+    g.rows += ack.accepted;
+    this.bufferedOrders += ack.accepted;
+    this.m?.orders.inc(ack.accepted, { outcome: 'accepted' });
+    this.m?.orders.inc(ack.duplicates, { outcome: 'duplicate' });
+    this.m?.orders.inc(ack.rejected.length, { outcome: 'rejected' });
+
+    // A batch of nothing but rejections has nothing to wait for. One with duplicates waits for the next commit:
+    // the originals may still be in flight, and its ack must not run ahead of them.
+    if (ack.accepted === 0 && ack.duplicates === 0) {
+      this.m?.batches.inc(1, { answer: 'ack' });
+      return Promise.resolve({ kind: 'ack', ack });
+    }
+    return new Promise<BatchOutcome>((resolve) => {
+      g.waiters.push({ ack, resolve });
+      if (g.rows >= this.maxGroup) this.seal();
+      else if (this.flushTimer === null) this.flushTimer = setTimeout(() => this.onFlushTimer(), this.flushMs);
+      this.pump();
+    });
+  }
+
+  /** Resolves when nothing is buffered or being inserted. */
+  whenIdle(): Promise<void> {
+    if (this.isIdle()) return Promise.resolve();
+    return new Promise((resolve) => this.idle.push(resolve));
+  }
+
+  /** Stops taking batches, commits and answers everything buffered, then resolves. */
+  async close(): Promise<void> {
+    if (this.state === 'closed') return;
+    if (this.state === 'up') this.state = 'closing';
+    if (this.current.waiters.length > 0) this.seal();
+    this.pump();
+    await this.whenIdle();
+    this.clearTimers();
+    this.state = 'closed';
+  }
+
+  private isIdle(): boolean {
+    return !this.inserting && this.sealed.length === 0 && this.current.waiters.length === 0;
+  }
+
+  private unavailable(retryAfterMs: number): BatchOutcome {
+    this.m?.batches.inc(1, { answer: 'unavailable' });
+    return { kind: 'unavailable', retryAfterMs };
+  }
+
+  private newGroup(): Group {
+    return { parts: [], rows: 0, orders: [], fps: [], waiters: [], openedAt: this.now() };
+  }
+
+  private onFlushTimer(): void {
+    this.flushTimer = null;
+    if (this.current.waiters.length > 0 && !this.inserting) this.seal();
+    else if (this.current.waiters.length > 0) this.flushTimer = setTimeout(() => this.onFlushTimer(), this.flushMs);
+    this.pump();
+  }
+
+  private seal(): void {
+    if (this.flushTimer !== null) {
+      clearTimeout(this.flushTimer);
+      this.flushTimer = null;
+    }
+    this.sealed.push(this.current);
+    this.current = this.newGroup();
+  }
+
+  /** Starts the next insert when none is running. Inserts run one at a time, in order. */
+  private pump(): void {
+    if (this.inserting) return;
+    if (this.sealed.length === 0 && this.state === 'closing' && this.current.waiters.length > 0) this.seal();
+    // While an insert ran, the open group kept filling: take it now if its first batch has waited long enough.
+    if (this.sealed.length === 0 && this.current.waiters.length > 0 && this.now() - this.current.openedAt >= this.flushMs) this.seal();
+    const g = this.sealed.shift();
+    if (g === undefined) {
+      if (this.isIdle()) for (const f of this.idle.splice(0)) f();
+      return;
+    }
+    this.inserting = true;
+    void this.insert(g);
+  }
+
+  private async insert(g: Group): Promise<void> {
+    let ok = true;
+    let error: unknown;
+    if (g.rows > 0) {
+      try {
+        await this.opts.store.insert({ count: g.rows, tsv: g.parts.join('') });
+      } catch (e) {
+        ok = false;
+        error = e;
+      }
+    }
+    this.inserting = false;
+    if (ok) this.committed(g);
+    else this.failed(g, error);
+    this.pump();
+  }
+
+  private committed(g: Group): void {
+    const now = this.now();
+    const { dedup } = this.opts;
+    for (let i = 0; i < g.fps.length; i += 2) {
+      const hi = g.fps[i]!;
+      const lo = g.fps[i + 1]!;
+      dedup.add(hi, lo, g.openedAt);
+      this.pending.delete(pendingKey(hi, lo));
+    }
+    this.bufferedOrders -= g.rows;
+    if (g.rows > 0) {
+      this.m?.inserts.inc(1, { result: 'ok' });
+      this.m?.insertRows.observe(g.rows);
+      this.opts.onCommitted?.(g.orders, g.openedAt);
+    }
+    for (const w of g.waiters) {
+      this.m?.batches.inc(1, { answer: 'ack' });
+      this.m?.commitSeconds.observe((now - g.openedAt) / 1000);
+      w.resolve({ kind: 'ack', ack: w.ack });
+    }
+  }
+
+  private failed(g: Group, error: unknown): void {
+    this.m?.inserts.inc(1, { result: 'failed' });
+    this.opts.log?.('storage.insert_failed', { error: String(error), rows: g.rows });
+    // Storage refused one insert: answer everything buffered "unavailable" and stop taking batches until it is back.
+    const groups = [g, ...this.sealed.splice(0)];
+    if (this.current.waiters.length > 0) {
+      groups.push(this.current);
+      this.current = this.newGroup();
+    }
+    for (const x of groups) {
+      for (let i = 0; i < x.fps.length; i += 2) this.pending.delete(pendingKey(x.fps[i]!, x.fps[i + 1]!));
+      this.bufferedOrders -= x.rows;
+      for (const w of x.waiters) w.resolve(this.unavailable(1000));
+    }
+    // Only the group that was being inserted can have reached storage.
+    if (g.rows > 0) this.uncertain.push(g);
+    if (this.state === 'up') this.state = 'down';
+    this.scheduleProbe();
+  }
+
+  private scheduleProbe(): void {
+    if (this.probeTimer !== null || this.state === 'closed') return;
+    this.probeTimer = setTimeout(() => {
+      this.probeTimer = null;
+      void this.probe();
+    }, this.probeMs);
+  }
+
+  private async probe(): Promise<void> {
+    if (!(await this.opts.store.ping())) return this.scheduleProbe();
+    try {
+      await this.settleUncertain();
+    } catch {
+      return this.scheduleProbe();
+    }
+    if (this.state === 'down') {
+      this.state = 'up';
+      this.opts.log?.('storage.recovered', {});
+    }
+    this.pump();
+  }
+
+  /**
+   * An insert that failed may still have been committed (a timeout after the server wrote it). Ask storage
+   * which of those orders it holds; count them and remember them as seen, so a resend is a duplicate.
+   */
+  private async settleUncertain(): Promise<void> {
+    while (this.uncertain.length > 0) {
+      const g = this.uncertain[0]!;
+      const pairs: [number, number][] = [];
+      for (let i = 0; i < g.fps.length; i += 2) pairs.push([g.fps[i]!, g.fps[i + 1]!]);
+      const stored = await this.opts.store.storedFingerprints(pairs);
+      if (stored.size > 0) {
+        const found: Order[] = [];
+        pairs.forEach(([hi, lo], i) => {
+          if (!stored.has(`${hi}:${lo}`)) return;
+          this.opts.dedup.add(hi, lo, g.openedAt);
+          found.push(g.orders[i]!);
+        });
+        this.opts.log?.('storage.ambiguous_insert_committed', { rows: found.length });
+        this.opts.onCommitted?.(found, g.openedAt);
+      }
+      this.uncertain.shift();
+    }
+  }
+
+  private clearTimers(): void {
+    if (this.flushTimer !== null) clearTimeout(this.flushTimer);
+    if (this.probeTimer !== null) clearTimeout(this.probeTimer);
+    this.flushTimer = null;
+    this.probeTimer = null;
+  }
+}

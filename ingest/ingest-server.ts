@@ -1,0 +1,206 @@
+// The ingest listener (uWebSockets.js): WebSocket /v1/ingest, POST /v1/orders and GET /metrics, per the contract.
+import * as uWS from 'uWebSockets.js';
+import { parseBatchFrame, type FrameError } from '../domain/order.ts';
+import { createTokenCheck, presentedToken } from './auth.ts';
+import type { BatchOutcome, GroupCommitter } from './group-commit.ts';
+import type { Registry } from './metrics.ts';
+
+export interface IngestServerOptions {
+  host: string;
+  port: number;
+  tokens: readonly string[];
+  committer: GroupCommitter;
+  metrics: Registry;
+  /** Largest frame or HTTP body answered with an error rather than a closed socket. */
+  maxFrameBytes?: number;
+  /** Bytes of unread acks a client may leave with us before it is disconnected. */
+  maxBackpressureBytes?: number;
+  /** Batches one connection may have waiting for their commit. */
+  maxInflightPerConnection?: number;
+  log?: (event: string, fields: Record<string, unknown>) => void;
+}
+
+export interface IngestServer {
+  port: number;
+  /** Closes the listener; open sockets stay until close(). */
+  stopAccepting(): void;
+  /** Stops accepting, commits and answers in-flight batches, then closes every socket. */
+  close(): Promise<void>;
+}
+
+interface Conn {
+  inflight: number;
+  closed: boolean;
+}
+
+const decoder = new TextDecoder('utf-8', { fatal: true });
+
+function outcomeFrame(batch: string, o: BatchOutcome): string {
+  return o.kind === 'ack' ? JSON.stringify(o.ack) : JSON.stringify({ batch, error: 'unavailable', retryAfterMs: o.retryAfterMs });
+}
+
+export function startIngestServer(opts: IngestServerOptions): Promise<IngestServer> {
+  const maxFrame = opts.maxFrameBytes ?? 16 * 1024 * 1024;
+  const maxBackpressure = opts.maxBackpressureBytes ?? 4 * 1024 * 1024;
+  const maxInflight = opts.maxInflightPerConnection ?? 64;
+  const authorized = createTokenCheck(opts.tokens);
+  const { committer, metrics } = opts;
+  const sockets = new Set<uWS.WebSocket<Conn>>();
+  const frameErrors = metrics.counter('gala_ingest_frame_errors_total', 'Frames and bodies refused as not a batch');
+  const refused = metrics.counter('gala_ingest_unauthorized_total', 'Connections and requests refused for a missing or wrong token');
+  metrics.gauge('gala_ingest_connections', 'Open ingest WebSocket connections', () => sockets.size);
+
+  const decode = (buf: ArrayBuffer | Uint8Array): string | null => {
+    try {
+      return decoder.decode(buf);
+    } catch {
+      return null;
+    }
+  };
+
+  const app = uWS.App();
+  app.ws<Conn>('/v1/ingest', {
+    // uWS closes the socket itself above maxPayloadLength; below it we answer with an error frame.
+    maxPayloadLength: maxFrame * 2,
+    maxBackpressure,
+    closeOnBackpressureLimit: true,
+    idleTimeout: 120,
+    sendPingsAutomatically: true,
+    upgrade: (res, req, context) => {
+      const token = presentedToken(req.getHeader('authorization'), req.getQuery() ?? '');
+      const key = req.getHeader('sec-websocket-key');
+      const protocol = req.getHeader('sec-websocket-protocol');
+      const extensions = req.getHeader('sec-websocket-extensions');
+      if (!authorized(token)) {
+        refused.inc();
+        res.cork(() => {
+          res.writeStatus('401 Unauthorized').writeHeader('WWW-Authenticate', 'Bearer').writeHeader('Content-Type', 'application/json')
+            .end(JSON.stringify({ error: 'unauthorized: present a valid ingest token (Authorization: Bearer <token> or ?token=)' }));
+        });
+        return;
+      }
+      res.upgrade<Conn>({ inflight: 0, closed: false }, key, protocol, extensions, context);
+    },
+    open: (ws) => {
+      sockets.add(ws);
+    },
+    message: (ws, message, isBinary) => {
+      const conn = ws.getUserData();
+      const reply = (text: string) => {
+        if (!conn.closed) ws.cork(() => ws.send(text, false));
+      };
+      const fail = (e: FrameError) => {
+        frameErrors.inc();
+        reply(JSON.stringify(e));
+      };
+      if (isBinary) return fail({ batch: null, error: 'frame: binary frames are not batches; send the batch as JSON text' });
+      if (message.byteLength > maxFrame) return fail({ batch: null, error: `frame: larger than ${maxFrame} bytes` });
+      const text = decode(message);
+      if (text === null) return fail({ batch: null, error: 'frame: not valid UTF-8' });
+      const receivedMs = Date.now();
+      const parsed = parseBatchFrame(text);
+      if (!parsed.ok) return fail({ batch: parsed.batch, error: parsed.error });
+      const batch = parsed.value.batch;
+      // A client that sends faster than it reads its acks is told to wait rather than buffered without end.
+      if (conn.inflight >= maxInflight || ws.getBufferedAmount() > maxBackpressure / 2) {
+        return reply(JSON.stringify({ batch, error: 'unavailable', retryAfterMs: 200 }));
+      }
+      conn.inflight++;
+      void committer.submit(parsed.value, receivedMs).then((outcome) => {
+        conn.inflight--;
+        reply(outcomeFrame(batch, outcome));
+      });
+    },
+    close: (ws) => {
+      ws.getUserData().closed = true;
+      sockets.delete(ws);
+    },
+  });
+
+  app.post('/v1/orders', (res, req) => {
+    let aborted = false;
+    res.onAborted(() => {
+      aborted = true;
+    });
+    const token = presentedToken(req.getHeader('authorization'), req.getQuery() ?? '');
+    const declared = Number(req.getHeader('content-length') || '0');
+    const respond = (status: string, body: string, headers: Record<string, string> = {}, closeConnection = false) => {
+      if (aborted) return;
+      res.cork(() => {
+        res.writeStatus(status).writeHeader('Content-Type', 'application/json');
+        for (const [k, v] of Object.entries(headers)) res.writeHeader(k, v);
+        res.end(body, closeConnection);
+      });
+      aborted = true;
+    };
+    if (!authorized(token)) {
+      refused.inc();
+      return respond('401 Unauthorized', JSON.stringify({ error: 'unauthorized: present a valid ingest token' }), { 'WWW-Authenticate': 'Bearer' }, true);
+    }
+    const tooLarge = () => {
+      frameErrors.inc();
+      respond('413 Payload Too Large', JSON.stringify({ batch: null, error: `body: larger than ${maxFrame} bytes` }), {}, true);
+    };
+    if (declared > maxFrame) return tooLarge();
+    const chunks: Buffer[] = [];
+    let size = 0;
+    res.onData((chunk, isLast) => {
+      if (aborted) return;
+      size += chunk.byteLength;
+      if (size > maxFrame) return tooLarge();
+      chunks.push(Buffer.from(chunk.slice(0)));
+      if (!isLast) return;
+      const text = decode(Buffer.concat(chunks, size));
+      const receivedMs = Date.now();
+      const parsed = text === null ? ({ ok: false, batch: null, error: 'body: not valid UTF-8' } as const) : parseBatchFrame(text);
+      if (!parsed.ok) {
+        frameErrors.inc();
+        return respond('400 Bad Request', JSON.stringify({ batch: parsed.batch, error: parsed.error }));
+      }
+      const batch = parsed.value.batch;
+      void committer.submit(parsed.value, receivedMs).then((o) => {
+        if (o.kind === 'ack') respond('200 OK', JSON.stringify(o.ack));
+        else respond('503 Service Unavailable', outcomeFrame(batch, o), { 'Retry-After': String(Math.max(1, Math.ceil(o.retryAfterMs / 1000))) });
+      });
+    });
+  });
+
+  app.get('/metrics', (res, req) => {
+    const token = presentedToken(req.getHeader('authorization'), req.getQuery() ?? '');
+    res.cork(() => {
+      if (!authorized(token)) {
+        res.writeStatus('401 Unauthorized').writeHeader('WWW-Authenticate', 'Bearer').end('unauthorized\n');
+        return;
+      }
+      res.writeHeader('Content-Type', 'text/plain; version=0.0.4').end(metrics.render());
+    });
+  });
+
+  app.any('/*', (res) => {
+    res.cork(() => res.writeStatus('404 Not Found').writeHeader('Content-Type', 'application/json').end(JSON.stringify({ error: 'not found: ingest serves /v1/ingest, /v1/orders and /metrics' })));
+  });
+
+  return new Promise((resolve, reject) => {
+    app.listen(opts.host, opts.port, (listenSocket) => {
+      if (!listenSocket) return reject(new Error(`ingest: cannot listen on ${opts.host}:${opts.port}`));
+      let listening: uWS.us_listen_socket | null = listenSocket;
+      const stopAccepting = () => {
+        if (listening) uWS.us_listen_socket_close(listening);
+        listening = null;
+      };
+      resolve({
+        port: uWS.us_socket_local_port(listenSocket),
+        stopAccepting,
+        async close() {
+          stopAccepting();
+          await committer.close();
+          // Give queued acks a moment to leave before the sockets go.
+          const deadline = Date.now() + 2000;
+          while ([...sockets].some((ws) => ws.getBufferedAmount() > 0) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+          for (const ws of [...sockets]) ws.end(1001, 'server shutting down');
+          app.close();
+        },
+      });
+    });
+  });
+}

@@ -1,0 +1,56 @@
+// The embedded engine: chDB (ClickHouse in-process) on a persistent data directory. The only importer of chdb.
+import { mkdirSync } from 'node:fs';
+import { Session, drainPending } from 'chdb';
+import type { SqlConnection } from '../storage.ts';
+
+export function createChdbConnection(dataDir: string): SqlConnection {
+  mkdirSync(dataDir, { recursive: true });
+  const session = new Session(dataDir, {
+    // Load tables before the first query so start-up reads see every committed part.
+    connectionArgs: ['--async_load_databases=0', '--async_load_system_database=0', '--output_format_json_quote_64bit_integers=1'],
+  });
+  let closed = false;
+  const check = () => {
+    if (closed) throw new Error('chdb: connection is closed');
+  };
+  return {
+    engine: 'chdb',
+    async command(sql) {
+      check();
+      await session.queryAsync(sql, { format: 'TSV' });
+    },
+    async queryRows<T>(sql: string) {
+      check();
+      const text = (await session.queryAsync(sql, { format: 'JSONEachRow' })).text();
+      if (text.length === 0) return [] as T[];
+      return text.trimEnd().split('\n').map((l) => JSON.parse(l) as T);
+    },
+    async queryTsv(sql) {
+      check();
+      return (await session.queryAsync(sql, { format: 'TabSeparated' })).text();
+    },
+    async insertTsv(table, columns, tsv) {
+      check();
+      await session.insert({ table, values: Buffer.from(tsv), format: 'TabSeparated', columns });
+    },
+    async ping() {
+      if (closed) return false;
+      try {
+        await session.queryAsync('SELECT 1', { format: 'TSV' });
+        return true;
+      } catch {
+        return false;
+      }
+    },
+    async version() {
+      return (await session.queryAsync('SELECT version()', { format: 'TSV' })).text().trim();
+    },
+    async close() {
+      if (closed) return;
+      closed = true;
+      await drainPending();
+      session.close();
+      await drainPending();
+    },
+  };
+}

@@ -1,0 +1,372 @@
+// The OrderStore contract: one suite that every engine (embedded chDB, ClickHouse server) must pass.
+// Named *.case.ts so the test glob does not run it alone; chdb/chdb-store.test.ts and
+// server/server-store.server.test.ts call describeOrderStoreContract with their own open().
+import { afterEach, describe, expect, it } from 'vitest';
+import { fingerprint } from '../domain/fingerprint.ts';
+import { MAX_ORDER_HUNDREDTHS } from '../domain/money.ts';
+import { CHANNELS, MAX_ORDERS_PER_BATCH, type Channel, type Order } from '../domain/order.ts';
+import type { OrderStoreOptions } from './order-store.ts';
+import { encodeOrderRow, ORDERS_TABLE } from './order-rows.ts';
+import { LATEST_SCHEMA_VERSION, MIGRATIONS, MIGRATIONS_TABLE } from './schema.ts';
+import type { EncodedRows, FingerprintPage, OrderStore, SecondRow, SqlConnection, TotalsRow } from './storage.ts';
+
+/** A store on an empty, unmigrated schema of its own, and the connection under it. */
+export interface OpenedStore {
+  store: OrderStore;
+  /** Used only to read back what the interface never returns: stored text and migration records. */
+  conn: SqlConnection;
+  /** Closes the store (if the test did not) and removes what open() created. */
+  cleanup: () => Promise<void>;
+}
+
+export type OpenStore = (options?: OrderStoreOptions) => Promise<OpenedStore>;
+
+// 2025-06-15T12:00:00Z: inside the contract's 2000..2100 window.
+const BASE_MS = 1_750_000_000_000;
+const BASE_SECOND = BASE_MS / 1000;
+
+function order(id: string, over: Partial<Order> = {}): Order {
+  return { id, ts: BASE_MS, hundredths: 100, currency: 'EUR', channel: 'mobile', brand: '', sku: '', category: '', region: '', ...over };
+}
+
+/** Encodes orders exactly as ingest does: fingerprint of the id, one received instant for the batch. */
+function encode(orders: readonly Order[], receivedMs: number): EncodedRows {
+  let tsv = '';
+  for (const o of orders) {
+    const [hi, lo] = fingerprint(o.id);
+    tsv += encodeOrderRow(o, receivedMs, hi, lo);
+  }
+  return { count: orders.length, tsv };
+}
+
+const fpKey = (id: string) => fingerprint(id).join(':');
+
+function byKey<T extends { currency: string; channel: Channel }>(rows: readonly T[], extra: (r: T) => string = () => ''): T[] {
+  const key = (r: T) => `${extra(r)}|${r.currency}|${r.channel}`;
+  return [...rows].sort((a, b) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0));
+}
+
+/** Reference implementation of totals(), in bigints. */
+function expectedTotals(orders: readonly Order[]): TotalsRow[] {
+  const m = new Map<string, TotalsRow>();
+  for (const o of orders) {
+    const k = `${o.currency}|${o.channel}`;
+    const row = m.get(k) ?? { currency: o.currency, channel: o.channel, hundredths: 0n, orders: 0 };
+    row.hundredths += BigInt(o.hundredths);
+    row.orders += 1;
+    m.set(k, row);
+  }
+  return byKey([...m.values()]);
+}
+
+/** Reference implementation of perSecond(): paid-at second, [from, to). */
+function expectedSeconds(orders: readonly Order[], from: number, to: number): SecondRow[] {
+  const m = new Map<string, SecondRow>();
+  for (const o of orders) {
+    if (o.ts < from * 1000 || o.ts >= to * 1000) continue;
+    const second = Math.floor(o.ts / 1000);
+    const k = `${second}|${o.currency}|${o.channel}`;
+    const row = m.get(k) ?? { second, currency: o.currency, channel: o.channel, hundredths: 0n, orders: 0 };
+    row.hundredths += BigInt(o.hundredths);
+    row.orders += 1;
+    m.set(k, row);
+  }
+  return byKey([...m.values()], (r) => String(r.second).padStart(12, '0'));
+}
+
+export function describeOrderStoreContract(name: string, open: OpenStore): void {
+  describe(`OrderStore contract: ${name}`, () => {
+    const opened: OpenedStore[] = [];
+
+    /** A fresh store; migrated unless the test is about migration. */
+    async function fresh(options?: OrderStoreOptions, migrate = true): Promise<OpenedStore> {
+      const o = await open(options);
+      opened.push(o);
+      if (migrate) await o.store.migrate();
+      return o;
+    }
+
+    afterEach(async () => {
+      while (opened.length > 0) await opened.pop()!.cleanup();
+    });
+
+    describe('migrate', () => {
+      it('creates the schema, reports the latest version, and a second run is a no-op', async () => {
+        const { store, conn } = await fresh(undefined, false);
+        expect(store.engine).toBe(conn.engine);
+        expect(await store.schemaVersion()).toBe(0);
+        expect(LATEST_SCHEMA_VERSION).toBeGreaterThanOrEqual(1);
+        expect(await store.migrate()).toBe(LATEST_SCHEMA_VERSION);
+        expect(await store.schemaVersion()).toBe(LATEST_SCHEMA_VERSION);
+
+        await store.insert(encode([order('kept-1'), order('kept-2', { hundredths: 250 })], BASE_MS));
+        expect(await store.migrate()).toBe(LATEST_SCHEMA_VERSION);
+        expect(await store.schemaVersion()).toBe(LATEST_SCHEMA_VERSION);
+
+        // No-op: the data is still there and each migration is recorded exactly once.
+        expect(await store.totals()).toEqual([{ currency: 'EUR', channel: 'mobile', hundredths: 350n, orders: 2 }]);
+        const records = await conn.queryRows<{ version: number | string }>(`SELECT version FROM ${MIGRATIONS_TABLE} ORDER BY version`);
+        expect(records.map((r) => Number(r.version))).toEqual(MIGRATIONS.map((m) => m.version));
+      });
+    });
+
+    describe('insert', () => {
+      it('stores every field exactly, including tabs, newlines, backslashes, NUL and unicode', async () => {
+        const { store, conn } = await fresh();
+        const orders: Order[] = [
+          order('a-1', { brand: 'Tab\there', sku: 'new\nline', category: 'back\\slash\\t', region: 'cr\rlf\r\n' }),
+          order('a-2', { brand: '日本語 — Ünïcödé 🎉', sku: 'nul\0byte', category: '\\N', region: "quote ' \" `" }),
+          order('a-3', { brand: '', sku: '', category: '', region: '', hundredths: MAX_ORDER_HUNDREDTHS, currency: 'JPY', channel: 'store' }),
+          order('Z.z_9:-', { ts: BASE_MS + 123, hundredths: 1, currency: 'USD', channel: 'tv', brand: '\t\n\\\r\0' }),
+        ];
+        await store.insert(encode(orders, BASE_MS + 5_000));
+        await store.insert({ count: 0, tsv: '' });
+
+        const rows = await conn.queryRows<Record<string, unknown>>(
+          `SELECT id, fp_hi, fp_lo, ts, received_ms, hundredths, currency, channel, brand, sku, category, region FROM ${ORDERS_TABLE} ORDER BY id`,
+        );
+        const stored = rows.map((r) => ({
+          id: r.id,
+          fp: `${Number(r.fp_hi)}:${Number(r.fp_lo)}`,
+          ts: Number(r.ts),
+          receivedMs: Number(r.received_ms),
+          hundredths: Number(r.hundredths),
+          currency: r.currency,
+          channel: r.channel,
+          brand: r.brand,
+          sku: r.sku,
+          category: r.category,
+          region: r.region,
+        }));
+        const expected = [...orders]
+          .sort((a, b) => (a.id < b.id ? -1 : 1))
+          .map((o) => ({
+            id: o.id,
+            fp: fpKey(o.id),
+            ts: o.ts,
+            receivedMs: BASE_MS + 5_000,
+            hundredths: o.hundredths,
+            currency: o.currency,
+            channel: o.channel,
+            brand: o.brand,
+            sku: o.sku,
+            category: o.category,
+            region: o.region,
+          }));
+        expect(stored).toEqual(expected);
+      });
+
+      it('rejects a malformed insert with the engine error text and stores none of its rows', async () => {
+        const { store } = await fresh();
+        const good = encode([order('good-1')], BASE_MS);
+        const err = await store.insert({ count: 2, tsv: `${good.tsv}not-an-order\tx\n` }).then(
+          () => null,
+          (e: unknown) => e,
+        );
+        expect(err).toBeInstanceOf(Error);
+        expect((err as Error).message).toMatch(/Code: \d+/);
+        expect(await store.totals()).toEqual([]);
+      });
+    });
+
+    describe('totals', () => {
+      it('is empty on an empty store', async () => {
+        const { store } = await fresh();
+        expect(await store.totals()).toEqual([]);
+      });
+
+      it('sums exactly by currency and channel over many rows near the 10,000,000.00 maximum', async () => {
+        const { store } = await fresh();
+        const currencies = ['EUR', 'JPY', 'USD'];
+        const orders: Order[] = [];
+        for (let i = 0; i < 30_000; i++) {
+          const hundredths = i % 3 === 0 ? MAX_ORDER_HUNDREDTHS : i % 3 === 1 ? MAX_ORDER_HUNDREDTHS - (i % 997) : (i % 1000) + 1;
+          orders.push(order(`t-${i}`, { hundredths, currency: currencies[i % 3]!, channel: CHANNELS[(i >> 2) % 4]! }));
+        }
+        for (let i = 0; i < orders.length; i += MAX_ORDERS_PER_BATCH) {
+          await store.insert(encode(orders.slice(i, i + MAX_ORDERS_PER_BATCH), BASE_MS + i));
+        }
+        const totals = await store.totals();
+        const expected = expectedTotals(orders);
+        expect(expected).toHaveLength(12);
+        expect(byKey(totals)).toEqual(expected);
+        const grand = totals.reduce((s, r) => s + r.hundredths, 0n);
+        expect(grand).toBe(orders.reduce((s, o) => s + BigInt(o.hundredths), 0n));
+        expect(totals.every((r) => typeof r.hundredths === 'bigint')).toBe(true);
+      });
+
+      it('keeps sums above 2^53 exact (no floating point anywhere on the way)', async () => {
+        const { store } = await fresh();
+        // Beyond the per-order maximum, but a legal Int64: three of these sum to 12,000,000,000,000,003,
+        // which a double would round to ...004.
+        const big = 4_000_000_000_000_001;
+        await store.insert(encode([order('big-1', { hundredths: big }), order('big-2', { hundredths: big }), order('big-3', { hundredths: big })], BASE_MS));
+        expect(await store.totals()).toEqual([{ currency: 'EUR', channel: 'mobile', hundredths: 12_000_000_000_000_003n, orders: 3 }]);
+        const [second] = await store.perSecond(BASE_SECOND, BASE_SECOND + 1);
+        expect(second?.hundredths).toBe(12_000_000_000_000_003n);
+      });
+    });
+
+    describe('perSecond', () => {
+      it('buckets by paid-at second within [from, to), by currency and channel', async () => {
+        const { store } = await fresh();
+        const s = BASE_SECOND;
+        const orders: Order[] = [
+          order('p-before', { ts: s * 1000 - 1, hundredths: 7 }), // last ms before `from`: excluded
+          order('p-0a', { ts: s * 1000, hundredths: 100 }), // first ms of `from`: included
+          order('p-0b', { ts: s * 1000 + 999, hundredths: 250, channel: 'mobile' }),
+          order('p-0c', { ts: s * 1000 + 500, hundredths: 1, channel: 'tv' }),
+          order('p-0d', { ts: s * 1000 + 10, hundredths: 3, currency: 'USD', channel: 'tv' }),
+          order('p-1a', { ts: (s + 1) * 1000 + 5, hundredths: MAX_ORDER_HUNDREDTHS }),
+          order('p-1b', { ts: (s + 1) * 1000 + 6, hundredths: MAX_ORDER_HUNDREDTHS }),
+          order('p-2a', { ts: (s + 3) * 1000 - 1, hundredths: 42, channel: 'desktop' }), // last ms in range
+          order('p-to', { ts: (s + 3) * 1000, hundredths: 9 }), // first ms of `to`: excluded
+          order('p-far', { ts: (s + 60) * 1000, hundredths: 11 }),
+        ];
+        // Received long after being paid: bucketing must use ts, not received_ms.
+        await store.insert(encode(orders, (s + 3_600) * 1000));
+
+        const rows = await store.perSecond(s, s + 3);
+        const expected = expectedSeconds(orders, s, s + 3);
+        expect(byKey(rows, (r) => String(r.second).padStart(12, '0'))).toEqual(expected);
+        // Spelled out, so a wrong reference implementation cannot hide a wrong store.
+        expect(expected.map((r) => [r.second, r.currency, r.channel, r.hundredths, r.orders])).toEqual([
+          [s, 'EUR', 'mobile', 350n, 2],
+          [s, 'EUR', 'tv', 1n, 1],
+          [s, 'USD', 'tv', 3n, 1],
+          [s + 1, 'EUR', 'mobile', 2_000_000_000n, 2],
+          [s + 2, 'EUR', 'desktop', 42n, 1],
+        ]);
+        expect(await store.perSecond(s + 3, s + 3)).toEqual([]);
+        expect(await store.perSecond(s + 4, s + 59)).toEqual([]);
+        expect((await store.perSecond(s - 1, s)).map((r) => [r.second, r.hundredths])).toEqual([[s - 1, 7n]]);
+      });
+    });
+
+    describe('fingerprintsSince', () => {
+      const SINCE = BASE_MS + 2_000;
+      // received_ms -> ids. Whole batches share one instant, so one millisecond can hold more rows than a page.
+      const batches: [number, string[]][] = [
+        [BASE_MS + 1_000, ['f-old-1', 'f-old-2', 'f-old-3']],
+        [SINCE - 1, ['f-just-before']],
+        [SINCE, Array.from({ length: 10 }, (_, i) => `f-at-${i}`)],
+        [SINCE + 1, ['f-next']],
+        [SINCE + 5, ['f-d-1', 'f-d-2', 'f-d-3', 'f-d-4', 'f-dup']],
+        [SINCE + 1_000, ['f-dup', 'f-late']],
+      ];
+      const expected = batches
+        .filter(([ms]) => ms >= SINCE)
+        .flatMap(([ms, ids]) => ids.map((id) => `${fpKey(id)}@${ms}`))
+        .sort();
+
+      async function collect(store: OrderStore, since: number) {
+        const seen: string[] = [];
+        const pages: FingerprintPage[] = [];
+        let lastMs = -Infinity;
+        let ordered = true;
+        const total = await store.fingerprintsSince(since, (page) => {
+          pages.push(page);
+          for (let i = 0; i < page.count; i++) {
+            const ms = page.receivedMs[i]!;
+            if (ms < lastMs) ordered = false;
+            lastMs = ms;
+            seen.push(`${page.hi[i]}:${page.lo[i]}@${ms}`);
+          }
+        });
+        return { total, seen, pages, ordered };
+      }
+
+      // undefined: the production page size; 18 = every row in exactly one full page, then an empty one.
+      it.each([undefined, 1, 4, 10, 11, 18])('returns every row received at or after the instant, oldest first (page rows %s)', async (pageRows) => {
+        const { store } = await fresh(pageRows === undefined ? undefined : { fingerprintPageRows: pageRows });
+        for (const [ms, ids] of batches) await store.insert(encode(ids.map((id) => order(id)), ms));
+
+        const { total, seen, pages, ordered } = await collect(store, SINCE);
+        expect(expected).toHaveLength(18);
+        expect(seen.sort()).toEqual(expected);
+        expect(total).toBe(expected.length);
+        expect(ordered).toBe(true);
+        for (const p of pages) {
+          expect(p.count).toBeGreaterThan(0);
+          if (pageRows !== undefined) expect(p.count).toBeLessThanOrEqual(pageRows);
+          expect(p.hi.length).toBeGreaterThanOrEqual(p.count);
+          expect(p.lo.length).toBeGreaterThanOrEqual(p.count);
+          expect(p.receivedMs.length).toBeGreaterThanOrEqual(p.count);
+        }
+
+        const later = await collect(store, SINCE + 1_001);
+        expect(later.total).toBe(0);
+        expect(later.seen).toEqual([]);
+      });
+    });
+
+    describe('storedFingerprints', () => {
+      it('finds exactly the stored fingerprints, across query chunks', async () => {
+        const { store } = await fresh();
+        const storedIds = Array.from({ length: 300 }, (_, i) => `s-${i}`);
+        await store.insert(encode(storedIds.map((id) => order(id)), BASE_MS));
+        // Some fingerprint halves above 2^31 must be among them, to prove they are handled as unsigned.
+        expect(storedIds.some((id) => fingerprint(id)[0] >= 2 ** 31)).toBe(true);
+
+        const absent = Array.from({ length: 12_000 }, (_, i) => fingerprint(`absent-${i}`));
+        const probe: [number, number][] = [...absent];
+        // Stored ones spread over several 5,000-entry chunks, at both edges of a chunk, plus repeats.
+        const positions = [0, 1, 4_999, 5_000, 5_001, 9_999, 10_000, 11_999];
+        storedIds.forEach((id, i) => probe.splice(positions[i % positions.length]! + (i % 7), 0, fingerprint(id)));
+        probe.push(fingerprint('s-0'), fingerprint('s-1'));
+
+        const found = await store.storedFingerprints(probe);
+        expect([...found].sort()).toEqual(storedIds.map(fpKey).sort());
+      });
+
+      it('handles one fingerprint and none', async () => {
+        const { store } = await fresh();
+        await store.insert(encode([order('only-one')], BASE_MS));
+        expect([...(await store.storedFingerprints([fingerprint('only-one')]))]).toEqual([fpKey('only-one')]);
+        expect((await store.storedFingerprints([fingerprint('not-there')])).size).toBe(0);
+        expect((await store.storedFingerprints([])).size).toBe(0);
+      });
+    });
+
+    describe('duplicateIds', () => {
+      it('reports ids stored more than once with copies and first/last received, oldest first', async () => {
+        const { store } = await fresh();
+        await store.insert(encode([order('d-a', { hundredths: 1_999, currency: 'USD' }), order('single')], BASE_MS + 1_000));
+        await store.insert(encode([order('d-b', { hundredths: MAX_ORDER_HUNDREDTHS })], BASE_MS + 2_000));
+        await store.insert(encode([order('d-a', { hundredths: 1_999, currency: 'USD' })], BASE_MS + 5_000));
+        await store.insert(encode([order('d-b', { hundredths: MAX_ORDER_HUNDREDTHS }), order('other')], BASE_MS + 2_500));
+        await store.insert(encode([order('d-a', { hundredths: 1_999, currency: 'USD' })], BASE_MS + 3_000));
+
+        expect(await store.duplicateIds(10)).toEqual([
+          { id: 'd-a', copies: 3, currency: 'USD', hundredths: 1_999n, firstReceivedMs: BASE_MS + 1_000, lastReceivedMs: BASE_MS + 5_000 },
+          { id: 'd-b', copies: 2, currency: 'EUR', hundredths: BigInt(MAX_ORDER_HUNDREDTHS), firstReceivedMs: BASE_MS + 2_000, lastReceivedMs: BASE_MS + 2_500 },
+        ]);
+        expect((await store.duplicateIds(1)).map((d) => d.id)).toEqual(['d-a']);
+      });
+
+      it('is empty when every id is stored once', async () => {
+        const { store } = await fresh();
+        await store.insert(encode([order('u-1'), order('u-2'), order('u-3')], BASE_MS));
+        expect(await store.duplicateIds(10)).toEqual([]);
+      });
+    });
+
+    describe('connection', () => {
+      it('ping is true while open and false after close; close is idempotent', async () => {
+        const { store } = await fresh();
+        expect(await store.ping()).toBe(true);
+        await store.close();
+        expect(await store.ping()).toBe(false);
+        await expect(store.close()).resolves.toBeUndefined();
+        await expect(store.totals()).rejects.toThrow(/closed/);
+      });
+
+      it('reports the engine version and rejects bad SQL with the engine error text', async () => {
+        const { conn } = await fresh();
+        expect(await conn.version()).toMatch(/^\d+\.\d+\.\d+/);
+        await expect(conn.queryRows(`SELECT no_such_column_xyz FROM ${ORDERS_TABLE}`)).rejects.toThrow(/no_such_column_xyz/);
+        await expect(conn.command('CREATE TABLE gala_bad (')).rejects.toThrow(/Code: \d+/);
+      });
+    });
+  });
+}

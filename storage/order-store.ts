@@ -1,0 +1,121 @@
+// The engine-neutral order store: SQL over a SqlConnection, results parsed into exact typed values.
+import type { Channel } from '../domain/order.ts';
+import { ORDER_COLUMNS, ORDERS_TABLE } from './order-rows.ts';
+import { currentSchemaVersion, migrate } from './schema.ts';
+import type { DuplicateIdRow, EncodedRows, FingerprintPage, OrderStore, SecondRow, SqlConnection, TotalsRow } from './storage.ts';
+
+const FP_PAGE_ROWS = 1_000_000;
+
+export interface OrderStoreOptions {
+  /** Rows per fingerprintsSince page; tests shrink it to exercise paging. Default 1,000,000. */
+  fingerprintPageRows?: number;
+}
+
+function int(v: unknown): number {
+  return typeof v === 'number' ? v : Number(v);
+}
+
+export function createOrderStore(conn: SqlConnection, opts: OrderStoreOptions = {}): OrderStore {
+  const pageRows = opts.fingerprintPageRows ?? FP_PAGE_ROWS;
+  if (!Number.isInteger(pageRows) || pageRows < 1) {
+    throw new Error(`createOrderStore: fingerprintPageRows = ${pageRows} must be a positive integer`);
+  }
+  return {
+    engine: conn.engine,
+    migrate: () => migrate(conn),
+    schemaVersion: () => currentSchemaVersion(conn),
+
+    async insert(rows: EncodedRows) {
+      if (rows.count === 0) return;
+      await conn.insertTsv(ORDERS_TABLE, ORDER_COLUMNS, rows.tsv);
+    },
+
+    // Sums travel as strings (toString): chDB 26.x does not quote 64-bit integers in JSON, and a JSON
+    // number above 2^53 is rounded before BigInt() could see it.
+    async totals(): Promise<TotalsRow[]> {
+      const rows = await conn.queryRows<{ currency: string; channel: Channel; h: string; n: string }>(
+        `SELECT currency, channel, toString(sum(hundredths)) AS h, count() AS n FROM ${ORDERS_TABLE} GROUP BY currency, channel ORDER BY currency, channel`,
+      );
+      return rows.map((r) => ({ currency: r.currency, channel: r.channel, hundredths: BigInt(r.h), orders: int(r.n) }));
+    },
+
+    async perSecond(fromSecond: number, toSecond: number): Promise<SecondRow[]> {
+      const rows = await conn.queryRows<{ s: string; currency: string; channel: Channel; h: string; n: string }>(
+        `SELECT intDiv(ts, 1000) AS s, currency, channel, toString(sum(hundredths)) AS h, count() AS n FROM ${ORDERS_TABLE}
+         WHERE ts >= ${Math.trunc(fromSecond) * 1000} AND ts < ${Math.trunc(toSecond) * 1000}
+         GROUP BY s, currency, channel ORDER BY s, currency, channel`,
+      );
+      return rows.map((r) => ({ second: int(r.s), currency: r.currency, channel: r.channel, hundredths: BigInt(r.h), orders: int(r.n) }));
+    },
+
+    async fingerprintsSince(sinceMs: number, onPage: (page: FingerprintPage) => void): Promise<number> {
+      // Pages walk forward by received_ms so no page holds more than pageRows rows in memory. A page
+      // starts at the last millisecond of the one before and skips the rows of it already delivered
+      // (one batch shares one received_ms, so a millisecond may hold more rows than a page).
+      let from = Math.trunc(sinceMs);
+      let skip = 0;
+      let total = 0;
+      for (;;) {
+        const text = await conn.queryTsv(
+          `SELECT fp_hi, fp_lo, received_ms FROM ${ORDERS_TABLE} WHERE received_ms >= ${from}
+           ORDER BY received_ms, fp_hi, fp_lo LIMIT ${skip}, ${pageRows}`,
+        );
+        const lines = text.length === 0 ? [] : text.trimEnd().split('\n');
+        if (lines.length === 0) return total;
+        const page: FingerprintPage = {
+          hi: new Uint32Array(lines.length),
+          lo: new Uint32Array(lines.length),
+          receivedMs: new Float64Array(lines.length),
+          count: lines.length,
+        };
+        let last = from;
+        let atLast = 0;
+        lines.forEach((line, i) => {
+          const [a, b, c] = line.split('\t');
+          page.hi[i] = Number(a);
+          page.lo[i] = Number(b);
+          const ms = Number(c);
+          atLast = ms === last ? atLast + 1 : 1;
+          last = ms;
+          page.receivedMs[i] = ms;
+        });
+        onPage(page);
+        total += lines.length;
+        if (lines.length < pageRows) return total;
+        skip = last === from ? skip + atLast : atLast;
+        from = last;
+      }
+    },
+
+    async storedFingerprints(fps) {
+      const found = new Set<string>();
+      for (let i = 0; i < fps.length; i += 5000) {
+        const chunk = fps.slice(i, i + 5000);
+        const list = chunk.map(([hi, lo]) => `(${hi >>> 0}, ${lo >>> 0})`).join(', ');
+        const rows = await conn.queryRows<{ fp_hi: number | string; fp_lo: number | string }>(
+          `SELECT DISTINCT fp_hi, fp_lo FROM ${ORDERS_TABLE} WHERE (fp_hi, fp_lo) IN (${list})`,
+        );
+        for (const r of rows) found.add(`${int(r.fp_hi)}:${int(r.fp_lo)}`);
+      }
+      return found;
+    },
+
+    async duplicateIds(limit: number): Promise<DuplicateIdRow[]> {
+      const rows = await conn.queryRows<{ id: string; n: string; currency: string; h: string; first: string; last: string }>(
+        `SELECT id, count() AS n, any(currency) AS currency, toString(any(hundredths)) AS h, min(received_ms) AS first, max(received_ms) AS last
+         FROM ${ORDERS_TABLE} GROUP BY id HAVING n > 1 ORDER BY first LIMIT ${Math.trunc(limit)}`,
+      );
+      return rows.map((r) => ({
+        id: r.id,
+        copies: int(r.n),
+        currency: r.currency,
+        hundredths: BigInt(r.h),
+        firstReceivedMs: int(r.first),
+        lastReceivedMs: int(r.last),
+      }));
+    },
+
+    ping: () => conn.ping(),
+    close: () => conn.close(),
+  };
+}

@@ -1,0 +1,208 @@
+// The ClickHouse server engine: a SqlConnection over HTTP with @clickhouse/client. The only importer of it.
+import { Readable } from 'node:stream';
+import { ClickHouseError, ClickHouseLogLevel, createClient, type ClickHouseClient, type ClickHouseSettings } from '@clickhouse/client';
+import type { SqlConnection } from '../storage.ts';
+
+export interface ServerConnectionOptions {
+  /** Overrides the user in the URL. */
+  username?: string;
+  /** Overrides the password in the URL. */
+  password?: string;
+  /** Overrides the database in the URL path. */
+  database?: string;
+  /** Abort a request that has not completed after this long. Default 30 s. */
+  requestTimeoutMs?: number;
+  /** Upper bound of concurrent HTTP connections. Default 10. */
+  maxOpenConnections?: number;
+}
+
+/** A failed server request, normalised: the operation, ClickHouse's own error text and, when known, its code. */
+export class ClickHouseServerError extends Error {
+  readonly code: number | undefined;
+  constructor(op: string, detail: string, code: number | undefined, cause: unknown) {
+    super(`clickhouse-server: ${op} failed: ${detail}`, { cause });
+    this.name = 'ClickHouseServerError';
+    this.code = code;
+  }
+}
+
+const DEFAULT_REQUEST_TIMEOUT_MS = 30_000;
+const DEFAULT_MAX_OPEN_CONNECTIONS = 10;
+// Below the server's keep_alive_timeout (3 s in Debian's packaged config, 10 s built in), so the client
+// never reuses a socket the server is about to close.
+const IDLE_SOCKET_TTL_MS = 2_000;
+const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+/**
+ * Settings sent with every SELECT. Both exist in 18.16 and in current releases (anything newer, such as
+ * query parameters or async inserts, would be rejected by 18.16 as an unknown setting).
+ * - wait_end_of_query: the server buffers the result, so an error raised mid-query becomes an HTTP error
+ *   instead of text appended to a 200 body (18.16 has no exception tag in the stream).
+ * - output_format_json_quote_64bit_integers: 64-bit integers arrive as strings, as the seam promises;
+ *   current ClickHouse no longer quotes them by default.
+ */
+const QUERY_SETTINGS: ClickHouseSettings = {
+  wait_end_of_query: 1,
+  output_format_json_quote_64bit_integers: 1,
+};
+
+interface ResolvedConfig {
+  origin: string;
+  username: string;
+  password: string;
+  database: string;
+  requestTimeoutMs: number;
+  maxOpenConnections: number;
+}
+
+/** The URL as it may appear in an error: never with its password. */
+function redact(url: string): string {
+  return url.replace(/^([a-z][a-z0-9+.-]*:\/\/[^/:@]*):[^/@]*@/i, '$1:***@');
+}
+
+function positiveInt(key: string, value: number | undefined, fallback: number, max: number): number {
+  if (value === undefined) return fallback;
+  if (!Number.isInteger(value) || value < 1 || value > max) {
+    throw new Error(`clickhouse-server config: ${key} = ${String(value)} must be an integer from 1 to ${max}`);
+  }
+  return value;
+}
+
+/** Validates the URL and options in one place; every error names the key, the value and the rule. */
+export function resolveServerConfig(url: string, opts: ServerConnectionOptions = {}): ResolvedConfig {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    throw new Error(`clickhouse-server config: url = "${redact(url)}" is not a URL; expected http[s]://[user:password@]host:port[/database]`);
+  }
+  if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') {
+    throw new Error(`clickhouse-server config: url = "${redact(url)}" has protocol "${parsed.protocol}"; expected http: or https:`);
+  }
+  if (parsed.search !== '' || parsed.hash !== '') {
+    throw new Error(`clickhouse-server config: url = "${redact(url)}" has a query or fragment; pass options instead`);
+  }
+  const path = parsed.pathname.replace(/^\/+|\/+$/g, '');
+  const database = opts.database ?? (path === '' ? 'default' : decodeURIComponent(path));
+  if (!IDENTIFIER.test(database)) {
+    throw new Error(`clickhouse-server config: database = "${database}" must match ${IDENTIFIER.source}`);
+  }
+  return {
+    origin: parsed.origin,
+    username: opts.username ?? (parsed.username === '' ? 'default' : decodeURIComponent(parsed.username)),
+    password: opts.password ?? decodeURIComponent(parsed.password),
+    database,
+    requestTimeoutMs: positiveInt('requestTimeoutMs', opts.requestTimeoutMs, DEFAULT_REQUEST_TIMEOUT_MS, 3_600_000),
+    maxOpenConnections: positiveInt('maxOpenConnections', opts.maxOpenConnections, DEFAULT_MAX_OPEN_CONNECTIONS, 1_000),
+  };
+}
+
+function sqlHead(sql: string): string {
+  const oneLine = sql.replace(/\s+/g, ' ').trim();
+  return oneLine.length > 120 ? `${oneLine.slice(0, 117)}...` : oneLine;
+}
+
+/**
+ * The client parses errors with a pattern written for current servers ("Code: 47. DB::Exception: ...
+ * (UNKNOWN_IDENTIFIER)") into a ClickHouseError whose message has lost the code and type; we put them
+ * back. 18.16's "Code: 47, e.displayText() = DB::Exception: ..., e.what() = DB::Exception" falls through
+ * as a plain Error with the full text, which is kept as it is. Socket errors (ECONNREFUSED) carry no code.
+ */
+function toServerError(op: string, err: unknown): ClickHouseServerError {
+  const text = (err instanceof Error ? err.message : String(err)).trim() || 'no error text';
+  if (err instanceof ClickHouseError) {
+    const code = Number(err.code);
+    return new ClickHouseServerError(op, `Code: ${err.code} (${err.type ?? 'unknown type'}). ${text}`, Number.isInteger(code) ? code : undefined, err);
+  }
+  const codeMatch = /Code: (\d+)/.exec(text);
+  return new ClickHouseServerError(op, text, codeMatch ? Number(codeMatch[1]) : undefined, err);
+}
+
+export function createServerConnection(url: string, opts: ServerConnectionOptions = {}): SqlConnection {
+  const cfg = resolveServerConfig(url, opts);
+  const client: ClickHouseClient = createClient({
+    url: cfg.origin,
+    username: cfg.username,
+    password: cfg.password,
+    database: cfg.database,
+    request_timeout: cfg.requestTimeoutMs,
+    max_open_connections: cfg.maxOpenConnections,
+    keep_alive: { enabled: true, idle_socket_ttl: IDLE_SOCKET_TTL_MS },
+    // Compression would add enable_http_compression to every request; keep the wire plain and explicit.
+    compression: { request: false, response: false },
+    // Failures are rethrown as ClickHouseServerError; the client's own console logging would duplicate them.
+    log: { level: ClickHouseLogLevel.OFF },
+    application: 'gala',
+  });
+  let closed = false;
+
+  async function run<T>(op: string, sql: string, fn: () => Promise<T>): Promise<T> {
+    if (closed) throw new ClickHouseServerError(op, 'connection is closed', undefined, undefined);
+    try {
+      return await fn();
+    } catch (err) {
+      // The client's timeout error says only "Timeout error."; say which limit was hit.
+      const timedOut = err instanceof Error && /^Timeout error/.test(err.message);
+      throw toServerError(`${op} (${sqlHead(sql)})`, timedOut ? new Error(`${err.message} (requestTimeoutMs = ${cfg.requestTimeoutMs})`, { cause: err }) : err);
+    }
+  }
+
+  async function queryText(op: string, sql: string, format: 'TabSeparated' | 'JSONEachRow'): Promise<string> {
+    return run(op, sql, async () => {
+      const rs = await client.query({ query: sql, format, clickhouse_settings: QUERY_SETTINGS });
+      return rs.text();
+    });
+  }
+
+  return {
+    engine: 'clickhouse-server',
+
+    async command(sql) {
+      await run('command', sql, () => client.command({ query: sql }));
+    },
+
+    async queryRows<T>(sql: string): Promise<T[]> {
+      const text = await queryText('query', sql, 'JSONEachRow');
+      if (text.length === 0) return [];
+      return text.trimEnd().split('\n').map((line) => JSON.parse(line) as T);
+    },
+
+    queryTsv: (sql) => queryText('query', sql, 'TabSeparated'),
+
+    async insertTsv(table, columns, tsv) {
+      if (!IDENTIFIER.test(table)) throw new Error(`clickhouse-server insert: table = "${table}" must match ${IDENTIFIER.source}`);
+      const bad = columns.find((c) => !IDENTIFIER.test(c));
+      if (bad !== undefined) throw new Error(`clickhouse-server insert: column = "${bad}" must match ${IDENTIFIER.source}`);
+      // A raw TabSeparated body; the HTTP response (and so this promise) comes only after the server wrote the part.
+      await run('insert', `INSERT INTO ${table}`, () =>
+        client.insert({
+          table,
+          columns: [...columns] as [string, ...string[]],
+          format: 'TabSeparated',
+          values: Readable.from([Buffer.from(tsv, 'utf8')], { objectMode: false }),
+        }),
+      );
+    },
+
+    async ping() {
+      if (closed) return false;
+      try {
+        // A SELECT, not /ping: it also proves the credentials and that queries run.
+        const result = await client.ping({ select: true });
+        return result.success;
+      } catch {
+        return false;
+      }
+    },
+
+    async version() {
+      return (await queryText('version', 'SELECT version()', 'TabSeparated')).trim();
+    },
+
+    async close() {
+      if (closed) return;
+      closed = true;
+      await client.close();
+    },
+  };
+}

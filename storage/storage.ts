@@ -1,0 +1,80 @@
+// The storage seam: each engine supplies a small SqlConnection; everything above it is engine-neutral.
+import type { Channel } from '../domain/order.ts';
+
+/** What an engine adapter must provide. SQL given to it is plain ClickHouse SQL both engines understand. */
+export interface SqlConnection {
+  readonly engine: 'chdb' | 'clickhouse-server';
+  /** Runs a statement that returns nothing (DDL, ALTER). */
+  command(sql: string): Promise<void>;
+  /** Runs a query and returns its rows (JSONEachRow; 64-bit integers arrive as strings). */
+  queryRows<T = Record<string, unknown>>(sql: string): Promise<T[]>;
+  /** Runs a query and returns its TabSeparated text, for bulk reads that must not build objects. */
+  queryTsv(sql: string): Promise<string>;
+  /** Inserts TabSeparated rows; resolves only once ClickHouse has committed them. */
+  insertTsv(table: string, columns: readonly string[], tsv: string): Promise<void>;
+  /** True when the engine answers. Never throws. */
+  ping(): Promise<boolean>;
+  /** The engine's version string, e.g. "18.16.1" or "26.7.3.1". */
+  version(): Promise<string>;
+  close(): Promise<void>;
+}
+
+/** Rows encoded for one insert (see order-rows.ts). */
+export interface EncodedRows {
+  count: number;
+  tsv: string;
+}
+
+export interface TotalsRow {
+  currency: string;
+  channel: Channel;
+  hundredths: bigint;
+  orders: number;
+}
+
+export interface SecondRow extends TotalsRow {
+  /** Epoch second of the orders' paid-at instant. */
+  second: number;
+}
+
+export interface DuplicateIdRow {
+  id: string;
+  copies: number;
+  currency: string;
+  /** Amount of one copy, in hundredths of its currency. */
+  hundredths: bigint;
+  firstReceivedMs: number;
+  lastReceivedMs: number;
+}
+
+/** The order store every role uses; one implementation over any SqlConnection. */
+export interface OrderStore {
+  readonly engine: SqlConnection['engine'];
+  /** Creates or migrates the schema to the latest version; safe to call on every start. */
+  migrate(): Promise<number>;
+  schemaVersion(): Promise<number>;
+  /** Inserts encoded orders; resolves once durable. */
+  insert(rows: EncodedRows): Promise<void>;
+  /** Totals of every stored row, by currency and channel. */
+  totals(): Promise<TotalsRow[]>;
+  /** Per-second sums by paid-at second, currency and channel, for seconds in [fromSecond, toSecond). */
+  perSecond(fromSecond: number, toSecond: number): Promise<SecondRow[]>;
+  /**
+   * Streams the fingerprints of orders received at or after sinceMs, oldest first, in pages,
+   * so the de-duplication window can be rebuilt after a restart. Returns how many were read.
+   */
+  fingerprintsSince(sinceMs: number, onPage: (page: FingerprintPage) => void): Promise<number>;
+  /** Which of these fingerprints are stored; keys are `${hi}:${lo}`. */
+  storedFingerprints(fps: readonly (readonly [number, number])[]): Promise<Set<string>>;
+  /** Ids stored more than once: resends that arrived after the de-duplication window. */
+  duplicateIds(limit: number): Promise<DuplicateIdRow[]>;
+  ping(): Promise<boolean>;
+  close(): Promise<void>;
+}
+
+export interface FingerprintPage {
+  hi: Uint32Array;
+  lo: Uint32Array;
+  receivedMs: Float64Array;
+  count: number;
+}
