@@ -28,6 +28,23 @@ function addRow(s: Sums, currency: string, channel: Channel, h: bigint, orders: 
   }
 }
 
+/** Sums of one currency within one apply(), in safe integers: a million orders of at most 10^9 hundredths stay below 2^53. */
+interface Partial {
+  all: number;
+  mobile: number;
+  n: number;
+  mn: number;
+}
+
+function addPartial(s: Sums, currency: string, c: Partial): void {
+  addTo(s.byCurrency, currency, BigInt(c.all));
+  s.orders += c.n;
+  if (c.mn > 0) {
+    addTo(s.mobileByCurrency, currency, BigInt(c.mobile));
+    s.mobileOrders += c.mn;
+  }
+}
+
 export interface FigureSet {
   gmv: string;
   orders: number;
@@ -84,33 +101,29 @@ export class LiveTotals {
   /** Adds committed orders. Sums per currency in safe integers first, then once into the bigint totals. */
   apply(orders: readonly Order[]): void {
     if (orders.length === 0) return;
-    const local = new Map<string, { all: number; mobile: number; n: number; mn: number }>();
-    const perSecond = new Map<number, Order[]>();
+    // second -> currency -> partial sums; a group of orders spans few seconds and few currencies.
+    const partial = new Map<number, Map<string, Partial>>();
     for (const o of orders) {
-      let c = local.get(o.currency);
-      if (c === undefined) local.set(o.currency, (c = { all: 0, mobile: 0, n: 0, mn: 0 }));
+      const sec = Math.floor(o.ts / 1000);
+      let byCur = partial.get(sec);
+      if (byCur === undefined) partial.set(sec, (byCur = new Map()));
+      let c = byCur.get(o.currency);
+      if (c === undefined) byCur.set(o.currency, (c = { all: 0, mobile: 0, n: 0, mn: 0 }));
       c.all += o.hundredths;
       c.n++;
       if (o.channel === 'mobile') {
         c.mobile += o.hundredths;
         c.mn++;
       }
-      const sec = Math.floor(o.ts / 1000);
-      const list = perSecond.get(sec);
-      if (list === undefined) perSecond.set(sec, [o]);
-      else list.push(o);
     }
-    for (const [currency, c] of local) {
-      addTo(this.total.byCurrency, currency, BigInt(c.all));
-      if (c.mn > 0) addTo(this.total.mobileByCurrency, currency, BigInt(c.mobile));
-      this.total.orders += c.n;
-      this.total.mobileOrders += c.mn;
-      this.ordersByCurrency.set(currency, (this.ordersByCurrency.get(currency) ?? 0) + c.n);
-    }
-    for (const [sec, list] of perSecond) {
+    for (const [sec, byCur] of partial) {
       let s = this.seconds.get(sec);
       if (s === undefined) this.seconds.set(sec, (s = emptySums()));
-      for (const o of list) addRow(s, o.currency, o.channel, BigInt(o.hundredths), 1);
+      for (const [currency, c] of byCur) {
+        addPartial(s, currency, c);
+        addPartial(this.total, currency, c);
+        this.ordersByCurrency.set(currency, (this.ordersByCurrency.get(currency) ?? 0) + c.n);
+      }
     }
     this.prune();
     this.revision++;

@@ -81,7 +81,9 @@ interface RunResult {
 
 async function run(frames: Buffer[], index: number): Promise<RunResult> {
   const dir = mkdtempSync(join(tmpdir(), 'gala-bench-'));
-  const server = await startGalaProcess(['--data', dir], { GALA_DEDUP_MAX_ENTRIES: '100000000' });
+  // BENCH_SERVER_NODE_ARGS lets a profiler ride along, e.g. "--cpu-prof --cpu-prof-dir=prof".
+  const nodeArgs = (process.env.BENCH_SERVER_NODE_ARGS ?? '').split(' ').filter((a) => a.length > 0);
+  const server = await startGalaProcess(['--data', dir], { GALA_DEDUP_MAX_ENTRIES: '100000000' }, nodeArgs);
   const pid = server.proc.pid!;
   const rssStart = rssMb(pid);
   let rssPeak = rssStart;

@@ -37,6 +37,14 @@ async function main(): Promise<void> {
   const [command, ...rest] = process.argv.slice(2);
   try {
     if (command === 'serve') return await serve(rest);
+    if (command === 'demo') {
+      const { runDemo } = await import('./demo.ts');
+      return await runDemo(rest, stopOnSignals);
+    }
+    if (command === 'simulate') {
+      const { runSimulateCli } = await import('../fixtures/simulate-cli.ts');
+      process.exit(await runSimulateCli(rest));
+    }
     process.stderr.write(`${USAGE}\n`);
     process.exit(command === undefined || command === '--help' ? 0 : 2);
   } catch (e) {

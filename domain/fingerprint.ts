@@ -14,6 +14,14 @@ function mix(h: number): number {
  * so code units are bytes. Returns [hi, lo]; the pair (0, 0) is mapped to (0, 1) because 0 marks empty slots.
  */
 export function fingerprint(id: string): [number, number] {
+  fingerprintInto(id, scratch);
+  return [scratch[0]!, scratch[1]!];
+}
+
+const scratch = new Uint32Array(2);
+
+/** The same fingerprint written into `out` ([hi, lo]); the allocation-free form for the ingest hot path. */
+export function fingerprintInto(id: string, out: Uint32Array): void {
   let a = 0x9747b28c ^ id.length;
   let b = 0x5bd1e995 ^ Math.imul(id.length, 0x27d4eb2f);
   for (let i = 0; i < id.length; i++) {
@@ -28,5 +36,6 @@ export function fingerprint(id: string): [number, number] {
   const hi = mix(a ^ Math.imul(b, 0x165667b1));
   let lo = mix(b ^ (a >>> 7));
   if (hi === 0 && lo === 0) lo = 1;
-  return [hi, lo];
+  out[0] = hi;
+  out[1] = lo;
 }

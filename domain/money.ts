@@ -12,6 +12,10 @@ export type AmountResult = { ok: true; hundredths: number } | { ok: false; error
  * Rules of the contract: decimal, greater than 0, at most 2 fraction digits, at most 10,000,000.
  */
 export function parseAmount(value: unknown): AmountResult {
+  if (typeof value === 'string') {
+    const h = plainHundredths(value);
+    if (h > 0 && h <= MAX_ORDER_HUNDREDTHS) return { ok: true, hundredths: h };
+  }
   let text: string;
   if (typeof value === 'string') {
     text = value;
@@ -35,6 +39,30 @@ export function parseAmount(value: unknown): AmountResult {
   if (sign === '-' || hundredths === 0) return { ok: false, error: 'amount: must be greater than 0' };
   if (hundredths > MAX_ORDER_HUNDREDTHS) return { ok: false, error: 'amount: at most 10000000' };
   return { ok: true, hundredths };
+}
+
+/**
+ * The common shape "d{1,8}[.d{1,2}]" read without a regex; -1 for anything else, which the general
+ * path then classifies (and words the error for).
+ */
+function plainHundredths(s: string): number {
+  const n = s.length;
+  let i = 0;
+  let units = 0;
+  for (; i < n && i < 9; i++) {
+    const c = s.charCodeAt(i) - 48;
+    if (c < 0 || c > 9) break;
+    units = units * 10 + c;
+  }
+  if (i === 0 || i > 8) return -1;
+  if (i === n) return units * 100;
+  if (s.charCodeAt(i) !== 46 /* . */ || n - i - 1 < 1 || n - i - 1 > 2) return -1;
+  const d1 = s.charCodeAt(i + 1) - 48;
+  if (d1 < 0 || d1 > 9) return -1;
+  if (n - i - 1 === 1) return units * 100 + d1 * 10;
+  const d2 = s.charCodeAt(i + 2) - 48;
+  if (d2 < 0 || d2 > 9) return -1;
+  return units * 100 + d1 * 10 + d2;
 }
 
 /** Formats integer hundredths as a decimal string with exactly 2 fraction digits ("1234.50"). */

@@ -73,3 +73,22 @@ describe('DedupWindow', () => {
     expect(w.has(h, l)).toBe(true);
   });
 });
+
+describe('FingerprintSet.remove', () => {
+  it('keeps every other entry findable after removals in crowded probe chains', () => {
+    const s = new FingerprintSet(); // 4096 slots
+    const ids = Array.from({ length: 3000 }, (_, i) => fingerprint(`r-${i}`));
+    for (const [h, l] of ids) s.add(h, l);
+    for (let i = 0; i < ids.length; i += 3) expect(s.remove(ids[i]![0], ids[i]![1])).toBe(true);
+    let present = 0;
+    let absent = 0;
+    ids.forEach(([h, l], i) => {
+      if (s.has(h, l)) present += i % 3 === 0 ? 100_000 : 1;
+      else absent += i % 3 === 0 ? 1 : 100_000;
+    });
+    expect(present).toBe(2000);
+    expect(absent).toBe(1000);
+    expect(s.size).toBe(2000);
+    expect(s.remove(ids[0]![0], ids[0]![1])).toBe(false);
+  });
+});

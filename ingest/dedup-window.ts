@@ -55,6 +55,12 @@ export class DedupWindow {
     return false;
   }
 
+  /** Forgets a fingerprint (its order was never stored after all); false if it was not held. */
+  remove(hi: number, lo: number): boolean {
+    for (let i = this.gens.length - 1; i >= 0; i--) if (this.gens[i]!.set.remove(hi, lo)) return true;
+    return false;
+  }
+
   /** Records a fingerprint first seen at atMs. */
   add(hi: number, lo: number, atMs: number): void {
     this.current(atMs).set.add(hi, lo);

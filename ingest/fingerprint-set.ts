@@ -52,6 +52,31 @@ export class FingerprintSet {
     return true;
   }
 
+  /** Removes the fingerprint (backward-shift deletion keeps every probe chain intact); false if absent. */
+  remove(hi: number, lo: number): boolean {
+    let i = this.slot(hi, lo);
+    if (this.hi[i] !== hi || this.lo[i] !== lo || (hi === 0 && lo === 0)) return false;
+    const mask = this.mask;
+    let j = i;
+    for (;;) {
+      j = (j + 1) & mask;
+      const h = this.hi[j]!;
+      const l = this.lo[j]!;
+      if (h === 0 && l === 0) break;
+      const home = (h ^ Math.imul(l, 0x9e3779b1)) & mask;
+      // Move j back into the hole at i unless its home lies cyclically in (i, j].
+      const inRange = i <= j ? i < home && home <= j : i < home || home <= j;
+      if (inRange) continue;
+      this.hi[i] = h;
+      this.lo[i] = l;
+      i = j;
+    }
+    this.hi[i] = 0;
+    this.lo[i] = 0;
+    this.size--;
+    return true;
+  }
+
   private grow(): void {
     const oldHi = this.hi;
     const oldLo = this.lo;

@@ -1,9 +1,9 @@
 // Group commit: validated batches from every connection share one ClickHouse insert; each batch is answered
 // only after the insert holding its orders is durable. The buffer is bounded; when full or when storage is
 // down, batches are answered "unavailable" at once and nothing of them is kept.
-import { fingerprint } from '../domain/fingerprint.ts';
+import { fingerprintInto } from '../domain/fingerprint.ts';
 import { parseOrder, type Ack, type Order, type RawBatch } from '../domain/order.ts';
-import { encodeOrderRow } from '../storage/order-rows.ts';
+import { OrderRowWriter } from '../storage/order-row-writer.ts';
 import type { OrderStore } from '../storage/storage.ts';
 import type { DedupWindow } from './dedup-window.ts';
 import type { Registry } from './metrics.ts';
@@ -35,7 +35,7 @@ interface Waiter {
 }
 
 interface Group {
-  parts: string[];
+  writer: OrderRowWriter;
   rows: number;
   orders: Order[];
   /** Flat (hi, lo) pairs of the group's fingerprints. */
@@ -46,8 +46,7 @@ interface Group {
 
 export type StorageState = 'up' | 'down' | 'closing' | 'closed';
 
-// 53 bits of the fingerprint as an exact JS number: the key of the in-flight (not yet durable) map.
-const pendingKey = (hi: number, lo: number) => hi * 2_097_152 + (lo >>> 11);
+const fp = new Uint32Array(2);
 
 export class GroupCommitter {
   state: StorageState = 'up';
@@ -57,8 +56,6 @@ export class GroupCommitter {
   private inserting = false;
   private flushTimer: NodeJS.Timeout | null = null;
   private probeTimer: NodeJS.Timeout | null = null;
-  /** Fingerprints of orders accepted but not yet durable; value is the low word for an exact match. */
-  private pending = new Map<number, number>();
   /** Groups whose insert failed: their orders may or may not be stored; checked when storage returns. */
   private uncertain: Group[] = [];
   private idle: (() => void)[] = [];
@@ -113,14 +110,17 @@ export class GroupCommitter {
         continue;
       }
       const o = r.order;
-      const [hi, lo] = fingerprint(o.id);
-      const key = pendingKey(hi, lo);
-      if (this.pending.get(key) === lo || dedup.has(hi, lo)) {
+      fingerprintInto(o.id, fp);
+      const hi = fp[0]!;
+      const lo = fp[1]!;
+      // In flight or committed, an id already in the window is a duplicate; a new one enters it now and
+      // leaves again only if its insert fails.
+      if (dedup.has(hi, lo)) {
         ack.duplicates++;
         continue;
       }
-      this.pending.set(key, lo);
-      g.parts.push(encodeOrderRow(o, receivedMs, hi, lo));
+      dedup.add(hi, lo, receivedMs);
+      g.writer.add(o, receivedMs, hi, lo);
       g.orders.push(o);
       g.fps.push(hi, lo);
       ack.accepted++;
@@ -172,7 +172,7 @@ export class GroupCommitter {
   }
 
   private newGroup(): Group {
-    return { parts: [], rows: 0, orders: [], fps: [], waiters: [], openedAt: this.now() };
+    return { writer: new OrderRowWriter(), rows: 0, orders: [], fps: [], waiters: [], openedAt: this.now() };
   }
 
   private onFlushTimer(): void {
@@ -211,7 +211,7 @@ export class GroupCommitter {
     let error: unknown;
     if (g.rows > 0) {
       try {
-        await this.opts.store.insert({ count: g.rows, tsv: g.parts.join('') });
+        await this.opts.store.insert({ count: g.rows, tsv: g.writer.bytes() });
       } catch (e) {
         ok = false;
         error = e;
@@ -225,13 +225,6 @@ export class GroupCommitter {
 
   private committed(g: Group): void {
     const now = this.now();
-    const { dedup } = this.opts;
-    for (let i = 0; i < g.fps.length; i += 2) {
-      const hi = g.fps[i]!;
-      const lo = g.fps[i + 1]!;
-      dedup.add(hi, lo, g.openedAt);
-      this.pending.delete(pendingKey(hi, lo));
-    }
     this.bufferedOrders -= g.rows;
     if (g.rows > 0) {
       this.m?.inserts.inc(1, { result: 'ok' });
@@ -255,7 +248,7 @@ export class GroupCommitter {
       this.current = this.newGroup();
     }
     for (const x of groups) {
-      for (let i = 0; i < x.fps.length; i += 2) this.pending.delete(pendingKey(x.fps[i]!, x.fps[i + 1]!));
+      for (let i = 0; i < x.fps.length; i += 2) this.opts.dedup.remove(x.fps[i]!, x.fps[i + 1]!);
       this.bufferedOrders -= x.rows;
       for (const w of x.waiters) w.resolve(this.unavailable(1000));
     }

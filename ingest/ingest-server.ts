@@ -1,4 +1,5 @@
 // The ingest listener (uWebSockets.js): WebSocket /v1/ingest, POST /v1/orders and GET /metrics, per the contract.
+import { isAscii, isUtf8 } from 'node:buffer';
 import * as uWS from 'uWebSockets.js';
 import { parseBatchFrame, type FrameError } from '../domain/order.ts';
 import { createTokenCheck, presentedToken } from './auth.ts';
@@ -33,7 +34,6 @@ interface Conn {
   closed: boolean;
 }
 
-const decoder = new TextDecoder('utf-8', { fatal: true });
 
 function outcomeFrame(batch: string, o: BatchOutcome): string {
   return o.kind === 'ack' ? JSON.stringify(o.ack) : JSON.stringify({ batch, error: 'unavailable', retryAfterMs: o.retryAfterMs });
@@ -50,12 +50,12 @@ export function startIngestServer(opts: IngestServerOptions): Promise<IngestServ
   const refused = metrics.counter('gala_ingest_unauthorized_total', 'Connections and requests refused for a missing or wrong token');
   metrics.gauge('gala_ingest_connections', 'Open ingest WebSocket connections', () => sockets.size);
 
+  // Frames are almost always ASCII: latin1 decoding is then exact and gives V8 the one-byte strings its
+  // JSON parser is fastest on. Anything else must be valid UTF-8 (validated with simdutf, not replaced).
   const decode = (buf: ArrayBuffer | Uint8Array): string | null => {
-    try {
-      return decoder.decode(buf);
-    } catch {
-      return null;
-    }
+    const b = buf instanceof Uint8Array ? Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength) : Buffer.from(buf);
+    if (isAscii(b)) return b.toString('latin1');
+    return isUtf8(b) ? b.toString('utf8') : null;
   };
 
   const app = uWS.App();

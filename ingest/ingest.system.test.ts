@@ -173,7 +173,8 @@ describe('metrics', () => {
     expect(text).toMatch(/gala_ingest_orders_total\{outcome="accepted"\} \d+/);
     expect(text).toMatch(/gala_ingest_orders_total\{outcome="duplicate"\} [1-9]/);
     expect(text).toMatch(/gala_ingest_orders_total\{outcome="rejected"\} [1-9]/);
-    expect(text).toMatch(/gala_ingest_commit_seconds_bucket\{le="0.1"\} [1-9]/);
+    expect(text).toMatch(/gala_ingest_commit_seconds_count [1-9]/);
+    expect(text).toMatch(/gala_ingest_inserts_total\{result="ok"\} [1-9]/);
     expect(text).toContain('gala_ingest_buffer_fill_ratio');
     expect(text).toContain('gala_ingest_connections');
     expect(text).toContain('gala_dedup_window_seconds 600');
@@ -195,3 +196,23 @@ describe('storage agrees with the live totals', () => {
   });
 });
 
+
+describe('text encodings', () => {
+  it('keeps non-ASCII text exact and refuses invalid UTF-8', async () => {
+    const c = await connectIngest(system.ingestPort);
+    const ack = (await c.send(JSON.stringify({ batch: 'utf8', orders: [order('u8-1', '9.99', 'CNY', 'mobile', { brand: '李宁', region: '浙江' })] }))) as Ack;
+    expect(ack.accepted).toBe(1);
+    const bad = Buffer.concat([Buffer.from('{"batch":"bad-utf8","orders":[{"id":"x","brand":"'), Buffer.from([0xc3, 0x28]), Buffer.from('"}]}')]);
+    // A text frame with invalid UTF-8 is a protocol error under RFC 6455: the socket may be closed instead.
+    const answer = new Promise((r) => {
+      c.ws.once('message', (d) => r(JSON.parse(String(d))));
+      c.ws.once('close', () => r('closed'));
+    });
+    c.ws.send(bad, { binary: false });
+    const got = await answer;
+    expect(got === 'closed' || (got as { error?: string }).error === 'frame: not valid UTF-8').toBe(true);
+    const s = await stats();
+    expect(JSON.stringify(s)).not.toContain('bad-utf8');
+    c.close();
+  });
+});

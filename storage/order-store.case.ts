@@ -6,7 +6,8 @@ import { fingerprint } from '../domain/fingerprint.ts';
 import { MAX_ORDER_HUNDREDTHS } from '../domain/money.ts';
 import { CHANNELS, MAX_ORDERS_PER_BATCH, type Channel, type Order } from '../domain/order.ts';
 import type { OrderStoreOptions } from './order-store.ts';
-import { encodeOrderRow, ORDERS_TABLE } from './order-rows.ts';
+import { ORDERS_TABLE } from './order-rows.ts';
+import { OrderRowWriter } from './order-row-writer.ts';
 import { LATEST_SCHEMA_VERSION, MIGRATIONS, MIGRATIONS_TABLE } from './schema.ts';
 import type { EncodedRows, FingerprintPage, OrderStore, SecondRow, SqlConnection, TotalsRow } from './storage.ts';
 
@@ -31,12 +32,12 @@ function order(id: string, over: Partial<Order> = {}): Order {
 
 /** Encodes orders exactly as ingest does: fingerprint of the id, one received instant for the batch. */
 function encode(orders: readonly Order[], receivedMs: number): EncodedRows {
-  let tsv = '';
+  const w = new OrderRowWriter();
   for (const o of orders) {
     const [hi, lo] = fingerprint(o.id);
-    tsv += encodeOrderRow(o, receivedMs, hi, lo);
+    w.add(o, receivedMs, hi, lo);
   }
-  return { count: orders.length, tsv };
+  return { count: orders.length, tsv: w.bytes() };
 }
 
 const fpKey = (id: string) => fingerprint(id).join(':');

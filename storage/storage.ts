@@ -10,8 +10,8 @@ export interface SqlConnection {
   queryRows<T = Record<string, unknown>>(sql: string): Promise<T[]>;
   /** Runs a query and returns its TabSeparated text, for bulk reads that must not build objects. */
   queryTsv(sql: string): Promise<string>;
-  /** Inserts TabSeparated rows; resolves only once ClickHouse has committed them. */
-  insertTsv(table: string, columns: readonly string[], tsv: string): Promise<void>;
+  /** Inserts TabSeparated rows (text or UTF-8 bytes); resolves only once ClickHouse has committed them. */
+  insertTsv(table: string, columns: readonly string[], tsv: string | Uint8Array): Promise<void>;
   /** True when the engine answers. Never throws. */
   ping(): Promise<boolean>;
   /** The engine's version string, e.g. "18.16.1" or "26.7.3.1". */
@@ -22,7 +22,8 @@ export interface SqlConnection {
 /** Rows encoded for one insert (see order-rows.ts). */
 export interface EncodedRows {
   count: number;
-  tsv: string;
+  /** TabSeparated rows in ORDER_COLUMNS order, as text or UTF-8 bytes. */
+  tsv: string | Uint8Array;
 }
 
 export interface TotalsRow {

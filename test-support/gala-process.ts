@@ -13,8 +13,8 @@ export interface GalaProcess {
   stderr: () => string;
 }
 
-export async function startGalaProcess(args: string[], env: Record<string, string> = {}): Promise<GalaProcess> {
-  const proc = spawn(process.execPath, [BIN, 'serve', '--http-port', '0', '--ingest-port', '0', ...args], {
+export async function startGalaProcess(args: string[], env: Record<string, string> = {}, nodeArgs: string[] = []): Promise<GalaProcess> {
+  const proc = spawn(process.execPath, [...nodeArgs, BIN, 'serve', '--http-port', '0', '--ingest-port', '0', ...args], {
     env: { ...process.env, GALA_INGEST_TOKEN: TEST_TOKEN, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

@@ -31,7 +31,8 @@ export function createChdbConnection(dataDir: string): SqlConnection {
     },
     async insertTsv(table, columns, tsv) {
       check();
-      await session.insert({ table, values: Buffer.from(tsv), format: 'TabSeparated', columns });
+      const values = typeof tsv === 'string' ? Buffer.from(tsv) : Buffer.from(tsv.buffer, tsv.byteOffset, tsv.byteLength);
+      await session.insert({ table, values, format: 'TabSeparated', columns });
     },
     async ping() {
       if (closed) return false;

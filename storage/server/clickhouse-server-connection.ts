@@ -179,7 +179,7 @@ export function createServerConnection(url: string, opts: ServerConnectionOption
           table,
           columns: [...columns] as [string, ...string[]],
           format: 'TabSeparated',
-          values: Readable.from([Buffer.from(tsv, 'utf8')], { objectMode: false }),
+          values: Readable.from([typeof tsv === 'string' ? Buffer.from(tsv, 'utf8') : Buffer.from(tsv.buffer, tsv.byteOffset, tsv.byteLength)], { objectMode: false }),
         }),
       );
     },

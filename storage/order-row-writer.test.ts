@@ -1,0 +1,39 @@
+import { describe, expect, it } from 'vitest';
+import type { Order } from '../domain/order.ts';
+import { OrderRowWriter } from './order-row-writer.ts';
+import { encodeOrderRow } from './order-rows.ts';
+
+const base: Order = { id: 'o-1', ts: 1_794_355_200_123, hundredths: 1_000_000_000, currency: 'CNY', channel: 'mobile', brand: 'Li-Ning', sku: 'sku-1', category: '', region: 'Zhejiang' };
+
+describe('OrderRowWriter', () => {
+  it('writes the same bytes as encodeOrderRow, escapes and UTF-8 included', () => {
+    const orders: Order[] = [
+      base,
+      { ...base, id: 'o-2', hundredths: 1, brand: 'tab\there', sku: 'new\nline', category: 'back\\slash', region: '浙江 省' },
+      { ...base, id: 'o-3', hundredths: 9, brand: 'é\r\0', region: '🎉 ok' },
+      { ...base, id: 'o-4', ts: 946_684_800_000, hundredths: 10, brand: 'x'.repeat(64) },
+    ];
+    const w = new OrderRowWriter(64); // tiny start: forces growth
+    let expected = '';
+    orders.forEach((o, i) => {
+      w.add(o, 1_794_355_201_000 + i, 4_294_967_295 - i, i);
+      expected += encodeOrderRow(o, 1_794_355_201_000 + i, 4_294_967_295 - i, i);
+    });
+    expect(w.count).toBe(4);
+    expect(w.bytes().toString('utf8')).toBe(expected);
+  });
+});
+
+describe('OrderRowWriter numbers', () => {
+  it('writes every digit count and the 2^31 boundary exactly', () => {
+    const values = [0, 1, 9, 10, 99, 100, 12_345, 2_147_483_647, 2_147_483_648, 4_294_967_295, 100_000_000, 946_684_800_000, 4_102_444_800_000, 1_000_000_000];
+    const w = new OrderRowWriter();
+    let expected = '';
+    for (const v of values) {
+      const o = { id: 'n', ts: v, hundredths: v, currency: 'CNY', channel: 'mobile' as const, brand: '', sku: '', category: '', region: '' };
+      w.add(o, v, v >>> 0, 7);
+      expected += encodeOrderRow(o, v, v >>> 0, 7);
+    }
+    expect(w.bytes().toString()).toBe(expected);
+  });
+});
