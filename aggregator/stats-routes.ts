@@ -2,21 +2,24 @@
 import { Hono } from 'hono';
 import { streamSSE } from 'hono/streaming';
 import type { LiveTotals } from './live-totals.ts';
+import type { Reconciler } from './reconciler.ts';
 
 export interface StatsRoutesOptions {
   totals: LiveTotals;
+  reconciler?: Reconciler;
   /** Interval of stream events; the contract asks for at least one a second. */
   streamIntervalMs?: number;
 }
 
 export function createStatsRoutes(opts: StatsRoutesOptions) {
-  const { totals } = opts;
+  const { totals, reconciler } = opts;
+  const snapshot = () => ({ ...totals.snapshot(), ...(reconciler ? { reconciliation: reconciler.report() } : {}) });
   const every = opts.streamIntervalMs ?? 1000;
   return new Hono()
     .get('/v1/stats', (c) => {
       c.header('Cache-Control', 'no-cache');
       c.header('Access-Control-Allow-Origin', '*');
-      return c.json(totals.snapshot());
+      return c.json(snapshot());
     })
     .get('/v1/stats/series', (c) => {
       const nowS = Math.floor(Date.now() / 1000);
@@ -38,7 +41,7 @@ export function createStatsRoutes(opts: StatsRoutesOptions) {
           open = false;
         });
         while (open) {
-          const snap = totals.snapshot();
+          const snap = snapshot();
           await stream.writeSSE({ event: 'stats', id: String(snap.revision), data: JSON.stringify(snap) });
           await stream.sleep(every);
         }

@@ -1,11 +1,14 @@
 // `npm run bench:ingest`: sustained durable ingest through the real `gala serve` process on the embedded engine,
-// with the load generator on the same machine. Prints per-run figures, their medians, and the engine's ceiling.
+// with the load generator in this process on the same machine. Prints per-run figures, their medians, and the
+// ceiling of the engine alone with the ratio of the two.
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import WebSocket from 'ws';
+import { DEFAULT_SHOW_FILE, loadShow } from '../cli/config.ts';
+import { convertHundredths, formatHundredths } from '../domain/money.ts';
 import type { Ack, FrameError } from '../domain/order.ts';
 import { startGalaProcess } from '../test-support/gala-process.ts';
 import { TEST_TOKEN } from '../test-support/system-harness.ts';
@@ -19,6 +22,7 @@ const { values } = parseArgs({
     batch: { type: 'string', default: '1000' },
     window: { type: 'string', default: '8' },
     'engine-seconds': { type: 'string', default: '20' },
+    'no-engine': { type: 'boolean', default: false },
   },
 });
 const DURATION = Number(values.duration);
@@ -27,29 +31,48 @@ const RATE = Number(values.rate); // orders/s in total; 0 = as fast as acks allo
 const CONNS = Number(values.connections);
 const BATCH = Number(values.batch);
 const WINDOW = Number(values.window);
+const show = loadShow(DEFAULT_SHOW_FILE);
 
-const CURRENCIES = [['CNY', 80], ['USD', 8], ['EUR', 4], ['HKD', 4], ['JPY', 4]] as const;
-const CHANNELS = ['mobile', 'mobile', 'mobile', 'mobile', 'mobile', 'mobile', 'mobile', 'mobile', 'mobile', 'desktop', 'tv', 'store'];
-
-/** Pre-built frames as Buffers (off the JS heap) so sending costs the generator almost nothing. */
-function buildFrames(count: number): Buffer[] {
-  const frames: Buffer[] = [];
-  let seq = 0;
+/**
+ * Frames are one template with fixed-width ids patched per frame: generating costs a buffer copy and a
+ * few thousand byte writes, so a 10-minute soak needs no gigabytes of pre-built frames.
+ */
+function createFrameSource() {
+  const CURRENCIES = [['CNY', 80], ['USD', 8], ['EUR', 4], ['HKD', 4], ['JPY', 4]] as const;
+  const CHANNELS = ['mobile', 'mobile', 'mobile', 'mobile', 'mobile', 'mobile', 'mobile', 'mobile', 'mobile', 'desktop', 'tv', 'store'];
   let x = 12345;
-  const rnd = () => ((x = (Math.imul(x, 1103515245) + 12345) >>> 0) / 4294967296);
+  const rnd = () => (x = (Math.imul(x, 1103515245) + 12345) >>> 0) / 4294967296;
+  const perCurrency = new Map<string, bigint>();
   const ts = Date.now();
-  for (let f = 0; f < count; f++) {
-    const parts: string[] = [];
-    for (let i = 0; i < BATCH; i++) {
-      let r = rnd() * 100;
-      let cur = 'CNY';
-      for (const [c, w] of CURRENCIES) if ((r -= w) < 0) { cur = c; break; }
-      const amount = `${1 + Math.floor(rnd() * 300)}.${String(Math.floor(rnd() * 100)).padStart(2, '0')}`;
-      parts.push(`{"id":"bn-${seq++}","ts":${ts + f},"amount":"${amount}","currency":"${cur}","channel":"${CHANNELS[Math.floor(rnd() * CHANNELS.length)]}","brand":"brand-${Math.floor(rnd() * 2000)}","sku":"sku-${Math.floor(rnd() * 20000)}","category":"apparel","region":"Zhejiang"}`);
-    }
-    frames.push(Buffer.from(`{"batch":"f-${f}","orders":[${parts.join(',')}]}`));
+  const head = '{"batch":"f-000000000000","orders":[';
+  const parts: string[] = [];
+  for (let i = 0; i < BATCH; i++) {
+    let r = rnd() * 100;
+    let cur = 'CNY';
+    for (const [c, w] of CURRENCIES) if ((r -= w) < 0) { cur = c; break; }
+    const units = 1 + Math.floor(rnd() * 300);
+    const cents = Math.floor(rnd() * 100);
+    perCurrency.set(cur, (perCurrency.get(cur) ?? 0n) + BigInt(units * 100 + cents));
+    parts.push(`{"id":"bn-000000000000-${String(i).padStart(5, '0')}","ts":${ts + i},"amount":"${units}.${String(cents).padStart(2, '0')}","currency":"${cur}","channel":"${CHANNELS[Math.floor(rnd() * CHANNELS.length)]}","brand":"brand-${Math.floor(rnd() * 2000)}","sku":"sku-${Math.floor(rnd() * 20000)}","category":"apparel","region":"Zhejiang"}`);
   }
-  return frames;
+  const template = Buffer.from(`${head}${parts.join(',')}]}`);
+  const offsets: number[] = [template.indexOf('f-000000000000') + 2];
+  for (let at = template.indexOf('"bn-'); at >= 0; at = template.indexOf('"bn-', at + 1)) offsets.push(at + 4);
+  const digits = (n: number) => String(n).padStart(12, '0');
+  return {
+    frame(n: number): Buffer {
+      const b = Buffer.from(template);
+      const d = digits(n);
+      for (const off of offsets) b.write(d, off, 'latin1');
+      return b;
+    },
+    /** Exact display GMV of `frames` whole frames. */
+    gmv(frames: number): string {
+      let t = 0n;
+      for (const [c, h] of perCurrency) t += convertHundredths(h * BigInt(frames), show.rates.get(c)!);
+      return formatHundredths(t);
+    },
+  };
 }
 
 const pct = (xs: number[], p: number) => {
@@ -61,17 +84,19 @@ const median = (xs: number[]) => pct(xs, 50);
 const rssMb = (pid: number) => {
   try {
     const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-    return m ? Number(m[1]) / 1024 : Number.NaN;
+    return m ? Math.round(Number(m[1]) / 1024) : Number.NaN;
   } catch {
     return Number.NaN;
   }
 };
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 interface RunResult {
   ordersPerSecond: number;
-  ackP50: number;
-  ackP99: number;
-  visibleP99: number;
+  ackP50Ms: number;
+  ackP99Ms: number;
+  visibleP50Ms: number;
+  visibleP99Ms: number;
   rssStartMb: number;
   rssPeakMb: number;
   rssEndMb: number;
@@ -79,84 +104,90 @@ interface RunResult {
   avgInsertRows: number;
 }
 
-async function run(frames: Buffer[], index: number): Promise<RunResult> {
+async function run(index: number): Promise<RunResult> {
+  const source = createFrameSource();
   const dir = mkdtempSync(join(tmpdir(), 'gala-bench-'));
   // BENCH_SERVER_NODE_ARGS lets a profiler ride along, e.g. "--cpu-prof --cpu-prof-dir=prof".
   const nodeArgs = (process.env.BENCH_SERVER_NODE_ARGS ?? '').split(' ').filter((a) => a.length > 0);
-  const server = await startGalaProcess(['--data', dir], { GALA_DEDUP_MAX_ENTRIES: '100000000' }, nodeArgs);
+  const server = await startGalaProcess(['--data', dir], { GALA_DEDUP_MAX_ENTRIES: '200000000' }, nodeArgs);
   const pid = server.proc.pid!;
   const rssStart = rssMb(pid);
   let rssPeak = rssStart;
-  const latencies: number[] = [];
-  const ackTimes: { t: number; cum: number }[] = [];
+  const ackLatency: number[] = [];
+  const acks: { t: number; cum: number }[] = [];
+  const polls: { t: number; orders: number }[] = [];
   let accepted = 0;
   let next = 0;
-  let stopSending = false;
-  const started = performance.now();
-  let lastAck = started;
-  const budget = (elapsedMs: number) => (RATE > 0 ? Math.floor((RATE * elapsedMs) / 1000 / BATCH) : Infinity);
+  let stop = false;
+  let lastAck = 0;
 
   const clients = await Promise.all(Array.from({ length: CONNS }, () => new Promise<WebSocket>((resolve, reject) => {
     const ws = new WebSocket(`ws://127.0.0.1:${server.ingestPort}/v1/ingest`, { headers: { Authorization: `Bearer ${TEST_TOKEN}` }, perMessageDeflate: false });
     ws.once('open', () => resolve(ws)).once('error', reject);
   })));
   const t0 = performance.now();
-  await Promise.all(clients.map((ws) => new Promise<void>((resolve) => {
+  const due = () => (RATE > 0 ? Math.floor((RATE * (performance.now() - t0)) / 1000 / BATCH) : Infinity);
+
+  const drive = (ws: WebSocket) => new Promise<void>((resolve) => {
     const sentAt = new Map<string, number>();
-    const retry: Buffer[] = [];
+    const retry: number[] = [];
     const pump = () => {
-      while (sentAt.size < WINDOW && !stopSending) {
-        let frame = retry.shift();
-        if (frame === undefined) {
-          if (next >= frames.length || next >= budget(performance.now() - t0)) break;
-          frame = frames[next++]!;
+      while (sentAt.size < WINDOW && !stop) {
+        let n = retry.shift();
+        if (n === undefined) {
+          if (next >= due()) break;
+          n = next++;
         }
-        const id = /"batch":"([^"]+)"/.exec(frame.subarray(0, 40).toString())![1]!;
-        sentAt.set(id, performance.now());
-        ws.send(frame, { binary: false });
+        sentAt.set(`f-${String(n).padStart(12, '0')}`, performance.now());
+        ws.send(source.frame(n), { binary: false });
       }
-      if (sentAt.size === 0 && (stopSending || next >= frames.length)) {
+      if (stop && sentAt.size === 0 && retry.length === 0) {
+        clearInterval(timer);
         ws.close();
         resolve();
       }
     };
-    const frameOf = new Map<string, Buffer>();
     ws.on('message', (d) => {
       const a = JSON.parse(String(d)) as Ack | FrameError;
       const now = performance.now();
       const t = sentAt.get(a.batch!)!;
       sentAt.delete(a.batch!);
       if ('accepted' in a) {
-        latencies.push(now - t);
+        ackLatency.push(now - t);
         accepted += a.accepted;
-        ackTimes.push({ t: now, cum: accepted });
+        acks.push({ t: now, cum: accepted });
         lastAck = now;
       } else if (a.error === 'unavailable') {
-        const f = frames[Number(a.batch!.slice(2))]!;
-        setTimeout(() => { retry.push(f); pump(); }, a.retryAfterMs ?? 100);
+        const n = Number(a.batch!.slice(2));
+        setTimeout(() => retry.push(n), a.retryAfterMs ?? 100);
+      } else {
+        throw new Error(`bench: unexpected answer ${JSON.stringify(a)}`);
       }
       pump();
     });
-    frameOf.clear();
-    const timer = setInterval(pump, 5);
-    ws.on('close', () => clearInterval(timer));
+    const timer = setInterval(pump, 2);
     pump();
-  })).concat([
-    (async () => {
-      await new Promise((r) => setTimeout(r, DURATION * 1000));
-      stopSending = true;
-    })(),
-  ]).concat([
-    (async () => {
-      while (!stopSending) {
-        rssPeak = Math.max(rssPeak, rssMb(pid));
-        await new Promise((r) => setTimeout(r, 500));
+  });
+
+  const sampler = (async () => {
+    let lastPrint = performance.now();
+    while (!stop) {
+      rssPeak = Math.max(rssPeak, rssMb(pid));
+      const t = performance.now();
+      const s = (await (await fetch(`http://127.0.0.1:${server.httpPort}/v1/stats`)).json()) as { orders: number };
+      polls.push({ t, orders: s.orders });
+      if (performance.now() - lastPrint >= 10_000) {
+        lastPrint = performance.now();
+        process.stdout.write(`  t=${((lastPrint - t0) / 1000).toFixed(0)}s acked=${accepted} rss=${rssMb(pid)}MB\n`);
       }
-    })(),
-  ]));
-  // Visibility: poll /v1/stats while acks happened; measured separately below from a second pass.
+      await sleep(25);
+    }
+  })();
+  setTimeout(() => (stop = true), DURATION * 1000);
+  await Promise.all([...clients.map(drive), sampler]);
+
   const elapsed = (lastAck - t0) / 1000;
-  const stats = (await (await fetch(`http://127.0.0.1:${server.httpPort}/v1/stats`)).json()) as { orders: number };
+  const stats = (await (await fetch(`http://127.0.0.1:${server.httpPort}/v1/stats`)).json()) as { orders: number; gmv: string };
   const metrics = await (await fetch(`http://127.0.0.1:${server.ingestPort}/metrics`, { headers: { Authorization: `Bearer ${TEST_TOKEN}` } })).text();
   const sum = Number(/gala_ingest_insert_rows_sum (\d+)/.exec(metrics)?.[1] ?? 0);
   const cnt = Number(/gala_ingest_insert_rows_count (\d+)/.exec(metrics)?.[1] ?? 1);
@@ -164,37 +195,46 @@ async function run(frames: Buffer[], index: number): Promise<RunResult> {
   server.proc.kill('SIGTERM');
   await server.exited;
   rmSync(dir, { recursive: true, force: true });
-  void started;
-  void ackTimes;
+
+  // Ack-to-visible: for each ack, the first later poll of /v1/stats whose order count includes it.
+  const visible: number[] = [];
+  let p = 0;
+  for (const a of acks) {
+    while (p < polls.length && (polls[p]!.t < a.t || polls[p]!.orders < a.cum)) p++;
+    if (p >= polls.length) break;
+    visible.push(polls[p]!.t - a.t);
+  }
   const r: RunResult = {
     ordersPerSecond: Math.round(accepted / elapsed),
-    ackP50: Math.round(pct(latencies, 50)),
-    ackP99: Math.round(pct(latencies, 99)),
-    visibleP99: Number.NaN,
-    rssStartMb: Math.round(rssStart),
-    rssPeakMb: Math.round(rssPeak),
-    rssEndMb: Math.round(rssEnd),
-    exact: stats.orders === accepted,
+    ackP50Ms: Math.round(pct(ackLatency, 50)),
+    ackP99Ms: Math.round(pct(ackLatency, 99)),
+    visibleP50Ms: Math.round(pct(visible, 50)),
+    visibleP99Ms: Math.round(pct(visible, 99)),
+    rssStartMb: rssStart,
+    rssPeakMb: rssPeak,
+    rssEndMb: rssEnd,
+    exact: stats.orders === accepted && stats.gmv === source.gmv(accepted / BATCH),
     avgInsertRows: Math.round(sum / Math.max(1, cnt)),
   };
   process.stdout.write(`run ${index + 1}: ${JSON.stringify(r)}\n`);
   return r;
 }
 
-const need = RATE > 0 ? Math.ceil((RATE * DURATION) / BATCH) + 10 : Math.ceil((300_000 * DURATION) / BATCH);
-process.stdout.write(`building ${need} frames of ${BATCH} orders...\n`);
-const frames = buildFrames(need);
-process.stdout.write(`built ${(frames.reduce((n, f) => n + f.length, 0) / 1e6).toFixed(0)} MB; ${RUNS} runs of ${DURATION} s, ${CONNS} connections, window ${WINDOW}, rate ${RATE || 'max'}\n`);
+process.stdout.write(`${RUNS} runs of ${DURATION} s, ${CONNS} connections, window ${WINDOW}, batches of ${BATCH}, rate ${RATE || 'max'}\n`);
 const results: RunResult[] = [];
-for (let i = 0; i < RUNS; i++) results.push(await run(frames, i));
-const groupRows = median(results.map((r) => r.avgInsertRows)) || 50_000;
-const ceiling = JSON.parse(execFileSync(process.execPath, ['--import', 'tsx', new URL('./engine-ceiling.ts', import.meta.url).pathname, values['engine-seconds']!, String(groupRows)], { encoding: 'utf8' }).trim().split('\n').pop()!) as { engineRowsPerSecond: number };
+for (let i = 0; i < RUNS; i++) results.push(await run(i));
 const med = {
   ordersPerSecond: median(results.map((r) => r.ordersPerSecond)),
-  ackP50Ms: median(results.map((r) => r.ackP50)),
-  ackP99Ms: median(results.map((r) => r.ackP99)),
+  ackP50Ms: median(results.map((r) => r.ackP50Ms)),
+  ackP99Ms: median(results.map((r) => r.ackP99Ms)),
+  visibleP99Ms: median(results.map((r) => r.visibleP99Ms)),
   rssPeakMb: median(results.map((r) => r.rssPeakMb)),
   everyRunExact: results.every((r) => r.exact),
-  engineAloneRowsPerSecond: ceiling.engineRowsPerSecond,
 };
-process.stdout.write(`median: ${JSON.stringify(med)}\nratio ingest/engine-alone: ${(med.ordersPerSecond / ceiling.engineRowsPerSecond).toFixed(2)}\n`);
+process.stdout.write(`median: ${JSON.stringify(med)}\n`);
+if (!values['no-engine']) {
+  const groupRows = median(results.map((r) => r.avgInsertRows)) || 50_000;
+  const out = execFileSync(process.execPath, ['--import', 'tsx', new URL('./engine-ceiling.ts', import.meta.url).pathname, values['engine-seconds']!, String(groupRows)], { encoding: 'utf8' });
+  const ceiling = JSON.parse(out.trim().split('\n').pop()!) as { engineRowsPerSecond: number };
+  process.stdout.write(`engine alone (${groupRows}-row inserts): ${ceiling.engineRowsPerSecond} rows/s; ratio ingest/engine-alone: ${(med.ordersPerSecond / ceiling.engineRowsPerSecond).toFixed(2)}\n`);
+}

@@ -67,8 +67,11 @@ export interface OrderStore {
   fingerprintsSince(sinceMs: number, onPage: (page: FingerprintPage) => void): Promise<number>;
   /** Which of these fingerprints are stored; keys are `${hi}:${lo}`. */
   storedFingerprints(fps: readonly (readonly [number, number])[]): Promise<Set<string>>;
-  /** Ids stored more than once: resends that arrived after the de-duplication window. */
-  duplicateIds(limit: number): Promise<DuplicateIdRow[]>;
+  /**
+   * Ids stored more than once: resends that arrived after the de-duplication window. With
+   * receivedSinceMs, only ids with a copy received at or after that instant (the incremental check).
+   */
+  duplicateIds(limit: number, receivedSinceMs?: number): Promise<DuplicateIdRow[]>;
   ping(): Promise<boolean>;
   close(): Promise<void>;
 }

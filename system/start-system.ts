@@ -3,6 +3,7 @@ import * as uWS from 'uWebSockets.js';
 import { Hono } from 'hono';
 import { createStatsRoutes } from '../aggregator/stats-routes.ts';
 import { LiveTotals } from '../aggregator/live-totals.ts';
+import { createReconciler, type Reconciler } from '../aggregator/reconciler.ts';
 import type { ServeConfig } from '../cli/config.ts';
 import { mountFetch } from '../http/uws-fetch.ts';
 import { DedupWindow } from '../ingest/dedup-window.ts';
@@ -20,6 +21,7 @@ export interface RunningSystem {
   totals: LiveTotals;
   committer: GroupCommitter;
   metrics: Registry;
+  reconciler: Reconciler;
   /** Graceful stop: refuse new work, commit and acknowledge what is in flight, close everything. */
   close(): Promise<void>;
 }
@@ -29,6 +31,8 @@ export interface StartOptions {
   /** Group-commit tuning (tests shorten it; production keeps the defaults). */
   flushIntervalMs?: number;
   maxBufferedOrders?: number;
+  /** How often live totals are checked against storage (default 5 s). */
+  reconcileIntervalMs?: number;
   /** Ingest listener tuning (frame size, backpressure, in-flight caps). */
   ingest?: Pick<IngestServerOptions, 'maxFrameBytes' | 'maxBackpressureBytes' | 'maxInflightPerConnection'>;
   /** Called once each listener is bound, with the contract's "listening" line. */
@@ -68,7 +72,9 @@ export async function startSystem(cfg: ServeConfig, opts: StartOptions = {}): Pr
   });
   const ingest = await startIngestServer({ ...opts.ingest, host: cfg.host, port: cfg.ingestPort, tokens: cfg.ingestTokens, committer, metrics, log });
 
-  const web = new Hono().route('/', createStatsRoutes({ totals })).get('/healthz', (c) => c.json({ ok: true, storage: committer.state }));
+  const reconciler = createReconciler({ store, totals, show: cfg.show, intervalMs: opts.reconcileIntervalMs, metrics, log });
+  reconciler.start();
+  const web = new Hono().route('/', createStatsRoutes({ totals, reconciler })).get('/healthz', (c) => c.json({ ok: true, storage: committer.state }));
   const httpApp = uWS.App();
   mountFetch(httpApp, (req) => web.fetch(req), { maxBodyBytes: 1024 * 1024, onError: (e) => log('http.error', { error: String(e) }) });
   const httpListen = await new Promise<uWS.us_listen_socket>((resolve, reject) =>
@@ -86,10 +92,12 @@ export async function startSystem(cfg: ServeConfig, opts: StartOptions = {}): Pr
     totals,
     committer,
     metrics,
+    reconciler,
     close() {
       closing ??= (async () => {
         uWS.us_listen_socket_close(httpListen);
         await ingest.close();
+        await reconciler.stop();
         httpApp.close();
         await store.close();
         log('system.stopped', {});

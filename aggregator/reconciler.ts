@@ -1,0 +1,112 @@
+// Reconciliation: every few seconds the live totals are checked against SELECT over the orders table, and
+// ids stored twice (resends older than the de-duplication window) are looked for and reported.
+import { convertHundredths, formatHundredths } from '../domain/money.ts';
+import type { ShowConfig } from '../domain/show.ts';
+import type { Registry } from '../ingest/metrics.ts';
+import type { DuplicateIdRow, OrderStore } from '../storage/storage.ts';
+import type { Log } from '../system/log.ts';
+import type { LiveTotals } from './live-totals.ts';
+
+export interface ReconcileReport {
+  /** When the last comparison with storage completed (ISO), or null before the first. */
+  checkedAt: string | null;
+  /** Live minus stored, per currency, in hundredths; empty when they agree. */
+  drift: Record<string, string>;
+  lateDuplicates: {
+    /** Copies beyond the first, over the night. */
+    copies: number;
+    /** Their value in the display currency. */
+    gmv: string;
+    ids: string[];
+  };
+}
+
+export interface ReconcilerOptions {
+  store: OrderStore;
+  totals: LiveTotals;
+  show: ShowConfig;
+  intervalMs?: number;
+  metrics?: Registry;
+  log?: Log;
+}
+
+const MAX_IDS_REPORTED = 100;
+
+export function createReconciler(opts: ReconcilerOptions) {
+  const { store, totals, show } = opts;
+  const interval = opts.intervalMs ?? 5000;
+  const late = new Map<string, DuplicateIdRow>();
+  let checkedSinceMs = 0;
+  let lateHundredths = 0n;
+  let lateCopies = 0;
+  let drift = new Map<string, bigint>();
+  let checkedAt: number | null = null;
+  let timer: NodeJS.Timeout | null = null;
+  let running: Promise<void> | null = null;
+
+  opts.metrics?.gauge('gala_reconcile_drift_currencies', 'Currencies whose live total differs from SELECT over the orders table', () => drift.size);
+  opts.metrics?.gauge('gala_late_duplicate_copies', 'Order copies stored beyond the first (resends after the de-dup window)', () => lateCopies);
+  opts.metrics?.gauge('gala_reconcile_age_seconds', 'Seconds since live totals and storage were last compared', () =>
+    checkedAt === null ? -1 : (Date.now() - checkedAt) / 1000,
+  );
+
+  async function once(): Promise<void> {
+    // Compare only when no commit landed while the query ran: then both sides describe the same orders.
+    const revision = totals.revision;
+    const live = new Map(totals.currencySums());
+    const rows = await store.totals();
+    if (totals.revision === revision) {
+      const stored = new Map<string, bigint>();
+      for (const r of rows) stored.set(r.currency, (stored.get(r.currency) ?? 0n) + r.hundredths);
+      const next = new Map<string, bigint>();
+      for (const c of new Set([...live.keys(), ...stored.keys()])) {
+        const d = (live.get(c) ?? 0n) - (stored.get(c) ?? 0n);
+        if (d !== 0n) next.set(c, d);
+      }
+      if (next.size > 0 && drift.size === 0) opts.log?.('reconcile.drift', { drift: Object.fromEntries([...next].map(([c, d]) => [c, d.toString()])) });
+      drift = next;
+      checkedAt = Date.now();
+    }
+    // Late duplicates: ids with a copy received since the last look (minus a margin for clock skew).
+    const since = checkedSinceMs;
+    checkedSinceMs = Date.now() - 60_000;
+    for (const d of await store.duplicateIds(1000, since)) {
+      const prev = late.get(d.id);
+      const extra = d.copies - 1 - (prev === undefined ? 0 : prev.copies - 1);
+      if (extra <= 0) continue;
+      late.set(d.id, d);
+      lateCopies += extra;
+      const rate = show.rates.get(d.currency);
+      if (rate !== undefined) lateHundredths += convertHundredths(d.hundredths * BigInt(extra), rate);
+      opts.log?.('reconcile.late_duplicate', { id: d.id, copies: d.copies, firstReceived: new Date(d.firstReceivedMs).toISOString(), lastReceived: new Date(d.lastReceivedMs).toISOString() });
+    }
+  }
+
+  return {
+    /** Runs one reconciliation now (tests, and the periodic timer). */
+    run(): Promise<void> {
+      running ??= once().finally(() => {
+        running = null;
+      });
+      return running;
+    },
+    start(): void {
+      timer ??= setInterval(() => void this.run().catch((e) => opts.log?.('reconcile.error', { error: String(e) })), interval);
+      timer.unref();
+    },
+    async stop(): Promise<void> {
+      if (timer !== null) clearInterval(timer);
+      timer = null;
+      await running?.catch(() => {});
+    },
+    report(): ReconcileReport {
+      return {
+        checkedAt: checkedAt === null ? null : new Date(checkedAt).toISOString(),
+        drift: Object.fromEntries([...drift].map(([c, d]) => [c, formatHundredths(d)])),
+        lateDuplicates: { copies: lateCopies, gmv: formatHundredths(lateHundredths), ids: [...late.keys()].slice(0, MAX_IDS_REPORTED) },
+      };
+    },
+  };
+}
+
+export type Reconciler = ReturnType<typeof createReconciler>;
