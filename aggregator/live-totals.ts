@@ -1,6 +1,7 @@
 // The running totals every screen reads: exact per-currency sums, converted to the display currency on read.
 import { convertHundredths, formatHundredths } from '../domain/money.ts';
-import type { Channel, Order } from '../domain/order.ts';
+import { CHANNEL_CODE, type OrderColumns } from '../domain/order-columns.ts';
+import type { Channel } from '../domain/order.ts';
 import type { ShowConfig } from '../domain/show.ts';
 import type { SecondRow, TotalsRow } from '../storage/storage.ts';
 
@@ -12,6 +13,8 @@ interface Sums {
   orders: number;
   mobileOrders: number;
 }
+
+const MOBILE = CHANNEL_CODE.mobile;
 
 const emptySums = (): Sums => ({ byCurrency: new Map(), mobileByCurrency: new Map(), orders: 0, mobileOrders: 0 });
 
@@ -98,28 +101,32 @@ export class LiveTotals {
     this.revision++;
   }
 
-  /** Adds committed orders. Sums per currency in safe integers first, then once into the bigint totals. */
-  apply(orders: readonly Order[]): void {
-    if (orders.length === 0) return;
-    // second -> currency -> partial sums; a group of orders spans few seconds and few currencies.
-    const partial = new Map<number, Map<string, Partial>>();
-    for (const o of orders) {
-      const sec = Math.floor(o.ts / 1000);
+  /** Adds committed orders. Sums per second and currency in safe integers first, then once into the bigints. */
+  apply(orders: OrderColumns): void {
+    if (orders.count === 0) return;
+    const { currencies } = orders;
+    // second -> currency index -> partial sums; a group of orders spans few seconds and few currencies.
+    const partial = new Map<number, Map<number, Partial>>();
+    for (let k = 0; k < orders.count; k++) {
+      const sec = Math.floor(orders.ts[k]! / 1000);
       let byCur = partial.get(sec);
       if (byCur === undefined) partial.set(sec, (byCur = new Map()));
-      let c = byCur.get(o.currency);
-      if (c === undefined) byCur.set(o.currency, (c = { all: 0, mobile: 0, n: 0, mn: 0 }));
-      c.all += o.hundredths;
+      const cur = orders.currency[k]!;
+      let c = byCur.get(cur);
+      if (c === undefined) byCur.set(cur, (c = { all: 0, mobile: 0, n: 0, mn: 0 }));
+      const h = orders.hundredths[k]!;
+      c.all += h;
       c.n++;
-      if (o.channel === 'mobile') {
-        c.mobile += o.hundredths;
+      if (orders.channel[k] === MOBILE) {
+        c.mobile += h;
         c.mn++;
       }
     }
     for (const [sec, byCur] of partial) {
       let s = this.seconds.get(sec);
       if (s === undefined) this.seconds.set(sec, (s = emptySums()));
-      for (const [currency, c] of byCur) {
+      for (const [cur, c] of byCur) {
+        const currency = currencies[cur]!;
         addPartial(s, currency, c);
         addPartial(this.total, currency, c);
         this.ordersByCurrency.set(currency, (this.ordersByCurrency.get(currency) ?? 0) + c.n);

@@ -39,3 +39,24 @@ export function fingerprintInto(id: string, out: Uint32Array): void {
   out[0] = hi;
   out[1] = lo;
 }
+
+/** The fingerprint of an ASCII id given as bytes [start, end): equal to fingerprintInto of the same text. */
+export function fingerprintBytesInto(bytes: Uint8Array, start: number, end: number, out: Uint32Array): void {
+  const len = end - start;
+  let a = 0x9747b28c ^ len;
+  let b = 0x5bd1e995 ^ Math.imul(len, 0x27d4eb2f);
+  for (let i = start; i < end; i++) {
+    const c = bytes[i]!;
+    a = Math.imul(a ^ c, 0xcc9e2d51);
+    a = (a << 15) | (a >>> 17);
+    a = Math.imul(a, 0x1b873593);
+    b = Math.imul(b ^ c, 0x85ebca77);
+    b = (b << 13) | (b >>> 19);
+    b = Math.imul(b, 0xc2b2ae3d) + 0x27d4eb2f;
+  }
+  const hi = mix(a ^ Math.imul(b, 0x165667b1));
+  let lo = mix(b ^ (a >>> 7));
+  if (hi === 0 && lo === 0) lo = 1;
+  out[0] = hi;
+  out[1] = lo;
+}

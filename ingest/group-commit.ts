@@ -1,11 +1,13 @@
 // Group commit: validated batches from every connection share one ClickHouse insert; each batch is answered
 // only after the insert holding its orders is durable. The buffer is bounded; when full or when storage is
 // down, batches are answered "unavailable" at once and nothing of them is kept.
-import { fingerprintInto } from '../domain/fingerprint.ts';
-import { parseOrder, type Ack, type Order, type RawBatch } from '../domain/order.ts';
+import { fingerprintBytesInto, fingerprintInto } from '../domain/fingerprint.ts';
+import { CHANNEL_CODE, OrderColumns } from '../domain/order-columns.ts';
+import { CHANNELS, parseOrder, type Ack, type RawBatch } from '../domain/order.ts';
 import { OrderRowWriter } from '../storage/order-row-writer.ts';
 import type { OrderStore } from '../storage/storage.ts';
 import type { DedupWindow } from './dedup-window.ts';
+import type { ScannedOrders } from './frame-scanner.ts';
 import type { Registry } from './metrics.ts';
 
 export type BatchOutcome = { kind: 'ack'; ack: Ack } | { kind: 'unavailable'; retryAfterMs: number };
@@ -13,7 +15,8 @@ export type BatchOutcome = { kind: 'ack'; ack: Ack } | { kind: 'unavailable'; re
 export interface GroupCommitOptions {
   store: OrderStore;
   dedup: DedupWindow;
-  knownCurrency: (code: string) => boolean;
+  /** The currencies orders may be in (the show's rate table); an order in any other is rejected. */
+  currencies: readonly string[];
   /** Orders accepted but not yet committed, across all connections, at most. */
   maxBufferedOrders?: number;
   /** Orders in one insert, at most. */
@@ -23,7 +26,7 @@ export interface GroupCommitOptions {
   /** How often a down storage is probed. */
   probeIntervalMs?: number;
   /** Called with the orders of each committed insert, before the batches are acked. */
-  onCommitted?: (orders: readonly Order[], receivedMs: number) => void;
+  onCommitted?: (orders: OrderColumns, receivedMs: number) => void;
   metrics?: Registry;
   now?: () => number;
   log?: (event: string, fields: Record<string, unknown>) => void;
@@ -37,9 +40,8 @@ interface Waiter {
 interface Group {
   writer: OrderRowWriter;
   rows: number;
-  orders: Order[];
-  /** Flat (hi, lo) pairs of the group's fingerprints. */
-  fps: number[];
+  /** What the live totals need of each order, and its fingerprint. */
+  cols: OrderColumns;
   waiters: Waiter[];
   openedAt: number;
 }
@@ -64,6 +66,7 @@ export class GroupCommitter {
   private readonly flushMs: number;
   private readonly probeMs: number;
   private readonly now: () => number;
+  private readonly currencyIndex: Map<string, number>;
   private readonly m;
 
   constructor(private readonly opts: GroupCommitOptions) {
@@ -72,6 +75,7 @@ export class GroupCommitter {
     this.flushMs = opts.flushIntervalMs ?? 100;
     this.probeMs = opts.probeIntervalMs ?? 500;
     this.now = opts.now ?? Date.now;
+    this.currencyIndex = new Map(opts.currencies.map((c, i) => [c, i]));
     this.current = this.newGroup();
     const r = opts.metrics;
     this.m = r && {
@@ -96,35 +100,79 @@ export class GroupCommitter {
 
   /** Validates, de-duplicates and buffers a batch; resolves with its ack once durable, or "unavailable". */
   submit(batch: RawBatch, receivedMs = this.now()): Promise<BatchOutcome> {
-    if (this.state !== 'up') return Promise.resolve(this.unavailable(this.state === 'down' ? 1000 : 2000));
-    if (this.bufferedOrders + batch.orders.length > this.maxBuffered) return Promise.resolve(this.unavailable(250));
-
+    const refused = this.admit(batch.orders.length);
+    if (refused !== null) return Promise.resolve(refused);
     const ack: Ack = { batch: batch.batch, accepted: 0, duplicates: 0, rejected: [] };
     const g = this.current;
-    const { dedup, knownCurrency } = this.opts;
-    const orders = batch.orders;
-    for (let i = 0; i < orders.length; i++) {
-      const r = parseOrder(orders[i], knownCurrency);
-      if (!r.ok) {
-        ack.rejected.push({ index: i, id: r.id, error: r.error });
+    for (let i = 0; i < batch.orders.length; i++) this.acceptRaw(batch.orders[i], i, ack, g, receivedMs);
+    return this.finish(g, ack);
+  }
+
+  /**
+   * The same for a frame the scanner read: orders it proved valid go straight from the frame's bytes to the
+   * row writer; the others are parsed and validated one by one the general way. `bytes` is not kept.
+   */
+  submitScanned(batch: string, s: ScannedOrders, bytes: Uint8Array, receivedMs = this.now()): Promise<BatchOutcome> {
+    const refused = this.admit(s.count);
+    if (refused !== null) return Promise.resolve(refused);
+    const ack: Ack = { batch, accepted: 0, duplicates: 0, rejected: [] };
+    const g = this.current;
+    const { dedup, currencies } = this.opts;
+    for (let k = 0; k < s.count; k++) {
+      if (s.fast[k] !== 1) {
+        const text = Buffer.from(bytes.buffer, bytes.byteOffset + s.start[k]!, s.end[k]! - s.start[k]!).toString('latin1');
+        this.acceptRaw(JSON.parse(text), k, ack, g, receivedMs);
         continue;
       }
-      const o = r.order;
-      fingerprintInto(o.id, fp);
+      fingerprintBytesInto(bytes, s.idStart[k]!, s.idEnd[k]!, fp);
       const hi = fp[0]!;
       const lo = fp[1]!;
-      // In flight or committed, an id already in the window is a duplicate; a new one enters it now and
-      // leaves again only if its insert fails.
       if (dedup.has(hi, lo)) {
         ack.duplicates++;
         continue;
       }
       dedup.add(hi, lo, receivedMs);
-      g.writer.add(o, receivedMs, hi, lo);
-      g.orders.push(o);
-      g.fps.push(hi, lo);
+      const cur = s.currency[k]!;
+      const ch = s.channel[k]!;
+      g.writer.addScanned(bytes, s.idStart[k]!, s.idEnd[k]!, hi, lo, s.ts[k]!, receivedMs, s.hundredths[k]!, currencies[cur]!, CHANNELS[ch]!, s.text, k * 8);
+      g.cols.push(s.ts[k]!, s.hundredths[k]!, cur, ch, hi, lo);
       ack.accepted++;
     }
+    return this.finish(g, ack);
+  }
+
+  /** "unavailable" when storage is down or the buffer cannot take `orders` more; null to go ahead. */
+  private admit(orders: number): BatchOutcome | null {
+    if (this.state !== 'up') return this.unavailable(this.state === 'down' ? 1000 : 2000);
+    if (this.bufferedOrders + orders > this.maxBuffered) return this.unavailable(250);
+    return null;
+  }
+
+  private acceptRaw(raw: unknown, index: number, ack: Ack, g: Group, receivedMs: number): void {
+    const r = parseOrder(raw, this.knownCurrency);
+    if (!r.ok) {
+      ack.rejected.push({ index, id: r.id, error: r.error });
+      return;
+    }
+    const o = r.order;
+    fingerprintInto(o.id, fp);
+    const hi = fp[0]!;
+    const lo = fp[1]!;
+    // In flight or committed, an id already in the window is a duplicate; a new one enters it now and
+    // leaves again only if its insert fails.
+    if (this.opts.dedup.has(hi, lo)) {
+      ack.duplicates++;
+      return;
+    }
+    this.opts.dedup.add(hi, lo, receivedMs);
+    g.writer.add(o, receivedMs, hi, lo);
+    g.cols.push(o.ts, o.hundredths, this.currencyIndex.get(o.currency)!, CHANNEL_CODE[o.channel], hi, lo);
+    ack.accepted++;
+  }
+
+  private readonly knownCurrency = (code: string) => this.currencyIndex.has(code);
+
+  private finish(g: Group, ack: Ack): Promise<BatchOutcome> {
     g.rows += ack.accepted;
     this.bufferedOrders += ack.accepted;
     this.m?.orders.inc(ack.accepted, { outcome: 'accepted' });
@@ -172,7 +220,7 @@ export class GroupCommitter {
   }
 
   private newGroup(): Group {
-    return { writer: new OrderRowWriter(), rows: 0, orders: [], fps: [], waiters: [], openedAt: this.now() };
+    return { writer: new OrderRowWriter(), rows: 0, cols: new OrderColumns(this.opts.currencies), waiters: [], openedAt: this.now() };
   }
 
   private onFlushTimer(): void {
@@ -229,7 +277,7 @@ export class GroupCommitter {
     if (g.rows > 0) {
       this.m?.inserts.inc(1, { result: 'ok' });
       this.m?.insertRows.observe(g.rows);
-      this.opts.onCommitted?.(g.orders, g.openedAt);
+      this.opts.onCommitted?.(g.cols, g.openedAt);
     }
     for (const w of g.waiters) {
       this.m?.batches.inc(1, { answer: 'ack' });
@@ -248,7 +296,7 @@ export class GroupCommitter {
       this.current = this.newGroup();
     }
     for (const x of groups) {
-      for (let i = 0; i < x.fps.length; i += 2) this.opts.dedup.remove(x.fps[i]!, x.fps[i + 1]!);
+      for (let k = 0; k < x.cols.count; k++) this.opts.dedup.remove(x.cols.hi[k]!, x.cols.lo[k]!);
       this.bufferedOrders -= x.rows;
       for (const w of x.waiters) w.resolve(this.unavailable(1000));
     }
@@ -287,17 +335,14 @@ export class GroupCommitter {
   private async settleUncertain(): Promise<void> {
     while (this.uncertain.length > 0) {
       const g = this.uncertain[0]!;
+      const { cols } = g;
       const pairs: [number, number][] = [];
-      for (let i = 0; i < g.fps.length; i += 2) pairs.push([g.fps[i]!, g.fps[i + 1]!]);
+      for (let k = 0; k < cols.count; k++) pairs.push([cols.hi[k]!, cols.lo[k]!]);
       const stored = await this.opts.store.storedFingerprints(pairs);
       if (stored.size > 0) {
-        const found: Order[] = [];
-        pairs.forEach(([hi, lo], i) => {
-          if (!stored.has(`${hi}:${lo}`)) return;
-          this.opts.dedup.add(hi, lo, g.openedAt);
-          found.push(g.orders[i]!);
-        });
-        this.opts.log?.('storage.ambiguous_insert_committed', { rows: found.length });
+        const found = cols.filter((k) => stored.has(`${cols.hi[k]}:${cols.lo[k]}`));
+        for (let k = 0; k < found.count; k++) this.opts.dedup.add(found.hi[k]!, found.lo[k]!, g.openedAt);
+        this.opts.log?.('storage.ambiguous_insert_committed', { rows: found.count });
         this.opts.onCommitted?.(found, g.openedAt);
       }
       this.uncertain.shift();

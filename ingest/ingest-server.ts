@@ -3,6 +3,7 @@ import { isAscii, isUtf8 } from 'node:buffer';
 import * as uWS from 'uWebSockets.js';
 import { parseBatchFrame, type FrameError } from '../domain/order.ts';
 import { createTokenCheck, presentedToken } from './auth.ts';
+import { createFrameScanner } from './frame-scanner.ts';
 import type { BatchOutcome, GroupCommitter } from './group-commit.ts';
 import type { Registry } from './metrics.ts';
 
@@ -11,6 +12,8 @@ export interface IngestServerOptions {
   port: number;
   tokens: readonly string[];
   committer: GroupCommitter;
+  /** The show's currencies (rate table keys), for the fast frame scanner. */
+  currencies: readonly string[];
   metrics: Registry;
   /** Largest frame or HTTP body answered with an error rather than a closed socket. */
   maxFrameBytes?: number;
@@ -52,6 +55,28 @@ export function startIngestServer(opts: IngestServerOptions): Promise<IngestServ
 
   // Frames are almost always ASCII: latin1 decoding is then exact and gives V8 the one-byte strings its
   // JSON parser is fastest on. Anything else must be valid UTF-8 (validated with simdutf, not replaced).
+  const scanner = createFrameScanner(opts.currencies);
+
+  /**
+   * Reads a frame and hands it to the committer: the fast scanner when it can prove the frame's shape,
+   * else decoding and JSON.parse. The bytes are used synchronously only (uWS frees them after the callback).
+   */
+  const take = (bytes: Uint8Array, receivedMs: number, refuse: (e: FrameError) => void, admit: (batch: string) => boolean, done: (batch: string, o: BatchOutcome) => void): void => {
+    const scanned = scanner.scan(bytes);
+    if (scanned.ok) {
+      if (!admit(scanned.batch)) return;
+      void committer.submitScanned(scanned.batch, scanned.orders, bytes, receivedMs).then((o) => done(scanned.batch, o));
+      return;
+    }
+    const text = decode(bytes);
+    if (text === null) return refuse({ batch: null, error: 'frame: not valid UTF-8' });
+    const parsed = parseBatchFrame(text);
+    if (!parsed.ok) return refuse({ batch: parsed.batch, error: parsed.error });
+    const batch = parsed.value.batch;
+    if (!admit(batch)) return;
+    void committer.submit(parsed.value, receivedMs).then((o) => done(batch, o));
+  };
+
   const decode = (buf: ArrayBuffer | Uint8Array): string | null => {
     const b = buf instanceof Uint8Array ? Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength) : Buffer.from(buf);
     if (isAscii(b)) return b.toString('latin1');
@@ -95,18 +120,16 @@ export function startIngestServer(opts: IngestServerOptions): Promise<IngestServ
       };
       if (isBinary) return fail({ batch: null, error: 'frame: binary frames are not batches; send the batch as JSON text' });
       if (message.byteLength > maxFrame) return fail({ batch: null, error: `frame: larger than ${maxFrame} bytes` });
-      const text = decode(message);
-      if (text === null) return fail({ batch: null, error: 'frame: not valid UTF-8' });
-      const receivedMs = Date.now();
-      const parsed = parseBatchFrame(text);
-      if (!parsed.ok) return fail({ batch: parsed.batch, error: parsed.error });
-      const batch = parsed.value.batch;
-      // A client that sends faster than it reads its acks is told to wait rather than buffered without end.
-      if (conn.inflight >= maxInflight || ws.getBufferedAmount() > maxBackpressure / 2) {
-        return reply(JSON.stringify({ batch, error: 'unavailable', retryAfterMs: 200 }));
-      }
-      conn.inflight++;
-      void committer.submit(parsed.value, receivedMs).then((outcome) => {
+      const admit = (batch: string) => {
+        // A client that sends faster than it reads its acks is told to wait rather than buffered without end.
+        if (conn.inflight < maxInflight && ws.getBufferedAmount() <= maxBackpressure / 2) {
+          conn.inflight++;
+          return true;
+        }
+        reply(JSON.stringify({ batch, error: 'unavailable', retryAfterMs: 200 }));
+        return false;
+      };
+      take(new Uint8Array(message), Date.now(), fail, admit, (batch, outcome) => {
         conn.inflight--;
         reply(outcomeFrame(batch, outcome));
       });
@@ -150,15 +173,11 @@ export function startIngestServer(opts: IngestServerOptions): Promise<IngestServ
       if (size > maxFrame) return tooLarge();
       chunks.push(Buffer.from(chunk.slice(0)));
       if (!isLast) return;
-      const text = decode(Buffer.concat(chunks, size));
-      const receivedMs = Date.now();
-      const parsed = text === null ? ({ ok: false, batch: null, error: 'body: not valid UTF-8' } as const) : parseBatchFrame(text);
-      if (!parsed.ok) {
+      const refuse = (e: FrameError) => {
         frameErrors.inc();
-        return respond('400 Bad Request', JSON.stringify({ batch: parsed.batch, error: parsed.error }));
-      }
-      const batch = parsed.value.batch;
-      void committer.submit(parsed.value, receivedMs).then((o) => {
+        respond('400 Bad Request', JSON.stringify(e.error === 'frame: not valid UTF-8' ? { batch: null, error: 'body: not valid UTF-8' } : e));
+      };
+      take(Buffer.concat(chunks, size), Date.now(), refuse, () => true, (batch, o) => {
         if (o.kind === 'ack') respond('200 OK', JSON.stringify(o.ack));
         else respond('503 Service Unavailable', outcomeFrame(batch, o), { 'Retry-After': String(Math.max(1, Math.ceil(o.retryAfterMs / 1000))) });
       });

@@ -57,6 +57,43 @@ export class OrderRowWriter {
     this.count++;
   }
 
+  /**
+   * One row from a scanned frame: id and text fields are copied as bytes from `src` (the scanner proved them
+   * ASCII with nothing to escape); `text` holds [start, end) pairs for brand, sku, category, region, -1 if absent.
+   */
+  addScanned(src: Uint8Array, idStart: number, idEnd: number, hi: number, lo: number, ts: number, receivedMs: number, hundredths: number, currency: string, channel: string, text: Int32Array, textAt: number): void {
+    if (this.pos + MAX_ROW_BYTES > this.buf.length) this.grow();
+    this.copy(src, idStart, idEnd);
+    this.tab();
+    this.int(hi);
+    this.tab();
+    this.int(lo);
+    this.tab();
+    this.int(ts);
+    this.tab();
+    this.int(receivedMs);
+    this.tab();
+    this.int(hundredths);
+    this.tab();
+    this.ascii(currency);
+    this.tab();
+    this.ascii(channel);
+    for (let f = 0; f < 4; f++) {
+      this.tab();
+      const s = text[textAt + 2 * f]!;
+      if (s >= 0) this.copy(src, s, text[textAt + 2 * f + 1]!);
+    }
+    this.buf[this.pos++] = NL;
+    this.count++;
+  }
+
+  private copy(src: Uint8Array, s: number, e: number): void {
+    const b = this.buf;
+    let p = this.pos;
+    for (let j = s; j < e; j++) b[p++] = src[j]!;
+    this.pos = p;
+  }
+
   private tab(): void {
     this.buf[this.pos++] = TAB;
   }

@@ -63,14 +63,14 @@ export async function startSystem(cfg: ServeConfig, opts: StartOptions = {}): Pr
   const committer = new GroupCommitter({
     store,
     dedup,
-    knownCurrency: (c) => cfg.show.rates.has(c),
+    currencies: [...cfg.show.rates.keys()],
     flushIntervalMs: opts.flushIntervalMs,
     maxBufferedOrders: opts.maxBufferedOrders,
     onCommitted: (orders) => totals.apply(orders),
     metrics,
     log,
   });
-  const ingest = await startIngestServer({ ...opts.ingest, host: cfg.host, port: cfg.ingestPort, tokens: cfg.ingestTokens, committer, metrics, log });
+  const ingest = await startIngestServer({ ...opts.ingest, host: cfg.host, port: cfg.ingestPort, tokens: cfg.ingestTokens, currencies: [...cfg.show.rates.keys()], committer, metrics, log });
 
   const reconciler = createReconciler({ store, totals, show: cfg.show, intervalMs: opts.reconcileIntervalMs, metrics, log });
   reconciler.start();
