@@ -53,7 +53,7 @@ async function restore(store: OrderStore, totals: LiveTotals, dedup: DedupWindow
 
 export async function startSystem(cfg: ServeConfig, opts: StartOptions = {}): Promise<RunningSystem> {
   const log = opts.log ?? silentLog;
-  const store = await openStore(cfg);
+  const store = await openStore(cfg, log);
   await store.migrate();
   const metrics = new Registry();
   const totals = new LiveTotals(cfg.show);

@@ -1,7 +1,21 @@
 // The embedded engine: chDB (ClickHouse in-process) on a persistent data directory. The only importer of chdb.
-import { mkdirSync } from 'node:fs';
+import { fstatSync, mkdirSync } from 'node:fs';
 import { Session, drainPending } from 'chdb';
 import type { SqlConnection } from '../storage.ts';
+
+/**
+ * chDB is clickhouse-local inside the process and treats a readable standard input as data for an INSERT:
+ * with stdin a pipe or a file holding text, inserts fail. A terminal or /dev/null is safe.
+ */
+export function stdinHazard(): string | null {
+  try {
+    const st = fstatSync(0);
+    if ((st.isFIFO() || st.isFile()) && st.size !== 0) return 'standard input is a pipe or a file: chDB may read it into inserts; start gala with </dev/null';
+  } catch {
+    // fd 0 closed: nothing to read
+  }
+  return null;
+}
 
 export function createChdbConnection(dataDir: string): SqlConnection {
   mkdirSync(dataDir, { recursive: true });
@@ -32,7 +46,9 @@ export function createChdbConnection(dataDir: string): SqlConnection {
     async insertTsv(table, columns, tsv) {
       check();
       const values = typeof tsv === 'string' ? Buffer.from(tsv) : Buffer.from(tsv.buffer, tsv.byteOffset, tsv.byteLength);
-      await session.insert({ table, values, format: 'TabSeparated', columns });
+      // chDB turns async_insert on by default: each insert would then wait in a batching queue (50-200 ms).
+      // Group commit already batches, so write at once; the insert returns only when the part is written.
+      await session.insert({ table, values, format: 'TabSeparated', columns, settings: { async_insert: 0 } });
     },
     async ping() {
       if (closed) return false;
