@@ -20,8 +20,8 @@ const { values } = parseArgs({
     rate: { type: 'string', default: '0' },
     connections: { type: 'string', default: '4' },
     batch: { type: 'string', default: '1000' },
-    window: { type: 'string', default: '8' },
-    'engine-seconds': { type: 'string', default: '20' },
+    window: { type: 'string', default: '32' },
+    'engine-seconds': { type: 'string', default: '60' },
     'no-engine': { type: 'boolean', default: false },
   },
 });
@@ -191,6 +191,7 @@ async function run(index: number): Promise<RunResult> {
   const metrics = await (await fetch(`http://127.0.0.1:${server.ingestPort}/metrics`, { headers: { Authorization: `Bearer ${TEST_TOKEN}` } })).text();
   const sum = Number(/gala_ingest_insert_rows_sum (\d+)/.exec(metrics)?.[1] ?? 0);
   const cnt = Number(/gala_ingest_insert_rows_count (\d+)/.exec(metrics)?.[1] ?? 1);
+  process.stdout.write(`  insert seconds: ${[...metrics.matchAll(/gala_ingest_insert_seconds_bucket\{le="([^"]+)"\} (\d+)/g)].map((m) => `<=${m[1]}:${m[2]}`).join(' ')}\n`);
   const rssEnd = rssMb(pid);
   server.proc.kill('SIGTERM');
   await server.exited;

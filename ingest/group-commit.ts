@@ -85,6 +85,7 @@ export class GroupCommitter {
         0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10,
       ]),
       inserts: r.counter('gala_ingest_inserts_total', 'ClickHouse inserts by result: ok, failed'),
+      insertSeconds: r.histogram('gala_ingest_insert_seconds', 'Duration of one ClickHouse insert', [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10]),
       insertRows: r.histogram('gala_ingest_insert_rows', 'Orders per ClickHouse insert', [100, 1000, 5000, 10000, 25000, 50000, 100000, 250000]),
     };
     if (r) {
@@ -258,8 +259,10 @@ export class GroupCommitter {
     let ok = true;
     let error: unknown;
     if (g.rows > 0) {
+      const started = performance.now();
       try {
         await this.opts.store.insert({ count: g.rows, tsv: g.writer.bytes() });
+        this.m?.insertSeconds.observe((performance.now() - started) / 1000);
       } catch (e) {
         ok = false;
         error = e;
