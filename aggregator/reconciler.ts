@@ -26,6 +26,8 @@ export interface ReconcilerOptions {
   totals: LiveTotals;
   show: ShowConfig;
   intervalMs?: number;
+  /** How often ids stored twice are looked for; its cost grows with the orders received meanwhile. */
+  duplicateCheckMs?: number;
   metrics?: Registry;
   log?: Log;
 }
@@ -34,9 +36,12 @@ const MAX_IDS_REPORTED = 100;
 
 export function createReconciler(opts: ReconcilerOptions) {
   const { store, totals, show } = opts;
-  const interval = opts.intervalMs ?? 5000;
+  const interval = opts.intervalMs ?? 10_000;
+  const duplicateEvery = opts.duplicateCheckMs ?? 60_000;
+  let lastDuplicateCheck = Number.NEGATIVE_INFINITY;
   const late = new Map<string, DuplicateIdRow>();
-  let checkedSinceMs = 0;
+  // After a restart, look back one de-duplication window, not over the whole night.
+  let checkedSinceMs = Date.now() - 600_000;
   let lateHundredths = 0n;
   let lateCopies = 0;
   let drift = new Map<string, bigint>();
@@ -67,9 +72,12 @@ export function createReconciler(opts: ReconcilerOptions) {
       drift = next;
       checkedAt = Date.now();
     }
-    // Late duplicates: ids with a copy received since the last look (minus a margin for clock skew).
+    // Late duplicates: ids with a copy received since the last look. The look costs a lookup per order received
+    // meanwhile, so it runs once a minute; the 5 s overlap covers batches committed while the last one ran.
+    if (Date.now() - lastDuplicateCheck < duplicateEvery) return;
+    lastDuplicateCheck = Date.now();
     const since = checkedSinceMs;
-    checkedSinceMs = Date.now() - 60_000;
+    checkedSinceMs = Date.now() - 5_000;
     for (const d of await store.duplicateIds(1000, since)) {
       const prev = late.get(d.id);
       const extra = d.copies - 1 - (prev === undefined ? 0 : prev.copies - 1);
@@ -83,8 +91,9 @@ export function createReconciler(opts: ReconcilerOptions) {
   }
 
   return {
-    /** Runs one reconciliation now (tests, and the periodic timer). */
-    run(): Promise<void> {
+    /** Runs one reconciliation now (tests, and the periodic timer); `full` includes the duplicate check. */
+    run(full = false): Promise<void> {
+      if (full) lastDuplicateCheck = Number.NEGATIVE_INFINITY;
       running ??= once().finally(() => {
         running = null;
       });

@@ -21,6 +21,8 @@ export interface ServeConfig {
   dedupWindowMs: number;
   /** Memory ceiling of the de-duplication window, in fingerprints (8 bytes each plus table slack). */
   dedupMaxEntries: number;
+  /** How often live totals are reconciled against storage; 0 turns it off. */
+  reconcileIntervalMs: number;
 }
 
 export class ConfigError extends Error {
@@ -81,6 +83,8 @@ export function parseServeConfig(argv: string[], env: NodeJS.ProcessEnv): ServeC
   if (!Number.isInteger(windowS) || windowS < 600) throw new ConfigError(`GALA_DEDUP_WINDOW_SECONDS: an integer of at least 600 (got "${env.GALA_DEDUP_WINDOW_SECONDS}")`);
   const maxEntries = Number(env.GALA_DEDUP_MAX_ENTRIES ?? '72000000');
   if (!Number.isInteger(maxEntries) || maxEntries < 1000) throw new ConfigError(`GALA_DEDUP_MAX_ENTRIES: an integer of at least 1000 (got "${env.GALA_DEDUP_MAX_ENTRIES}")`);
+  const reconcileS = Number(env.GALA_RECONCILE_SECONDS ?? '10');
+  if (!Number.isFinite(reconcileS) || reconcileS < 0) throw new ConfigError(`GALA_RECONCILE_SECONDS: a number of seconds, 0 to turn it off (got "${env.GALA_RECONCILE_SECONDS}")`);
   const chUrl = pick(values['clickhouse-url'], env.GALA_CLICKHOUSE_URL, '');
   const obsUrl = pick(values['obs-url'], env.GALA_OBS_URL, '');
   return {
@@ -97,5 +101,6 @@ export function parseServeConfig(argv: string[], env: NodeJS.ProcessEnv): ServeC
     obsPassword: env.GALA_OBS_PASSWORD ?? null,
     dedupWindowMs: windowS * 1000,
     dedupMaxEntries: maxEntries,
+    reconcileIntervalMs: reconcileS * 1000,
   };
 }

@@ -122,7 +122,16 @@ export class GroupCommitter {
     for (let k = 0; k < s.count; k++) {
       if (s.fast[k] !== 1) {
         const text = Buffer.from(bytes.buffer, bytes.byteOffset + s.start[k]!, s.end[k]! - s.start[k]!).toString('latin1');
-        this.acceptRaw(JSON.parse(text), k, ack, g, receivedMs);
+        let raw: unknown;
+        try {
+          raw = JSON.parse(text);
+        } catch {
+          // The scanner checked the whole frame's grammar, so this cannot happen; if it ever does, the order is
+          // refused, never the process.
+          ack.rejected.push({ index: k, id: null, error: 'order: not valid JSON' });
+          continue;
+        }
+        this.acceptRaw(raw, k, ack, g, receivedMs);
         continue;
       }
       fingerprintBytesInto(bytes, s.idStart[k]!, s.idEnd[k]!, fp);

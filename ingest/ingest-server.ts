@@ -129,10 +129,16 @@ export function startIngestServer(opts: IngestServerOptions): Promise<IngestServ
         reply(JSON.stringify({ batch, error: 'unavailable', retryAfterMs: 200 }));
         return false;
       };
-      take(new Uint8Array(message), Date.now(), fail, admit, (batch, outcome) => {
-        conn.inflight--;
-        reply(outcomeFrame(batch, outcome));
-      });
+      try {
+        take(new Uint8Array(message), Date.now(), fail, admit, (batch, outcome) => {
+          conn.inflight--;
+          reply(outcomeFrame(batch, outcome));
+        });
+      } catch (e) {
+        // A bug must cost one frame its answer, not the process and every connection with it.
+        opts.log?.('ingest.internal_error', { error: String(e), stack: (e as Error).stack });
+        fail({ batch: null, error: 'internal error: the frame was not taken; send it again' });
+      }
     },
     close: (ws) => {
       ws.getUserData().closed = true;
@@ -177,10 +183,15 @@ export function startIngestServer(opts: IngestServerOptions): Promise<IngestServ
         frameErrors.inc();
         respond('400 Bad Request', JSON.stringify(e.error === 'frame: not valid UTF-8' ? { batch: null, error: 'body: not valid UTF-8' } : e));
       };
-      take(Buffer.concat(chunks, size), Date.now(), refuse, () => true, (batch, o) => {
-        if (o.kind === 'ack') respond('200 OK', JSON.stringify(o.ack));
-        else respond('503 Service Unavailable', outcomeFrame(batch, o), { 'Retry-After': String(Math.max(1, Math.ceil(o.retryAfterMs / 1000))) });
-      });
+      try {
+        take(Buffer.concat(chunks, size), Date.now(), refuse, () => true, (batch, o) => {
+          if (o.kind === 'ack') respond('200 OK', JSON.stringify(o.ack));
+          else respond('503 Service Unavailable', outcomeFrame(batch, o), { 'Retry-After': String(Math.max(1, Math.ceil(o.retryAfterMs / 1000))) });
+        });
+      } catch (e) {
+        opts.log?.('ingest.internal_error', { error: String(e), stack: (e as Error).stack });
+        respond('500 Internal Server Error', JSON.stringify({ batch: null, error: 'internal error: the body was not taken; send it again' }));
+      }
     });
   });
 

@@ -8,7 +8,7 @@ const order = (id: string, amount: string, currency = 'CNY') => ({ id, ts: TS, a
 
 describe('resends older than the de-duplication window', () => {
   it('are stored, then found by the reconciliation query and reported', async () => {
-    const short = await startTestSystem({ dedupWindowMs: 300 }, { reconcileIntervalMs: 60_000 });
+    const short = await startTestSystem({ dedupWindowMs: 300, reconcileIntervalMs: 60_000 });
     try {
       const c = await connectIngest(short.system.ingestPort);
       expect(await c.send(JSON.stringify({ batch: 'late-1', orders: [order('late-1', '8.00', 'USD')] }))).toMatchObject({ accepted: 1 });
@@ -18,7 +18,7 @@ describe('resends older than the de-duplication window', () => {
         await c.send(JSON.stringify({ batch: `filler-${i}`, orders: [order(`filler-${i}`, '1.00')] }));
       }
       expect(await c.send(JSON.stringify({ batch: 'late-2', orders: [order('late-1', '8.00', 'USD')] }))).toMatchObject({ accepted: 1, duplicates: 0 });
-      await short.system.reconciler.run();
+      await short.system.reconciler.run(true);
       const s = (await (await fetch(`http://127.0.0.1:${short.system.httpPort}/v1/stats`)).json()) as { reconciliation: { lateDuplicates: { copies: number; gmv: string; ids: string[] }; drift: object; checkedAt: string } };
       // 8.00 USD at 7.12 = 56.96 CNY counted twice: flagged, with its value, never silently.
       expect(s.reconciliation.lateDuplicates).toEqual({ copies: 1, gmv: '56.96', ids: ['late-1'] });

@@ -31,8 +31,6 @@ export interface StartOptions {
   /** Group-commit tuning (tests shorten it; production keeps the defaults). */
   flushIntervalMs?: number;
   maxBufferedOrders?: number;
-  /** How often live totals are checked against storage (default 5 s). */
-  reconcileIntervalMs?: number;
   /** Ingest listener tuning (frame size, backpressure, in-flight caps). */
   ingest?: Pick<IngestServerOptions, 'maxFrameBytes' | 'maxBackpressureBytes' | 'maxInflightPerConnection'>;
   /** Called once each listener is bound, with the contract's "listening" line. */
@@ -72,8 +70,8 @@ export async function startSystem(cfg: ServeConfig, opts: StartOptions = {}): Pr
   });
   const ingest = await startIngestServer({ ...opts.ingest, host: cfg.host, port: cfg.ingestPort, tokens: cfg.ingestTokens, currencies: [...cfg.show.rates.keys()], committer, metrics, log });
 
-  const reconciler = createReconciler({ store, totals, show: cfg.show, intervalMs: opts.reconcileIntervalMs, metrics, log });
-  reconciler.start();
+  const reconciler = createReconciler({ store, totals, show: cfg.show, intervalMs: cfg.reconcileIntervalMs, metrics, log });
+  if (cfg.reconcileIntervalMs > 0) reconciler.start();
   const web = new Hono().route('/', createStatsRoutes({ totals, reconciler })).get('/healthz', (c) => c.json({ ok: true, storage: committer.state }));
   const httpApp = uWS.App();
   mountFetch(httpApp, (req) => web.fetch(req), { maxBodyBytes: 1024 * 1024, onError: (e) => log('http.error', { error: String(e) }) });
