@@ -137,7 +137,11 @@ function keyCode(b: Uint8Array, s: number, e: number): number {
     case 5: f = 5; break; // brand
     case 3: f = 6; break; // sku
   }
-  return f >= 0 && same(b, s, e, KEYS[f]!) ? f : -1;
+  if (f < 0) return -1;
+  const word = KEYS[f]!;
+  if (e - s !== word.length) return -1;
+  for (let j = 1; j < word.length; j++) if (b[s + j] !== word[j]) return -1;
+  return f;
 }
 
 /**
@@ -238,7 +242,14 @@ function readOrder(b: Uint8Array, i: number, n: number, k: number, out: ScannedO
         }
         case 4: {
           let ch = -1;
-          if (isStr) for (let c = 0; c < CHANNEL_BYTES.length; c++) if (same(b, vs + 1, i - 1, CHANNEL_BYTES[c]!)) ch = c;
+          if (isStr) {
+            for (let c = 0; c < CHANNEL_BYTES.length; c++) {
+              if (same(b, vs + 1, i - 1, CHANNEL_BYTES[c]!)) {
+                ch = c;
+                break;
+              }
+            }
+          }
           if (ch < 0) ok = false;
           else out.channel[k] = ch;
           break;

@@ -23,6 +23,11 @@ export interface GroupCommitOptions {
   maxGroupOrders?: number;
   /** How long the first batch of a group may wait for company before the group is inserted. */
   flushIntervalMs?: number;
+  /**
+   * Inserts running at once (default 1). More let a slow insert delay only its own batches, but on 2 cores a second
+   * concurrent insert slowed both and lengthened the ack tail; measured, not assumed.
+   */
+  maxConcurrentInserts?: number;
   /** How often a down storage is probed. */
   probeIntervalMs?: number;
   /** Called with the orders of each committed insert, before the batches are acked. */
@@ -35,9 +40,14 @@ export interface GroupCommitOptions {
 interface Waiter {
   ack: Ack;
   resolve: (o: BatchOutcome) => void;
+  submittedAt: number;
 }
 
 interface Group {
+  /** 'ok' or 'failed' once its insert has finished. */
+  result: 'ok' | 'failed' | null;
+  /** Batches that reported duplicates: answered only once every earlier insert has finished. */
+  held: Waiter[];
   writer: OrderRowWriter;
   rows: number;
   /** What the live totals need of each order, and its fingerprint. */
@@ -55,7 +65,11 @@ export class GroupCommitter {
   bufferedOrders = 0;
   private current: Group;
   private sealed: Group[] = [];
-  private inserting = false;
+  private inFlight = 0;
+  /** Groups whose insert started, in start order, until their held batches are answered. */
+  private started: Group[] = [];
+  private lastFailureAt = Number.NEGATIVE_INFINITY;
+  private readonly maxInserts: number;
   private flushTimer: NodeJS.Timeout | null = null;
   private probeTimer: NodeJS.Timeout | null = null;
   /** Groups whose insert failed: their orders may or may not be stored; checked when storage returns. */
@@ -73,6 +87,7 @@ export class GroupCommitter {
     this.maxBuffered = opts.maxBufferedOrders ?? 400_000;
     this.maxGroup = opts.maxGroupOrders ?? 100_000;
     this.flushMs = opts.flushIntervalMs ?? 100;
+    this.maxInserts = opts.maxConcurrentInserts ?? 1;
     this.probeMs = opts.probeIntervalMs ?? 500;
     this.now = opts.now ?? Date.now;
     this.currencyIndex = new Map(opts.currencies.map((c, i) => [c, i]));
@@ -196,7 +211,10 @@ export class GroupCommitter {
       return Promise.resolve({ kind: 'ack', ack });
     }
     return new Promise<BatchOutcome>((resolve) => {
-      g.waiters.push({ ack, resolve });
+      const now = this.now();
+      // A group's clock starts with its first batch, not when the (possibly idle) group was made.
+      if (g.waiters.length === 0) g.openedAt = now;
+      g.waiters.push({ ack, resolve, submittedAt: now });
       if (g.rows >= this.maxGroup) this.seal();
       else if (this.flushTimer === null) this.flushTimer = setTimeout(() => this.onFlushTimer(), this.flushMs);
       this.pump();
@@ -221,7 +239,7 @@ export class GroupCommitter {
   }
 
   private isIdle(): boolean {
-    return !this.inserting && this.sealed.length === 0 && this.current.waiters.length === 0;
+    return this.inFlight === 0 && this.started.length === 0 && this.sealed.length === 0 && this.current.waiters.length === 0;
   }
 
   private unavailable(retryAfterMs: number): BatchOutcome {
@@ -230,12 +248,12 @@ export class GroupCommitter {
   }
 
   private newGroup(): Group {
-    return { writer: new OrderRowWriter(), rows: 0, cols: new OrderColumns(this.opts.currencies), waiters: [], openedAt: this.now() };
+    return { result: null, held: [], writer: new OrderRowWriter(), rows: 0, cols: new OrderColumns(this.opts.currencies), waiters: [], openedAt: this.now() };
   }
 
   private onFlushTimer(): void {
     this.flushTimer = null;
-    if (this.current.waiters.length > 0 && !this.inserting) this.seal();
+    if (this.current.waiters.length > 0 && this.inFlight < this.maxInserts) this.seal();
     else if (this.current.waiters.length > 0) this.flushTimer = setTimeout(() => this.onFlushTimer(), this.flushMs);
     this.pump();
   }
@@ -249,19 +267,19 @@ export class GroupCommitter {
     this.current = this.newGroup();
   }
 
-  /** Starts the next insert when none is running. Inserts run one at a time, in order. */
+  /** Starts inserts while fewer than maxInserts run. Groups start in order; their answers may finish out of it. */
   private pump(): void {
-    if (this.inserting) return;
     if (this.sealed.length === 0 && this.state === 'closing' && this.current.waiters.length > 0) this.seal();
-    // While an insert ran, the open group kept filling: take it now if its first batch has waited long enough.
-    if (this.sealed.length === 0 && this.current.waiters.length > 0 && this.now() - this.current.openedAt >= this.flushMs) this.seal();
-    const g = this.sealed.shift();
-    if (g === undefined) {
-      if (this.isIdle()) for (const f of this.idle.splice(0)) f();
-      return;
+    // The open group kept filling while inserts ran: take it once its first batch has waited long enough.
+    if (this.sealed.length === 0 && this.inFlight < this.maxInserts && this.current.waiters.length > 0 && this.now() - this.current.openedAt >= this.flushMs) this.seal();
+    while (this.inFlight < this.maxInserts) {
+      const g = this.sealed.shift();
+      if (g === undefined) break;
+      this.inFlight++;
+      this.started.push(g);
+      void this.insert(g);
     }
-    this.inserting = true;
-    void this.insert(g);
+    if (this.isIdle()) for (const f of this.idle.splice(0)) f();
   }
 
   private async insert(g: Group): Promise<void> {
@@ -277,31 +295,53 @@ export class GroupCommitter {
         error = e;
       }
     }
-    this.inserting = false;
+    this.inFlight--;
     if (ok) this.committed(g);
     else this.failed(g, error);
+    this.releaseHeld();
     this.pump();
   }
 
+  /**
+   * Answers the held batches (those that reported duplicates) of every finished group at the head of the start
+   * order: all earlier inserts are then done. If any insert failed since the batch arrived, the originals it
+   * was told about may not be stored: it is answered "unavailable" and sent again.
+   */
+  private releaseHeld(): void {
+    while (this.started.length > 0 && this.started[0]!.result !== null) {
+      const h = this.started.shift()!;
+      for (const w of h.held) w.resolve(h.result === 'failed' || this.lastFailureAt >= w.submittedAt ? this.unavailable(1000) : this.ackNow(w, h));
+    }
+  }
+
+  private ackNow(w: Waiter, g: Group): BatchOutcome {
+    this.m?.batches.inc(1, { answer: 'ack' });
+    this.m?.commitSeconds.observe((this.now() - g.openedAt) / 1000);
+    return { kind: 'ack', ack: w.ack };
+  }
+
   private committed(g: Group): void {
-    const now = this.now();
+    g.result = 'ok';
     this.bufferedOrders -= g.rows;
     if (g.rows > 0) {
       this.m?.inserts.inc(1, { result: 'ok' });
       this.m?.insertRows.observe(g.rows);
       this.opts.onCommitted?.(g.cols, g.openedAt);
     }
+    // A batch of only new orders is durable now; one that reported duplicates waits for the earlier inserts.
     for (const w of g.waiters) {
-      this.m?.batches.inc(1, { answer: 'ack' });
-      this.m?.commitSeconds.observe((now - g.openedAt) / 1000);
-      w.resolve({ kind: 'ack', ack: w.ack });
+      if (w.ack.duplicates === 0) w.resolve(this.ackNow(w, g));
+      else g.held.push(w);
     }
   }
 
   private failed(g: Group, error: unknown): void {
+    g.result = 'failed';
+    this.lastFailureAt = this.now();
     this.m?.inserts.inc(1, { result: 'failed' });
     this.opts.log?.('storage.insert_failed', { error: String(error), rows: g.rows });
-    // Storage refused one insert: answer everything buffered "unavailable" and stop taking batches until it is back.
+    // Storage refused one insert: answer everything buffered "unavailable" and stop taking batches until it is
+    // back. An insert still running elsewhere finishes on its own and answers its own batches.
     const groups = [g, ...this.sealed.splice(0)];
     if (this.current.waiters.length > 0) {
       groups.push(this.current);

@@ -37,3 +37,20 @@ describe('OrderRowWriter numbers', () => {
     expect(w.bytes().toString()).toBe(expected);
   });
 });
+
+describe('OrderRowWriter digit cache', () => {
+  it('writes repeated and alternating instants exactly, on both paths', () => {
+    const w = new OrderRowWriter();
+    let expected = '';
+    const src = Buffer.from('id-1brand');
+    const text = new Int32Array([4, 9, -1, -1, -1, -1, -1, -1]);
+    const instants = [1_794_355_200_000, 1_794_355_200_000, 1_794_355_200_001, 1_794_355_200_000, 946_684_800_000];
+    instants.forEach((t, i) => {
+      const o = { id: 'id-1', ts: t, hundredths: 5, currency: 'CNY', channel: 'tv' as const, brand: 'brand', sku: '', category: '', region: '' };
+      if (i % 2 === 0) w.add(o, instants[instants.length - 1 - i]!, 1, 2);
+      else w.addScanned(src, 0, 4, 1, 2, t, instants[instants.length - 1 - i]!, 5, 'CNY', 'tv', text, 0);
+      expected += encodeOrderRow(o, instants[instants.length - 1 - i]!, 1, 2);
+    });
+    expect(w.bytes().toString()).toBe(expected);
+  });
+});

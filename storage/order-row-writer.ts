@@ -14,6 +14,10 @@ export class OrderRowWriter {
   private buf: Buffer;
   private pos = 0;
   count = 0;
+  /** Last large integer written and its digits: a batch shares one received instant, and many orders a ts. */
+  private cachedValues = [Number.NaN, Number.NaN];
+  private cachedDigits = [new Uint8Array(20), new Uint8Array(20)];
+  private cachedLengths = [0, 0];
 
   constructor(initialBytes = 256 * 1024) {
     this.buf = Buffer.allocUnsafe(initialBytes);
@@ -36,9 +40,9 @@ export class OrderRowWriter {
     this.tab();
     this.int(lo);
     this.tab();
-    this.int(o.ts);
+    this.cachedInt(o.ts, 0);
     this.tab();
-    this.int(receivedMs);
+    this.cachedInt(receivedMs, 1);
     this.tab();
     this.int(o.hundredths);
     this.tab();
@@ -69,9 +73,9 @@ export class OrderRowWriter {
     this.tab();
     this.int(lo);
     this.tab();
-    this.int(ts);
+    this.cachedInt(ts, 0);
     this.tab();
-    this.int(receivedMs);
+    this.cachedInt(receivedMs, 1);
     this.tab();
     this.int(hundredths);
     this.tab();
@@ -124,6 +128,25 @@ export class OrderRowWriter {
       }
       b[p++] = c;
     }
+    this.pos = p;
+  }
+
+  /** Writes n through cache slot `slot`: a repeat of the slot's last value is a copy of its digits. */
+  private cachedInt(n: number, slot: number): void {
+    const digits = this.cachedDigits[slot]!;
+    if (this.cachedValues[slot] !== n) {
+      const at = this.pos;
+      this.int(n);
+      const len = this.pos - at;
+      for (let j = 0; j < len; j++) digits[j] = this.buf[at + j]!;
+      this.cachedValues[slot] = n;
+      this.cachedLengths[slot] = len;
+      return;
+    }
+    const b = this.buf;
+    let p = this.pos;
+    const len = this.cachedLengths[slot]!;
+    for (let j = 0; j < len; j++) b[p++] = digits[j]!;
     this.pos = p;
   }
 
