@@ -10,8 +10,9 @@ function mix(h: number): number {
 }
 
 /**
- * Two independent murmur3-style 32-bit hashes of the id's UTF-16 code units. Ids are ASCII by contract,
- * so code units are bytes. Returns [hi, lo]; the pair (0, 0) is mapped to (0, 1) because 0 marks empty slots.
+ * Two independent murmur3-style 32-bit hashes of the id's characters. Ids are ASCII by contract, so characters
+ * are bytes and the string and byte forms agree. Returns [hi, lo]; the pair (0, 0) is mapped to (0, 1) because
+ * 0 marks empty slots.
  */
 export function fingerprint(id: string): [number, number] {
   fingerprintInto(id, scratch);
@@ -19,25 +20,13 @@ export function fingerprint(id: string): [number, number] {
 }
 
 const scratch = new Uint32Array(2);
+let codes = new Uint8Array(64);
 
 /** The same fingerprint written into `out` ([hi, lo]); the allocation-free form for the ingest hot path. */
 export function fingerprintInto(id: string, out: Uint32Array): void {
-  let a = 0x9747b28c ^ id.length;
-  let b = 0x5bd1e995 ^ Math.imul(id.length, 0x27d4eb2f);
-  for (let i = 0; i < id.length; i++) {
-    const c = id.charCodeAt(i);
-    a = Math.imul(a ^ c, 0xcc9e2d51);
-    a = (a << 15) | (a >>> 17);
-    a = Math.imul(a, 0x1b873593);
-    b = Math.imul(b ^ c, 0x85ebca77);
-    b = (b << 13) | (b >>> 19);
-    b = Math.imul(b, 0xc2b2ae3d) + 0x27d4eb2f;
-  }
-  const hi = mix(a ^ Math.imul(b, 0x165667b1));
-  let lo = mix(b ^ (a >>> 7));
-  if (hi === 0 && lo === 0) lo = 1;
-  out[0] = hi;
-  out[1] = lo;
+  if (id.length > codes.length) codes = new Uint8Array(id.length * 2);
+  for (let i = 0; i < id.length; i++) codes[i] = id.charCodeAt(i);
+  fingerprintBytesInto(codes, 0, id.length, out);
 }
 
 /** The fingerprint of an ASCII id given as bytes [start, end): equal to fingerprintInto of the same text. */
