@@ -109,7 +109,7 @@ async function run(index: number): Promise<RunResult> {
   const dir = mkdtempSync(join(tmpdir(), 'gala-bench-'));
   // BENCH_SERVER_NODE_ARGS lets a profiler ride along, e.g. "--cpu-prof --cpu-prof-dir=prof".
   const nodeArgs = (process.env.BENCH_SERVER_NODE_ARGS ?? '').split(' ').filter((a) => a.length > 0);
-  const server = await startGalaProcess(['--data', dir], { GALA_DEDUP_MAX_ENTRIES: '200000000', ...(process.env.GALA_RECONCILE_SECONDS ? { GALA_RECONCILE_SECONDS: process.env.GALA_RECONCILE_SECONDS } : {}) }, nodeArgs);
+  const server = await startGalaProcess(['--data', dir], { GALA_DEDUP_MAX_ENTRIES: '200000000', GALA_DEDUP_EXPECTED_RATE: String(RATE > 0 ? RATE : 200_000), ...(process.env.GALA_RECONCILE_SECONDS ? { GALA_RECONCILE_SECONDS: process.env.GALA_RECONCILE_SECONDS } : {}) }, nodeArgs);
   const pid = server.proc.pid!;
   const rssStart = rssMb(pid);
   let rssPeak = rssStart;

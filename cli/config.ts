@@ -21,6 +21,8 @@ export interface ServeConfig {
   dedupWindowMs: number;
   /** Memory ceiling of the de-duplication window, in fingerprints (8 bytes each plus table slack). */
   dedupMaxEntries: number;
+  /** Orders per second the de-duplication window is sized for up front (it still grows past it). */
+  dedupExpectedPerSecond: number;
   /** How often live totals are reconciled against storage; 0 turns it off. */
   reconcileIntervalMs: number;
 }
@@ -83,6 +85,8 @@ export function parseServeConfig(argv: string[], env: NodeJS.ProcessEnv): ServeC
   if (!Number.isInteger(windowS) || windowS < 600) throw new ConfigError(`GALA_DEDUP_WINDOW_SECONDS: an integer of at least 600 (got "${env.GALA_DEDUP_WINDOW_SECONDS}")`);
   const maxEntries = Number(env.GALA_DEDUP_MAX_ENTRIES ?? '72000000');
   if (!Number.isInteger(maxEntries) || maxEntries < 1000) throw new ConfigError(`GALA_DEDUP_MAX_ENTRIES: an integer of at least 1000 (got "${env.GALA_DEDUP_MAX_ENTRIES}")`);
+  const expectedRate = Number(env.GALA_DEDUP_EXPECTED_RATE ?? '20000');
+  if (!Number.isInteger(expectedRate) || expectedRate < 0) throw new ConfigError(`GALA_DEDUP_EXPECTED_RATE: a whole number of orders per second (got "${env.GALA_DEDUP_EXPECTED_RATE}")`);
   const reconcileS = Number(env.GALA_RECONCILE_SECONDS ?? '10');
   if (!Number.isFinite(reconcileS) || reconcileS < 0) throw new ConfigError(`GALA_RECONCILE_SECONDS: a number of seconds, 0 to turn it off (got "${env.GALA_RECONCILE_SECONDS}")`);
   const chUrl = pick(values['clickhouse-url'], env.GALA_CLICKHOUSE_URL, '');
@@ -101,6 +105,7 @@ export function parseServeConfig(argv: string[], env: NodeJS.ProcessEnv): ServeC
     obsPassword: env.GALA_OBS_PASSWORD ?? null,
     dedupWindowMs: windowS * 1000,
     dedupMaxEntries: maxEntries,
+    dedupExpectedPerSecond: expectedRate,
     reconcileIntervalMs: reconcileS * 1000,
   };
 }

@@ -92,3 +92,19 @@ describe('FingerprintSet.remove', () => {
     expect(s.remove(ids[0]![0], ids[0]![1])).toBe(false);
   });
 });
+
+describe('DedupWindow sizing', () => {
+  it('sizes its first slice for the expected rate, so the ramp needs no table doubling', () => {
+    const w = new DedupWindow({ windowMs: 600_000, maxEntries: 10_000_000, expectedPerSecond: 10_000 });
+    const t0 = 1_700_000_040_000; // the start of a 60 s slice: the ramp stays within one
+    w.add(1, 1, t0);
+    const before = w.bytes;
+    for (let i = 0; i < 500_000; i++) {
+      const [h, l] = fingerprint(`ramp-${i}`);
+      w.add(h, l, t0 + i / 10);
+    }
+    // 10,000/s over a 60 s slice = 600,000 ids: 500,000 fit without the table growing.
+    expect(w.bytes).toBe(before);
+    expect(before).toBeGreaterThanOrEqual(600_000 * 8);
+  });
+});

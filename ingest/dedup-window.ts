@@ -9,6 +9,11 @@ export interface DedupWindowOptions {
   slices?: number;
   /** Memory ceiling in entries; past it the oldest slice is dropped early and the effective window shrinks. */
   maxEntries: number;
+  /**
+   * Orders per second to size the first slice for. Later slices are sized like the one before; sizing the first
+   * up front spares the midnight ramp the pauses of growing a table by doubling.
+   */
+  expectedPerSecond?: number;
 }
 
 interface Generation {
@@ -20,6 +25,7 @@ export class DedupWindow {
   readonly windowMs: number;
   private readonly sliceMs: number;
   private readonly maxEntries: number;
+  private readonly firstSliceEntries: number;
   private gens: Generation[] = [];
   /** Entries dropped before their time because of the memory ceiling. */
   evictedEarly = 0;
@@ -30,6 +36,7 @@ export class DedupWindow {
     this.windowMs = opts.windowMs;
     this.sliceMs = Math.max(1, Math.ceil(opts.windowMs / (opts.slices ?? 10)));
     this.maxEntries = opts.maxEntries;
+    this.firstSliceEntries = Math.min(opts.maxEntries, Math.ceil(((opts.expectedPerSecond ?? 0) * this.sliceMs) / 1000));
   }
 
   get size(): number {
@@ -83,7 +90,7 @@ export class DedupWindow {
     this.expire(atMs);
     // Size the new slice like the last one so a steady load does not rehash mid-slice.
     const start = Math.floor(atMs / this.sliceMs) * this.sliceMs;
-    const g: Generation = { startMs: start, set: new FingerprintSet(last?.set.size ?? 0) };
+    const g: Generation = { startMs: start, set: new FingerprintSet(last?.set.size ?? this.firstSliceEntries) };
     this.gens.push(g);
     return g;
   }

@@ -55,7 +55,7 @@ export async function startSystem(cfg: ServeConfig, opts: StartOptions = {}): Pr
   await store.migrate();
   const metrics = new Registry();
   const totals = new LiveTotals(cfg.show);
-  const dedup = new DedupWindow({ windowMs: cfg.dedupWindowMs, maxEntries: cfg.dedupMaxEntries });
+  const dedup = new DedupWindow({ windowMs: cfg.dedupWindowMs, maxEntries: cfg.dedupMaxEntries, expectedPerSecond: cfg.dedupExpectedPerSecond });
   await restore(store, totals, dedup, cfg.dedupWindowMs, log);
 
   const committer = new GroupCommitter({

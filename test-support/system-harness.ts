@@ -24,6 +24,7 @@ export function testConfig(over: Partial<ServeConfig> = {}): ServeConfig {
     obsPassword: null,
     dedupWindowMs: 600_000,
     dedupMaxEntries: 10_000_000,
+    dedupExpectedPerSecond: 0,
     reconcileIntervalMs: 5000,
     ...over,
   };
