@@ -2,6 +2,8 @@
 import type { Order } from '../domain/order.ts';
 
 export const ORDERS_TABLE = 'gala_orders';
+/** Fingerprints of stored orders, keyed for lookups (filled from ORDERS_TABLE by a materialized view). */
+export const FPS_TABLE = 'gala_order_fps';
 export const ORDER_COLUMNS = [
   'id', 'fp_hi', 'fp_lo', 'ts', 'received_ms', 'hundredths', 'currency', 'channel', 'brand', 'sku', 'category', 'region',
 ] as const;

@@ -345,6 +345,19 @@ export function describeOrderStoreContract(name: string, open: OpenStore): void 
         expect((await store.duplicateIds(1)).map((d) => d.id)).toEqual(['d-a']);
       });
 
+      it('looks only at ids with a copy received since an instant, through the fingerprint side table', async () => {
+        const { store } = await fresh();
+        await store.insert(encode([order('old-twice'), order('old-once'), order('late')], BASE_MS));
+        await store.insert(encode([order('old-twice')], BASE_MS + 1_000));
+        await store.insert(encode([order('late', { hundredths: 100 }), order('new-once')], BASE_MS + 900_000));
+        // Since BASE_MS + 600 s: only 'late' has a copy received then; 'old-twice' is older and not examined.
+        expect(await store.duplicateIds(10, BASE_MS + 600_000)).toEqual([
+          { id: 'late', copies: 2, currency: 'EUR', hundredths: 100n, firstReceivedMs: BASE_MS, lastReceivedMs: BASE_MS + 900_000 },
+        ]);
+        expect((await store.duplicateIds(10, BASE_MS)).map((d) => d.id).sort()).toEqual(['late', 'old-twice']);
+        expect(await store.duplicateIds(10, BASE_MS + 1_000_000)).toEqual([]);
+      });
+
       it('is empty when every id is stored once', async () => {
         const { store } = await fresh();
         await store.insert(encode([order('u-1'), order('u-2'), order('u-3')], BASE_MS));

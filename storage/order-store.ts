@@ -1,6 +1,6 @@
 // The engine-neutral order store: SQL over a SqlConnection, results parsed into exact typed values.
 import type { Channel } from '../domain/order.ts';
-import { ORDER_COLUMNS, ORDERS_TABLE } from './order-rows.ts';
+import { FPS_TABLE, ORDER_COLUMNS, ORDERS_TABLE } from './order-rows.ts';
 import { currentSchemaVersion, migrate } from './schema.ts';
 import type { DuplicateIdRow, EncodedRows, FingerprintPage, OrderStore, SecondRow, SqlConnection, TotalsRow } from './storage.ts';
 
@@ -93,7 +93,7 @@ export function createOrderStore(conn: SqlConnection, opts: OrderStoreOptions = 
         const chunk = fps.slice(i, i + 5000);
         const list = chunk.map(([hi, lo]) => `(${hi >>> 0}, ${lo >>> 0})`).join(', ');
         const rows = await conn.queryRows<{ fp_hi: number | string; fp_lo: number | string }>(
-          `SELECT DISTINCT fp_hi, fp_lo FROM ${ORDERS_TABLE} WHERE (fp_hi, fp_lo) IN (${list})`,
+          `SELECT DISTINCT fp_hi, fp_lo FROM ${FPS_TABLE} WHERE (fp_hi, fp_lo) IN (${list})`,
         );
         for (const r of rows) found.add(`${int(r.fp_hi)}:${int(r.fp_lo)}`);
       }
@@ -101,11 +101,20 @@ export function createOrderStore(conn: SqlConnection, opts: OrderStoreOptions = 
     },
 
     async duplicateIds(limit: number, receivedSinceMs?: number): Promise<DuplicateIdRow[]> {
-      // With a start instant, only ids with a copy received since then are examined: the fingerprint key
-      // turns that into index lookups instead of a GROUP BY over the whole night.
-      const where = receivedSinceMs === undefined
-        ? ''
-        : `WHERE (fp_hi, fp_lo) IN (SELECT fp_hi, fp_lo FROM ${ORDERS_TABLE} WHERE received_ms >= ${Math.trunc(receivedSinceMs)})`;
+      let where = '';
+      if (receivedSinceMs !== undefined) {
+        // Index lookups only: fingerprints received since then (orders table, by arrival), those seen more than
+        // once (side table, by fingerprint), then just the arrival instants of their copies (orders table).
+        const candidates = await conn.queryRows<{ fp_hi: number | string; fp_lo: number | string; at: (number | string)[] }>(
+          `SELECT fp_hi, fp_lo, groupArray(received_ms) AS at FROM ${FPS_TABLE}
+           WHERE (fp_hi, fp_lo) IN (SELECT fp_hi, fp_lo FROM ${ORDERS_TABLE} WHERE received_ms >= ${Math.trunc(receivedSinceMs)})
+           GROUP BY fp_hi, fp_lo HAVING count() > 1 LIMIT ${Math.trunc(limit)}`,
+        );
+        if (candidates.length === 0) return [];
+        const fps = candidates.map((c) => `(${int(c.fp_hi)}, ${int(c.fp_lo)})`).join(', ');
+        const instants = [...new Set(candidates.flatMap((c) => c.at.map(int)))].join(', ');
+        where = `WHERE received_ms IN (${instants}) AND (fp_hi, fp_lo) IN (${fps})`;
+      }
       const rows = await conn.queryRows<{ id: string; n: string; currency: string; h: string; first: string; last: string }>(
         `SELECT id, count() AS n, any(currency) AS currency, toString(any(hundredths)) AS h, min(received_ms) AS first, max(received_ms) AS last
          FROM ${ORDERS_TABLE} ${where} GROUP BY id HAVING n > 1 ORDER BY first LIMIT ${Math.trunc(limit)}`,
