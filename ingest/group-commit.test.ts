@@ -12,6 +12,7 @@ function fakeStore() {
     insert: () => new Promise<void>((resolve, reject) => pending.push({ resolve, reject })),
     ping: async () => true,
     storedFingerprints: async () => new Set<string>(),
+    settleFailedInsert: async () => {},
   } as unknown as OrderStore;
   return { store, pending };
 }

@@ -54,6 +54,11 @@ interface Group {
   cols: OrderColumns;
   waiters: Waiter[];
   openedAt: number;
+  /** Why its insert failed (the storage adapter reads it to settle that insert). */
+  error?: unknown;
+  /** Arrival instants of its batches (every row's received_ms lies between them). */
+  minReceivedMs: number;
+  maxReceivedMs: number;
 }
 
 export type StorageState = 'up' | 'down' | 'closing' | 'closed';
@@ -121,7 +126,7 @@ export class GroupCommitter {
     const ack: Ack = { batch: batch.batch, accepted: 0, duplicates: 0, rejected: [] };
     const g = this.current;
     for (let i = 0; i < batch.orders.length; i++) this.acceptRaw(batch.orders[i], i, ack, g, receivedMs);
-    return this.finish(g, ack);
+    return this.finish(g, ack, receivedMs);
   }
 
   /**
@@ -163,7 +168,7 @@ export class GroupCommitter {
       g.cols.push(s.ts[k]!, s.hundredths[k]!, cur, ch, hi, lo);
       ack.accepted++;
     }
-    return this.finish(g, ack);
+    return this.finish(g, ack, receivedMs);
   }
 
   /** "unavailable" when storage is down or the buffer cannot take `orders` more; null to go ahead. */
@@ -197,8 +202,12 @@ export class GroupCommitter {
 
   private readonly knownCurrency = (code: string) => this.currencyIndex.has(code);
 
-  private finish(g: Group, ack: Ack): Promise<BatchOutcome> {
+  private finish(g: Group, ack: Ack, receivedMs: number): Promise<BatchOutcome> {
     g.rows += ack.accepted;
+    if (ack.accepted > 0) {
+      g.minReceivedMs = Math.min(g.minReceivedMs, receivedMs);
+      g.maxReceivedMs = Math.max(g.maxReceivedMs, receivedMs);
+    }
     this.bufferedOrders += ack.accepted;
     this.m?.orders.inc(ack.accepted, { outcome: 'accepted' });
     this.m?.orders.inc(ack.duplicates, { outcome: 'duplicate' });
@@ -248,7 +257,7 @@ export class GroupCommitter {
   }
 
   private newGroup(): Group {
-    return { result: null, held: [], writer: new OrderRowWriter(), rows: 0, cols: new OrderColumns(this.opts.currencies), waiters: [], openedAt: this.now() };
+    return { result: null, held: [], writer: new OrderRowWriter(), rows: 0, cols: new OrderColumns(this.opts.currencies), waiters: [], openedAt: this.now(), minReceivedMs: Number.POSITIVE_INFINITY, maxReceivedMs: Number.NEGATIVE_INFINITY };
   }
 
   private onFlushTimer(): void {
@@ -337,6 +346,7 @@ export class GroupCommitter {
 
   private failed(g: Group, error: unknown): void {
     g.result = 'failed';
+    g.error = error;
     this.lastFailureAt = this.now();
     this.m?.inserts.inc(1, { result: 'failed' });
     this.opts.log?.('storage.insert_failed', { error: String(error), rows: g.rows });
@@ -387,10 +397,13 @@ export class GroupCommitter {
   private async settleUncertain(): Promise<void> {
     while (this.uncertain.length > 0) {
       const g = this.uncertain[0]!;
+      // First make sure the failed insert cannot still be running on the server; only then is its result final.
+      await this.opts.store.settleFailedInsert(g.error);
       const { cols } = g;
       const pairs: [number, number][] = [];
       for (let k = 0; k < cols.count; k++) pairs.push([cols.hi[k]!, cols.lo[k]!]);
-      const stored = await this.opts.store.storedFingerprints(pairs);
+      // Ask the orders table itself, within the group's arrival range: authoritative, and on its index.
+      const stored = await this.opts.store.storedFingerprints(pairs, [g.minReceivedMs, g.maxReceivedMs]);
       if (stored.size > 0) {
         const found = cols.filter((k) => stored.has(`${cols.hi[k]}:${cols.lo[k]}`));
         for (let k = 0; k < found.count; k++) this.opts.dedup.add(found.hi[k]!, found.lo[k]!, g.openedAt);

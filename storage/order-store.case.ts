@@ -302,6 +302,16 @@ export function describeOrderStoreContract(name: string, open: OpenStore): void 
     });
 
     describe('storedFingerprints', () => {
+      it('asks the orders table itself within an arrival range, even when the side table missed rows', async () => {
+        const { store, conn } = await fresh();
+        await store.insert(encode([order('r-1'), order('r-2')], BASE_MS + 10));
+        // A server shutting down can commit the main insert and skip the materialized view: empty the side table.
+        await conn.command('TRUNCATE TABLE gala_order_fps');
+        const probe = [fingerprint('r-1'), fingerprint('r-2'), fingerprint('r-3')];
+        expect(await store.storedFingerprints(probe)).toEqual(new Set());
+        expect(await store.storedFingerprints(probe, [BASE_MS, BASE_MS + 10])).toEqual(new Set([fpKey('r-1'), fpKey('r-2')]));
+        expect(await store.storedFingerprints(probe, [BASE_MS + 11, BASE_MS + 20])).toEqual(new Set());
+      });
       it('finds exactly the stored fingerprints, across query chunks', async () => {
         const { store } = await fresh();
         const storedIds = Array.from({ length: 300 }, (_, i) => `s-${i}`);

@@ -87,13 +87,18 @@ export function createOrderStore(conn: SqlConnection, opts: OrderStoreOptions = 
       }
     },
 
-    async storedFingerprints(fps) {
+    async storedFingerprints(fps, receivedBetween) {
+      const source = receivedBetween === undefined
+        ? FPS_TABLE
+        : `${ORDERS_TABLE} WHERE received_ms >= ${Math.trunc(receivedBetween[0])} AND received_ms <= ${Math.trunc(receivedBetween[1])} AND`;
       const found = new Set<string>();
       for (let i = 0; i < fps.length; i += 5000) {
         const chunk = fps.slice(i, i + 5000);
         const list = chunk.map(([hi, lo]) => `(${hi >>> 0}, ${lo >>> 0})`).join(', ');
         const rows = await conn.queryRows<{ fp_hi: number | string; fp_lo: number | string }>(
-          `SELECT DISTINCT fp_hi, fp_lo FROM ${FPS_TABLE} WHERE (fp_hi, fp_lo) IN (${list})`,
+          receivedBetween === undefined
+            ? `SELECT DISTINCT fp_hi, fp_lo FROM ${source} WHERE (fp_hi, fp_lo) IN (${list})`
+            : `SELECT DISTINCT fp_hi, fp_lo FROM ${source} (fp_hi, fp_lo) IN (${list})`,
         );
         for (const r of rows) found.add(`${int(r.fp_hi)}:${int(r.fp_lo)}`);
       }
@@ -129,6 +134,7 @@ export function createOrderStore(conn: SqlConnection, opts: OrderStoreOptions = 
       }));
     },
 
+    settleFailedInsert: (error) => conn.settleFailedInsert(error),
     ping: () => conn.ping(),
     close: () => conn.close(),
   };

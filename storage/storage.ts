@@ -12,6 +12,11 @@ export interface SqlConnection {
   queryTsv(sql: string): Promise<string>;
   /** Inserts TabSeparated rows (text or UTF-8 bytes); resolves only once ClickHouse has committed them. */
   insertTsv(table: string, columns: readonly string[], tsv: string | Uint8Array): Promise<void>;
+  /**
+   * After an insert failed: makes sure nothing of it can still be running (a server may go on with an insert
+   * whose client has gone), so what it stored is final. Resolves once that is so; throws if it cannot tell.
+   */
+  settleFailedInsert(error: unknown): Promise<void>;
   /** True when the engine answers. Never throws. */
   ping(): Promise<boolean>;
   /** The engine's version string, e.g. "18.16.1" or "26.7.3.1". */
@@ -56,6 +61,8 @@ export interface OrderStore {
   schemaVersion(): Promise<number>;
   /** Inserts encoded orders; resolves once durable. */
   insert(rows: EncodedRows): Promise<void>;
+  /** See SqlConnection.settleFailedInsert: call before asking what a failed insert stored. */
+  settleFailedInsert(error: unknown): Promise<void>;
   /** Totals of every stored row, by currency and channel. */
   totals(): Promise<TotalsRow[]>;
   /** Per-second sums by paid-at second, currency and channel, for seconds in [fromSecond, toSecond). */
@@ -65,8 +72,12 @@ export interface OrderStore {
    * so the de-duplication window can be rebuilt after a restart. Returns how many were read.
    */
   fingerprintsSince(sinceMs: number, onPage: (page: FingerprintPage) => void): Promise<number>;
-  /** Which of these fingerprints are stored; keys are `${hi}:${lo}`. */
-  storedFingerprints(fps: readonly (readonly [number, number])[]): Promise<Set<string>>;
+  /**
+   * Which of these fingerprints are stored; keys are `${hi}:${lo}`. With `receivedBetween` (inclusive epoch ms)
+   * the orders table itself is asked, which is authoritative (the fingerprint side table is filled by a
+   * materialized view, which a server shutting down can skip after the main insert); without it, the side table.
+   */
+  storedFingerprints(fps: readonly (readonly [number, number])[], receivedBetween?: readonly [number, number]): Promise<Set<string>>;
   /**
    * Ids stored more than once: resends that arrived after the de-duplication window. With
    * receivedSinceMs, only ids with a copy received at or after that instant (the incremental check).

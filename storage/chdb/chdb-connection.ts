@@ -50,6 +50,10 @@ export function createChdbConnection(dataDir: string): SqlConnection {
       // Group commit already batches, so write at once; the insert returns only when the part is written.
       await session.insert({ table, values, format: 'TabSeparated', columns, settings: { async_insert: 0 } });
     },
+    async settleFailedInsert() {
+      // In-process: an insert whose promise has settled is over; drainPending covers a timed-out one.
+      await drainPending();
+    },
     async ping() {
       if (closed) return false;
       try {

@@ -1,4 +1,5 @@
 // The ClickHouse server engine: a SqlConnection over HTTP with @clickhouse/client. The only importer of it.
+import { randomUUID } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { ClickHouseError, ClickHouseLogLevel, createClient, type ClickHouseClient, type ClickHouseSettings } from '@clickhouse/client';
 import type { SqlConnection } from '../storage.ts';
@@ -174,15 +175,37 @@ export function createServerConnection(url: string, opts: ServerConnectionOption
       const bad = columns.find((c) => !IDENTIFIER.test(c));
       if (bad !== undefined) throw new Error(`clickhouse-server insert: column = "${bad}" must match ${IDENTIFIER.source}`);
       // A raw TabSeparated body; the HTTP response (and so this promise) comes only after the server wrote the part.
+      // Each insert carries its own query_id, so after a failure it can be found (and stopped) on the server.
+      const queryId = `gala-insert-${randomUUID()}`;
       await run('insert', `INSERT INTO ${table}`, () =>
         client.insert({
+          query_id: queryId,
           table,
           columns: [...columns] as [string, ...string[]],
           format: 'TabSeparated',
           values: Readable.from([typeof tsv === 'string' ? Buffer.from(tsv, 'utf8') : Buffer.from(tsv.buffer, tsv.byteOffset, tsv.byteLength)], { objectMode: false }),
         }),
-      );
+      ).catch((e: unknown) => {
+        throw Object.assign(e instanceof Error ? e : new Error(String(e)), { insertQueryId: queryId });
+      });
     },
+
+    async settleFailedInsert(error) {
+      const queryId = (error as { insertQueryId?: unknown } | null)?.insertQueryId;
+      if (typeof queryId !== 'string' || !/^gala-insert-[0-9a-f-]{36}$/.test(queryId)) return;
+      // A server that lost the client may still be running the insert (a graceful shutdown finishes it):
+      // stop it, and wait until it is gone, so whatever it stored is final before anyone looks.
+      const deadline = Date.now() + 60_000;
+      for (;;) {
+        await run('command', 'KILL QUERY', () => client.command({ query: `KILL QUERY WHERE query_id = '${queryId}' SYNC` }));
+        const rs = await client.query({ query: `SELECT count() AS n FROM system.processes WHERE query_id = '${queryId}'`, format: 'JSONEachRow' });
+        const [row] = await rs.json<{ n: string | number }>();
+        if (Number(row?.n ?? 0) === 0) return;
+        if (Date.now() > deadline) throw new Error(`insert ${queryId} is still running on the server after 60 s`);
+        await new Promise((r) => setTimeout(r, 200));
+      }
+    },
+
 
     async ping() {
       if (closed) return false;
