@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import WebSocket from 'ws';
 import { DEFAULT_SHOW_FILE, loadShow, type ServeConfig } from '../cli/config.ts';
 import type { Ack, FrameError } from '../domain/order.ts';
+import { createLog } from '../system/log.ts';
 import { startSystem, type RunningSystem, type StartOptions } from '../system/start-system.ts';
 
 export const TEST_TOKEN = 'test-ingest-token';
@@ -32,7 +33,9 @@ export function testConfig(over: Partial<ServeConfig> = {}): ServeConfig {
 
 export async function startTestSystem(over: Partial<ServeConfig> = {}, opts: StartOptions = {}): Promise<{ system: RunningSystem; cfg: ServeConfig; cleanup: () => Promise<void> }> {
   const cfg = testConfig(over);
-  const system = await startSystem(cfg, { flushIntervalMs: 20, ...opts });
+  // GALA_TEST_LOG=1 shows the system's structured log while debugging a test.
+  const log = process.env.GALA_TEST_LOG === '1' ? createLog('test') : undefined;
+  const system = await startSystem(cfg, { flushIntervalMs: 20, log, ...opts });
   return {
     system,
     cfg,

@@ -15,6 +15,8 @@ export interface ServerConnectionOptions {
   requestTimeoutMs?: number;
   /** Upper bound of concurrent HTTP connections. Default 10. */
   maxOpenConnections?: number;
+  /** How long the server must be seen up, with a failed insert gone, before that insert counts as over. Default 5 s. */
+  settleGraceMs?: number;
 }
 
 /** A failed server request, normalised: the operation, ClickHouse's own error text and, when known, its code. */
@@ -54,6 +56,7 @@ interface ResolvedConfig {
   database: string;
   requestTimeoutMs: number;
   maxOpenConnections: number;
+  settleGraceMs: number;
 }
 
 /** The URL as it may appear in an error: never with its password. */
@@ -95,6 +98,7 @@ export function resolveServerConfig(url: string, opts: ServerConnectionOptions =
     database,
     requestTimeoutMs: positiveInt('requestTimeoutMs', opts.requestTimeoutMs, DEFAULT_REQUEST_TIMEOUT_MS, 3_600_000),
     maxOpenConnections: positiveInt('maxOpenConnections', opts.maxOpenConnections, DEFAULT_MAX_OPEN_CONNECTIONS, 1_000),
+    settleGraceMs: positiveInt('settleGraceMs', opts.settleGraceMs, 5_000, 600_000),
   };
 }
 
@@ -193,19 +197,24 @@ export function createServerConnection(url: string, opts: ServerConnectionOption
     async settleFailedInsert(error) {
       const queryId = (error as { insertQueryId?: unknown } | null)?.insertQueryId;
       if (typeof queryId !== 'string' || !/^gala-insert-[0-9a-f-]{36}$/.test(queryId)) return;
-      // A server that lost the client may still be running the insert (a graceful shutdown finishes it):
-      // stop it, and wait until it is gone, so whatever it stored is final before anyone looks.
-      const deadline = Date.now() + 60_000;
-      for (;;) {
+      // A server that lost the client may still run the insert: one shutting down gracefully finishes it, and an
+      // insert can be queued before it shows in system.processes. So: stop it, then watch the same server process
+      // for a grace period with the query gone, or see a restart (the old process and its queries are dead).
+      // Any error here means "not known yet": the caller tries again later, with storage still marked down.
+      const running = async () => {
         await run('command', 'KILL QUERY', () => client.command({ query: `KILL QUERY WHERE query_id = '${queryId}' SYNC` }));
-        const rs = await client.query({ query: `SELECT count() AS n FROM system.processes WHERE query_id = '${queryId}'`, format: 'JSONEachRow' });
-        const [row] = await rs.json<{ n: string | number }>();
-        if (Number(row?.n ?? 0) === 0) return;
-        if (Date.now() > deadline) throw new Error(`insert ${queryId} is still running on the server after 60 s`);
-        await new Promise((r) => setTimeout(r, 200));
-      }
+        const rows = JSON.parse(`[${(await queryText('query', `SELECT count() AS n FROM system.processes WHERE query_id = '${queryId}'`, 'JSONEachRow')).trim().split('\n').join(',')}]`) as { n: string | number }[];
+        return Number(rows[0]?.n ?? 0) > 0;
+      };
+      const uptime = async () => Number((await queryText('query', 'SELECT uptime() AS u', 'TabSeparated')).trim());
+      if (await running()) throw new Error(`insert ${queryId} is still running on the server`);
+      const before = await uptime();
+      await new Promise((r) => setTimeout(r, cfg.settleGraceMs));
+      if (await running()) throw new Error(`insert ${queryId} is still running on the server`);
+      const after = await uptime();
+      if (after < before || after - before >= Math.floor(cfg.settleGraceMs / 1000) - 1) return;
+      throw new Error(`cannot tell yet whether insert ${queryId} is over`);
     },
-
 
     async ping() {
       if (closed) return false;
