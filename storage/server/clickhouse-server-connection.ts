@@ -125,6 +125,19 @@ function toServerError(op: string, err: unknown): ClickHouseServerError {
 
 export function createServerConnection(url: string, opts: ServerConnectionOptions = {}): SqlConnection {
   const cfg = resolveServerConfig(url, opts);
+  // Settling a failed insert talks through fresh connections only: a server shutting down gracefully still
+  // serves kept-alive sockets but accepts no new ones, so it cannot pass for a healthy one.
+  const settleClient: ClickHouseClient = createClient({
+    url: cfg.origin,
+    username: cfg.username,
+    password: cfg.password,
+    database: cfg.database,
+    request_timeout: cfg.requestTimeoutMs,
+    keep_alive: { enabled: false },
+    compression: { request: false, response: false },
+    log: { level: ClickHouseLogLevel.OFF },
+    application: 'gala-settle',
+  });
   const client: ClickHouseClient = createClient({
     url: cfg.origin,
     username: cfg.username,
@@ -201,12 +214,12 @@ export function createServerConnection(url: string, opts: ServerConnectionOption
       // insert can be queued before it shows in system.processes. So: stop it, then watch the same server process
       // for a grace period with the query gone, or see a restart (the old process and its queries are dead).
       // Any error here means "not known yet": the caller tries again later, with storage still marked down.
+      const text = async (sql: string) => (await (await settleClient.query({ query: sql, format: 'TabSeparated' })).text()).trim();
       const running = async () => {
-        await run('command', 'KILL QUERY', () => client.command({ query: `KILL QUERY WHERE query_id = '${queryId}' SYNC` }));
-        const rows = JSON.parse(`[${(await queryText('query', `SELECT count() AS n FROM system.processes WHERE query_id = '${queryId}'`, 'JSONEachRow')).trim().split('\n').join(',')}]`) as { n: string | number }[];
-        return Number(rows[0]?.n ?? 0) > 0;
+        await settleClient.command({ query: `KILL QUERY WHERE query_id = '${queryId}' SYNC` });
+        return Number(await text(`SELECT count() FROM system.processes WHERE query_id = '${queryId}'`)) > 0;
       };
-      const uptime = async () => Number((await queryText('query', 'SELECT uptime() AS u', 'TabSeparated')).trim());
+      const uptime = async () => Number(await text('SELECT uptime()'));
       if (await running()) throw new Error(`insert ${queryId} is still running on the server`);
       const before = await uptime();
       await new Promise((r) => setTimeout(r, cfg.settleGraceMs));
@@ -234,7 +247,7 @@ export function createServerConnection(url: string, opts: ServerConnectionOption
     async close() {
       if (closed) return;
       closed = true;
-      await client.close();
+      await Promise.all([client.close(), settleClient.close()]);
     },
   };
 }
