@@ -1,5 +1,5 @@
 // Committed orders as columns of typed arrays: what the live totals need of each order, with no object per order.
-import { CHANNELS, type Channel } from './order.ts';
+import type { Channel } from './order.ts';
 
 export const CHANNEL_CODE: Readonly<Record<Channel, number>> = { mobile: 0, desktop: 1, tv: 2, store: 3 };
 
@@ -32,10 +32,6 @@ export class OrderColumns {
     this.channel[k] = channel;
     this.hi[k] = hi;
     this.lo[k] = lo;
-  }
-
-  channelOf(k: number): Channel {
-    return CHANNELS[this.channel[k]!]!;
   }
 
   /** The rows for which keep(k) is true, as new columns. */

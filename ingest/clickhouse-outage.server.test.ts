@@ -7,7 +7,7 @@ import { parseOrder, type Ack } from '../domain/order.ts';
 import { createIngestClient, type IngestClient } from '../fixtures/ingest-client.ts';
 import { createSimulator, type Simulator } from '../fixtures/simulator.ts';
 import { requireClickHouseServer, startClickHouseServer } from '../test-support/clickhouse-server.ts';
-import { connectIngest, startTestSystem, TEST_TOKEN } from '../test-support/system-harness.ts';
+import { connectIngest, startTestSystem, TEST_TOKEN, storedSums } from '../test-support/system-harness.ts';
 import { ORDER_COLUMNS } from '../storage/order-rows.ts';
 import type { OrderStore } from '../storage/storage.ts';
 import type { RunningSystem } from '../system/start-system.ts';
@@ -219,12 +219,7 @@ describe.skipIf(!serverAvailable)('ClickHouse server outage mid-stream', () => {
     // The public feed, the live totals and a SELECT over the orders table all agree with the simulated truth.
     const stats = await readStats(system);
     expect({ orders: stats.orders, gmv: stats.gmv }).toEqual({ orders: truth.orders, gmv: truth.gmv });
-    const stored = new Map<string, bigint>();
-    let storedOrders = 0;
-    for (const r of await system.store.totals()) {
-      stored.set(r.currency, (stored.get(r.currency) ?? 0n) + r.hundredths);
-      storedOrders += r.orders;
-    }
+    const { byCurrency: stored, orders: storedOrders } = await storedSums(system.store);
     expect(storedOrders).toBe(truth.orders);
     expect(stored).toEqual(new Map(system.totals.currencySums()));
     const truthSums = Object.entries(truth.byCurrency).filter(([, h]) => h > 0n);

@@ -2,7 +2,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import type { Ack } from '../domain/order.ts';
-import { connectIngest, startTestSystem, TEST_TOKEN } from '../test-support/system-harness.ts';
+import { connectIngest, startTestSystem, storedSums, TEST_TOKEN } from '../test-support/system-harness.ts';
 import type { RunningSystem } from '../system/start-system.ts';
 
 let system: RunningSystem;
@@ -184,13 +184,7 @@ describe('metrics', () => {
 describe('storage agrees with the live totals', () => {
   it('matches SELECT sum() to the minor unit per currency', async () => {
     await system.committer.whenIdle();
-    const rows = await system.store.totals();
-    const sql = new Map<string, bigint>();
-    let orders = 0;
-    for (const r of rows) {
-      sql.set(r.currency, (sql.get(r.currency) ?? 0n) + r.hundredths);
-      orders += r.orders;
-    }
+    const { byCurrency: sql, orders } = await storedSums(system.store);
     expect(new Map(system.totals.currencySums())).toEqual(sql);
     expect(system.totals.orders).toBe(orders);
   });

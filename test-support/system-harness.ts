@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import WebSocket from 'ws';
 import { DEFAULT_SHOW_FILE, loadShow, type ServeConfig } from '../cli/config.ts';
 import type { Ack, FrameError } from '../domain/order.ts';
+import type { OrderStore } from '../storage/storage.ts';
 import { createLog } from '../system/log.ts';
 import { startSystem, type RunningSystem, type StartOptions } from '../system/start-system.ts';
 
@@ -81,4 +82,15 @@ export async function connectIngest(port: number, token: string | null = TEST_TO
       }),
     close: () => ws.close(),
   };
+}
+
+/** What a SELECT over the orders table holds: sums per currency in hundredths, and the order count. */
+export async function storedSums(store: OrderStore): Promise<{ byCurrency: Map<string, bigint>; orders: number }> {
+  const byCurrency = new Map<string, bigint>();
+  let orders = 0;
+  for (const r of await store.totals()) {
+    byCurrency.set(r.currency, (byCurrency.get(r.currency) ?? 0n) + r.hundredths);
+    orders += r.orders;
+  }
+  return { byCurrency, orders };
 }
