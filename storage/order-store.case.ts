@@ -244,6 +244,97 @@ export function describeOrderStoreContract(name: string, open: OpenStore): void 
       });
     });
 
+    describe('rollups (materialized views)', () => {
+      const s = BASE_SECOND;
+      const mixed: Order[] = [
+        order('r-1', { ts: s * 1000 + 1, hundredths: 1000, brand: 'Acme', sku: 'A-1', region: 'Zhejiang' }),
+        order('r-2', { ts: s * 1000 + 2, hundredths: 500, currency: 'USD', brand: 'Acme', sku: 'A-2', region: 'Zhejiang', channel: 'desktop' }),
+        order('r-3', { ts: (s + 1) * 1000, hundredths: 2000, brand: 'Bolt', sku: 'B-1', region: 'Jiangsu' }),
+        order('r-4', { ts: (s + 61) * 1000, hundredths: 700, brand: 'Bolt', sku: 'B-1', region: '' }),
+        order('r-5', { ts: (s + 62) * 1000, hundredths: 1, brand: "Quo'te\\Brand", sku: '', region: 'Jiangsu' }),
+      ];
+      const weights = new Map([['EUR', 7.74], ['USD', 7.12]]);
+
+      it('keeps per-second sums that equal perSecond over the orders table, across inserts', async () => {
+        const { store } = await fresh();
+        await store.insert(encode(mixed.slice(0, 3), BASE_MS));
+        await store.insert(encode(mixed.slice(3), BASE_MS + 1));
+        await store.insert(encode([order('r-6', { ts: s * 1000 + 3, hundredths: 9 })], BASE_MS + 2));
+        const rolled = await store.rolledSeconds(s, s + 100);
+        expect(byKey(rolled, (r) => String(r.second).padStart(12, '0'))).toEqual(byKey(await store.perSecond(s, s + 100), (r) => String(r.second).padStart(12, '0')));
+        expect(rolled.find((r) => r.second === s && r.currency === 'EUR')?.hundredths).toBe(1009n);
+        expect(await store.rolledSeconds(s + 200, s + 300)).toEqual([]);
+      });
+
+      it('ranks keys by weighted GMV over the night and within minutes, with exact per-currency sums', async () => {
+        const { store } = await fresh();
+        await store.insert(encode(mixed, BASE_MS));
+        const brands = await store.topKeys('brand', 10, weights);
+        // Acme: 10.00 EUR + 5.00 USD = 77.40 + 35.60; Bolt: 27.00 EUR = 208.98.
+        expect(brands.map((b) => [b.key, b.orders])).toEqual([['Bolt', 2], ['Acme', 2], ["Quo'te\\Brand", 1]]);
+        const acme = brands.find((b) => b.key === 'Acme')!;
+        expect([...acme.byCurrency].sort((a, b) => a.currency.localeCompare(b.currency))).toEqual([
+          { currency: 'EUR', hundredths: 1000n, orders: 1 },
+          { currency: 'USD', hundredths: 500n, orders: 1 },
+        ]);
+        expect((await store.topKeys('brand', 1, weights)).map((b) => b.key)).toEqual(['Bolt']);
+        // Minute window: paid-at minutes [m, m + 1) holds r-1..r-3 only (r-4 and r-5 are 61-62 s later).
+        const m = Math.floor((s * 1000) / 60000);
+        const firstMinute = await store.topKeys('region', 10, weights, [m, m + 1]);
+        const laterMinute = await store.topKeys('region', 10, weights, [m + 1, m + 2]);
+        const inMinute = (rows: typeof firstMinute) => rows.map((r) => [r.key, r.orders]);
+        const minuteOf = (o: Order) => Math.floor(o.ts / 60000);
+        const expectRegions = (mm: number) => {
+          const t = new Map<string, number>();
+          for (const o of mixed) if (minuteOf(o) === mm && o.region !== '') t.set(o.region, (t.get(o.region) ?? 0) + 1);
+          return [...t.keys()].sort();
+        };
+        expect(inMinute(firstMinute).map(([k]) => k).sort()).toEqual(expectRegions(m));
+        expect(inMinute(laterMinute).map(([k]) => k).sort()).toEqual(expectRegions(m + 1));
+        // Empty optional fields are no key at all.
+        expect((await store.topKeys('sku', 10, weights)).map((r) => r.key).sort()).toEqual(['A-1', 'A-2', 'B-1']);
+      });
+
+      it('sums chosen keys exactly, above 2^53, and skips unknown keys', async () => {
+        const { store } = await fresh();
+        const big = Array.from({ length: 3 }, (_, i) => order(`big-${i}`, { hundredths: MAX_ORDER_HUNDREDTHS, sku: 'BIG' }));
+        await store.insert(encode(big, BASE_MS));
+        await store.insert(encode(Array.from({ length: 3 }, (_, i) => order(`big2-${i}`, { hundredths: MAX_ORDER_HUNDREDTHS, sku: 'BIG' })), BASE_MS + 1));
+        const [row, ...rest] = await store.keySums('sku', ['BIG', 'never-sold', "it's"]);
+        expect(rest).toEqual([]);
+        expect(row).toEqual({ key: 'BIG', orders: 6, byCurrency: [{ currency: 'EUR', hundredths: 6_000_000_000n, orders: 6 }] });
+        expect(await store.keySums('sku', [])).toEqual([]);
+      });
+
+      it('backfills the rollups from orders stored before the migration that made them', async () => {
+        const { store, conn } = await fresh(undefined, false);
+        // Schema v1 only, with orders in it: what a database from before the rollups holds.
+        expect(await store.schemaVersion()).toBe(0);
+        for (const sql of MIGRATIONS[0]!.statements) await conn.command(sql);
+        await conn.command(`INSERT INTO ${MIGRATIONS_TABLE} (version, description, applied_ms) VALUES (1, 'orders table', 0)`);
+        await store.insert(encode(mixed, BASE_MS));
+        expect(await store.migrate()).toBe(LATEST_SCHEMA_VERSION);
+        expect((await store.keySums('brand', ['Acme']))[0]?.orders).toBe(2);
+        const total = (await store.rolledSeconds(s, s + 100)).reduce((a, r) => a + r.hundredths, 0n);
+        expect(total).toBe(mixed.reduce((a, o) => a + BigInt(o.hundredths), 0n));
+      });
+    });
+
+    describe('milestones', () => {
+      it('records crossings durably and reads each id once, the first record winning', async () => {
+        const { store } = await fresh();
+        expect(await store.milestones()).toEqual([]);
+        const first = { id: 'm-1b', thresholdHundredths: 100_000_000_000n, currency: 'CNY', crossedMs: BASE_MS + 5, recordedMs: BASE_MS + 900, totalHundredths: 100_000_000_123n, orders: 7 };
+        await store.recordMilestone(first);
+        await store.recordMilestone({ ...first, crossedMs: BASE_MS + 50, recordedMs: BASE_MS + 2000 });
+        await store.recordMilestone({ ...first, id: "m-'odd'", crossedMs: BASE_MS + 1, recordedMs: BASE_MS + 3000, totalHundredths: 2n ** 60n });
+        expect(await store.milestones()).toEqual([
+          { ...first, id: "m-'odd'", crossedMs: BASE_MS + 1, recordedMs: BASE_MS + 3000, totalHundredths: 2n ** 60n },
+          first,
+        ]);
+      });
+    });
+
     describe('fingerprintsSince', () => {
       const SINCE = BASE_MS + 2_000;
       // received_ms -> ids. Whole batches share one instant, so one millisecond can hold more rows than a page.

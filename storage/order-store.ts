@@ -1,8 +1,8 @@
 // The engine-neutral order store: SQL over a SqlConnection, results parsed into exact typed values.
 import type { Channel } from '../domain/order.ts';
-import { FPS_TABLE, ORDER_COLUMNS, ORDERS_TABLE } from './order-rows.ts';
-import { currentSchemaVersion, migrate } from './schema.ts';
-import type { DuplicateIdRow, EncodedRows, FingerprintPage, OrderStore, SecondRow, SqlConnection, TotalsRow } from './storage.ts';
+import { escapeTsv, FPS_TABLE, ORDER_COLUMNS, ORDERS_TABLE } from './order-rows.ts';
+import { AGG_KEY_MINUTE_TABLE, AGG_KEY_TOTAL_TABLE, AGG_SECOND_TABLE, currentSchemaVersion, migrate, MILESTONES_TABLE } from './schema.ts';
+import type { DuplicateIdRow, EncodedRows, FingerprintPage, KeyKind, KeySums, MilestoneRow, OrderStore, SecondRow, SqlConnection, TotalsRow } from './storage.ts';
 
 const FP_PAGE_ROWS = 1_000_000;
 
@@ -13,6 +13,35 @@ export interface OrderStoreOptions {
 
 function int(v: unknown): number {
   return typeof v === 'number' ? v : Number(v);
+}
+
+/** A string literal for ClickHouse SQL (both engines): backslash and quote escaped. */
+export function sqlString(s: string): string {
+  return `'${s.replace(/[\\']/g, '\\$&')}'`;
+}
+
+/** A Float64 literal (always with a point or exponent, so an array of them is never read as integers). */
+function floatLiteral(n: number): string {
+  if (!Number.isFinite(n)) throw new Error(`weight must be finite, got ${n}`);
+  const s = n.toString();
+  return /[.e]/.test(s) ? s : `${s}.0`;
+}
+
+const KINDS: ReadonlySet<string> = new Set(['brand', 'sku', 'region']);
+
+function kindOf(kind: KeyKind): string {
+  if (!KINDS.has(kind)) throw new Error(`key kind must be brand, sku or region, got ${JSON.stringify(kind)}`);
+  return `'${kind}'`;
+}
+
+type KeyRowText = { key: string; n: string | number; cur: string[]; h: string[]; cns: (string | number)[] };
+
+function keySums(rows: KeyRowText[]): KeySums[] {
+  return rows.map((r) => ({
+    key: r.key,
+    orders: int(r.n),
+    byCurrency: r.cur.map((currency, i) => ({ currency, hundredths: BigInt(r.h[i] ?? '0'), orders: int(r.cns[i] ?? 0) })),
+  }));
 }
 
 export function createOrderStore(conn: SqlConnection, opts: OrderStoreOptions = {}): OrderStore {
@@ -132,6 +161,66 @@ export function createOrderStore(conn: SqlConnection, opts: OrderStoreOptions = 
         firstReceivedMs: int(r.first),
         lastReceivedMs: int(r.last),
       }));
+    },
+
+    async rolledSeconds(fromSecond: number, toSecond: number): Promise<SecondRow[]> {
+      const rows = await conn.queryRows<{ s: string; currency: string; channel: Channel; h: string; n: string }>(
+        `SELECT second AS s, currency, channel, toString(sum(hundredths)) AS h, toString(sum(orders)) AS n FROM ${AGG_SECOND_TABLE}
+         WHERE second >= ${Math.trunc(fromSecond)} AND second < ${Math.trunc(toSecond)}
+         GROUP BY s, currency, channel ORDER BY s, currency, channel`,
+      );
+      return rows.map((r) => ({ second: int(r.s), currency: r.currency, channel: r.channel, hundredths: BigInt(r.h), orders: int(r.n) }));
+    },
+
+    async topKeys(kind, limit, weights, minutes) {
+      const codes = [...weights.keys()];
+      const table = minutes === undefined ? AGG_KEY_TOTAL_TABLE : AGG_KEY_MINUTE_TABLE;
+      const within = minutes === undefined ? '' : ` AND minute >= ${Math.trunc(minutes[0])} AND minute < ${Math.trunc(minutes[1])}`;
+      const rate = `transform(currency, [${codes.map(sqlString).join(', ')}], [${codes.map((c) => floatLiteral(weights.get(c) ?? 0)).join(', ')}], 0.)`;
+      const rows = await conn.queryRows<KeyRowText>(
+        `SELECT key, sum(cn) AS n, sum(weighted) AS w, groupArray(currency) AS cur, groupArray(toString(ch)) AS h, groupArray(cn) AS cns FROM (
+           SELECT key, currency, sum(hundredths) AS ch, sum(orders) AS cn, sum(hundredths) * ${rate} AS weighted
+           FROM ${table} WHERE kind = ${kindOf(kind)}${within} GROUP BY key, currency
+         ) GROUP BY key ORDER BY w DESC, key LIMIT ${Math.max(0, Math.trunc(limit))}`,
+      );
+      return keySums(rows);
+    },
+
+    async keySums(kind, keys) {
+      if (keys.length === 0) return [];
+      const rows = await conn.queryRows<KeyRowText>(
+        `SELECT key, sum(cn) AS n, groupArray(currency) AS cur, groupArray(toString(ch)) AS h, groupArray(cn) AS cns FROM (
+           SELECT key, currency, sum(hundredths) AS ch, sum(orders) AS cn FROM ${AGG_KEY_TOTAL_TABLE}
+           WHERE kind = ${kindOf(kind)} AND key IN (${keys.map(sqlString).join(', ')}) GROUP BY key, currency
+         ) GROUP BY key ORDER BY key`,
+      );
+      return keySums(rows);
+    },
+
+    async milestones(): Promise<MilestoneRow[]> {
+      // One row per id: a crash between the insert and its acknowledgement can leave a second copy.
+      const rows = await conn.queryRows<{ id: string; t: string; currency: string; c: string; r: string; total: string; n: string }>(
+        `SELECT id, toString(argMin(threshold_hundredths, recorded_ms)) AS t, argMin(currency, recorded_ms) AS currency,
+           toString(argMin(crossed_ms, recorded_ms)) AS c, toString(min(recorded_ms)) AS r,
+           toString(argMin(total_hundredths, recorded_ms)) AS total, toString(argMin(orders, recorded_ms)) AS n
+         FROM ${MILESTONES_TABLE} GROUP BY id ORDER BY c, id`,
+      );
+      return rows.map((r) => ({
+        id: r.id,
+        thresholdHundredths: BigInt(r.t),
+        currency: r.currency,
+        crossedMs: int(r.c),
+        recordedMs: int(r.r),
+        totalHundredths: BigInt(r.total),
+        orders: int(r.n),
+      }));
+    },
+
+    async recordMilestone(m: MilestoneRow): Promise<void> {
+      const row = [m.id, m.thresholdHundredths, m.currency, Math.trunc(m.crossedMs), Math.trunc(m.recordedMs), m.totalHundredths, m.orders]
+        .map((v) => escapeTsv(String(v)))
+        .join('\t');
+      await conn.insertTsv(MILESTONES_TABLE, ['id', 'threshold_hundredths', 'currency', 'crossed_ms', 'recorded_ms', 'total_hundredths', 'orders'], `${row}\n`);
     },
 
     settleFailedInsert: (error) => conn.settleFailedInsert(error),

@@ -8,6 +8,21 @@ export interface Migration {
 }
 
 export const MIGRATIONS_TABLE = 'gala_schema_migrations';
+export const AGG_SECOND_TABLE = 'gala_agg_second';
+export const AGG_KEY_MINUTE_TABLE = 'gala_agg_key_minute';
+export const AGG_KEY_TOTAL_TABLE = 'gala_agg_key_total';
+export const MILESTONES_TABLE = 'gala_milestones';
+
+/** Rollup selects over the orders table, shared by the views and the backfill (so both compute the same). */
+export const SECOND_ROLLUP = `SELECT intDiv(ts, 1000) AS second, currency, channel, sum(hundredths) AS hundredths, count() AS orders
+  FROM gala_orders GROUP BY second, currency, channel`;
+// 18.16 converts nothing when a view pushes rows, so the kind is cast to the column's Enum here.
+const KIND = `CAST(k AS Enum8('brand' = 1, 'sku' = 2, 'region' = 3)) AS kind`;
+const KEYS = `FROM gala_orders ARRAY JOIN ['brand', 'sku', 'region'] AS k, [brand, sku, region] AS key WHERE key != ''`;
+export const KEY_MINUTE_ROLLUP = `SELECT ${KIND}, intDiv(ts, 60000) AS minute, key, currency, sum(hundredths) AS hundredths, count() AS orders
+  ${KEYS} GROUP BY kind, minute, key, currency`;
+export const KEY_TOTAL_ROLLUP = `SELECT ${KIND}, key, currency, sum(hundredths) AS hundredths, count() AS orders
+  ${KEYS} GROUP BY kind, key, currency`;
 
 /**
  * The orders table is ordered by arrival: parts then cover separate time ranges and merges stay cheap (keyed on
@@ -36,6 +51,32 @@ export const MIGRATIONS: readonly Migration[] = [
       ) ENGINE = MergeTree() ORDER BY received_ms`,
       `CREATE TABLE IF NOT EXISTS gala_order_fps (fp_hi UInt32, fp_lo UInt32, received_ms Int64) ENGINE = MergeTree() ORDER BY (fp_hi, fp_lo)`,
       `CREATE MATERIALIZED VIEW IF NOT EXISTS gala_order_fps_mv TO gala_order_fps AS SELECT fp_hi, fp_lo, received_ms FROM gala_orders`,
+    ],
+  },
+  {
+    version: 2,
+    description: 'aggregates and milestones',
+    // Rollups by paid-at second, and by brand / product / region per minute and over the night, kept by
+    // materialized views so they survive restarts. SummingMergeTree folds rows with the same key as parts merge;
+    // readers always sum() again, so an unmerged part never shows. The backfill runs before the views exist and
+    // before ingest starts (migrations run first), so a crash half-way is repaired by running it again.
+    statements: [
+      `CREATE TABLE IF NOT EXISTS ${AGG_SECOND_TABLE} (second Int64, currency String, channel Enum8('mobile' = 1, 'desktop' = 2, 'tv' = 3, 'store' = 4), hundredths Int64, orders UInt64) ENGINE = SummingMergeTree() ORDER BY (second, currency, channel)`,
+      `CREATE TABLE IF NOT EXISTS ${AGG_KEY_MINUTE_TABLE} (kind Enum8('brand' = 1, 'sku' = 2, 'region' = 3), minute Int64, key String, currency String, hundredths Int64, orders UInt64) ENGINE = SummingMergeTree() ORDER BY (kind, minute, key, currency)`,
+      `CREATE TABLE IF NOT EXISTS ${AGG_KEY_TOTAL_TABLE} (kind Enum8('brand' = 1, 'sku' = 2, 'region' = 3), key String, currency String, hundredths Int64, orders UInt64) ENGINE = SummingMergeTree() ORDER BY (kind, key, currency)`,
+      `CREATE TABLE IF NOT EXISTS ${MILESTONES_TABLE} (id String, threshold_hundredths Int64, currency String, crossed_ms Int64, recorded_ms Int64, total_hundredths Int64, orders UInt64) ENGINE = MergeTree() ORDER BY id`,
+      `DROP TABLE IF EXISTS gala_agg_second_mv`,
+      `DROP TABLE IF EXISTS gala_agg_key_minute_mv`,
+      `DROP TABLE IF EXISTS gala_agg_key_total_mv`,
+      `TRUNCATE TABLE ${AGG_SECOND_TABLE}`,
+      `TRUNCATE TABLE ${AGG_KEY_MINUTE_TABLE}`,
+      `TRUNCATE TABLE ${AGG_KEY_TOTAL_TABLE}`,
+      `INSERT INTO ${AGG_SECOND_TABLE} ${SECOND_ROLLUP}`,
+      `INSERT INTO ${AGG_KEY_MINUTE_TABLE} ${KEY_MINUTE_ROLLUP}`,
+      `INSERT INTO ${AGG_KEY_TOTAL_TABLE} ${KEY_TOTAL_ROLLUP}`,
+      `CREATE MATERIALIZED VIEW IF NOT EXISTS gala_agg_second_mv TO ${AGG_SECOND_TABLE} AS ${SECOND_ROLLUP}`,
+      `CREATE MATERIALIZED VIEW IF NOT EXISTS gala_agg_key_minute_mv TO ${AGG_KEY_MINUTE_TABLE} AS ${KEY_MINUTE_ROLLUP}`,
+      `CREATE MATERIALIZED VIEW IF NOT EXISTS gala_agg_key_total_mv TO ${AGG_KEY_TOTAL_TABLE} AS ${KEY_TOTAL_ROLLUP}`,
     ],
   },
 ];

@@ -83,8 +83,44 @@ export interface OrderStore {
    * receivedSinceMs, only ids with a copy received at or after that instant (the incremental check).
    */
   duplicateIds(limit: number, receivedSinceMs?: number): Promise<DuplicateIdRow[]>;
+  /** Per-second sums from the rollup table kept by a materialized view (cheap over a whole night). */
+  rolledSeconds(fromSecond: number, toSecond: number): Promise<SecondRow[]>;
+  /**
+   * The `limit` keys of a kind (brand, sku, region) with the most GMV, ranked by `weights` (currency -> display
+   * rate, as a float: ranking only), over the night or over the paid-at minutes [fromMinute, toMinute).
+   * Each key comes with its exact per-currency sums, for the caller to convert exactly.
+   */
+  topKeys(kind: KeyKind, limit: number, weights: ReadonlyMap<string, number>, minutes?: readonly [number, number]): Promise<KeySums[]>;
+  /** Exact per-currency sums of these keys over the night; keys never sold are absent. */
+  keySums(kind: KeyKind, keys: readonly string[]): Promise<KeySums[]>;
+  /** Milestones recorded so far, oldest first. */
+  milestones(): Promise<MilestoneRow[]>;
+  /** Records a milestone crossing; resolves once durable. */
+  recordMilestone(row: MilestoneRow): Promise<void>;
   ping(): Promise<boolean>;
   close(): Promise<void>;
+}
+
+export type KeyKind = 'brand' | 'sku' | 'region';
+
+export interface KeySums {
+  key: string;
+  orders: number;
+  byCurrency: { currency: string; hundredths: bigint; orders: number }[];
+}
+
+export interface MilestoneRow {
+  id: string;
+  /** Threshold in hundredths of `currency`, the show's display currency. */
+  thresholdHundredths: bigint;
+  currency: string;
+  /** The paid-at instant of the order that took the running total over the threshold. */
+  crossedMs: number;
+  /** When the crossing was recorded. */
+  recordedMs: number;
+  /** The running total (display currency) and order count just after the crossing. */
+  totalHundredths: bigint;
+  orders: number;
 }
 
 export interface FingerprintPage {
