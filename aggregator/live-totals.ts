@@ -1,5 +1,5 @@
 // The running totals every screen reads: exact per-currency sums, converted to the display currency on read.
-import { convertHundredths, formatHundredths } from '../domain/money.ts';
+import { convertHundredths, divRoundHalfEven as divHalfEven, formatHundredths } from '../domain/money.ts';
 import { CHANNEL_CODE, type OrderColumns } from '../domain/order-columns.ts';
 import type { Channel } from '../domain/order.ts';
 import type { ShowConfig } from '../domain/show.ts';
@@ -72,7 +72,10 @@ export interface SecondFigures extends FigureSet {
   second: number;
 }
 
-const SECONDS_KEPT = 3600;
+/** Seconds of per-second figures kept in memory: a long show night. Older ones are read from the rollup table. */
+export const SECONDS_KEPT = 6 * 3600;
+/** Complete seconds the live rate (GMV/s, orders/s) is averaged over. */
+const RATE_SECONDS = 5;
 
 export class LiveTotals {
   private total = emptySums();
@@ -81,6 +84,9 @@ export class LiveTotals {
   /** Bumped on every change; screens use it to order updates and spot gaps. */
   revision = 0;
   status: 'live' | 'final' = 'live';
+  /** When orders were last applied (epoch ms), for staleness; null before any. */
+  lastAppliedMs: number | null = null;
+  /** Bumped whenever a second's figures change, including late orders for an older second. */
 
   constructor(private readonly show: ShowConfig, private readonly now: () => number = Date.now) {}
 
@@ -134,6 +140,7 @@ export class LiveTotals {
     }
     this.prune();
     this.revision++;
+    this.lastAppliedMs = this.now();
   }
 
   /** Exact total GMV in hundredths of the display currency. */
@@ -170,6 +177,46 @@ export class LiveTotals {
     };
   }
 
+  /** Figures over the paid-at seconds [from, to), summed exactly (a minute, the last few seconds). */
+  span(fromSecond: number, toSecond: number): FigureSet {
+    const sum = emptySums();
+    for (let s = fromSecond; s < toSecond; s++) {
+      const x = this.seconds.get(s);
+      if (x === undefined) continue;
+      for (const [c, h] of x.byCurrency) addTo(sum.byCurrency, c, h);
+      for (const [c, h] of x.mobileByCurrency) addTo(sum.mobileByCurrency, c, h);
+      sum.orders += x.orders;
+      sum.mobileOrders += x.mobileOrders;
+    }
+    return this.figures(sum);
+  }
+
+  /** GMV (display hundredths) and orders per second, averaged over the last few complete seconds. */
+  rate(): { gmvPerSecond: string; ordersPerSecond: number } {
+    const last = Math.floor(this.now() / 1000);
+    let gmv = 0n;
+    let orders = 0;
+    for (let s = last - RATE_SECONDS; s < last; s++) {
+      const x = this.seconds.get(s);
+      if (x === undefined) continue;
+      gmv += this.display(x.byCurrency);
+      orders += x.orders;
+    }
+    return { gmvPerSecond: formatHundredths(divHalfEven(gmv, BigInt(RATE_SECONDS))), ordersPerSecond: orders / RATE_SECONDS };
+  }
+
+  /** The earliest paid-at second held, or null when empty. */
+  firstSecond(): number | null {
+    let min: number | null = null;
+    for (const k of this.seconds.keys()) if (min === null || k < min) min = k;
+    return min;
+  }
+
+  /** Display-currency hundredths of per-currency sums (exact, per the contract). */
+  displayOf(byCurrency: ReadonlyMap<string, bigint>): bigint {
+    return this.display(byCurrency);
+  }
+
   /** Per-second figures by paid-at second for seconds in [from, to), zero-filled. */
   series(fromSecond: number, toSecond: number): SecondFigures[] {
     const out: SecondFigures[] = [];
@@ -199,7 +246,8 @@ export class LiveTotals {
   }
 
   private prune(): void {
-    if (this.seconds.size <= SECONDS_KEPT) return;
+    // Pruned in steps of ten minutes, so the sort runs rarely.
+    if (this.seconds.size <= SECONDS_KEPT + 600) return;
     const keys = [...this.seconds.keys()].sort((a, b) => a - b);
     for (const k of keys.slice(0, keys.length - SECONDS_KEPT)) this.seconds.delete(k);
   }

@@ -25,6 +25,11 @@ export interface ServeConfig {
   dedupExpectedPerSecond: number;
   /** How often live totals are reconciled against storage; 0 turns it off. */
   reconcileIntervalMs: number;
+  /** Public feed rate limit per client: requests per second sustained (0: no limit) and burst. */
+  publicRatePerSecond: number;
+  publicBurst: number;
+  /** Seconds without orders, while the show is live, before input is flagged stale. */
+  staleSeconds: number;
 }
 
 export class ConfigError extends Error {
@@ -87,8 +92,16 @@ export function parseServeConfig(argv: string[], env: NodeJS.ProcessEnv): ServeC
   if (!Number.isInteger(maxEntries) || maxEntries < 1000) throw new ConfigError(`GALA_DEDUP_MAX_ENTRIES: an integer of at least 1000 (got "${env.GALA_DEDUP_MAX_ENTRIES}")`);
   const expectedRate = Number(env.GALA_DEDUP_EXPECTED_RATE ?? '20000');
   if (!Number.isInteger(expectedRate) || expectedRate < 0) throw new ConfigError(`GALA_DEDUP_EXPECTED_RATE: a whole number of orders per second (got "${env.GALA_DEDUP_EXPECTED_RATE}")`);
-  const reconcileS = Number(env.GALA_RECONCILE_SECONDS ?? '10');
+  const reconcileS = Number(env.GALA_RECONCILE_SECONDS ?? '5');
   if (!Number.isFinite(reconcileS) || reconcileS < 0) throw new ConfigError(`GALA_RECONCILE_SECONDS: a number of seconds, 0 to turn it off (got "${env.GALA_RECONCILE_SECONDS}")`);
+  const num = (name: string, dflt: string, min: number, rule: string) => {
+    const v = Number(env[name] ?? dflt);
+    if (!Number.isFinite(v) || v < min) throw new ConfigError(`${name}: ${rule} (got "${env[name]}")`);
+    return v;
+  };
+  const publicRate = num('GALA_PUBLIC_RATE', '20', 0, 'requests per second per client, 0 for no limit');
+  const publicBurst = num('GALA_PUBLIC_BURST', '100', 1, 'requests a client may make at once, at least 1');
+  const staleS = num('GALA_STALE_SECONDS', '10', 1, 'seconds without orders before input is stale, at least 1');
   const chUrl = pick(values['clickhouse-url'], env.GALA_CLICKHOUSE_URL, '');
   const obsUrl = pick(values['obs-url'], env.GALA_OBS_URL, '');
   return {
@@ -107,5 +120,8 @@ export function parseServeConfig(argv: string[], env: NodeJS.ProcessEnv): ServeC
     dedupMaxEntries: maxEntries,
     dedupExpectedPerSecond: expectedRate,
     reconcileIntervalMs: reconcileS * 1000,
+    publicRatePerSecond: publicRate,
+    publicBurst,
+    staleSeconds: staleS,
   };
 }

@@ -2,7 +2,12 @@
 import { STATUS_CODES } from 'node:http';
 import type { HttpRequest, HttpResponse, TemplatedApp } from 'uWebSockets.js';
 
-export type FetchHandler = (req: Request) => Response | Promise<Response>;
+/** What the bridge knows of the client beyond the request: handed to Hono as `c.env`. */
+export interface FetchEnv {
+  remoteAddress: string;
+}
+
+export type FetchHandler = (req: Request, env: FetchEnv) => Response | Promise<Response>;
 
 export interface MountFetchOptions {
   /** Largest request body accepted, in bytes; a larger one gets 413 and its connection is closed. */
@@ -108,12 +113,13 @@ function wakePump(x: Exchange): void {
 function serve(x: Exchange, req: HttpRequest, handler: FetchHandler, limits: Limits, report: (err: unknown) => void): void {
   // HttpRequest is stack-allocated by uWS: everything must be read before the first await.
   const head = readRequestHead(req);
+  const env: FetchEnv = { remoteAddress: Buffer.from(x.res.getRemoteAddressAsText()).toString() };
   if (typeof head === 'string') {
     replyJson(x, 400, { error: head });
     return;
   }
   const run = (body: Uint8Array<ArrayBuffer> | undefined): void => {
-    void dispatch(x, head, body, handler, limits, report).catch((err: unknown) => {
+    void dispatch(x, head, env, body, handler, limits, report).catch((err: unknown) => {
       report(err);
       if (live(x)) x.res.cork(() => x.res.close());
     });
@@ -201,6 +207,7 @@ function concat<T extends ArrayBufferLike>(chunks: Uint8Array<T>[], total: numbe
 async function dispatch(
   x: Exchange,
   head: RequestHead,
+  env: FetchEnv,
   body: Uint8Array<ArrayBuffer> | undefined,
   handler: FetchHandler,
   limits: Limits,
@@ -221,7 +228,7 @@ async function dispatch(
   }
   let response: Response;
   try {
-    response = await handler(request);
+    response = await handler(request, env);
     if (!(response instanceof Response)) {
       throw new TypeError(`handler must return a Response, got ${typeof response}`);
     }

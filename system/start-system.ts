@@ -1,8 +1,15 @@
 // Wires the roles into one process: storage, the live totals, the ingest listener and the public HTTP listener.
 import * as uWS from 'uWebSockets.js';
 import { Hono } from 'hono';
-import { createStatsRoutes } from '../aggregator/stats-routes.ts';
-import { LiveTotals } from '../aggregator/live-totals.ts';
+import { createFeedRoutes } from '../aggregator/feed-routes.ts';
+import { LiveHub } from '../aggregator/live-hub.ts';
+import { LiveState } from '../aggregator/live-state.ts';
+import { LiveTotals, SECONDS_KEPT } from '../aggregator/live-totals.ts';
+import { MilestoneTracker } from '../aggregator/milestones.ts';
+import { publicOpenApi } from '../aggregator/openapi.ts';
+import { loadPublicPage } from '../aggregator/page/page-assets.ts';
+import { clientAddress, PublicFeed } from '../aggregator/public-feed.ts';
+import { RateLimiter } from '../aggregator/rate-limit.ts';
 import { createReconciler, type Reconciler } from '../aggregator/reconciler.ts';
 import type { ServeConfig } from '../cli/config.ts';
 import { mountFetch } from '../http/uws-fetch.ts';
@@ -22,6 +29,10 @@ export interface RunningSystem {
   committer: GroupCommitter;
   metrics: Registry;
   reconciler: Reconciler;
+  state: LiveState;
+  hub: LiveHub;
+  feed: PublicFeed;
+  milestones: MilestoneTracker;
   /** Graceful stop: refuse new work, commit and acknowledge what is in flight, close everything. */
   close(): Promise<void>;
 }
@@ -40,7 +51,7 @@ export interface StartOptions {
 /** Rebuilds the live totals and the de-duplication window from storage, so a restart changes no number. */
 async function restore(store: OrderStore, totals: LiveTotals, dedup: DedupWindow, windowMs: number, log: Log): Promise<void> {
   const nowS = Math.floor(Date.now() / 1000);
-  const [rows, seconds] = await Promise.all([store.totals(), store.perSecond(nowS - 3600, nowS + 3600)]);
+  const [rows, seconds] = await Promise.all([store.totals(), store.rolledSeconds(nowS - SECONDS_KEPT, nowS + 3600)]);
   totals.load(rows, seconds);
   const started = Date.now();
   const n = await store.fingerprintsSince(Date.now() - windowMs, (p) => {
@@ -58,13 +69,44 @@ export async function startSystem(cfg: ServeConfig, opts: StartOptions = {}): Pr
   const dedup = new DedupWindow({ windowMs: cfg.dedupWindowMs, maxEntries: cfg.dedupMaxEntries, expectedPerSecond: cfg.dedupExpectedPerSecond });
   await restore(store, totals, dedup, cfg.dedupWindowMs, log);
 
+  // The show starts at its configured instant, else at the first order held, else now.
+  const startsAtMs = cfg.show.startsAt ?? (totals.firstSecond() ?? Math.floor(Date.now() / 1000)) * 1000;
+  let state: LiveState | null = null;
+  let feed: PublicFeed | null = null;
+  const milestones = new MilestoneTracker({
+    store,
+    show: cfg.show,
+    startsAtMs: () => startsAtMs,
+    onCrossed: (m) => {
+      state?.milestoneCrossed(m);
+      feed?.emit('milestone', m);
+    },
+    log,
+  });
+  await milestones.load(totals.gmvHundredths(), totals.orders, async () => {
+    const rows = await store.rolledSeconds(0, Math.floor(Date.now() / 1000) + 3600);
+    const bySecond = new Map<number, { second: number; sums: Map<string, bigint>; orders: number }>();
+    for (const r of rows) {
+      const e = bySecond.get(r.second) ?? { second: r.second, sums: new Map<string, bigint>(), orders: 0 };
+      e.sums.set(r.currency, (e.sums.get(r.currency) ?? 0n) + r.hundredths);
+      e.orders += r.orders;
+      bySecond.set(r.second, e);
+    }
+    return [...bySecond.values()].sort((a, b) => a.second - b.second).map((e) => ({ second: e.second, display: totals.displayOf(e.sums), orders: e.orders }));
+  });
+
   const committer = new GroupCommitter({
     store,
     dedup,
     currencies: [...cfg.show.rates.keys()],
     flushIntervalMs: opts.flushIntervalMs,
     maxBufferedOrders: opts.maxBufferedOrders,
-    onCommitted: (orders) => totals.apply(orders),
+    onCommitted: (orders) => {
+      const before = new Map(totals.currencySums());
+      const ordersBefore = totals.orders;
+      totals.apply(orders);
+      milestones.check(before, ordersBefore, totals.gmvHundredths(), orders);
+    },
     metrics,
     log,
   });
@@ -72,9 +114,54 @@ export async function startSystem(cfg: ServeConfig, opts: StartOptions = {}): Pr
 
   const reconciler = createReconciler({ store, totals, show: cfg.show, intervalMs: cfg.reconcileIntervalMs, metrics, log });
   if (cfg.reconcileIntervalMs > 0) reconciler.start();
-  const web = new Hono().route('/', createStatsRoutes({ totals, reconciler })).get('/healthz', (c) => c.json({ ok: true, storage: committer.state }));
+
+  const liveState = new LiveState({
+    show: cfg.show,
+    totals,
+    store,
+    milestones,
+    reconciler,
+    storageState: () => (committer.state === 'down' ? 'down' : 'up'),
+    startsAtMs: () => startsAtMs,
+    staleSeconds: cfg.staleSeconds,
+    log,
+    onSecond: () => feed?.emit('stats', statsBody()),
+  });
+  state = liveState;
+  const limiter = new RateLimiter({ perSecond: cfg.publicRatePerSecond, burst: cfg.publicBurst });
+  const statsBody = () => ({ ...totals.snapshot(), ...totals.rate(), reconciliation: reconciler.report() });
+  const publicFeed = new PublicFeed({
+    limiter,
+    stats: () => ({ key: `${totals.revision}|${Math.floor(Date.now() / 1000)}|${reconciler.report().checkedAt}|${totals.status}`, body: statsBody }),
+  });
+  feed = publicFeed;
+
+  const web = new Hono<{ Bindings: { remoteAddress?: string } }>()
+    .get('/healthz', (c) => c.json({ ok: true, storage: committer.state }))
+    .route('/', createFeedRoutes({ show: cfg.show, totals, state: liveState, store, limiter, openapi: () => publicOpenApi(cfg.show), page: loadPublicPage() }));
   const httpApp = uWS.App();
-  mountFetch(httpApp, (req) => web.fetch(req), { maxBodyBytes: 1024 * 1024, onError: (e) => log('http.error', { error: String(e) }) });
+  const hub = new LiveHub(httpApp, {
+    producerTokens: cfg.producerTokens,
+    snapshot: (t) => liveState.snapshot(t),
+    watchProduct: (sku) => liveState.watchProduct(sku),
+    admit: (res) => {
+      const d = limiter.take(clientAddress(res));
+      if (d.allowed) return true;
+      res.cork(() => {
+        res.writeStatus('429 Too Many Requests');
+        for (const [k, v] of Object.entries(d.headers)) res.writeHeader(k, v);
+        res.end(JSON.stringify({ error: `rate limit: too many requests from this client; retry after ${d.retryAfterSeconds} s` }));
+      });
+      return false;
+    },
+  });
+  publicFeed.mount(httpApp);
+  mountFetch(httpApp, (req, env) => web.fetch(req, env), { maxBodyBytes: 1024 * 1024, onError: (e) => log('http.error', { error: String(e) }) });
+  liveState.start(hub);
+  metrics.gauge('gala_live_connections', 'Live channel WebSocket connections', () => hub.connections);
+  metrics.gauge('gala_live_dropped_total', 'Live channel subscribers dropped for falling behind', () => hub.dropped);
+  metrics.gauge('gala_sse_streams', 'Open SSE streams of /v1/stats/stream', () => publicFeed.streamCount);
+  metrics.gauge('gala_input_stale', '1 when no order arrived for GALA_STALE_SECONDS while the show is live', () => (liveState.healthData().stale ? 1 : 0));
   const httpListen = await new Promise<uWS.us_listen_socket>((resolve, reject) =>
     httpApp.listen(cfg.host, cfg.httpPort, (s) => (s ? resolve(s) : reject(new Error(`http: cannot listen on ${cfg.host}:${cfg.httpPort}`)))),
   );
@@ -91,10 +178,17 @@ export async function startSystem(cfg: ServeConfig, opts: StartOptions = {}): Pr
     committer,
     metrics,
     reconciler,
+    state: liveState,
+    hub,
+    feed: publicFeed,
+    milestones,
     close() {
       closing ??= (async () => {
         uWS.us_listen_socket_close(httpListen);
         await ingest.close();
+        await milestones.flush();
+        liveState.stop();
+        publicFeed.close();
         await reconciler.stop();
         httpApp.close();
         await store.close();

@@ -28,6 +28,9 @@ export function testConfig(over: Partial<ServeConfig> = {}): ServeConfig {
     dedupMaxEntries: 10_000_000,
     dedupExpectedPerSecond: 0,
     reconcileIntervalMs: 5000,
+    publicRatePerSecond: 0,
+    publicBurst: 100,
+    staleSeconds: 10,
     ...over,
   };
 }

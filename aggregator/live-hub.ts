@@ -1,0 +1,214 @@
+// The live state channel on the HTTP port: uWS pub/sub of the topics of live-protocol.ts. A subscriber gets the
+// topic's snapshot at once, then every update (rev + 1 each); one that falls too far behind is dropped.
+import * as uWS from 'uWebSockets.js';
+import { createTokenCheck, presentedToken } from '../ingest/auth.ts';
+import {
+  isTopic,
+  LIVE_PATH,
+  LIVE_PROTOCOL_VERSION,
+  PRODUCER_TOPICS,
+  TOPICS,
+  type ClientMessage,
+  type ServerMessage,
+  type Topic,
+} from './live-protocol.ts';
+
+export interface TopicSnapshot {
+  /** The instant the data describes (ISO). */
+  at: string;
+  data: unknown;
+}
+
+/** Serves a topic's snapshot; may first have to fetch (a product topic seen for the first time). */
+export type SnapshotSource = (topic: Topic) => TopicSnapshot | Promise<TopicSnapshot>;
+
+export interface LiveHubOptions {
+  producerTokens: readonly string[];
+  /** Snapshot of a fixed topic, or of a `product:<sku>` topic. */
+  snapshot: SnapshotSource;
+  /** A product topic gained its first subscriber; false refuses it (too many products watched). */
+  watchProduct?: (sku: string) => boolean;
+  /** Bytes a subscriber may leave unread before it is dropped (default 256 KiB: minutes of frames). */
+  maxBackpressureBytes?: number;
+  /** Seconds without traffic before a socket is closed; pings are sent automatically (default 60). */
+  idleTimeoutSeconds?: number;
+  /** Most sockets at once (default 50,000); past it the upgrade is refused with 503. */
+  maxSockets?: number;
+  /** Reports sent by clients (overlay health), with the socket's id. */
+  onReport?: (socketId: number, report: Record<string, unknown>) => void;
+  onClose?: (socketId: number) => void;
+  /** Per-client admission (rate limit); answers the upgrade itself and returns false to refuse. */
+  admit?: (res: uWS.HttpResponse, req: uWS.HttpRequest) => boolean;
+}
+
+interface SocketData {
+  id: number;
+  producer: boolean;
+  topics: Set<Topic>;
+}
+
+const MAX_TOPICS_PER_SOCKET = 64;
+
+export class LiveHub {
+  private readonly revs = new Map<Topic, number>();
+  private sockets = 0;
+  private nextId = 1;
+  /** Subscribers dropped for falling behind (backpressure limit). */
+  dropped = 0;
+  private readonly app: uWS.TemplatedApp;
+  private readonly opts: LiveHubOptions;
+
+  constructor(app: uWS.TemplatedApp, opts: LiveHubOptions) {
+    this.app = app;
+    this.opts = opts;
+    const maxBackpressure = opts.maxBackpressureBytes ?? 256 * 1024;
+    const isProducer = createTokenCheck(opts.producerTokens);
+    app.ws<SocketData>(LIVE_PATH, {
+      maxPayloadLength: 16 * 1024,
+      maxBackpressure,
+      closeOnBackpressureLimit: true,
+      idleTimeout: opts.idleTimeoutSeconds ?? 60,
+      sendPingsAutomatically: true,
+      upgrade: (res, req, context) => {
+        const url = req.getUrl();
+        const producer = isProducer(presentedToken(req.getHeader('authorization'), req.getQuery() ?? ''));
+        const key = req.getHeader('sec-websocket-key');
+        const protocol = req.getHeader('sec-websocket-protocol');
+        const extensions = req.getHeader('sec-websocket-extensions');
+        if (opts.admit && !opts.admit(res, req)) return;
+        if (this.sockets >= (opts.maxSockets ?? 50_000)) {
+          res.cork(() => res.writeStatus('503 Service Unavailable').writeHeader('retry-after', '5').end(JSON.stringify({ error: 'live channel full' })));
+          return;
+        }
+        if (url !== LIVE_PATH) {
+          res.cork(() => res.writeStatus('404 Not Found').end());
+          return;
+        }
+        res.cork(() => res.upgrade<SocketData>({ id: this.nextId++, producer, topics: new Set() }, key, protocol, extensions, context));
+      },
+      open: (ws) => {
+        this.sockets++;
+        this.send(ws, { type: 'hello', protocol: LIVE_PROTOCOL_VERSION, server: 'gala', topics: TOPICS, serverTime: new Date().toISOString() });
+      },
+      message: (ws, message, isBinary) => {
+        if (isBinary) return this.send(ws, { type: 'error', error: 'frame: must be a JSON text frame' });
+        let msg: ClientMessage;
+        try {
+          msg = JSON.parse(Buffer.from(message).toString('utf8')) as ClientMessage;
+        } catch {
+          return this.send(ws, { type: 'error', error: 'frame: not valid JSON' });
+        }
+        this.onMessage(ws, msg);
+      },
+      close: (ws) => {
+        this.sockets--;
+        const d = ws.getUserData();
+        this.opts.onClose?.(d.id);
+      },
+      dropped: () => {
+        this.dropped++;
+      },
+    });
+  }
+
+  get connections(): number {
+    return this.sockets;
+  }
+
+  /** Current revision of a topic (0 before its first message). */
+  rev(topic: Topic): number {
+    return this.revs.get(topic) ?? 0;
+  }
+
+  /** Publishes an update to every subscriber of the topic; returns its revision. */
+  publish(topic: Topic, at: string, data: unknown): number {
+    const rev = this.rev(topic) + 1;
+    this.revs.set(topic, rev);
+    const msg: ServerMessage = { type: 'update', topic, rev, at, sentAt: Date.now(), data };
+    this.app.publish(topic, JSON.stringify(msg), false);
+    return rev;
+  }
+
+  /** Subscribers of a topic right now. */
+  subscribers(topic: Topic): number {
+    return this.app.numSubscribers(topic);
+  }
+
+  private send(ws: uWS.WebSocket<SocketData>, msg: ServerMessage): void {
+    // The socket may have closed while a snapshot was being fetched.
+    try {
+      ws.send(JSON.stringify(msg), false);
+    } catch {
+      // closed
+    }
+  }
+
+  private onMessage(ws: uWS.WebSocket<SocketData>, msg: ClientMessage): void {
+    const d = ws.getUserData();
+    if (typeof msg !== 'object' || msg === null) return this.send(ws, { type: 'error', error: 'frame: must be a JSON object' });
+    switch (msg.op) {
+      case 'subscribe':
+      case 'unsubscribe': {
+        if (!Array.isArray(msg.topics)) return this.send(ws, { type: 'error', error: 'topics: must be an array of topic names' });
+        for (const t of msg.topics) {
+          if (!isTopic(t)) {
+            this.send(ws, { type: 'error', error: `topics: unknown topic ${JSON.stringify(t)} (known: ${TOPICS.join(', ')}, product:<sku>)`, topic: String(t) });
+            continue;
+          }
+          if (msg.op === 'unsubscribe') {
+            ws.unsubscribe(t);
+            d.topics.delete(t);
+            continue;
+          }
+          if (PRODUCER_TOPICS.includes(t) && !d.producer) {
+            this.send(ws, { type: 'error', error: `topics: "${t}" needs the producer token`, topic: t });
+            continue;
+          }
+          if (d.topics.size >= MAX_TOPICS_PER_SOCKET && !d.topics.has(t)) {
+            this.send(ws, { type: 'error', error: `topics: at most ${MAX_TOPICS_PER_SOCKET} per connection`, topic: t });
+            continue;
+          }
+          if (t.startsWith('product:') && this.opts.watchProduct && !this.opts.watchProduct(t.slice(8))) {
+            this.send(ws, { type: 'error', error: 'topics: too many products watched on this server', topic: t });
+            continue;
+          }
+          d.topics.add(t);
+          ws.subscribe(t);
+          this.sendSnapshot(ws, t);
+        }
+        return;
+      }
+      case 'snapshot':
+        if (!isTopic(msg.topic) || !d.topics.has(msg.topic)) return this.send(ws, { type: 'error', error: 'topic: not subscribed', topic: String(msg.topic) });
+        return this.sendSnapshot(ws, msg.topic);
+      case 'report':
+        if (typeof msg.report === 'object' && msg.report !== null) this.opts.onReport?.(d.id, msg.report);
+        return;
+      default:
+        return this.send(ws, { type: 'error', error: 'op: must be subscribe, unsubscribe, snapshot or report' });
+    }
+  }
+
+  /**
+   * The snapshot is taken, and its revision read, in the same turn of the event loop as it is sent: no update can
+   * fall between them, so the subscriber's next update is exactly rev + 1.
+   */
+  private sendSnapshot(ws: uWS.WebSocket<SocketData>, topic: Topic): void {
+    const sent = (s: TopicSnapshot) => this.send(ws, { type: 'snapshot', topic, rev: this.rev(topic), at: s.at, data: s.data });
+    let first: TopicSnapshot | Promise<TopicSnapshot>;
+    try {
+      first = this.opts.snapshot(topic);
+    } catch (e) {
+      return this.send(ws, { type: 'error', error: `snapshot: ${String(e)}`, topic });
+    }
+    if (!(first instanceof Promise)) return sent(first);
+    first.then(
+      () => {
+        // Fetched: take it again, now synchronously, so data and revision belong together.
+        const again = this.opts.snapshot(topic);
+        if (!(again instanceof Promise)) sent(again);
+      },
+      (e: unknown) => this.send(ws, { type: 'error', error: `snapshot: ${String(e)}`, topic }),
+    );
+  }
+}

@@ -1,0 +1,380 @@
+// The live state: what every topic of the live channel holds, kept current and published on a steady beat.
+// totals: on change, at most every 250 ms; second: each paid-at second, 250 ms after it ends; minute: each minute,
+// 1 s after it ends; leaderboards: every 2 s from the rollup tables; products: every second for watched SKUs;
+// milestones: on each crossing; health and show: every second when changed.
+import { convertHundredths, formatHundredths, type Rate } from '../domain/money.ts';
+import type { ShowConfig } from '../domain/show.ts';
+import type { KeyKind, KeySums, OrderStore } from '../storage/storage.ts';
+import type { Log } from '../system/log.ts';
+import type { LiveHub, TopicSnapshot } from './live-hub.ts';
+import type {
+  FrameData,
+  HealthData,
+  LeaderboardsData,
+  LeaderEntry,
+  ProductData,
+  ShowData,
+  SnapshotData,
+  Topic,
+  TotalsData,
+} from './live-protocol.ts';
+import type { LiveTotals } from './live-totals.ts';
+import type { MilestoneTracker } from './milestones.ts';
+import type { Reconciler } from './reconciler.ts';
+
+export interface LiveStateOptions {
+  show: ShowConfig;
+  totals: LiveTotals;
+  store: OrderStore;
+  milestones: MilestoneTracker;
+  reconciler: Reconciler;
+  storageState: () => 'up' | 'down';
+  /** Epoch ms of the show's start. */
+  startsAtMs: () => number;
+  /** Seconds without an order, while live, before input counts as stale (default 10). */
+  staleSeconds?: number;
+  /** Entries per leaderboard kept (the API serves up to this many; the channel sends the first 10). */
+  leaderboardSize?: number;
+  /** Products watched at most at once (bounded: each costs a lookup a second). */
+  maxWatchedProducts?: number;
+  rehearsal?: boolean;
+  /** After each per-second frame is published (the SSE stream emits then). */
+  onSecond?: (frame: FrameData) => void;
+  log?: Log;
+  now?: () => number;
+}
+
+const FRAMES_KEPT = { second: 120, minute: 120 } as const;
+const CHANNEL_BOARD = 10;
+
+const iso = (ms: number) => new Date(ms).toISOString();
+
+export class LiveState {
+  hub: LiveHub | null = null;
+  private readonly frames: { second: FrameData[]; minute: FrameData[] } = { second: [], minute: [] };
+  private totalsRev = -1;
+  private totalsData: TotalsData;
+  private totalsAt = 0;
+  private boards: LeaderboardsData;
+  private boardsAt = 0;
+  private readonly products = new Map<string, { data: ProductData; at: number }>();
+  private readonly watched = new Set<string>();
+  private health: HealthData;
+  private healthJson = '';
+  private healthAt = 0;
+  private showJson = '';
+  private timers: NodeJS.Timeout[] = [];
+  private lastSecondPublished: number;
+  private lastMinutePublished: number;
+  private boardsRunning = false;
+  private productsRunning = false;
+  private readonly now: () => number;
+  private readonly weights: Map<string, number>;
+  private readonly rates: ReadonlyMap<string, Rate>;
+
+  constructor(private readonly opts: LiveStateOptions) {
+    this.now = opts.now ?? Date.now;
+    this.rates = opts.show.rates;
+    this.weights = new Map([...opts.show.rates].map(([c, r]) => [c, Number(r.num) / 10 ** r.scaleDigits]));
+    const nowS = Math.floor(this.now() / 1000);
+    this.lastSecondPublished = nowS - 1;
+    this.lastMinutePublished = Math.floor(nowS / 60) - 1;
+    this.totalsData = this.makeTotals();
+    this.health = this.makeHealth();
+    const empty = { night: [], minute: [] };
+    this.boards = { minute: iso((Math.floor(nowS / 60) - 1) * 60_000), brands: empty, products: empty, regions: empty };
+    // Frames for the recent past, so a late joiner's chart is full at once.
+    for (let s = nowS - FRAMES_KEPT.second; s < nowS; s++) this.frames.second.push(this.frame(s, 1));
+    const m = Math.floor(nowS / 60);
+    for (let k = m - 30; k < m; k++) this.frames.minute.push(this.frame(k * 60, 60));
+  }
+
+  /** Attaches the hub and starts the beat. */
+  start(hub: LiveHub): void {
+    this.hub = hub;
+    void this.refreshBoards();
+    this.timers.push(setInterval(() => this.tick(), 50));
+    this.timers.push(setInterval(() => void this.refreshBoards(), 2000));
+    this.timers.push(setInterval(() => void this.refreshProducts(), 1000));
+    for (const t of this.timers) t.unref();
+  }
+
+  stop(): void {
+    for (const t of this.timers) clearInterval(t);
+    this.timers = [];
+  }
+
+  // ---- snapshots, for the hub and the HTTP feed ----
+
+  snapshot(topic: Topic): TopicSnapshot | Promise<TopicSnapshot> {
+    const nowIso = iso(this.now());
+    switch (topic) {
+      case 'totals':
+        this.refreshTotals();
+        return { at: this.totalsData.asOf, data: this.totalsData };
+      case 'second':
+      case 'minute': {
+        const frames = this.frames[topic];
+        return { at: frames.at(-1)?.start ?? nowIso, data: { frames } satisfies SnapshotData['second'] };
+      }
+      case 'milestones':
+        return { at: nowIso, data: this.milestonesData() };
+      case 'leaderboards':
+        return { at: iso(this.boardsAt || this.now()), data: this.boards };
+      case 'show':
+        return { at: nowIso, data: this.showData() };
+      case 'health':
+        return { at: nowIso, data: this.health };
+      default: {
+        const sku = topic.slice('product:'.length);
+        const p = this.products.get(sku);
+        if (p !== undefined) return { at: iso(p.at), data: p.data };
+        return this.fetchProducts([sku]).then(() => {
+          const q = this.products.get(sku);
+          return { at: iso(q?.at ?? this.now()), data: q?.data ?? { sku, units: 0, gmv: '0.00' } };
+        });
+      }
+    }
+  }
+
+  get totalsSnapshot(): TotalsData {
+    this.refreshTotals();
+    return this.totalsData;
+  }
+
+  milestonesData(): SnapshotData['milestones'] {
+    return { milestones: this.opts.milestones.list(), next: this.opts.milestones.next() };
+  }
+
+  leaderboards(): LeaderboardsData {
+    return this.boards;
+  }
+
+  healthData(): HealthData {
+    return this.health;
+  }
+
+  /** Registers interest in a product's live sales; false when too many are watched. */
+  watchProduct(sku: string): boolean {
+    if (this.watched.has(sku)) return true;
+    if (this.watched.size >= (this.opts.maxWatchedProducts ?? 500)) return false;
+    this.watched.add(sku);
+    return true;
+  }
+
+  /** One product's sales now (HTTP); fetched when not watched. */
+  async product(sku: string): Promise<{ at: string; data: ProductData }> {
+    const p = this.products.get(sku);
+    if (p !== undefined && this.now() - p.at < 1000) return { at: iso(p.at), data: p.data };
+    await this.fetchProducts([sku]);
+    const q = this.products.get(sku)!;
+    return { at: iso(q.at), data: q.data };
+  }
+
+  /** A milestone was recorded: publish it. */
+  milestoneCrossed(data: SnapshotData['milestones']['milestones'][number]): void {
+    this.hub?.publish('milestones', data.crossedAt, data);
+  }
+
+  // ---- the beat ----
+
+  private tick(): void {
+    const now = this.now();
+    const hub = this.hub;
+    if (hub === null) return;
+    // Totals: at most every 250 ms, only when something changed.
+    if (this.opts.totals.revision !== this.totalsRev && now - this.totalsAt >= 250) {
+      this.refreshTotals();
+      hub.publish('totals', this.totalsData.asOf, this.totalsData);
+    }
+    // Per-second frames, 250 ms after the second ends (orders committed in the meantime are in it).
+    const due = Math.floor((now - 250) / 1000) - 1;
+    while (this.lastSecondPublished < due) {
+      const s = ++this.lastSecondPublished;
+      const f = this.frame(s, 1);
+      push(this.frames.second, f, FRAMES_KEPT.second);
+      hub.publish('second', f.start, f);
+      this.opts.onSecond?.(f);
+    }
+    const dueMinute = Math.floor((now - 1000) / 60_000) - 1;
+    while (this.lastMinutePublished < dueMinute) {
+      const m = ++this.lastMinutePublished;
+      const f = this.frame(m * 60, 60);
+      push(this.frames.minute, f, FRAMES_KEPT.minute);
+      hub.publish('minute', f.start, f);
+    }
+    // Health and show state, once a second at most, when changed.
+    if (now - this.healthAt >= 1000) {
+      this.healthAt = now;
+      this.health = this.makeHealth();
+      const h = JSON.stringify({ ...this.health, checkedAt: null });
+      if (h !== this.healthJson) {
+        this.healthJson = h;
+        hub.publish('health', iso(now), this.health);
+      }
+      const show = this.showData();
+      const sj = JSON.stringify(show);
+      if (sj !== this.showJson) {
+        if (this.showJson !== '') hub.publish('show', iso(now), show);
+        this.showJson = sj;
+      }
+    }
+  }
+
+  private refreshTotals(): void {
+    if (this.opts.totals.revision === this.totalsRev && this.now() - this.totalsAt < 1000) return;
+    this.totalsRev = this.opts.totals.revision;
+    this.totalsAt = this.now();
+    this.totalsData = this.makeTotals();
+  }
+
+  private makeTotals(): TotalsData {
+    const snap = this.opts.totals.snapshot();
+    const rate = this.opts.totals.rate();
+    return {
+      currency: snap.currency,
+      gmv: snap.gmv,
+      orders: snap.orders,
+      mobileShare: snap.mobileShare,
+      mobileOrderShare: snap.mobileOrderShare,
+      status: snap.status,
+      unaudited: true,
+      gmvPerSecond: rate.gmvPerSecond,
+      ordersPerSecond: rate.ordersPerSecond,
+      asOf: snap.asOf,
+    };
+  }
+
+  private frame(start: number, seconds: number): FrameData {
+    const t = this.opts.totals;
+    const f = t.span(start, start + seconds);
+    return { start: iso(start * 1000), seconds, ...f, total: { gmv: formatHundredths(t.gmvHundredths()), orders: t.orders } };
+  }
+
+  private showData(): ShowData {
+    const show = this.opts.show;
+    const endsAt = typeof show.extra.endsAt === 'string' ? show.extra.endsAt : null;
+    return {
+      name: show.name,
+      currency: show.currency,
+      numerals: show.extra.numerals === 'chinese' ? 'chinese' : 'western',
+      startsAt: iso(this.opts.startsAtMs()),
+      endsAt,
+      status: this.opts.totals.status,
+      rehearsal: this.opts.rehearsal ?? false,
+    };
+  }
+
+  private makeHealth(): HealthData {
+    const rep = this.opts.reconciler.report();
+    const staleSeconds = this.opts.staleSeconds ?? 10;
+    const last = this.opts.totals.lastAppliedMs;
+    const now = this.now();
+    const live = this.opts.totals.status === 'live' && now >= this.opts.startsAtMs();
+    return {
+      storage: this.opts.storageState(),
+      drift: rep.drift,
+      checkedAt: rep.checkedAt,
+      lateDuplicates: { copies: rep.lateDuplicates.copies, gmv: rep.lateDuplicates.gmv },
+      stale: live && (last === null || now - last > staleSeconds * 1000),
+      lastOrderAt: last === null ? null : iso(last),
+      staleSeconds,
+    };
+  }
+
+  // ---- from ClickHouse ----
+
+  private entries(rows: KeySums[], limit: number): LeaderEntry[] {
+    const withGmv = rows.map((r) => ({ key: r.key, orders: r.orders, gmv: this.display(r) }));
+    withGmv.sort((a, b) => (a.gmv > b.gmv ? -1 : a.gmv < b.gmv ? 1 : a.key < b.key ? -1 : 1));
+    const total = this.opts.totals.gmvHundredths();
+    return withGmv.slice(0, limit).map((r, i) => ({
+      rank: i + 1,
+      key: r.key,
+      gmv: formatHundredths(r.gmv),
+      orders: r.orders,
+      share: total === 0n ? 0 : Number((r.gmv * 1_000_000n) / total) / 1_000_000,
+    }));
+  }
+
+  private display(r: KeySums): bigint {
+    let t = 0n;
+    for (const c of r.byCurrency) {
+      const rate = this.rates.get(c.currency);
+      if (rate !== undefined) t += convertHundredths(c.hundredths, rate);
+    }
+    return t;
+  }
+
+  /** Re-reads the boards from the rollup tables; publishes them when they changed. */
+  async refreshBoards(): Promise<void> {
+    if (this.boardsRunning || this.opts.storageState() === 'down') return;
+    this.boardsRunning = true;
+    try {
+      const size = this.opts.leaderboardSize ?? 100;
+      const minute = Math.floor(this.now() / 60_000) - 1;
+      const get = async (kind: KeyKind) => {
+        const [night, last] = await Promise.all([
+          this.opts.store.topKeys(kind, size, this.weights),
+          this.opts.store.topKeys(kind, size, this.weights, [minute, minute + 1]),
+        ]);
+        return { night: this.entries(night, size), minute: this.entries(last, size) };
+      };
+      const brands = await get('brand');
+      const products = await get('sku');
+      const regions = await get('region');
+      const next: LeaderboardsData = { minute: iso(minute * 60_000), brands, products, regions };
+      const changed = JSON.stringify(next) !== JSON.stringify(this.boards);
+      this.boards = next;
+      this.boardsAt = this.now();
+      if (changed) this.hub?.publish('leaderboards', next.minute, this.channelBoards());
+    } catch (e) {
+      this.opts.log?.('leaderboards.error', { error: String(e) });
+    } finally {
+      this.boardsRunning = false;
+    }
+  }
+
+  /** The boards as the channel sends them: the first 10 of each. */
+  channelBoards(): LeaderboardsData {
+    const cut = (b: { night: LeaderEntry[]; minute: LeaderEntry[] }) => ({ night: b.night.slice(0, CHANNEL_BOARD), minute: b.minute.slice(0, CHANNEL_BOARD) });
+    return { minute: this.boards.minute, brands: cut(this.boards.brands), products: cut(this.boards.products), regions: cut(this.boards.regions) };
+  }
+
+  private async fetchProducts(skus: string[]): Promise<KeySums[]> {
+    const rows = await this.opts.store.keySums('sku', skus);
+    const at = this.now();
+    const found = new Map(rows.map((r) => [r.key, r]));
+    for (const sku of skus) {
+      const r = found.get(sku);
+      this.products.set(sku, { at, data: { sku, units: r?.orders ?? 0, gmv: formatHundredths(r === undefined ? 0n : this.display(r)) } });
+    }
+    return rows;
+  }
+
+  private async refreshProducts(): Promise<void> {
+    const hub = this.hub;
+    if (hub === null || this.productsRunning || this.watched.size === 0 || this.opts.storageState() === 'down') return;
+    this.productsRunning = true;
+    try {
+      // Products nobody listens to any more are forgotten.
+      for (const sku of this.watched) if (hub.subscribers(`product:${sku}`) === 0) this.watched.delete(sku);
+      const before = new Map([...this.watched].map((s) => [s, JSON.stringify(this.products.get(s)?.data)]));
+      await this.fetchProducts([...this.watched]);
+      for (const sku of this.watched) {
+        const p = this.products.get(sku)!;
+        if (JSON.stringify(p.data) !== before.get(sku)) hub.publish(`product:${sku}`, iso(p.at), p.data);
+      }
+      for (const sku of this.products.keys()) if (!this.watched.has(sku) && this.now() - this.products.get(sku)!.at > 5000) this.products.delete(sku);
+    } catch (e) {
+      this.opts.log?.('products.error', { error: String(e) });
+    } finally {
+      this.productsRunning = false;
+    }
+  }
+}
+
+function push<T>(list: T[], item: T, max: number): void {
+  list.push(item);
+  if (list.length > max) list.splice(0, list.length - max);
+}

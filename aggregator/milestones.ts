@@ -1,0 +1,173 @@
+// Milestones: each threshold of the show config is crossed once, at the paid-at instant of the order that took the
+// running total over it; the crossing is recorded in ClickHouse before it is published, so it survives restarts
+// and is never fired twice.
+import { convertHundredths, formatHundredths, type Rate } from '../domain/money.ts';
+import type { OrderColumns } from '../domain/order-columns.ts';
+import type { Milestone, ShowConfig } from '../domain/show.ts';
+import type { MilestoneRow, OrderStore } from '../storage/storage.ts';
+import type { Log } from '../system/log.ts';
+import type { MilestoneData } from './live-protocol.ts';
+
+/** "2 min 58 s", "1 h 03 min 07 s", "42 s". */
+export function elapsedWords(ms: number): string {
+  const total = Math.max(0, Math.floor(ms / 1000));
+  const h = Math.floor(total / 3600);
+  const m = Math.floor((total % 3600) / 60);
+  const s = total % 60;
+  if (h > 0) return `${h} h ${String(m).padStart(2, '0')} min ${String(s).padStart(2, '0')} s`;
+  if (m > 0) return `${m} min ${s} s`;
+  return `${s} s`;
+}
+
+export interface MilestoneTrackerOptions {
+  store: OrderStore;
+  show: ShowConfig;
+  /** The show's start (epoch ms), for "¥1 billion in 2 min 58 s". */
+  startsAtMs: () => number;
+  /** A crossing, once durable. */
+  onCrossed: (m: MilestoneData) => void;
+  log?: Log;
+}
+
+export class MilestoneTracker {
+  private readonly recorded = new Map<string, MilestoneRow>();
+  /** Crossings detected and waiting to be recorded, in order. */
+  private readonly pending: MilestoneRow[] = [];
+  private writing: Promise<void> | null = null;
+  private readonly rates: ReadonlyMap<string, Rate>;
+  /** Milestones by threshold, lowest first. */
+  private readonly ordered: Milestone[];
+
+  constructor(private readonly opts: MilestoneTrackerOptions) {
+    this.rates = opts.show.rates;
+    this.ordered = [...opts.show.milestones].sort((a, b) => (a.hundredths < b.hundredths ? -1 : a.hundredths > b.hundredths ? 1 : 0));
+  }
+
+  /**
+   * Reads what was recorded before. A threshold the stored total passed but that has no record (the process died
+   * between the commit and the record) is recorded now, at the paid-at second where the stored running total
+   * passed it.
+   */
+  async load(displayTotal: bigint, orders: number, seconds: () => Promise<{ second: number; display: bigint; orders: number }[]>): Promise<void> {
+    for (const r of await this.opts.store.milestones()) this.recorded.set(r.id, r);
+    const missing = this.ordered.filter((m) => !this.recorded.has(m.id) && m.hundredths <= displayTotal);
+    if (missing.length === 0) return;
+    const rows = await seconds();
+    for (const m of missing) {
+      let crossed = rows.at(-1)?.second ?? Math.floor(Date.now() / 1000);
+      let run = 0n;
+      let n = 0;
+      for (const r of rows) {
+        run += r.display;
+        n += r.orders;
+        if (run >= m.hundredths) {
+          crossed = r.second;
+          break;
+        }
+      }
+      this.pending.push(this.row(m, crossed * 1000, run >= m.hundredths ? run : displayTotal, run >= m.hundredths ? n : orders));
+      this.opts.log?.('milestone.recovered', { id: m.id });
+    }
+    await this.flush();
+  }
+
+  /** Milestones crossed and recorded, oldest first, as published. */
+  list(): MilestoneData[] {
+    return [...this.recorded.values()].sort((a, b) => a.crossedMs - b.crossedMs || (a.thresholdHundredths < b.thresholdHundredths ? -1 : 1)).map((r) => this.data(r));
+  }
+
+  /** The next threshold not yet crossed. */
+  next(): { id: string; label: string; threshold: string } | null {
+    const m = this.ordered.find((x) => !this.recorded.has(x.id) && !this.pending.some((p) => p.id === x.id));
+    return m === undefined ? null : { id: m.id, label: m.label, threshold: formatHundredths(m.hundredths) };
+  }
+
+  /**
+   * Called after `orders` were added to the totals. `before` are the per-currency sums before them and
+   * `ordersBefore` the count. Finds each threshold passed, walking the orders in paid-at order.
+   */
+  check(before: ReadonlyMap<string, bigint>, ordersBefore: number, afterDisplay: bigint, orders: OrderColumns): void {
+    const due = this.ordered.filter((m) => !this.recorded.has(m.id) && !this.pending.some((p) => p.id === m.id) && m.hundredths <= afterDisplay);
+    if (due.length === 0) return;
+    const sums = new Map(before);
+    let display = 0n;
+    for (const [c, h] of sums) {
+      const rate = this.rates.get(c);
+      if (rate !== undefined) display += convertHundredths(h, rate);
+    }
+    const idx = Array.from({ length: orders.count }, (_, k) => k).sort((a, b) => orders.ts[a]! - orders.ts[b]! || a - b);
+    let i = 0;
+    const floor = this.latestCrossedMs();
+    for (const m of due) {
+      if (display >= m.hundredths) {
+        // Already over it before these orders (a threshold added to the config mid-show): the instant is now.
+        this.pending.push(this.row(m, Math.max(floor, Date.now()), display, ordersBefore + i));
+        continue;
+      }
+      while (i < idx.length && display < m.hundredths) {
+        const k = idx[i++]!;
+        const c = orders.currencies[orders.currency[k]!]!;
+        const rate = this.rates.get(c);
+        const old = sums.get(c) ?? 0n;
+        const now = old + BigInt(orders.hundredths[k]!);
+        sums.set(c, now);
+        if (rate !== undefined) display += convertHundredths(now, rate) - convertHundredths(old, rate);
+        if (display >= m.hundredths) this.pending.push(this.row(m, Math.max(floor, orders.ts[k]!), display, ordersBefore + i));
+      }
+    }
+    void this.flush();
+  }
+
+  /** Resolves once every detected crossing is recorded and published. */
+  async flush(): Promise<void> {
+    this.writing ??= (async () => {
+      try {
+        while (this.pending.length > 0) {
+          const row = this.pending[0]!;
+          try {
+            await this.opts.store.recordMilestone(row);
+          } catch (e) {
+            // Storage down: keep it, try again shortly; it is published only once recorded.
+            this.opts.log?.('milestone.record_failed', { id: row.id, error: String(e) });
+            await new Promise((r) => setTimeout(r, 1000));
+            continue;
+          }
+          this.pending.shift();
+          this.recorded.set(row.id, row);
+          this.opts.log?.('milestone.crossed', { id: row.id, crossedAt: new Date(row.crossedMs).toISOString() });
+          this.opts.onCrossed(this.data(row));
+        }
+      } finally {
+        this.writing = null;
+      }
+    })();
+    return this.writing;
+  }
+
+  private latestCrossedMs(): number {
+    let t = Number.NEGATIVE_INFINITY;
+    for (const r of this.recorded.values()) t = Math.max(t, r.crossedMs);
+    for (const r of this.pending) t = Math.max(t, r.crossedMs);
+    return t;
+  }
+
+  private row(m: Milestone, crossedMs: number, total: bigint, orders: number): MilestoneRow {
+    return { id: m.id, thresholdHundredths: m.hundredths, currency: this.opts.show.currency, crossedMs, recordedMs: Date.now(), totalHundredths: total, orders };
+  }
+
+  private data(r: MilestoneRow): MilestoneData {
+    const label = this.ordered.find((m) => m.id === r.id)?.label ?? formatHundredths(r.thresholdHundredths);
+    const elapsedMs = Math.max(0, r.crossedMs - this.opts.startsAtMs());
+    return {
+      id: r.id,
+      label,
+      threshold: formatHundredths(r.thresholdHundredths),
+      currency: r.currency,
+      crossedAt: new Date(r.crossedMs).toISOString(),
+      elapsedMs,
+      elapsed: elapsedWords(elapsedMs),
+      total: formatHundredths(r.totalHundredths),
+      orders: r.orders,
+    };
+  }
+}

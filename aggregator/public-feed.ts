@@ -1,0 +1,219 @@
+// The two hot endpoints of the public feed, served by uWS directly (no Request/Response objects per hit):
+// GET /v1/stats with a strong ETag, 304 and CDN-friendly caching, and the SSE stream GET /v1/stats/stream with
+// `id:`, Last-Event-ID resume from a bounded history, a heartbeat comment every 15 s and per-client backpressure.
+import { createHash } from 'node:crypto';
+import type { HttpRequest, HttpResponse, TemplatedApp } from 'uWebSockets.js';
+import type { RateLimiter } from './rate-limit.ts';
+
+export const STATS_CACHE_CONTROL = 'public, max-age=1, s-maxage=1, stale-while-revalidate=2, stale-if-error=60';
+const CORS: Record<string, string> = {
+  'Access-Control-Allow-Origin': '*',
+  'Access-Control-Expose-Headers': 'ETag, RateLimit, RateLimit-Policy, Retry-After',
+};
+
+export interface PublicFeedOptions {
+  /** The current stats body and a key that changes whenever it would (it is rebuilt only then). */
+  stats: () => { key: string; body: () => object };
+  limiter: RateLimiter;
+  /** Events kept for Last-Event-ID resume (default 300: five minutes of one a second). */
+  historySize?: number;
+  heartbeatMs?: number;
+  /** Most SSE clients at once (default 50,000). */
+  maxStreams?: number;
+  /** Bytes a stream may leave unsent before it is dropped (default 256 KiB). */
+  maxBufferedBytes?: number;
+}
+
+interface SseEvent {
+  id: string;
+  /** The epoch second the id starts with, for resuming from an id no longer held. */
+  second: number;
+  text: string;
+}
+
+interface Stream {
+  res: HttpResponse;
+  /** Bytes handed to uWS since it last reported the socket writable. */
+  unconfirmed: number;
+  open: boolean;
+}
+
+export function strongEtag(body: string): string {
+  return `"${createHash('sha1').update(body).digest('base64url')}"`;
+}
+
+/** True when an If-None-Match value names this strong ETag (or is *). */
+export function etagMatches(ifNoneMatch: string, etag: string): boolean {
+  if (ifNoneMatch === '') return false;
+  if (ifNoneMatch.trim() === '*') return true;
+  return ifNoneMatch.split(',').some((t) => t.trim().replace(/^W\//, '') === etag);
+}
+
+export function clientAddress(res: HttpResponse): string {
+  return Buffer.from(res.getRemoteAddressAsText()).toString();
+}
+
+export class PublicFeed {
+  private cachedKey = '';
+  private body = '';
+  private etag = '';
+  private readonly history: SseEvent[] = [];
+  private readonly streams = new Set<Stream>();
+  private heartbeat: NodeJS.Timeout | null = null;
+  private lastSecond = 0;
+  private seq = 0;
+  /** Streams dropped for not reading. */
+  dropped = 0;
+
+  constructor(private readonly opts: PublicFeedOptions) {}
+
+  get streamCount(): number {
+    return this.streams.size;
+  }
+
+  mount(app: TemplatedApp): void {
+    app.get('/v1/stats', (res, req) => this.serveStats(res, req, false));
+    app.head('/v1/stats', (res, req) => this.serveStats(res, req, true));
+    app.get('/v1/stats/stream', (res, req) => this.openStream(res, req));
+    this.heartbeat = setInterval(() => this.writeAll(`: heartbeat ${new Date().toISOString()}\n\n`), this.opts.heartbeatMs ?? 15_000);
+    this.heartbeat.unref();
+  }
+
+  close(): void {
+    if (this.heartbeat !== null) clearInterval(this.heartbeat);
+    for (const s of this.streams) {
+      s.open = false;
+      s.res.cork(() => s.res.end());
+    }
+    this.streams.clear();
+  }
+
+  /** The stats body and ETag as of now. */
+  current(): { body: string; etag: string } {
+    const { key, body } = this.opts.stats();
+    if (key !== this.cachedKey) {
+      this.cachedKey = key;
+      this.body = JSON.stringify(body());
+      this.etag = strongEtag(this.body);
+    }
+    return { body: this.body, etag: this.etag };
+  }
+
+  /** Sends one event to every stream and keeps it for resume. `event` is the SSE event name. */
+  emit(event: string, data: object, nowMs = Date.now()): void {
+    const second = Math.floor(nowMs / 1000);
+    // Ids are epoch seconds (so they stay ordered across restarts), with a suffix for further events in a second.
+    this.seq = second === this.lastSecond ? this.seq + 1 : 0;
+    this.lastSecond = second;
+    const id = this.seq === 0 ? String(second) : `${second}.${this.seq}`;
+    const text = `id: ${id}\nevent: ${event}\ndata: ${JSON.stringify(data)}\n\n`;
+    this.history.push({ id, second, text });
+    const max = this.opts.historySize ?? 300;
+    if (this.history.length > max) this.history.splice(0, this.history.length - max);
+    this.writeAll(text);
+  }
+
+  private headers(res: HttpResponse, extra: Record<string, string>): void {
+    for (const [k, v] of Object.entries(CORS)) res.writeHeader(k, v);
+    for (const [k, v] of Object.entries(extra)) res.writeHeader(k, v);
+  }
+
+  private refuse(res: HttpResponse, headers: Record<string, string>, retryAfter: number): void {
+    res.cork(() => {
+      res.writeStatus('429 Too Many Requests');
+      this.headers(res, { ...headers, 'Content-Type': 'application/json', 'Cache-Control': 'no-store' });
+      res.end(JSON.stringify({ error: `rate limit: too many requests from this client; retry after ${retryAfter} s` }));
+    });
+  }
+
+  private serveStats(res: HttpResponse, req: HttpRequest, head: boolean): void {
+    const ifNoneMatch = req.getHeader('if-none-match');
+    const decision = this.opts.limiter.take(clientAddress(res));
+    if (!decision.allowed) return this.refuse(res, decision.headers, decision.retryAfterSeconds);
+    const { body, etag } = this.current();
+    res.cork(() => {
+      const common = { ETag: etag, 'Cache-Control': STATS_CACHE_CONTROL, Vary: 'Accept-Encoding', ...decision.headers };
+      if (etagMatches(ifNoneMatch, etag)) {
+        res.writeStatus('304 Not Modified');
+        this.headers(res, common);
+        res.endWithoutBody();
+        return;
+      }
+      res.writeStatus('200 OK');
+      this.headers(res, { ...common, 'Content-Type': 'application/json; charset=utf-8' });
+      if (head) {
+        res.writeHeader('Content-Length', String(Buffer.byteLength(body)));
+        res.endWithoutBody();
+      } else {
+        res.end(body);
+      }
+    });
+  }
+
+  private openStream(res: HttpResponse, req: HttpRequest): void {
+    const lastId = req.getHeader('last-event-id') || new URLSearchParams(req.getQuery() ?? '').get('lastEventId') || '';
+    const decision = this.opts.limiter.take(clientAddress(res));
+    if (!decision.allowed) return this.refuse(res, decision.headers, decision.retryAfterSeconds);
+    if (this.streams.size >= (this.opts.maxStreams ?? 50_000)) {
+      res.cork(() => res.writeStatus('503 Service Unavailable').writeHeader('Retry-After', '5').end(JSON.stringify({ error: 'stream: server full' })));
+      return;
+    }
+    const s: Stream = { res, unconfirmed: 0, open: true };
+    res.onAborted(() => {
+      s.open = false;
+      this.streams.delete(s);
+    });
+    res.onWritable(() => {
+      // Registering onWritable stops uWS draining its own queue on writable events: an empty cork flushes it.
+      res.cork(() => undefined);
+      s.unconfirmed = 0;
+      return true;
+    });
+    this.streams.add(s);
+    // Resume: every held event after the last one seen; if it is no longer held (or none was given), the
+    // current snapshot, so the client is never left without the figures.
+    let replay: string[] = [];
+    if (lastId !== '') {
+      const at = this.history.findIndex((e) => e.id === lastId);
+      if (at >= 0) replay = this.history.slice(at + 1).map((e) => e.text);
+      else {
+        const sec = Number.parseInt(lastId, 10);
+        const first = this.history[0];
+        if (Number.isFinite(sec) && first !== undefined && sec >= first.second) replay = this.history.filter((e) => e.second > sec).map((e) => e.text);
+      }
+    }
+    res.cork(() => {
+      res.writeStatus('200 OK');
+      this.headers(res, { 'Content-Type': 'text/event-stream; charset=utf-8', 'Cache-Control': 'no-cache, no-transform', 'X-Accel-Buffering': 'no', ...decision.headers });
+      // The reconnection delay a browser should use, then what it missed (or the current figures).
+      let text = 'retry: 2000\n\n';
+      if (replay.length > 0) text += replay.join('');
+      else {
+        const last = this.history.at(-1);
+        text += last !== undefined ? last.text : `event: stats\ndata: ${this.current().body}\n\n`;
+      }
+      this.write(s, text);
+    });
+  }
+
+  private writeAll(text: string): void {
+    for (const s of this.streams) s.res.cork(() => this.write(s, text));
+  }
+
+  private write(s: Stream, text: string): void {
+    if (!s.open) return;
+    const ok = s.res.write(text);
+    if (ok) {
+      s.unconfirmed = 0;
+      return;
+    }
+    s.unconfirmed += text.length;
+    if (s.unconfirmed > (this.opts.maxBufferedBytes ?? 256 * 1024)) {
+      // A client that does not read: drop it rather than hold its events.
+      s.open = false;
+      this.streams.delete(s);
+      this.dropped++;
+      s.res.close();
+    }
+  }
+}
