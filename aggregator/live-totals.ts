@@ -86,20 +86,23 @@ export class LiveTotals {
   status: 'live' | 'final' = 'live';
   /** When orders were last applied (epoch ms), for staleness; null before any. */
   lastAppliedMs: number | null = null;
+  /** Latest arrival instant among the orders applied: storage up to it is exactly what these totals hold. */
+  appliedThroughMs = Number.NEGATIVE_INFINITY;
   /** Bumped whenever a second's figures change, including late orders for an older second. */
 
   constructor(private readonly show: ShowConfig, private readonly now: () => number = Date.now) {}
 
-  /** Replaces everything with totals read back from storage (start-up, or a full resync). */
-  load(totals: readonly TotalsRow[], seconds: readonly SecondRow[]): void {
+  /** Replaces the totals (and, unless `seconds` is null, the per-second figures) with what storage holds. */
+  load(totals: readonly TotalsRow[], seconds: readonly SecondRow[] | null, receivedThroughMs?: number): void {
+    if (receivedThroughMs !== undefined) this.appliedThroughMs = receivedThroughMs;
     this.total = emptySums();
     this.ordersByCurrency.clear();
-    this.seconds.clear();
+    if (seconds !== null) this.seconds.clear();
     for (const r of totals) {
       addRow(this.total, r.currency, r.channel, r.hundredths, r.orders);
       this.ordersByCurrency.set(r.currency, (this.ordersByCurrency.get(r.currency) ?? 0) + r.orders);
     }
-    for (const r of seconds) {
+    for (const r of seconds ?? []) {
       let s = this.seconds.get(r.second);
       if (s === undefined) this.seconds.set(r.second, (s = emptySums()));
       addRow(s, r.currency, r.channel, r.hundredths, r.orders);
@@ -108,7 +111,8 @@ export class LiveTotals {
   }
 
   /** Adds committed orders. Sums per second and currency in safe integers first, then once into the bigints. */
-  apply(orders: OrderColumns): void {
+  apply(orders: OrderColumns, receivedThroughMs?: number): void {
+    if (receivedThroughMs !== undefined) this.appliedThroughMs = Math.max(this.appliedThroughMs, receivedThroughMs);
     if (orders.count === 0) return;
     const { currencies } = orders;
     // second -> currency index -> partial sums; a group of orders spans few seconds and few currencies.

@@ -31,7 +31,8 @@ export interface GroupCommitOptions {
   /** How often a down storage is probed. */
   probeIntervalMs?: number;
   /** Called with the orders of each committed insert, before the batches are acked. */
-  onCommitted?: (orders: OrderColumns, receivedMs: number) => void;
+  /** Committed orders, with the latest arrival instant among them (groups commit in arrival order). */
+  onCommitted?: (orders: OrderColumns, receivedThroughMs: number) => void;
   metrics?: Registry;
   now?: () => number;
   log?: (event: string, fields: Record<string, unknown>) => void;
@@ -335,7 +336,7 @@ export class GroupCommitter {
     if (g.rows > 0) {
       this.m?.inserts.inc(1, { result: 'ok' });
       this.m?.insertRows.observe(g.rows);
-      this.opts.onCommitted?.(g.cols, g.openedAt);
+      this.opts.onCommitted?.(g.cols, g.maxReceivedMs);
     }
     // A batch of only new orders is durable now; one that reported duplicates waits for the earlier inserts.
     for (const w of g.waiters) {
@@ -408,7 +409,7 @@ export class GroupCommitter {
         const found = cols.filter((k) => stored.has(`${cols.hi[k]}:${cols.lo[k]}`));
         for (let k = 0; k < found.count; k++) this.opts.dedup.add(found.hi[k]!, found.lo[k]!, g.openedAt);
         this.opts.log?.('storage.ambiguous_insert_committed', { rows: found.count });
-        this.opts.onCommitted?.(found, g.openedAt);
+        this.opts.onCommitted?.(found, g.maxReceivedMs);
       }
       this.uncertain.shift();
     }

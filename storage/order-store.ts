@@ -61,9 +61,10 @@ export function createOrderStore(conn: SqlConnection, opts: OrderStoreOptions = 
 
     // Sums travel as strings (toString): chDB 26.x does not quote 64-bit integers in JSON, and a JSON
     // number above 2^53 is rounded before BigInt() could see it.
-    async totals(): Promise<TotalsRow[]> {
+    async totals(receivedThroughMs?: number): Promise<TotalsRow[]> {
+      const where = receivedThroughMs === undefined ? '' : ` WHERE received_ms <= ${Math.trunc(receivedThroughMs)}`;
       const rows = await conn.queryRows<{ currency: string; channel: Channel; h: string; n: string }>(
-        `SELECT currency, channel, toString(sum(hundredths)) AS h, count() AS n FROM ${ORDERS_TABLE} GROUP BY currency, channel ORDER BY currency, channel`,
+        `SELECT currency, channel, toString(sum(hundredths)) AS h, count() AS n FROM ${ORDERS_TABLE}${where} GROUP BY currency, channel ORDER BY currency, channel`,
       );
       return rows.map((r) => ({ currency: r.currency, channel: r.channel, hundredths: BigInt(r.h), orders: int(r.n) }));
     },

@@ -63,8 +63,8 @@ export interface OrderStore {
   insert(rows: EncodedRows): Promise<void>;
   /** See SqlConnection.settleFailedInsert: call before asking what a failed insert stored. */
   settleFailedInsert(error: unknown): Promise<void>;
-  /** Totals of every stored row, by currency and channel. */
-  totals(): Promise<TotalsRow[]>;
+  /** Totals of every stored row (or of those received at or before an instant), by currency and channel. */
+  totals(receivedThroughMs?: number): Promise<TotalsRow[]>;
   /** Per-second sums by paid-at second, currency and channel, for seconds in [fromSecond, toSecond). */
   perSecond(fromSecond: number, toSecond: number): Promise<SecondRow[]>;
   /**

@@ -44,6 +44,8 @@ export interface StartOptions {
   maxBufferedOrders?: number;
   /** Ingest listener tuning (frame size, backpressure, in-flight caps). */
   ingest?: Pick<IngestServerOptions, 'maxFrameBytes' | 'maxBackpressureBytes' | 'maxInflightPerConnection'>;
+  /** Live channel and SSE tuning (tests shrink them). */
+  live?: { maxBackpressureBytes?: number; heartbeatMs?: number };
   /** Called once each listener is bound, with the contract's "listening" line. */
   onListening?: (line: string) => void;
 }
@@ -52,7 +54,8 @@ export interface StartOptions {
 async function restore(store: OrderStore, totals: LiveTotals, dedup: DedupWindow, windowMs: number, log: Log): Promise<void> {
   const nowS = Math.floor(Date.now() / 1000);
   const [rows, seconds] = await Promise.all([store.totals(), store.rolledSeconds(nowS - SECONDS_KEPT, nowS + 3600)]);
-  totals.load(rows, seconds);
+  // Nothing is being ingested yet: every stored order was received before now.
+  totals.load(rows, seconds, Date.now());
   const started = Date.now();
   const n = await store.fingerprintsSince(Date.now() - windowMs, (p) => {
     for (let i = 0; i < p.count; i++) dedup.add(p.hi[i]!, p.lo[i]!, p.receivedMs[i]!);
@@ -101,10 +104,10 @@ export async function startSystem(cfg: ServeConfig, opts: StartOptions = {}): Pr
     currencies: [...cfg.show.rates.keys()],
     flushIntervalMs: opts.flushIntervalMs,
     maxBufferedOrders: opts.maxBufferedOrders,
-    onCommitted: (orders) => {
+    onCommitted: (orders, receivedThroughMs) => {
       const before = new Map(totals.currencySums());
       const ordersBefore = totals.orders;
-      totals.apply(orders);
+      totals.apply(orders, receivedThroughMs);
       milestones.check(before, ordersBefore, totals.gmvHundredths(), orders);
     },
     metrics,
@@ -112,7 +115,21 @@ export async function startSystem(cfg: ServeConfig, opts: StartOptions = {}): Pr
   });
   const ingest = await startIngestServer({ ...opts.ingest, host: cfg.host, port: cfg.ingestPort, tokens: cfg.ingestTokens, currencies: [...cfg.show.rates.keys()], committer, metrics, log });
 
-  const reconciler = createReconciler({ store, totals, show: cfg.show, intervalMs: cfg.reconcileIntervalMs, metrics, log });
+  const reconciler = createReconciler({
+    store,
+    totals,
+    show: cfg.show,
+    intervalMs: cfg.reconcileIntervalMs,
+    metrics,
+    log,
+    onDrift: async () => {
+      // Rebuilt only if no commit lands meanwhile; otherwise the next check looks again.
+      const rev = totals.revision;
+      const through = totals.appliedThroughMs;
+      const rows = await store.totals(through);
+      if (totals.revision === rev) totals.load(rows, null, through);
+    },
+  });
   if (cfg.reconcileIntervalMs > 0) reconciler.start();
 
   const liveState = new LiveState({
@@ -132,6 +149,8 @@ export async function startSystem(cfg: ServeConfig, opts: StartOptions = {}): Pr
   const statsBody = () => ({ ...totals.snapshot(), ...totals.rate(), reconciliation: reconciler.report() });
   const publicFeed = new PublicFeed({
     limiter,
+    heartbeatMs: opts.live?.heartbeatMs,
+    maxBufferedBytes: opts.live?.maxBackpressureBytes,
     stats: () => ({ key: `${totals.revision}|${Math.floor(Date.now() / 1000)}|${reconciler.report().checkedAt}|${totals.status}`, body: statsBody }),
   });
   feed = publicFeed;
@@ -142,6 +161,7 @@ export async function startSystem(cfg: ServeConfig, opts: StartOptions = {}): Pr
   const httpApp = uWS.App();
   const hub = new LiveHub(httpApp, {
     producerTokens: cfg.producerTokens,
+    maxBackpressureBytes: opts.live?.maxBackpressureBytes,
     snapshot: (t) => liveState.snapshot(t),
     watchProduct: (sku) => liveState.watchProduct(sku),
     admit: (res) => {
