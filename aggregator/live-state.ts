@@ -253,13 +253,12 @@ export class LiveState {
 
   private showData(): ShowData {
     const show = this.opts.show;
-    const endsAt = typeof show.extra.endsAt === 'string' ? show.extra.endsAt : null;
     return {
       name: show.name,
       currency: show.currency,
       numerals: show.extra.numerals === 'chinese' ? 'chinese' : 'western',
       startsAt: iso(this.opts.startsAtMs()),
-      endsAt,
+      endsAt: show.endsAt === null ? null : iso(show.endsAt),
       status: this.opts.totals.status,
       rehearsal: this.opts.rehearsal ?? false,
     };

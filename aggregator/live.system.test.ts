@@ -334,6 +334,20 @@ describe('public feed', () => {
   });
 });
 
+describe('show status', () => {
+  it('turns the figures final after the show ends, once a reconciliation agrees, on the feed and the channel', async () => {
+    const show = parseShowConfig({ name: 'Short show', currency: 'CNY', startsAt: new Date(Date.now() - 60_000).toISOString(), endsAt: new Date(Date.now() + 1500).toISOString() });
+    const { system: s } = await system({ show, reconcileIntervalMs: 300 });
+    const base = `http://127.0.0.1:${s.httpPort}`;
+    const sub = await subscriber(s.httpPort, ['show', 'totals']);
+    expect(((await (await fetch(`${base}/v1/stats`)).json()) as { status: string }).status).toBe('live');
+    await until('final', async () => ((await (await fetch(`${base}/v1/stats`)).json()) as { status: string }).status === 'final', 10_000);
+    await until('show topic final', () => sub.of('show').some((m) => (m as { data: { status: string } }).data.status === 'final'), 5000);
+    expect(((await (await fetch(`${base}/v1/milestones`)).json()) as { status: string; unaudited: boolean })).toMatchObject({ status: 'final', unaudited: true });
+    sub.ws.close();
+  });
+});
+
 describe('reconciliation and staleness on the live channel', () => {
   it('flags stale input while live, and a drift, which is repaired from storage so viewers see the stored figure', async () => {
     const { system: s } = await system({ staleSeconds: 1, reconcileIntervalMs: 0 });

@@ -16,6 +16,8 @@ export interface ShowConfig {
   rates: ReadonlyMap<string, Rate>;
   /** When the show starts (epoch ms); null means "when the process starts". */
   startsAt: number | null;
+  /** When the show ends (epoch ms): figures turn `final` once a reconciliation after it agrees; null: never. */
+  endsAt: number | null;
   milestones: Milestone[];
   /** Raw sections later features read (products, rundown); kept as given. */
   extra: Record<string, unknown>;
@@ -59,6 +61,13 @@ export function parseShowConfig(raw: unknown): ShowConfig {
     if (Number.isNaN(t)) fail('startsAt', 'must be an ISO 8601 instant', o.startsAt);
     startsAt = t;
   }
+  let endsAt: number | null = null;
+  if (o.endsAt !== undefined && o.endsAt !== null) {
+    const t = typeof o.endsAt === 'string' ? Date.parse(o.endsAt) : Number.NaN;
+    if (Number.isNaN(t)) fail('endsAt', 'must be an ISO 8601 instant', o.endsAt);
+    if (startsAt !== null && t <= startsAt) fail('endsAt', 'must be after startsAt', o.endsAt);
+    endsAt = t;
+  }
   const milestonesRaw = o.milestones ?? [];
   if (!Array.isArray(milestonesRaw)) fail('milestones', 'must be an array', milestonesRaw);
   const milestones: Milestone[] = milestonesRaw.map((m: unknown, i: number) => {
@@ -75,6 +84,6 @@ export function parseShowConfig(raw: unknown): ShowConfig {
     if (typeof id !== 'string') fail(`milestones[${i}].id`, 'must be a string', id);
     return { id, label, hundredths };
   });
-  const { name: _n, currency: _c, rates: _r, startsAt: _s, milestones: _m, ...extra } = o;
-  return { name, currency, rates, startsAt, milestones, extra };
+  const { name: _n, currency: _c, rates: _r, startsAt: _s, endsAt: _e, milestones: _m, ...extra } = o;
+  return { name, currency, rates, startsAt, endsAt, milestones, extra };
 }

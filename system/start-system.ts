@@ -178,6 +178,18 @@ export async function startSystem(cfg: ServeConfig, opts: StartOptions = {}): Pr
   publicFeed.mount(httpApp);
   mountFetch(httpApp, (req, env) => web.fetch(req, env), { maxBodyBytes: 1024 * 1024, onError: (e) => log('http.error', { error: String(e) }) });
   liveState.start(hub);
+  // After the show's end, the figures turn final once a reconciliation completed after it agrees with storage.
+  const finalTimer = setInterval(() => {
+    const end = cfg.show.endsAt;
+    if (end === null || totals.status === 'final' || Date.now() < end) return;
+    const rep = reconciler.report();
+    if (rep.checkedAt !== null && Date.parse(rep.checkedAt) > end && Object.keys(rep.drift).length === 0) {
+      totals.status = 'final';
+      totals.revision++;
+      log('show.final', { gmv: totals.snapshot().gmv, orders: totals.orders });
+    }
+  }, 250);
+  finalTimer.unref();
   metrics.gauge('gala_live_connections', 'Live channel WebSocket connections', () => hub.connections);
   metrics.gauge('gala_live_dropped_total', 'Live channel subscribers dropped for falling behind', () => hub.dropped);
   metrics.gauge('gala_sse_streams', 'Open SSE streams of /v1/stats/stream', () => publicFeed.streamCount);
@@ -207,6 +219,7 @@ export async function startSystem(cfg: ServeConfig, opts: StartOptions = {}): Pr
         uWS.us_listen_socket_close(httpListen);
         await ingest.close();
         await milestones.flush();
+        clearInterval(finalTimer);
         liveState.stop();
         publicFeed.close();
         await reconciler.stop();
