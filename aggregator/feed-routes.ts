@@ -109,9 +109,10 @@ export function createFeedRoutes(opts: FeedRoutesOptions) {
     if (err instanceof BadParam) return c.json({ error: err.message }, 400);
     throw err;
   });
-  app.use('*', cors({ origin: '*', allowMethods: ['GET', 'HEAD', 'OPTIONS'], exposeHeaders: ['ETag', 'RateLimit', 'RateLimit-Policy', 'Retry-After'], maxAge: 86_400 }));
-  app.use('*', rateLimit(opts.limiter));
-  app.use('*', etag());
+  // Scoped to the feed's own paths: this app is mounted at '/' next to others (overlays, control room).
+  const FEED = ['/v1/*', '/', '/assets/*'];
+  for (const path of FEED) app.use(path, cors({ origin: '*', allowMethods: ['GET', 'HEAD', 'OPTIONS'], exposeHeaders: ['ETag', 'RateLimit', 'RateLimit-Policy', 'Retry-After'], maxAge: 86_400 }));
+  for (const path of FEED) app.use(path, rateLimit(opts.limiter), etag());
 
   app.get('/v1/series', async (c) => {
     const q = c.req.query();

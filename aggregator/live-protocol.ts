@@ -6,13 +6,13 @@ export const LIVE_PROTOCOL_VERSION = 1;
 export const LIVE_PATH = '/v1/live';
 
 /** Fixed topics; `product:<sku>` topics carry one product's live sales (see-now-buy-now). */
-export const TOPICS = ['totals', 'second', 'minute', 'milestones', 'leaderboards', 'show', 'health'] as const;
+export const TOPICS = ['totals', 'second', 'minute', 'milestones', 'leaderboards', 'show', 'graphics', 'health', 'overlays'] as const;
 export type FixedTopic = (typeof TOPICS)[number];
 export type ProductTopic = `product:${string}`;
 export type Topic = FixedTopic | ProductTopic;
 
 /** Topics that need the producer token (`?token=` on the upgrade, or `Authorization: Bearer`). */
-export const PRODUCER_TOPICS: readonly Topic[] = ['health'];
+export const PRODUCER_TOPICS: readonly Topic[] = ['health', 'overlays'];
 
 export function isTopic(t: unknown): t is Topic {
   if (typeof t !== 'string') return false;
@@ -111,6 +111,50 @@ export interface HealthData {
   staleSeconds: number;
 }
 
+/** The on-air graphics of the overlays, driven by cues (play / update / stop / next). */
+export const GRAPHICS = ['counter', 'chart', 'milestone', 'product', 'lowerthird', 'leaderboard', 'wall'] as const;
+export type GraphicName = (typeof GRAPHICS)[number];
+export type GraphicCommand = 'play' | 'update' | 'stop' | 'next';
+
+export interface GraphicState {
+  name: GraphicName;
+  /** On air (after its in animation) or not (after its out animation). */
+  visible: boolean;
+  /** What the graphic shows (text of a lower third, the product of a card, the board of a leaderboard...). */
+  data: Record<string, unknown>;
+  /** Page of a multi-page graphic, advanced by `next`. */
+  page: number;
+  /** Bumped by every command, so an overlay replays an in animation on a new `play`. */
+  rev: number;
+  lastCommand: GraphicCommand | null;
+  changedAt: string;
+}
+
+/** One overlay instance's health, as it reports it over the live channel ({op:'report'}). */
+export interface OverlayReport {
+  overlay: string;
+  instance: string;
+  /** The figure it displays now (the counter's GMV), if any. */
+  displayed: string | null;
+  /** Frames per second over the last second, and frame time percentiles (ms). */
+  fps: number;
+  frameMsP50: number;
+  frameMsP99: number;
+  /** The last live update it applied (ISO), and whether its live connection is up. */
+  lastUpdate: string | null;
+  connected: boolean;
+  /** Graphics it shows now. */
+  visible: string[];
+  jsHeapBytes: number | null;
+  contextLosses: number;
+}
+
+export interface OverlayHealth extends OverlayReport {
+  /** Server-side: when the report arrived, and the socket it came on. */
+  reportedAt: string;
+  socket: number;
+}
+
 /** What a snapshot and an update carry, per topic. */
 export interface SnapshotData {
   totals: TotalsData;
@@ -120,7 +164,9 @@ export interface SnapshotData {
   milestones: { milestones: MilestoneData[]; next: { id: string; label: string; threshold: string } | null };
   leaderboards: LeaderboardsData;
   show: ShowData;
+  graphics: { graphics: Record<GraphicName, GraphicState> };
   health: HealthData;
+  overlays: { overlays: OverlayHealth[] };
 }
 export interface UpdateData {
   totals: TotalsData;
@@ -130,7 +176,10 @@ export interface UpdateData {
   milestones: MilestoneData;
   leaderboards: LeaderboardsData;
   show: ShowData;
+  /** One graphic's new state. */
+  graphics: GraphicState;
   health: HealthData;
+  overlays: { overlays: OverlayHealth[] };
 }
 type DataOf<M extends Record<FixedTopic, unknown>, T extends Topic> = T extends FixedTopic ? M[T] : ProductData;
 

@@ -10,6 +10,9 @@ import { publicOpenApi } from '../aggregator/openapi.ts';
 import { loadPublicPage } from '../aggregator/page/page-assets.ts';
 import { clientAddress, PublicFeed } from '../aggregator/public-feed.ts';
 import { RateLimiter } from '../aggregator/rate-limit.ts';
+import { Graphics } from '../overlays/server/graphics.ts';
+import { OverlayRegistry } from '../overlays/server/overlay-registry.ts';
+import { createOverlayRoutes } from '../overlays/server/overlay-routes.ts';
 import { createReconciler, type Reconciler } from '../aggregator/reconciler.ts';
 import type { ServeConfig } from '../cli/config.ts';
 import { mountFetch } from '../http/uws-fetch.ts';
@@ -31,6 +34,8 @@ export interface RunningSystem {
   reconciler: Reconciler;
   state: LiveState;
   hub: LiveHub;
+  graphics: Graphics;
+  overlays: OverlayRegistry;
   feed: PublicFeed;
   milestones: MilestoneTracker;
   /** Graceful stop: refuse new work, commit and acknowledge what is in flight, close everything. */
@@ -155,14 +160,25 @@ export async function startSystem(cfg: ServeConfig, opts: StartOptions = {}): Pr
   });
   feed = publicFeed;
 
+  let hubRef: LiveHub | null = null;
+  const graphics = new Graphics((g) => hubRef?.publish('graphics', g.changedAt, g));
+  const overlays = new OverlayRegistry();
   const web = new Hono<{ Bindings: { remoteAddress?: string } }>()
     .get('/healthz', (c) => c.json({ ok: true, storage: committer.state }))
+    .route('/', createOverlayRoutes({ producerTokens: cfg.producerTokens, graphics, registry: overlays, onBuildError: (e) => log('overlays.build_error', { error: String(e) }) }))
     .route('/', createFeedRoutes({ show: cfg.show, totals, state: liveState, store, limiter, openapi: () => publicOpenApi(cfg.show), page: loadPublicPage() }));
   const httpApp = uWS.App();
   const hub = new LiveHub(httpApp, {
     producerTokens: cfg.producerTokens,
     maxBackpressureBytes: opts.live?.maxBackpressureBytes,
-    snapshot: (t) => liveState.snapshot(t),
+    snapshot: (t) =>
+      t === 'graphics'
+        ? { at: new Date().toISOString(), data: graphics.snapshot() }
+        : t === 'overlays'
+          ? { at: new Date().toISOString(), data: { overlays: overlays.list() } }
+          : liveState.snapshot(t),
+    onReport: (socket, report) => overlays.report(socket, report),
+    onClose: (socket) => overlays.closed(socket),
     watchProduct: (sku) => liveState.watchProduct(sku),
     admit: (res) => {
       const d = limiter.take(clientAddress(res));
@@ -175,7 +191,18 @@ export async function startSystem(cfg: ServeConfig, opts: StartOptions = {}): Pr
       return false;
     },
   });
+  hubRef = hub;
   publicFeed.mount(httpApp);
+  // Overlay health goes to the control room once a second, when it changed.
+  let overlaysJson = '';
+  const overlaysTimer = setInterval(() => {
+    const list = overlays.list();
+    const j = JSON.stringify(list.map((o) => ({ ...o, reportedAt: '' })));
+    if (j === overlaysJson) return;
+    overlaysJson = j;
+    hub.publish('overlays', new Date().toISOString(), { overlays: list });
+  }, 1000);
+  overlaysTimer.unref();
   mountFetch(httpApp, (req, env) => web.fetch(req, env), { maxBodyBytes: 1024 * 1024, onError: (e) => log('http.error', { error: String(e) }) });
   liveState.start(hub);
   // After the show's end, the figures turn final once a reconciliation completed after it agrees with storage.
@@ -212,6 +239,8 @@ export async function startSystem(cfg: ServeConfig, opts: StartOptions = {}): Pr
     reconciler,
     state: liveState,
     hub,
+    graphics,
+    overlays,
     feed: publicFeed,
     milestones,
     close() {
@@ -220,6 +249,7 @@ export async function startSystem(cfg: ServeConfig, opts: StartOptions = {}): Pr
         await ingest.close();
         await milestones.flush();
         clearInterval(finalTimer);
+        clearInterval(overlaysTimer);
         liveState.stop();
         publicFeed.close();
         await reconciler.stop();

@@ -1,0 +1,244 @@
+// What every overlay page shares: a transparent 1920x1080 Pixi stage driven by its own frame loop, the live
+// channel (snapshot then updates, resync on gaps, reconnect with backoff), graphics cues with in/out
+// animations, the show's theme, a safe-area guide, WebGL context-loss recovery, and a health report to the
+// server every second.
+import { Application, Container, Graphics as Shape } from 'pixi.js';
+import { LiveClient, type GraphicName, type GraphicState, type ShowData, type Topic } from '../../aggregator/live-protocol.ts';
+
+export interface Theme {
+  primary: string;
+  accent: string;
+  text: string;
+  panel: string;
+  fontFamily: string;
+}
+
+export const DEFAULT_THEME: Theme = {
+  primary: '#ffd166',
+  accent: '#ef476f',
+  text: '#ffffff',
+  panel: '#1b1033',
+  fontFamily: '"Helvetica Neue", Arial, "WenQuanYi Zen Hei", "Noto Sans CJK SC", sans-serif',
+};
+
+type Listener = (data: unknown, kind: 'snapshot' | 'update', at: string) => void;
+
+export interface OverlayContext {
+  app: Application;
+  stage: Container;
+  params: URLSearchParams;
+  theme: Theme;
+  show: ShowData | null;
+  /** Subscribes to a topic's snapshots and updates. */
+  on(topic: Topic, fn: Listener): void;
+  /** Called every frame with the frame's instant (performance.now() ms) before rendering. */
+  onFrame(fn: (now: number) => void): void;
+  /** Tells the health report what the overlay displays now. */
+  setDisplayed(read: () => string | null): void;
+  /**
+   * Binds a container to a graphic's cue state: shown with an in animation on `play`, hidden with an out
+   * animation on `stop`, and `onChange` for `update` / `next`.
+   */
+  graphic(name: GraphicName, view: Container, onChange?: (s: GraphicState) => void): void;
+  /** Live connection up? */
+  readonly connected: boolean;
+}
+
+interface FrameStat {
+  interval: number;
+  work: number;
+}
+
+const FRAME_RING = 240;
+const IN_MS = 450;
+const OUT_MS = 350;
+
+function percentile(sorted: number[], p: number): number {
+  if (sorted.length === 0) return 0;
+  return sorted[Math.min(sorted.length - 1, Math.floor((sorted.length - 1) * p))]!;
+}
+
+declare global {
+  interface Window {
+    /** Test and diagnostics hook: what the overlay displays, frame by frame. */
+    __gala?: { overlay: string; displayed: () => string | null; frames: { t: number; v: string | null }[]; contextLosses: number; connected: () => boolean; visible: () => string[] };
+  }
+}
+
+export async function runOverlay(name: string, topics: Topic[], setup: (ctx: OverlayContext) => void | Promise<void>): Promise<void> {
+  const params = new URLSearchParams(location.search);
+  const app = new Application();
+  await app.init({ width: 1920, height: 1080, backgroundAlpha: 0, antialias: params.get('aa') === '1', preference: 'webgl', autoStart: false, resolution: 1, sharedTicker: false });
+  app.ticker.stop();
+  document.body.appendChild(app.canvas);
+
+  const listeners = new Map<Topic, Listener[]>();
+  const frameFns: ((now: number) => void)[] = [];
+  let readDisplayed: () => string | null = () => null;
+  let connected = false;
+  let lastUpdate: string | null = null;
+  let contextLosses = 0;
+  const theme: Theme = { ...DEFAULT_THEME };
+  const bound = new Map<GraphicName, { view: Container; onChange?: (s: GraphicState) => void; state: GraphicState | null; anim: { kind: 'in' | 'out'; t0: number } | null }>();
+  const stats: FrameStat[] = [];
+  const frames: { t: number; v: string | null }[] = [];
+
+  const ctx: OverlayContext = {
+    app,
+    stage: app.stage,
+    params,
+    theme,
+    show: null,
+    on(topic, fn) {
+      const l = listeners.get(topic) ?? [];
+      l.push(fn);
+      listeners.set(topic, l);
+    },
+    onFrame(fn) {
+      frameFns.push(fn);
+    },
+    setDisplayed(read) {
+      readDisplayed = read;
+    },
+    graphic(g, view, onChange) {
+      view.visible = false;
+      bound.set(g, { view, onChange, state: null, anim: null });
+    },
+    get connected() {
+      return connected;
+    },
+  };
+
+  const applyGraphic = (s: GraphicState, snapshot: boolean) => {
+    const b = bound.get(s.name);
+    if (b === undefined) return;
+    const was = b.state;
+    b.state = s;
+    // A forced state (?show=1) keeps a graphic on screen for setup, whatever the cues say.
+    const visible = params.get('show') === '1' || s.visible;
+    const now = performance.now();
+    if (visible && (was === null || !was.visible || (s.lastCommand === 'play' && s.rev !== was.rev))) {
+      b.view.visible = true;
+      b.anim = snapshot ? null : { kind: 'in', t0: now };
+      if (snapshot) {
+        b.view.alpha = 1;
+        b.view.pivot.y = 0;
+      }
+    } else if (!visible && (was === null || was.visible)) {
+      if (snapshot || was === null) b.view.visible = false;
+      else b.anim = { kind: 'out', t0: now };
+    }
+    b.onChange?.(s);
+  };
+
+  ctx.on('show', (d) => {
+    const show = d as ShowData & { theme?: Partial<Theme> };
+    ctx.show = show;
+  });
+  ctx.on('graphics', (d, kind) => {
+    if (kind === 'snapshot') for (const s of Object.values((d as { graphics: Record<string, GraphicState> }).graphics)) applyGraphic(s, true);
+    else applyGraphic(d as GraphicState, false);
+  });
+
+  await setup(ctx);
+
+  const proto = location.protocol === 'https:' ? 'wss' : 'ws';
+  const token = params.get('token');
+  const client = new LiveClient({
+    url: `${proto}://${location.host}/v1/live${token ? `?token=${encodeURIComponent(token)}` : ''}`,
+    topics: [...new Set<Topic>(['show', 'graphics', ...topics])],
+    onMessage: (m) => {
+      lastUpdate = new Date().toISOString();
+      for (const fn of listeners.get(m.topic) ?? []) fn(m.data, m.type, m.at);
+    },
+    onStatus: (s) => {
+      connected = s === 'open';
+      for (const fn of listeners.get('__status' as Topic) ?? []) fn(s, 'update', new Date().toISOString());
+    },
+    maxBackoffMs: 5000,
+  });
+  client.start();
+
+  // Safe-area guide for setting up OBS: action-safe 93% and graphics-safe 90% (SMPTE ST 2046-1), centre cross.
+  if (params.get('guide') === '1') {
+    const g = new Shape();
+    const rect = (k: number, color: number) => g.rect((1920 * (1 - k)) / 2, (1080 * (1 - k)) / 2, 1920 * k, 1080 * k).stroke({ color, width: 3, alpha: 0.9 });
+    rect(0.93, 0x00e0ff);
+    rect(0.9, 0xff3df2);
+    g.moveTo(960, 500).lineTo(960, 580).moveTo(920, 540).lineTo(1000, 540).stroke({ color: 0xffffff, width: 2, alpha: 0.8 });
+    app.stage.addChild(g);
+  }
+
+  // WebGL context loss: Pixi restores its resources on `webglcontextrestored`; the loop skips rendering meanwhile,
+  // and if the browser does not bring the context back by itself, it is asked to.
+  const canvas = app.canvas;
+  canvas.addEventListener('webglcontextlost', () => {
+    contextLosses++;
+    setTimeout(() => {
+      const gl = (app.renderer as unknown as { gl?: WebGL2RenderingContext }).gl;
+      if (gl?.isContextLost()) gl.getExtension('WEBGL_lose_context')?.restoreContext();
+    }, 1000);
+  });
+
+  let last = performance.now();
+  const loop = () => {
+    const t0 = performance.now();
+    for (const fn of frameFns) fn(t0);
+    for (const b of bound.values()) {
+      if (b.anim === null) continue;
+      const p = Math.min(1, (t0 - b.anim.t0) / (b.anim.kind === 'in' ? IN_MS : OUT_MS));
+      const e = 1 - (1 - p) ** 3;
+      if (b.anim.kind === 'in') {
+        b.view.alpha = e;
+        b.view.pivot.y = -40 * (1 - e);
+      } else {
+        b.view.alpha = 1 - e;
+        b.view.pivot.y = 40 * e;
+        if (p >= 1) b.view.visible = false;
+      }
+      if (p >= 1) b.anim = null;
+    }
+    const gl = (app.renderer as unknown as { gl?: WebGL2RenderingContext }).gl;
+    if (!gl?.isContextLost()) app.render();
+    const t1 = performance.now();
+    stats.push({ interval: t0 - last, work: t1 - t0 });
+    if (stats.length > FRAME_RING) stats.shift();
+    frames.push({ t: Date.now(), v: readDisplayed() });
+    if (frames.length > 1000) frames.shift();
+    last = t0;
+    requestAnimationFrame(loop);
+  };
+  requestAnimationFrame(loop);
+
+  const visibleNow = () => [...bound].filter(([, b]) => b.view.visible).map(([n]) => n);
+  window.__gala = { overlay: name, displayed: () => readDisplayed(), frames, get contextLosses() { return contextLosses; }, connected: () => connected, visible: visibleNow };
+
+  const instance = Math.random().toString(36).slice(2, 10);
+  setInterval(() => {
+    const recent = stats.slice(-60);
+    const work = recent.map((s) => s.work).sort((a, b) => a - b);
+    const mean = recent.reduce((a, s) => a + s.interval, 0) / Math.max(1, recent.length);
+    const heap = (performance as unknown as { memory?: { usedJSHeapSize: number } }).memory?.usedJSHeapSize ?? null;
+    client.send({
+      op: 'report',
+      report: {
+        overlay: name,
+        instance,
+        displayed: readDisplayed(),
+        fps: mean > 0 ? Math.round(10_000 / mean) / 10 : 0,
+        frameMsP50: percentile(work, 0.5),
+        frameMsP99: percentile(work, 0.99),
+        lastUpdate,
+        connected,
+        visible: visibleNow(),
+        jsHeapBytes: heap,
+        contextLosses,
+      },
+    });
+  }, 1000);
+}
+
+/** Listens to the live connection's state ('connecting' | 'open' | 'closed'). */
+export function onConnection(ctx: OverlayContext, fn: (state: string) => void): void {
+  ctx.on('__status' as Topic, (s) => fn(String(s)));
+}

@@ -1,0 +1,79 @@
+// HTTP routes of the overlays: the pages (public: OBS browser sources load them by URL) and the producer API
+// that cues graphics and lists overlay health (Bearer producer token).
+import { Hono, type MiddlewareHandler } from 'hono';
+import { createTokenCheck, presentedToken } from '../../ingest/auth.ts';
+import type { Graphics } from './graphics.ts';
+import { GraphicsError } from './graphics.ts';
+import { buildOverlays, overlayHtml, overlayNames, type BuiltOverlays } from './overlay-assets.ts';
+import type { OverlayRegistry } from './overlay-registry.ts';
+
+export interface OverlayRoutesOptions {
+  producerTokens: readonly string[];
+  graphics: Graphics;
+  registry: OverlayRegistry;
+  onBuildError?: (e: unknown) => void;
+}
+
+export function createOverlayRoutes(opts: OverlayRoutesOptions) {
+  const isProducer = createTokenCheck(opts.producerTokens);
+  let built: Promise<BuiltOverlays> | null = null;
+  const assets = () => {
+    built ??= buildOverlays().catch((e: unknown) => {
+      built = null;
+      opts.onBuildError?.(e);
+      throw e;
+    });
+    return built;
+  };
+  const app = new Hono();
+
+  app.get('/overlays', (c) => {
+    const names = overlayNames();
+    c.header('Cache-Control', 'no-cache');
+    return c.json({ overlays: names.map((n) => ({ name: n, url: `/overlays/${n}`, width: 1920, height: 1080 })) });
+  });
+  app.get('/overlays/assets/:file', async (c) => {
+    const file = (await assets()).files.get(c.req.param('file'));
+    if (file === undefined) return c.json({ error: 'asset: not found' }, 404);
+    c.header('Content-Type', 'text/javascript; charset=utf-8');
+    c.header('Cache-Control', 'public, max-age=31536000, immutable');
+    return c.body(new Uint8Array(file));
+  });
+  app.get('/overlays/:name', async (c) => {
+    const name = c.req.param('name');
+    const script = (await assets()).entries.get(name);
+    if (script === undefined) return c.json({ error: `overlay: unknown "${name}" (known: ${overlayNames().join(', ')})` }, 404);
+    c.header('Cache-Control', 'no-cache');
+    return c.html(overlayHtml(name, script));
+  });
+
+  // Producer API: Bearer token (the control room's sessions come later and use the same routes). The check is
+  // attached per route: a `use('*')` here would, once mounted at '/', guard every route of the server.
+  const producer: MiddlewareHandler = async (c, next) => {
+    if (!isProducer(presentedToken(c.req.header('authorization') ?? '', ''))) {
+      c.header('WWW-Authenticate', 'Bearer realm="gala-producer"');
+      return c.json({ error: 'authorization: a valid producer token is required (Authorization: Bearer <token>)' }, 401);
+    }
+    await next();
+  };
+  app.get('/v1/overlays', producer, (c) => c.json({ overlays: opts.registry.list() }));
+  app.get('/v1/graphics', producer, (c) => c.json(opts.graphics.snapshot()));
+  app.post('/v1/graphics/:name/:command', producer, async (c) => {
+    let data: unknown;
+    const text = await c.req.text();
+    if (text.trim() !== '') {
+      try {
+        data = JSON.parse(text);
+      } catch {
+        return c.json({ error: 'body: must be a JSON object (or empty)' }, 400);
+      }
+    }
+    try {
+      return c.json(opts.graphics.command(c.req.param('name'), c.req.param('command'), data));
+    } catch (e) {
+      if (e instanceof GraphicsError) return c.json({ error: e.message }, 400);
+      throw e;
+    }
+  });
+  return app;
+}
