@@ -240,7 +240,7 @@ describe('obs simulator: batches', () => {
     expect(frames.results.map((r) => r.requestStatus.code)).toEqual([100, 300]);
     const par = await batch(c, { executionType: 2, requests: [{ requestType: 'GetVersion' }, { requestType: 'Sleep', requestData: { sleepMillis: 5 } }] });
     expect(par.results.map((r) => r.requestStatus.code)).toEqual([100, 206]);
-    expect(sim!.requests.filter((r) => r.inBatch).length).toBe(4);
+    expect(sim!.requests.filter((r) => r.batch !== null).map((r) => r.batch)).toEqual([1, 1, 2, 2]);
   });
 });
 

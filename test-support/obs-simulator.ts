@@ -55,7 +55,13 @@ export interface ObsSimulatorOptions {
   transitionMs?: number;
 }
 
-export interface LoggedRequest { requestType: string; requestData: Record<string, unknown> | undefined; inBatch: boolean; at: number }
+export interface LoggedRequest {
+  requestType: string;
+  requestData: Record<string, unknown> | undefined;
+  /** Which RequestBatch it came in (numbered from 1 in arrival order), null for a single request. */
+  batch: number | null;
+  at: number;
+}
 
 export interface ObsSimulator {
   readonly url: string;
@@ -68,6 +74,8 @@ export interface ObsSimulator {
   readonly transitioning: boolean;
   /** Identified sessions currently connected. */
   readonly sessions: number;
+  /** WebSocket connections accepted since start (handshakes that failed included). */
+  readonly connections: number;
   /** Subscriptions of each identified session, in connection order. */
   subscriptions(): number[];
   itemEnabled(scene: string, source: string): boolean;
@@ -81,6 +89,8 @@ export interface ObsSimulator {
   stop(): Promise<void>;
   /** Listen again on the same port (state survives, as a reopened scene collection would). */
   restart(): Promise<void>;
+  /** Stop sending one event type (e.g. the end of a transition OBS fails to report), or send it again. */
+  dropEvent(eventType: string, drop?: boolean): void;
   /** Stop answering anything (no responses, no events) while keeping the TCP connections open. */
   goSilent(silent?: boolean): void;
   /** Kick every session with SessionInvalidated, as the session list's Kick button does. */
@@ -150,8 +160,11 @@ export async function startObsSimulator(opts: ObsSimulatorOptions = {}): Promise
   const transitionUuid = randomUUID();
   let transition: { timer: NodeJS.Timeout; target: Scene } | null = null;
   let silent = false;
+  const dropped = new Set<string>();
   const requests: LoggedRequest[] = [];
   const sessions = new Set<Session>();
+  let batches = 0;
+  let connections = 0;
   let port = opts.port ?? 0;
   let wss: WebSocketServer | null = null;
 
@@ -164,6 +177,7 @@ export async function startObsSimulator(opts: ObsSimulatorOptions = {}): Promise
   }
 
   function emit(eventType: string, eventIntent: number, eventData?: Record<string, unknown>): void {
+    if (dropped.has(eventType)) return;
     for (const s of sessions) {
       if (s.identified && (s.subs & eventIntent) !== 0) send(s, Op.Event, { eventType, eventIntent, eventData });
     }
@@ -330,8 +344,8 @@ export async function startObsSimulator(opts: ObsSimulatorOptions = {}): Promise
     }
   }
 
-  async function run(s: Session, type: string, d: Record<string, unknown> | undefined, exec: number): Promise<Outcome> {
-    requests.push({ requestType: type, requestData: d, inBatch: exec !== Exec.None, at: Date.now() });
+  async function run(s: Session, type: string, d: Record<string, unknown> | undefined, exec: number, batch: number | null): Promise<Outcome> {
+    requests.push({ requestType: type, requestData: d, batch, at: Date.now() });
     try {
       return await handle(s, type, d, exec);
     } catch (e) {
@@ -369,14 +383,15 @@ export async function startObsSimulator(opts: ObsSimulatorOptions = {}): Promise
       return requestFields(r, false);
     });
     const results: Record<string, unknown>[] = [];
+    const batch = ++batches;
     if (exec === Exec.Parallel) {
-      const outcomes = await Promise.all(items.map((r) => run(s, r.type, r.data, exec)));
+      const outcomes = await Promise.all(items.map((r) => run(s, r.type, r.data, exec, batch)));
       outcomes.forEach((o, i) => results.push(response(items[i]!.type, items[i]!.id, o)));
     } else {
       for (const r of items) {
         // SerialFrame runs in step with the render loop: one request per frame.
         if (exec === Exec.SerialFrame) await new Promise((res) => setTimeout(res, FRAME_MS));
-        const o = await run(s, r.type, r.data, exec);
+        const o = await run(s, r.type, r.data, exec, batch);
         results.push(response(r.type, r.id, o));
         if (halt && o.code !== Status.Success) break;
       }
@@ -426,7 +441,7 @@ export async function startObsSimulator(opts: ObsSimulatorOptions = {}): Promise
         return;
       case Op.Request: {
         const r = requestFields(d, true);
-        const o = await run(s, r.type, r.data, Exec.None);
+        const o = await run(s, r.type, r.data, Exec.None, null);
         send(s, Op.RequestResponse, response(r.type, r.id, o));
         return;
       }
@@ -449,6 +464,7 @@ export async function startObsSimulator(opts: ObsSimulatorOptions = {}): Promise
 
   function onConnection(ws: WebSocket): void {
     const encoding: Encoding = ws.protocol === 'obswebsocket.msgpack' ? 'msgpack' : 'json';
+    connections++;
     const s: Session = { ws, encoding, identified: false, subs: Intent.All, challenge: randomBytes(32).toString('base64'), incoming: 0, outgoing: 0 };
     sessions.add(s);
     // Messages of one session are handled in order, as OBS's per-session queue does.
@@ -514,6 +530,7 @@ export async function startObsSimulator(opts: ObsSimulatorOptions = {}): Promise
     get studioMode() { return studio; },
     get transitioning() { return transition !== null; },
     get sessions() { return [...sessions].filter((s) => s.identified).length; },
+    get connections() { return connections; },
     subscriptions: () => [...sessions].filter((s) => s.identified).map((s) => s.subs),
     itemEnabled(scene, source) {
       const item = scenes.find((s) => s.name === scene)?.items.find((i) => i.source === source);
@@ -550,6 +567,10 @@ export async function startObsSimulator(opts: ObsSimulatorOptions = {}): Promise
       await listen();
     },
     goSilent(on = true) { silent = on; },
+    dropEvent(type, drop = true) {
+      if (drop) dropped.add(type);
+      else dropped.delete(type);
+    },
     kickAll() {
       for (const s of sessions) s.ws.close(CloseCode.SessionInvalidated, 'Your session has been invalidated.');
     },
