@@ -129,7 +129,6 @@ export function createControlRoutes(room: ControlRoom, opts: { openapi: () => ob
         secure: https,
         path: '/',
         maxAge: Math.floor((s.expiresAt - s.createdAt) / 1000),
-        ...(https ? { prefix: 'host' as const } : {}),
       });
       await room.record({ operator: name, role, via: 'session', action: 'login', target: null, result: 'ok', status: isForm ? 303 : 200, detail: null });
       c.header('Cache-Control', 'no-store');
