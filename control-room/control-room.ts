@@ -25,6 +25,9 @@ export interface ControlState extends ControlSnapshot {
 
 export interface ControlRoomOptions {
   rundown: Rundown;
+  /** Saved admin edits to start from, and where to save new ones. */
+  rundownRev?: number;
+  saveRundown?: (r: Rundown, rev: number) => void;
   graphics: Graphics;
   obs: ObsPort;
   totals: LiveTotals;
@@ -61,6 +64,8 @@ export class ControlRoom {
       rundown: opts.rundown,
       graphics: opts.graphics,
       obs: opts.obs,
+      rundownRev: opts.rundownRev,
+      onEdited: opts.saveRundown,
       onChange: () => this.changed(),
       onRunEnded: (r) => void this.runEnded(r),
     });

@@ -57,6 +57,10 @@ export interface CueEngineOptions {
   obs: ObsPort;
   /** Any state change (publish it). */
   onChange: () => void;
+  /** The rundown revision to start from (saved edits restored after a restart). */
+  rundownRev?: number;
+  /** After each admin edit (to save it). */
+  onEdited?: (rundown: Rundown, rundownRev: number) => void;
   /** A run ended (for the audit): its final view. */
   onRunEnded?: (run: RunView) => void;
   now?: () => number;
@@ -91,6 +95,7 @@ export class CueEngine {
   constructor(private readonly opts: CueEngineOptions) {
     this.rundown = structuredClone(opts.rundown);
     this.standbyId = this.rundown.cues[0]?.id ?? null;
+    this.rundownRev = opts.rundownRev ?? 1;
     this.now = opts.now ?? (() => Date.now());
   }
 
@@ -485,6 +490,7 @@ export class CueEngine {
 
   private edited(): void {
     this.rundownRev++;
+    this.opts.onEdited?.(this.rundown, this.rundownRev);
     if (this.standbyId === null && this.rundown.cues.length > 0 && this.history.length === 0) this.standbyId = this.rundown.cues[0]!.id;
     this.changed();
   }

@@ -1,4 +1,5 @@
-// The control room's entry point: opens the audit in the data directory, builds the room and its HTTP routes.
+// The control room's entry point: opens the audit and the saved rundown edits in the data directory, builds the
+// room and its HTTP routes.
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { LiveState } from '../aggregator/live-state.ts';
@@ -11,6 +12,7 @@ import { controlOpenApi } from './control-openapi.ts';
 import { ControlRoom, type ControlState } from './control-room.ts';
 import { createControlRoutes } from './control-routes.ts';
 import type { ObsPort } from './obs/obs-port.ts';
+import { createRundownSaver, loadSavedRundown, RUNDOWN_FILE } from './rundown-file.ts';
 
 export { ControlRoom, type ControlState } from './control-room.ts';
 
@@ -27,8 +29,19 @@ export interface OpenControlRoomOptions {
 export async function openControlRoom(o: OpenControlRoomOptions): Promise<{ room: ControlRoom; routes: ReturnType<typeof createControlRoutes>; close: () => Promise<void> }> {
   mkdirSync(o.cfg.dataDir, { recursive: true });
   const audit = await AuditLog.open(join(o.cfg.dataDir, AUDIT_FILE));
+  const base = o.cfg.show.rundown;
+  const rundownFile = join(o.cfg.dataDir, RUNDOWN_FILE);
+  const saveRundown = createRundownSaver(rundownFile, base, (e) => o.log('control.rundown_save_error', { error: String(e) }));
+  let lastSave: Promise<void> = Promise.resolve();
+  const saved = loadSavedRundown(rundownFile, base);
+  if (saved.rundown === null) o.log('control.rundown', { source: 'show file', savedEdits: saved.why });
+  else o.log('control.rundown', { source: 'saved edits', rundownRev: saved.rundownRev });
   const room = new ControlRoom({
-    rundown: o.cfg.show.rundown,
+    rundown: saved.rundown ?? base,
+    rundownRev: saved.rundown === null ? undefined : saved.rundownRev,
+    saveRundown: (r, rev) => {
+      lastSave = saveRundown(r, rev);
+    },
     graphics: o.graphics,
     obs: o.obs,
     totals: o.totals,
@@ -39,5 +52,9 @@ export async function openControlRoom(o: OpenControlRoomOptions): Promise<{ room
     log: o.log,
   });
   room.start();
-  return { room, routes: createControlRoutes(room, { openapi: controlOpenApi }), close: () => room.close() };
+  return { room, routes: createControlRoutes(room, { openapi: controlOpenApi }), close: async () => {
+      await room.close();
+      await lastSave;
+    },
+  };
 }
