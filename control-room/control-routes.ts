@@ -301,12 +301,5 @@ export function createControlRoutes(room: ControlRoom, opts: { openapi: () => ob
     }),
   );
 
-  // Anything else under the prefix: authenticate first, so an unknown path tells an anonymous caller nothing.
-  app.all(
-    `${P}/*`,
-    route(null, 'viewer', (c) => {
-      throw new ControlError(404, `path: no control route ${c.req.method} ${c.req.path}`);
-    }),
-  );
   return app;
 }
