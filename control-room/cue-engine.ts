@@ -162,8 +162,7 @@ export class CueEngine {
     return this.start(this.cue(cueId), 'trigger', by);
   }
 
-  setStandby(cueId: string | null, by: Actor, expect: { rev?: number } = {}): void {
-    void by;
+  setStandby(cueId: string | null, _by: Actor, expect: { rev?: number } = {}): void {
     this.expectState(expect);
     if (cueId !== null) this.cue(cueId);
     this.standbyId = cueId;
@@ -229,8 +228,7 @@ export class CueEngine {
   // ---- undo and panic ----
 
   /** Undoes the last cue fired (or the last panic) within the undo window; its cue goes back on standby. */
-  undo(by: Actor): { cueId: string | null; restored: string[] } {
-    void by;
+  undo(_by: Actor): { cueId: string | null; restored: string[] } {
     const u = this.lastUndoable;
     if (u === null) throw new ControlError(409, 'undo: nothing to undo');
     if (this.now() > u.until) throw new ControlError(409, `undo: the window of ${this.rundown.undoWindowMs} ms after "${u.label}" has passed`);
@@ -251,8 +249,7 @@ export class CueEngine {
   }
 
   /** Stops every graphic on air and cancels every running cue, wait and follow; undoable like a cue. */
-  panic(by: Actor): { stopped: string[]; cancelled: string[] } {
-    void by;
+  panic(_by: Actor): { stopped: string[]; cancelled: string[] } {
     const cancelled: string[] = [];
     for (const r of this.runs.values()) {
       this.cancel(r);
