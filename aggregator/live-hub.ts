@@ -37,6 +37,8 @@ export interface LiveHubOptions {
   /** Reports sent by clients (overlay health), with the socket's id. */
   onReport?: (socketId: number, report: Record<string, unknown>) => void;
   onClose?: (socketId: number) => void;
+  /** Another way to reach the producer topics (the control room's session cookies and role tokens). */
+  authorize?: (h: { authorization: string; cookie: string; origin: string; host: string; query: string }) => boolean;
   /** Per-client admission (rate limit); answers the upgrade itself and returns false to refuse. */
   admit?: (res: uWS.HttpResponse, req: uWS.HttpRequest) => boolean;
 }
@@ -71,7 +73,11 @@ export class LiveHub {
       sendPingsAutomatically: true,
       upgrade: (res, req, context) => {
         const url = req.getUrl();
-        const producer = isProducer(presentedToken(req.getHeader('authorization'), req.getQuery() ?? ''));
+        const authorization = req.getHeader('authorization');
+        const query = req.getQuery() ?? '';
+        const producer =
+          isProducer(presentedToken(authorization, query)) ||
+          (opts.authorize?.({ authorization, cookie: req.getHeader('cookie'), origin: req.getHeader('origin'), host: req.getHeader('host'), query }) ?? false);
         const key = req.getHeader('sec-websocket-key');
         const protocol = req.getHeader('sec-websocket-protocol');
         const extensions = req.getHeader('sec-websocket-extensions');

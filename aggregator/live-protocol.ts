@@ -1,18 +1,22 @@
 // The live state channel's protocol, shared by the server, the browser pages and the tests: message shapes, and
 // LiveClient, which keeps a per-topic state from snapshot-then-updates and resynchronises on a revision gap.
-// No Node imports: this module is bundled into browser code as it is.
+// No Node imports: this module is bundled into browser code as it is (type-only imports are erased).
+import type { ControlState } from '../control-room/control-room.ts';
 
 export const LIVE_PROTOCOL_VERSION = 1;
 export const LIVE_PATH = '/v1/live';
 
 /** Fixed topics; `product:<sku>` topics carry one product's live sales (see-now-buy-now). */
-export const TOPICS = ['totals', 'second', 'minute', 'milestones', 'leaderboards', 'show', 'graphics', 'health', 'overlays'] as const;
+export const TOPICS = ['totals', 'second', 'minute', 'milestones', 'leaderboards', 'show', 'graphics', 'health', 'overlays', 'control'] as const;
 export type FixedTopic = (typeof TOPICS)[number];
 export type ProductTopic = `product:${string}`;
 export type Topic = FixedTopic | ProductTopic;
 
-/** Topics that need the producer token (`?token=` on the upgrade, or `Authorization: Bearer`). */
-export const PRODUCER_TOPICS: readonly Topic[] = ['health', 'overlays'];
+/**
+ * Topics that need the producer token (`?token=` on the upgrade, or `Authorization: Bearer`), or any control-room
+ * role's token or session cookie where the server wires the control room's check (`control`: the cue list state).
+ */
+export const PRODUCER_TOPICS: readonly Topic[] = ['health', 'overlays', 'control'];
 
 export function isTopic(t: unknown): t is Topic {
   if (typeof t !== 'string') return false;
@@ -167,6 +171,8 @@ export interface SnapshotData {
   graphics: { graphics: Record<GraphicName, GraphicState> };
   health: HealthData;
   overlays: { overlays: OverlayHealth[] };
+  /** The control room's whole state (control-room/control-room.ts), replaced whole on every change. */
+  control: ControlState;
 }
 export interface UpdateData {
   totals: TotalsData;
@@ -180,6 +186,7 @@ export interface UpdateData {
   graphics: GraphicState;
   health: HealthData;
   overlays: { overlays: OverlayHealth[] };
+  control: ControlState;
 }
 type DataOf<M extends Record<FixedTopic, unknown>, T extends Topic> = T extends FixedTopic ? M[T] : ProductData;
 

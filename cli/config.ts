@@ -15,6 +15,9 @@ export interface ServeConfig {
   showFile: string;
   ingestTokens: string[];
   producerTokens: string[];
+  /** Control room: admins edit the rundown (GALA_ADMIN_TOKEN); viewers watch (GALA_VIEWER_TOKEN). Comma-separated. */
+  adminTokens?: string[];
+  viewerTokens?: string[];
   obsUrl: string | null;
   obsPassword: string | null;
   /** De-duplication window (contract: at least 10 minutes). */
@@ -114,6 +117,8 @@ export function parseServeConfig(argv: string[], env: NodeJS.ProcessEnv): ServeC
     showFile,
     ingestTokens: parseTokenList(env.GALA_INGEST_TOKEN),
     producerTokens: parseTokenList(env.GALA_PRODUCER_TOKEN),
+    adminTokens: parseTokenList(env.GALA_ADMIN_TOKEN),
+    viewerTokens: parseTokenList(env.GALA_VIEWER_TOKEN),
     obsUrl: obsUrl === '' ? null : obsUrl,
     obsPassword: env.GALA_OBS_PASSWORD ?? null,
     dedupWindowMs: windowS * 1000,

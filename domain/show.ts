@@ -1,5 +1,6 @@
 // The show config: display currency, exact conversion rates and milestones, parsed once with named errors.
 import { parseRate, type Rate } from './money.ts';
+import { parseRundown, RundownError, type Rundown } from './rundown.ts';
 
 export interface Milestone {
   id: string;
@@ -19,6 +20,8 @@ export interface ShowConfig {
   /** When the show ends (epoch ms): figures turn `final` once a reconciliation after it agrees; null: never. */
   endsAt: number | null;
   milestones: Milestone[];
+  /** The control room's acts and cues (domain/rundown.ts). */
+  rundown: Rundown;
   /** Raw sections later features read (products, rundown); kept as given. */
   extra: Record<string, unknown>;
 }
@@ -85,5 +88,14 @@ export function parseShowConfig(raw: unknown): ShowConfig {
     return { id, label, hundredths };
   });
   const { name: _n, currency: _c, rates: _r, startsAt: _s, endsAt: _e, milestones: _m, ...extra } = o;
-  return { name, currency, rates, startsAt, endsAt, milestones, extra };
+  return { name, currency, rates, startsAt, endsAt, milestones, rundown: parseShowRundown(o.rundown), extra };
+}
+
+function parseShowRundown(raw: unknown): Rundown {
+  try {
+    return parseRundown(raw);
+  } catch (e) {
+    if (e instanceof RundownError) throw new ShowConfigError(`show config ${e.message}`);
+    throw e;
+  }
 }

@@ -13,6 +13,9 @@ import { RateLimiter } from '../aggregator/rate-limit.ts';
 import { Graphics } from '../overlays/server/graphics.ts';
 import { OverlayRegistry } from '../overlays/server/overlay-registry.ts';
 import { createOverlayRoutes } from '../overlays/server/overlay-routes.ts';
+import { openControlRoom, type ControlRoom } from '../control-room/index.ts';
+import { createObsPort } from '../control-room/obs/index.ts';
+import type { ObsPort } from '../control-room/obs/obs-port.ts';
 import { createReconciler, type Reconciler } from '../aggregator/reconciler.ts';
 import type { ServeConfig } from '../cli/config.ts';
 import { mountFetch } from '../http/uws-fetch.ts';
@@ -38,6 +41,8 @@ export interface RunningSystem {
   overlays: OverlayRegistry;
   feed: PublicFeed;
   milestones: MilestoneTracker;
+  control: ControlRoom;
+  obs: ObsPort;
   /** Graceful stop: refuse new work, commit and acknowledge what is in flight, close everything. */
   close(): Promise<void>;
 }
@@ -53,6 +58,8 @@ export interface StartOptions {
   live?: { maxBackpressureBytes?: number; heartbeatMs?: number };
   /** Called once each listener is bound, with the contract's "listening" line. */
   onListening?: (line: string) => void;
+  /** The OBS the control room drives (the system closes it); default: log-only. */
+  obs?: ObsPort;
 }
 
 /** Rebuilds the live totals and the de-duplication window from storage, so a restart changes no number. */
@@ -163,9 +170,12 @@ export async function startSystem(cfg: ServeConfig, opts: StartOptions = {}): Pr
   let hubRef: LiveHub | null = null;
   const graphics = new Graphics((g) => hubRef?.publish('graphics', g.changedAt, g));
   const overlays = new OverlayRegistry();
+  const obs = opts.obs ?? createObsPort(cfg, log);
+  const control = await openControlRoom({ cfg, graphics, totals, state: liveState, obs, log, publish: (at, s) => hubRef?.publish('control', at, s) });
   const web = new Hono<{ Bindings: { remoteAddress?: string } }>()
     .get('/healthz', (c) => c.json({ ok: true, storage: committer.state }))
     .route('/', createOverlayRoutes({ producerTokens: cfg.producerTokens, graphics, registry: overlays, onBuildError: (e) => log('overlays.build_error', { error: String(e) }) }))
+    .route('/', control.routes)
     .route('/', createFeedRoutes({ show: cfg.show, totals, state: liveState, store, limiter, openapi: () => publicOpenApi(cfg.show), page: loadPublicPage() }));
   const httpApp = uWS.App();
   const hub = new LiveHub(httpApp, {
@@ -176,7 +186,10 @@ export async function startSystem(cfg: ServeConfig, opts: StartOptions = {}): Pr
         ? { at: new Date().toISOString(), data: graphics.snapshot() }
         : t === 'overlays'
           ? { at: new Date().toISOString(), data: { overlays: overlays.list() } }
-          : liveState.snapshot(t),
+          : t === 'control'
+            ? { at: new Date().toISOString(), data: control.room.state() }
+            : liveState.snapshot(t),
+    authorize: (h) => control.room.liveAuthorized(h),
     onReport: (socket, report) => overlays.report(socket, report),
     onClose: (socket) => overlays.closed(socket),
     watchProduct: (sku) => liveState.watchProduct(sku),
@@ -243,6 +256,8 @@ export async function startSystem(cfg: ServeConfig, opts: StartOptions = {}): Pr
     overlays,
     feed: publicFeed,
     milestones,
+    control: control.room,
+    obs,
     close() {
       closing ??= (async () => {
         uWS.us_listen_socket_close(httpListen);
@@ -253,6 +268,8 @@ export async function startSystem(cfg: ServeConfig, opts: StartOptions = {}): Pr
         liveState.stop();
         publicFeed.close();
         await reconciler.stop();
+        await control.close();
+        await obs.close();
         httpApp.close();
         await store.close();
         log('system.stopped', {});

@@ -1,0 +1,197 @@
+// The control room's server side in one object: the cue engine, the data triggers, sessions, roles and the audit,
+// publishing one whole state on the live channel's `control` topic whenever it changes.
+import type { LiveTotals } from '../aggregator/live-totals.ts';
+import { presentedToken } from '../ingest/auth.ts';
+import type { TriggerCondition } from '../domain/rundown.ts';
+import type { Rundown } from '../domain/rundown.ts';
+import type { Graphics } from '../overlays/server/graphics.ts';
+import type { Log } from '../system/log.ts';
+import { AuditLog, type AuditInput } from './audit-log.ts';
+import { ControlError } from './control-error.ts';
+import { CueEngine, type Actor, type ControlSnapshot, type RunView } from './cue-engine.ts';
+import { DataTriggers, type TriggerValues, type TriggerView } from './data-triggers.ts';
+import type { ObsPort, ObsStatus } from './obs/obs-port.ts';
+import { createRoleResolver, type Role, type RoleTokens } from './roles.ts';
+import { SessionStore } from './sessions.ts';
+
+/** What the `control` topic carries (snapshot and every update: the whole state, replaced whole). */
+export interface ControlState extends ControlSnapshot {
+  triggers: TriggerView[];
+  obs: ObsStatus;
+  /** Audit entries that could not be written to disk (0 when all is well). */
+  auditUnwritten: number;
+  serverTime: string;
+}
+
+export interface ControlRoomOptions {
+  rundown: Rundown;
+  /** Saved admin edits to start from, and where to save new ones. */
+  rundownRev?: number;
+  saveRundown?: (r: Rundown, rev: number) => void;
+  graphics: Graphics;
+  obs: ObsPort;
+  totals: LiveTotals;
+  /** A product's units sold now (for productUnits triggers); fetched once a second per armed SKU. */
+  productUnits: (sku: string) => Promise<number>;
+  /** Publishes the whole state on the live channel. */
+  publish: (at: string, state: ControlState) => void;
+  audit: AuditLog;
+  tokens: RoleTokens;
+  log: Log;
+  /** Sessions: bound and lifetimes (tests shrink them). */
+  sessions?: SessionStore;
+}
+
+export class ControlRoom {
+  readonly engine: CueEngine;
+  readonly triggers: DataTriggers;
+  readonly sessions: SessionStore;
+  readonly audit: AuditLog;
+  readonly roleOf: (token: string | null) => Role | null;
+  private readonly units = new Map<string, number>();
+  private publishQueued = false;
+  private triggersJson = '';
+  private totalsRev = -1;
+  private timers: NodeJS.Timeout[] = [];
+  private unitsRunning = false;
+  private readonly unsubscribeObs: () => void;
+
+  constructor(private readonly opts: ControlRoomOptions) {
+    this.audit = opts.audit;
+    this.sessions = opts.sessions ?? new SessionStore();
+    this.roleOf = createRoleResolver(opts.tokens);
+    this.engine = new CueEngine({
+      rundown: opts.rundown,
+      graphics: opts.graphics,
+      obs: opts.obs,
+      rundownRev: opts.rundownRev,
+      onEdited: opts.saveRundown,
+      onChange: () => this.changed(),
+      onRunEnded: (r) => void this.runEnded(r),
+    });
+    this.triggers = new DataTriggers({
+      fire: (cueId, armedBy, condition) => this.fireTrigger(cueId, armedBy, condition),
+      onChange: () => this.changed(),
+    });
+    this.unsubscribeObs = opts.obs.onStatus(() => this.changed());
+  }
+
+  /** Starts evaluating armed triggers: on every totals change (checked every 100 ms), products once a second. */
+  start(): void {
+    this.timers.push(
+      setInterval(() => {
+        if (this.triggers.pending === 0 || this.opts.totals.revision === this.totalsRev) return;
+        this.totalsRev = this.opts.totals.revision;
+        this.triggers.evaluate(this.values());
+      }, 100),
+    );
+    this.timers.push(setInterval(() => void this.refreshUnits(), 1000));
+    // Armed triggers show the live value against their threshold: republished once a second when it moved.
+    this.timers.push(
+      setInterval(() => {
+        if (this.triggers.list(this.values()).length === 0) return;
+        const j = JSON.stringify(this.triggers.list(this.values()));
+        if (j !== this.triggersJson) this.changed();
+      }, 1000),
+    );
+    for (const t of this.timers) t.unref();
+  }
+
+  async close(): Promise<void> {
+    for (const t of this.timers) clearInterval(t);
+    this.timers = [];
+    this.unsubscribeObs();
+    this.engine.close();
+    await this.audit.close();
+  }
+
+  values(): TriggerValues {
+    const snap = this.opts.totals;
+    return {
+      gmvHundredths: snap.gmvHundredths(),
+      orders: snap.orders,
+      mobileShare: snap.snapshot().mobileShare,
+      productUnits: (sku) => this.units.get(sku),
+    };
+  }
+
+  state(): ControlState {
+    const triggers = this.triggers.list(this.values());
+    this.triggersJson = JSON.stringify(triggers);
+    return { ...this.engine.snapshot(), triggers, obs: this.opts.obs.status(), auditUnwritten: this.audit.unwritten, serverTime: new Date().toISOString() };
+  }
+
+  /** Arms a cue's data trigger (its own condition from the rundown, or the one given). */
+  armTrigger(cueId: string, condition: TriggerCondition | null, by: Actor): TriggerView {
+    const cue = this.engine.cue(cueId);
+    const c = condition ?? cue.trigger;
+    if (c === null) throw new ControlError(400, `condition: cue "${cueId}" has no trigger in the rundown; give one`);
+    return this.triggers.arm(cueId, c, by.operator, this.values());
+  }
+
+  /**
+   * May this live-channel upgrade see the control-room topics? Any role's token (Bearer or `?token=`), or a
+   * session cookie on a same-origin upgrade (a cross-site page must not read the cue list with a producer's cookie).
+   */
+  liveAuthorized(h: { authorization: string; cookie: string; origin: string; host: string; query: string }): boolean {
+    if (this.roleOf(presentedToken(h.authorization, h.query)) !== null) return true;
+    if (h.origin !== '') {
+      try {
+        if (new URL(h.origin).host !== h.host) return false;
+      } catch {
+        return false;
+      }
+    }
+    for (const part of h.cookie.split(';')) {
+      const [k, v] = part.trim().split('=', 2);
+      if ((k === 'gala_session' || k === '__Host-gala_session') && this.sessions.get(v) !== null) return true;
+    }
+    return false;
+  }
+
+  record(entry: AuditInput): Promise<unknown> {
+    return this.audit.record(entry);
+  }
+
+  private fireTrigger(cueId: string, armedBy: string, condition: TriggerCondition): void {
+    const detail = `${condition.metric}${condition.sku ? ` of ${condition.sku}` : ''} reached ${condition.atLeast}`;
+    try {
+      this.engine.fireByTrigger(cueId, { operator: armedBy, role: null, via: 'trigger' });
+      void this.record({ operator: armedBy, role: null, via: 'trigger', action: 'trigger.fire', target: cueId, result: 'ok', status: 0, detail });
+    } catch (e) {
+      void this.record({ operator: armedBy, role: null, via: 'trigger', action: 'trigger.fire', target: cueId, result: 'failed', status: 0, detail: `${detail}; ${(e as Error).message}` });
+      throw e;
+    }
+  }
+
+  private async runEnded(r: RunView): Promise<void> {
+    const result = r.phase === 'done' ? 'ok' : 'failed';
+    await this.record({ operator: r.operator, role: null, via: 'system', action: 'cue.end', target: r.cueId, result, status: 0, detail: `${r.phase}${r.undone ? ' (undone)' : ''}: ${r.details.join('; ')}`.slice(0, 2000) });
+  }
+
+  private async refreshUnits(): Promise<void> {
+    const skus = this.triggers.skus();
+    if (skus.length === 0 || this.unitsRunning) return;
+    this.unitsRunning = true;
+    try {
+      for (const sku of skus) this.units.set(sku, await this.opts.productUnits(sku));
+      for (const sku of this.units.keys()) if (!skus.includes(sku)) this.units.delete(sku);
+      this.triggers.evaluate(this.values());
+    } catch (e) {
+      this.opts.log('control.units_error', { error: String(e) });
+    } finally {
+      this.unitsRunning = false;
+    }
+  }
+
+  /** Coalesces the changes of one synchronous step into one publish. */
+  private changed(): void {
+    if (this.publishQueued) return;
+    this.publishQueued = true;
+    queueMicrotask(() => {
+      this.publishQueued = false;
+      const s = this.state();
+      this.opts.publish(s.serverTime, s);
+    });
+  }
+}

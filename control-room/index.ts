@@ -1,0 +1,60 @@
+// The control room's entry point: opens the audit and the saved rundown edits in the data directory, builds the
+// room and its HTTP routes.
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import type { LiveState } from '../aggregator/live-state.ts';
+import type { LiveTotals } from '../aggregator/live-totals.ts';
+import type { ServeConfig } from '../cli/config.ts';
+import type { Graphics } from '../overlays/server/graphics.ts';
+import type { Log } from '../system/log.ts';
+import { AUDIT_FILE, AuditLog } from './audit-log.ts';
+import { controlOpenApi } from './control-openapi.ts';
+import { ControlRoom, type ControlState } from './control-room.ts';
+import { createControlRoutes } from './control-routes.ts';
+import type { ObsPort } from './obs/obs-port.ts';
+import { createRundownSaver, loadSavedRundown, RUNDOWN_FILE } from './rundown-file.ts';
+
+export { ControlRoom, type ControlState } from './control-room.ts';
+
+export interface OpenControlRoomOptions {
+  cfg: ServeConfig;
+  graphics: Graphics;
+  totals: LiveTotals;
+  state: LiveState;
+  obs: ObsPort;
+  log: Log;
+  publish: (at: string, s: ControlState) => void;
+}
+
+export async function openControlRoom(o: OpenControlRoomOptions): Promise<{ room: ControlRoom; routes: ReturnType<typeof createControlRoutes>; close: () => Promise<void> }> {
+  mkdirSync(o.cfg.dataDir, { recursive: true });
+  const audit = await AuditLog.open(join(o.cfg.dataDir, AUDIT_FILE));
+  const base = o.cfg.show.rundown;
+  const rundownFile = join(o.cfg.dataDir, RUNDOWN_FILE);
+  const saveRundown = createRundownSaver(rundownFile, base, (e) => o.log('control.rundown_save_error', { error: String(e) }));
+  let lastSave: Promise<void> = Promise.resolve();
+  const saved = loadSavedRundown(rundownFile, base);
+  if (saved.rundown === null) o.log('control.rundown', { source: 'show file', savedEdits: saved.why });
+  else o.log('control.rundown', { source: 'saved edits', rundownRev: saved.rundownRev });
+  const room = new ControlRoom({
+    rundown: saved.rundown ?? base,
+    rundownRev: saved.rundown === null ? undefined : saved.rundownRev,
+    saveRundown: (r, rev) => {
+      lastSave = saveRundown(r, rev);
+    },
+    graphics: o.graphics,
+    obs: o.obs,
+    totals: o.totals,
+    productUnits: async (sku) => (await o.state.product(sku)).data.units,
+    publish: o.publish,
+    audit,
+    tokens: { viewer: o.cfg.viewerTokens ?? [], producer: o.cfg.producerTokens, admin: o.cfg.adminTokens ?? [] },
+    log: o.log,
+  });
+  room.start();
+  return { room, routes: createControlRoutes(room, { openapi: controlOpenApi }), close: async () => {
+      await room.close();
+      await lastSave;
+    },
+  };
+}
