@@ -4,6 +4,7 @@ import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import { parseShowConfig, type ShowConfig } from '../domain/show.ts';
 import { parseTokenList } from '../ingest/auth.ts';
+import type { RehearsalConfig } from '../control-room/rehearsal/index.ts';
 
 export interface ServeConfig {
   httpPort: number;
@@ -33,6 +34,8 @@ export interface ServeConfig {
   publicBurst: number;
   /** Seconds without orders, while the show is live, before input is flagged stale. */
   staleSeconds: number;
+  /** Set for `gala rehearse` (or GALA_REHEARSAL=1): the whole process is a rehearsal, fixed at start. */
+  rehearsal?: RehearsalConfig | null;
 }
 
 export class ConfigError extends Error {

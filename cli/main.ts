@@ -1,12 +1,15 @@
 // The `gala` command: `serve` runs the system, `demo` runs it with the gala simulator, `simulate` drives an ingest.
 import { ConfigError, parseServeConfig } from './config.ts';
+import { refuseRehearsalDataDir } from '../control-room/rehearsal/data-dir-guard.ts';
 import { createLog } from '../system/log.ts';
 import { startSystem, type RunningSystem } from '../system/start-system.ts';
 
 const USAGE = `usage: gala <command> [flags]
   serve     the system without the simulator (flags: --http-port --ingest-port --host --data --clickhouse-url --show --obs-url)
   demo      the whole system on the embedded engine with the gala simulator streaming orders
-  simulate  drive a running ingest endpoint with the gala simulator (gala simulate --help)`;
+  simulate  drive a running ingest endpoint with the gala simulator (gala simulate --help)
+  rehearse  a rehearsal: the night replayed at 1x-100x through ingest, overlays and cues, OBS logged or a rehearsal OBS
+            (gala rehearse --help; GALA_REHEARSAL=1 gala serve does the same)`;
 
 /** Stops on the first SIGTERM/SIGINT: refuse new work, commit and acknowledge in-flight batches, exit 0. */
 export function stopOnSignals(system: RunningSystem, before?: () => Promise<void>): void {
@@ -27,6 +30,14 @@ export function stopOnSignals(system: RunningSystem, before?: () => Promise<void
 
 async function serve(argv: string[]): Promise<void> {
   const cfg = parseServeConfig(argv, process.env);
+  // A real night never runs on a rehearsal's data: its orders are simulated.
+  if (cfg.clickhouseUrl === null) {
+    try {
+      refuseRehearsalDataDir(cfg.dataDir);
+    } catch (e) {
+      throw new ConfigError((e as Error).message);
+    }
+  }
   const log = createLog('gala');
   if (cfg.ingestTokens.length === 0) log('config.warning', { message: 'GALA_INGEST_TOKEN is not set: ingest refuses everyone' });
   const system = await startSystem(cfg, { log, onListening: (line) => process.stdout.write(`${line}\n`) });
@@ -36,6 +47,10 @@ async function serve(argv: string[]): Promise<void> {
 async function main(): Promise<void> {
   const [command, ...rest] = process.argv.slice(2);
   try {
+    if (command === 'rehearse' || (command === 'serve' && ['1', 'true'].includes(process.env.GALA_REHEARSAL ?? ''))) {
+      const { runRehearse } = await import('./rehearse.ts');
+      return await runRehearse(rest, stopOnSignals);
+    }
     if (command === 'serve') return await serve(rest);
     if (command === 'demo') {
       const { runDemo } = await import('./demo.ts');

@@ -24,6 +24,7 @@ export function controlOpenApi(): object {
   const withState = { type: 'object', properties: { state: ref('ControlState') } };
   const fired = { type: 'object', properties: { fired: ref('Run'), state: ref('ControlState') } };
   const revBody = (props: object, required: string[] = []) => ({ type: 'object', properties: props, required });
+  const rehearsalOk = { type: 'object', properties: { rehearsal: ref('Rehearsal'), state: ref('ControlState') } };
   return {
     openapi: '3.1.0',
     info: {
@@ -106,6 +107,16 @@ export function controlOpenApi(): object {
         post: op("Arm a cue's data trigger (its rundown condition, or the one given); refused when already met", 'producer', { params: [idParam], body: revBody({ condition: ref('Trigger') }), ok: withState }),
       },
       '/v1/control/triggers/{id}/disarm': { post: op("Disarm a cue's data trigger", 'producer', { params: [idParam], ok: withState }) },
+      '/v1/control/rehearsal': {
+        get: op('The rehearsal: replay phase, speed, simulated clock, orders sent and acked, OBS mode (404 on air)', 'viewer', { ok: { type: 'object', properties: { rehearsal: ref('Rehearsal') } } }),
+      },
+      '/v1/control/rehearsal/start': { post: op('Start the replay of the night (a rehearsal started with --wait)', 'producer', { ok: rehearsalOk }) },
+      '/v1/control/rehearsal/pause': { post: op('Pause the replay: no orders are sent, the simulated clock stops', 'producer', { ok: rehearsalOk }) },
+      '/v1/control/rehearsal/resume': { post: op('Resume the replay where it paused', 'producer', { ok: rehearsalOk }) },
+      '/v1/control/rehearsal/speed': {
+        post: op('Change the replay speed (1 to 100; rate × speed at most 20,000 orders/s)', 'producer', { body: revBody({ speed: { type: 'number', minimum: 1, maximum: 100 } }, ['speed']), ok: rehearsalOk }),
+      },
+      '/v1/control/rehearsal/restart': { post: op("Replay the night again from its midnight, with new order ids (the figures so far stay)", 'producer', { ok: rehearsalOk }) },
       '/v1/control/rundown/cues': {
         post: op('Add a cue (at the end of its act, or after a cue)', 'admin', {
           body: revBody({ cue: ref('CueInput'), act: { type: 'string' }, after: { type: ['string', 'null'] }, rundownRev: { type: 'integer' } }, ['cue', 'rundownRev']),
@@ -178,6 +189,30 @@ export function controlOpenApi(): object {
             undone: { type: 'boolean' },
           },
         },
+        Rehearsal: {
+          type: 'object',
+          description: 'A rehearsal replays the simulated night through the real ingest; its orders are paid when sent',
+          properties: {
+            phase: { enum: ['ready', 'running', 'paused', 'finished'] },
+            speed: { type: 'number' },
+            rate: { type: 'number', description: 'Peak orders per simulated second' },
+            seed: { type: 'integer' },
+            run: { type: 'integer' },
+            simClock: { type: 'string', description: 'Simulated time since the night began, HH:MM:SS' },
+            simMs: { type: 'integer' },
+            nightMs: { type: ['integer', 'null'] },
+            sent: { type: 'integer' },
+            acked: { type: 'integer' },
+            accepted: { type: 'integer' },
+            duplicates: { type: 'integer' },
+            rejected: { type: 'integer' },
+            inFlight: { type: 'integer' },
+            behindMs: { type: 'integer' },
+            startedAt: { type: ['string', 'null'] },
+            lastError: { type: ['string', 'null'] },
+            obs: { enum: ['log', 'live'] },
+          },
+        },
         RundownDoc: { type: 'object', properties: { rundownRev: { type: 'integer' }, rundown: { type: 'object' } } },
         ControlState: {
           type: 'object',
@@ -194,6 +229,7 @@ export function controlOpenApi(): object {
             triggers: { type: 'array' },
             obs: { type: 'object' },
             rundown: { type: 'object' },
+            rehearsal: { oneOf: [ref('Rehearsal'), { type: 'null' }], description: 'Null on air' },
           },
         },
         AuditEntry: {

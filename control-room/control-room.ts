@@ -11,6 +11,7 @@ import { ControlError } from './control-error.ts';
 import { CueEngine, type Actor, type ControlSnapshot, type RunView } from './cue-engine.ts';
 import { DataTriggers, type TriggerValues, type TriggerView } from './data-triggers.ts';
 import type { ObsPort, ObsStatus } from './obs/obs-port.ts';
+import { rehearsalView, type RehearsalHandle, type RehearsalView } from './rehearsal/replay.ts';
 import { createRoleResolver, type Role, type RoleTokens } from './roles.ts';
 import { SessionStore } from './sessions.ts';
 
@@ -21,6 +22,8 @@ export interface ControlState extends ControlSnapshot {
   /** Audit entries that could not be written to disk (0 when all is well). */
   auditUnwritten: number;
   serverTime: string;
+  /** The rehearsal's replay and OBS mode; null on air. */
+  rehearsal: RehearsalView | null;
 }
 
 export interface ControlRoomOptions {
@@ -40,6 +43,8 @@ export interface ControlRoomOptions {
   log: Log;
   /** Sessions: bound and lifetimes (tests shrink them). */
   sessions?: SessionStore;
+  /** Set when the process is a rehearsal (fixed at start). */
+  rehearsal?: RehearsalHandle | null;
 }
 
 export class ControlRoom {
@@ -48,6 +53,7 @@ export class ControlRoom {
   readonly sessions: SessionStore;
   readonly audit: AuditLog;
   readonly roleOf: (token: string | null) => Role | null;
+  readonly rehearsal: RehearsalHandle | null;
   private readonly units = new Map<string, number>();
   private publishQueued = false;
   private triggersJson = '';
@@ -73,7 +79,13 @@ export class ControlRoom {
       fire: (cueId, armedBy, condition) => this.fireTrigger(cueId, armedBy, condition),
       onChange: () => this.changed(),
     });
-    this.unsubscribeObs = opts.obs.onStatus(() => this.changed());
+    this.rehearsal = opts.rehearsal ?? null;
+    const offObs = opts.obs.onStatus(() => this.changed());
+    const offReplay = this.rehearsal?.replay.onChange(() => this.changed());
+    this.unsubscribeObs = () => {
+      offObs();
+      offReplay?.();
+    };
   }
 
   /** Starts evaluating armed triggers: on every totals change (checked every 100 ms), products once a second. */
@@ -118,7 +130,7 @@ export class ControlRoom {
   state(): ControlState {
     const triggers = this.triggers.list(this.values());
     this.triggersJson = JSON.stringify(triggers);
-    return { ...this.engine.snapshot(), triggers, obs: this.opts.obs.status(), auditUnwritten: this.audit.unwritten, serverTime: new Date().toISOString() };
+    return { ...this.engine.snapshot(), triggers, obs: this.opts.obs.status(), auditUnwritten: this.audit.unwritten, serverTime: new Date().toISOString(), rehearsal: this.rehearsal === null ? null : rehearsalView(this.rehearsal) };
   }
 
   /** Arms a cue's data trigger (its own condition from the rundown, or the one given). */

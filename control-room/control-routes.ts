@@ -9,18 +9,27 @@ import { authenticate, CsrfError, isHttps, parseOperator, sameOrigin, sessionCoo
 import { ControlError } from './control-error.ts';
 import type { ControlRoom } from './control-room.ts';
 import { hasRole, type Role } from './roles.ts';
+import { mountRehearsalRoutes } from './rehearsal/rehearsal-routes.ts';
 
 type Env = { Bindings: { remoteAddress?: string } };
 type Body = Record<string, unknown>;
 
 /** What an action handler answers: the body, and a line for the audit. */
-interface Outcome {
+export interface Outcome {
   body: object;
   detail: string;
   status?: 200 | 201;
 }
 
 export const CONTROL_PREFIX = '/v1/control';
+
+/** The app and the route wrapper (authenticate, check the role, run, audit), for features that mount routes here. */
+export type ControlApp = Hono<Env>;
+export type ControlRoute = (
+  action: string | null,
+  need: Role,
+  fn: (c: Context<Env>, p: Principal, body: Body) => Outcome | Response | Promise<Outcome | Response>,
+) => (c: Context<Env>) => Promise<Response>;
 
 async function readBody(c: Context): Promise<Body> {
   const text = await c.req.text();
@@ -70,7 +79,7 @@ export function createControlRoutes(room: ControlRoom, opts: { openapi: () => ob
    * One route: authenticate, check the role, run, answer. `action` names what the audit records (null for reads,
    * which are not audited); refusals of an identified caller (403, 409, 400) are audited too.
    */
-  const route =
+  const route: ControlRoute =
     (action: string | null, need: Role, fn: (c: Context<Env>, p: Principal, body: Body) => Outcome | Response | Promise<Outcome | Response>) =>
     async (c: Context<Env>) => {
       let p: Principal | null = null;
@@ -265,6 +274,10 @@ export function createControlRoutes(room: ControlRoom, opts: { openapi: () => ob
       return { body: withState({}), detail: 'disarmed' };
     }),
   );
+
+  // ---- rehearsal (control-room/rehearsal/) ----
+
+  mountRehearsalRoutes(app, route, room);
 
   // ---- rundown edits (admin) ----
 

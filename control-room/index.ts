@@ -12,6 +12,7 @@ import { controlOpenApi } from './control-openapi.ts';
 import { ControlRoom, type ControlState } from './control-room.ts';
 import { createControlRoutes } from './control-routes.ts';
 import type { ObsPort } from './obs/obs-port.ts';
+import type { RehearsalHandle } from './rehearsal/replay.ts';
 import { createRundownSaver, loadSavedRundown, RUNDOWN_FILE } from './rundown-file.ts';
 
 export { ControlRoom, type ControlState } from './control-room.ts';
@@ -24,6 +25,8 @@ export interface OpenControlRoomOptions {
   obs: ObsPort;
   log: Log;
   publish: (at: string, s: ControlState) => void;
+  /** Set when the process is a rehearsal. */
+  rehearsal?: RehearsalHandle | null;
 }
 
 export async function openControlRoom(o: OpenControlRoomOptions): Promise<{ room: ControlRoom; routes: ReturnType<typeof createControlRoutes>; close: () => Promise<void> }> {
@@ -50,6 +53,7 @@ export async function openControlRoom(o: OpenControlRoomOptions): Promise<{ room
     audit,
     tokens: { viewer: o.cfg.viewerTokens ?? [], producer: o.cfg.producerTokens, admin: o.cfg.adminTokens ?? [] },
     log: o.log,
+    rehearsal: o.rehearsal,
   });
   room.start();
   return { room, routes: createControlRoutes(room, { openapi: controlOpenApi }), close: async () => {

@@ -16,6 +16,7 @@ import { createOverlayRoutes } from '../overlays/server/overlay-routes.ts';
 import { openControlRoom, type ControlRoom } from '../control-room/index.ts';
 import { createObsPort } from '../control-room/obs/index.ts';
 import type { ObsPort } from '../control-room/obs/obs-port.ts';
+import { openReplay, rehearsalObs, type Replay } from '../control-room/rehearsal/index.ts';
 import { createReconciler, type Reconciler } from '../aggregator/reconciler.ts';
 import type { ServeConfig } from '../cli/config.ts';
 import { mountFetch } from '../http/uws-fetch.ts';
@@ -43,6 +44,8 @@ export interface RunningSystem {
   milestones: MilestoneTracker;
   control: ControlRoom;
   obs: ObsPort;
+  /** The rehearsal's replay; null on air. */
+  rehearsal: Replay | null;
   /** Graceful stop: refuse new work, commit and acknowledge what is in flight, close everything. */
   close(): Promise<void>;
 }
@@ -153,12 +156,13 @@ export async function startSystem(cfg: ServeConfig, opts: StartOptions = {}): Pr
     storageState: () => (committer.state === 'down' ? 'down' : 'up'),
     startsAtMs: () => startsAtMs,
     staleSeconds: cfg.staleSeconds,
+    rehearsal: cfg.rehearsal != null,
     log,
     onSecond: () => feed?.emit('stats', statsBody()),
   });
   state = liveState;
   const limiter = new RateLimiter({ perSecond: cfg.publicRatePerSecond, burst: cfg.publicBurst });
-  const statsBody = () => ({ ...totals.snapshot(), ...totals.rate(), reconciliation: reconciler.report() });
+  const statsBody = () => ({ ...totals.snapshot(), ...totals.rate(), reconciliation: reconciler.report(), ...(cfg.rehearsal != null ? { rehearsal: true } : {}) });
   const publicFeed = new PublicFeed({
     limiter,
     heartbeatMs: opts.live?.heartbeatMs,
@@ -170,8 +174,10 @@ export async function startSystem(cfg: ServeConfig, opts: StartOptions = {}): Pr
   let hubRef: LiveHub | null = null;
   const graphics = new Graphics((g) => hubRef?.publish('graphics', g.changedAt, g));
   const overlays = new OverlayRegistry();
-  const obs = opts.obs ?? createObsPort(cfg, log);
-  const control = await openControlRoom({ cfg, graphics, totals, state: liveState, obs, log, publish: (at, s) => hubRef?.publish('control', at, s) });
+  const obs = opts.obs ?? (cfg.rehearsal != null ? rehearsalObs(cfg, cfg.rehearsal, log) : createObsPort(cfg, log));
+  const replay = cfg.rehearsal != null ? openReplay(cfg, cfg.rehearsal, ingest.port, log) : null;
+  const rehearsal = replay === null ? null : { replay, obs: cfg.rehearsal!.obs };
+  const control = await openControlRoom({ cfg, graphics, totals, state: liveState, obs, log, publish: (at, s) => hubRef?.publish('control', at, s), rehearsal });
   const web = new Hono<{ Bindings: { remoteAddress?: string } }>()
     .get('/healthz', (c) => c.json({ ok: true, storage: committer.state }))
     .route('/', createOverlayRoutes({ producerTokens: cfg.producerTokens, graphics, registry: overlays, onBuildError: (e) => log('overlays.build_error', { error: String(e) }) }))
@@ -240,6 +246,7 @@ export async function startSystem(cfg: ServeConfig, opts: StartOptions = {}): Pr
   const httpPort = uWS.us_socket_local_port(httpListen);
   opts.onListening?.(`listening http=${httpPort}`);
   opts.onListening?.(`listening ingest=${ingest.port}`);
+  if (replay !== null && cfg.rehearsal?.wait === false) replay.start();
 
   let closing: Promise<void> | null = null;
   return {
@@ -258,8 +265,10 @@ export async function startSystem(cfg: ServeConfig, opts: StartOptions = {}): Pr
     milestones,
     control: control.room,
     obs,
+    rehearsal: replay,
     close() {
       closing ??= (async () => {
+        await replay?.close();
         uWS.us_listen_socket_close(httpListen);
         await ingest.close();
         await milestones.flush();

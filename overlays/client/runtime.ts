@@ -4,6 +4,7 @@
 // server every second.
 import { Application, Container, Graphics as Shape } from 'pixi.js';
 import { LiveClient, type GraphicName, type GraphicState, type ShowData, type Topic } from '../../aggregator/live-protocol.ts';
+import { markRehearsal } from './rehearsal-mark.ts';
 
 export interface Theme {
   primary: string;
@@ -134,6 +135,7 @@ export async function runOverlay(name: string, topics: Topic[], setup: (ctx: Ove
   ctx.on('show', (d) => {
     const show = d as ShowData & { theme?: Partial<Theme> };
     ctx.show = show;
+    markRehearsal(app.stage, show.rehearsal === true);
   });
   ctx.on('graphics', (d, kind) => {
     if (kind === 'snapshot') for (const s of Object.values((d as { graphics: Record<string, GraphicState> }).graphics)) applyGraphic(s, true);
