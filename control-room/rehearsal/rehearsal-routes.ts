@@ -2,11 +2,12 @@
 // resume, change speed, restart (producer, audited). On air every one of them answers 404: there is no replay.
 import type { ControlRoom } from '../control-room.ts';
 import { ControlError } from '../control-error.ts';
-import { CONTROL_PREFIX, type ControlApp, type ControlRoute } from '../control-routes.ts';
+import type { ControlApp, ControlRoute } from '../control-routes.ts';
 import { rehearsalView, type RehearsalHandle } from './replay.ts';
 
 export function mountRehearsalRoutes(app: ControlApp, route: ControlRoute, room: ControlRoom): void {
-  const P = `${CONTROL_PREFIX}/rehearsal`;
+  // Written out rather than imported: control-routes.ts mounts these, and a value import back would be a cycle.
+  const P = '/v1/control/rehearsal';
   const handle = (): RehearsalHandle => {
     if (room.rehearsal === null) throw new ControlError(404, 'rehearsal: this process is on air, not a rehearsal (start one with `gala rehearse`)');
     return room.rehearsal;
