@@ -229,6 +229,8 @@ export function createReplay(o: ReplayOptions): Replay {
     },
     pause() {
       need(phase === 'running', 'pause');
+      // The clock stops where the stream is: orders due but still gathering into a batch wait for the resume.
+      target = Math.min(target, sim.simMs);
       setPhase('paused', 'pause');
     },
     resume() {
