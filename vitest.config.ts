@@ -5,7 +5,7 @@ export default defineConfig({
   test: {
     pool: 'forks',
     include: ['**/*.test.ts'],
-    exclude: ['node_modules/**', 'data/**', '.tmp/**'],
+    exclude: ['node_modules/**', 'data/**', 'data-rehearsal/**', '.tmp/**'],
     testTimeout: 60_000,
     hookTimeout: 120_000,
     fileParallelism: true,
