@@ -1,5 +1,8 @@
 // The show config: display currency, exact conversion rates and milestones, parsed once with named errors.
 import { parseRate, type Rate } from './money.ts';
+import { parseLooks, parseTheme, type ShowLook, type ShowTheme } from './show-graphics.ts';
+
+export type { ShowLook, ShowTheme };
 
 export interface Milestone {
   id: string;
@@ -19,6 +22,10 @@ export interface ShowConfig {
   /** When the show ends (epoch ms): figures turn `final` once a reconciliation after it agrees; null: never. */
   endsAt: number | null;
   milestones: Milestone[];
+  /** Overlays' colours, fonts and logo (keys not given fall back to the overlays' defaults). */
+  theme: ShowTheme;
+  /** The see-now-buy-now looks, in running order (the product card pages through them). */
+  looks: ShowLook[];
   /** Raw sections later features read (products, rundown); kept as given. */
   extra: Record<string, unknown>;
 }
@@ -84,6 +91,8 @@ export function parseShowConfig(raw: unknown): ShowConfig {
     if (typeof id !== 'string') fail(`milestones[${i}].id`, 'must be a string', id);
     return { id, label, hundredths };
   });
-  const { name: _n, currency: _c, rates: _r, startsAt: _s, endsAt: _e, milestones: _m, ...extra } = o;
-  return { name, currency, rates, startsAt, endsAt, milestones, extra };
+  const theme = parseTheme(o.theme, fail);
+  const looks = parseLooks(o.products, fail);
+  const { name: _n, currency: _c, rates: _r, startsAt: _s, endsAt: _e, milestones: _m, theme: _t, products: _p, ...extra } = o;
+  return { name, currency, rates, startsAt, endsAt, milestones, theme, looks, extra };
 }
