@@ -27,6 +27,8 @@ export interface Pixels {
   cornerAlpha: number;
   /** Per asked region: pixels with alpha above 128, and distinct quantised opaque colours. */
   regions: { opaque: number; colours: number }[];
+  /** RGBA of the asked points. */
+  points: number[][];
 }
 
 /** The default show with milestones a test can cross within seconds, and any other change. */
@@ -57,7 +59,7 @@ export interface GraphicsRig {
   cue(graphic: string, command: 'play' | 'update' | 'stop' | 'next', data?: Record<string, unknown>): Promise<GraphicState>;
   health(overlay: string): Promise<OverlayHealth | undefined>;
   /** Screenshot with a transparent background, summarised; saved as docs/overlays/<name>.png when GALA_SHOTS=1. */
-  pixels(page: Page, regions: Rect[], name?: string): Promise<Pixels>;
+  pixels(page: Page, regions: Rect[], name?: string, points?: [number, number][]): Promise<Pixels>;
   visible(page: Page): Promise<string[]>;
   /** Orders sent so far. */
   readonly sent: number;
@@ -109,14 +111,14 @@ export async function startGraphicsRig(show: ShowConfig = testShow(), peakPerSec
       const list = ((await res.json()) as { overlays: OverlayHealth[] }).overlays;
       return list.filter((h) => h.overlay === overlay && h.connected).at(-1);
     },
-    async pixels(page, regions, name) {
+    async pixels(page, regions, name, points = []) {
       const png = await page.screenshot({ omitBackground: true });
       if (name !== undefined && process.env.GALA_SHOTS === '1') {
         mkdirSync(DOCS, { recursive: true });
         writeFileSync(join(DOCS, `${name}.png`), png);
       }
       return decoder.evaluate(
-        async ({ b64, regions }) => {
+        async ({ b64, regions, points }) => {
           const blob = await (await fetch(`data:image/png;base64,${b64}`)).blob();
           const bmp = await createImageBitmap(blob, { premultiplyAlpha: 'none', colorSpaceConversion: 'none' });
           const c = new OffscreenCanvas(bmp.width, bmp.height).getContext('2d')!;
@@ -140,9 +142,10 @@ export async function startGraphicsRig(show: ShowConfig = testShow(), peakPerSec
               }
               return { opaque, colours: colours.size };
             }),
+            points: points.map(([x, y]) => [...box(x, y, 1, 1)]),
           };
         },
-        { b64: png.toString('base64'), regions },
+        { b64: png.toString('base64'), regions, points },
       );
     },
     visible: (page) => page.evaluate(() => window.__gala!.visible()),

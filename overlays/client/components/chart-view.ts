@@ -8,6 +8,7 @@ import type { FrameData } from '../../../aggregator/live-protocol.ts';
 import { parseHundredths, shortMoney, currencySymbol, type Numerals } from '../format.ts';
 import type { OverlayContext } from '../runtime.ts';
 import { FIGURES, FIGURES_BOLD, installFonts } from './fonts.ts';
+import { createPanel } from './panel.ts';
 import { pixiPath } from './pixi-path.ts';
 
 export interface ChartViewOptions {
@@ -47,14 +48,7 @@ export function createChartView(ctx: OverlayContext, o: ChartViewOptions): Chart
   const plotH = H - pad.top - pad.bottom;
 
   const root = new Container();
-  const panel = new Graphics()
-    .roundRect(0, 0, W, H, 28)
-    .fill({ color: theme.panel, alpha: 0.86 })
-    .roundRect(0, 0, W, H, 28)
-    .stroke({ color: theme.primary, width: 3, alpha: 0.55 })
-    .rect(28, 0, 160, 6)
-    .fill({ color: theme.accent });
-  root.addChild(panel);
+  root.addChild(createPanel(theme, W, H, 160));
   const title = new Text({ text: o.title ?? 'GMV PER SECOND', style: { fontFamily: theme.fontFamily, fontSize: 30, fontWeight: '700', fill: theme.text, letterSpacing: 5 } });
   title.position.set(28, 26);
   root.addChild(title);

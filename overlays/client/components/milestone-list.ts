@@ -5,6 +5,7 @@ import type { MilestoneData, TotalsData } from '../../../aggregator/live-protoco
 import { currencySymbol, parseHundredths } from '../format.ts';
 import type { OverlayContext } from '../runtime.ts';
 import { FIGURES, FIGURES_BOLD, installFonts } from './fonts.ts';
+import { createPanel } from './panel.ts';
 
 const ROWS = 4;
 
@@ -12,15 +13,7 @@ export function createMilestoneList(ctx: OverlayContext, W: number, H: number): 
   const { theme } = ctx;
   installFonts(theme);
   const root = new Container();
-  root.addChild(
-    new Graphics()
-      .roundRect(0, 0, W, H, 28)
-      .fill({ color: theme.panel, alpha: 0.86 })
-      .roundRect(0, 0, W, H, 28)
-      .stroke({ color: theme.primary, width: 3, alpha: 0.55 })
-      .rect(28, 0, 120, 6)
-      .fill({ color: theme.accent }),
-  );
+  root.addChild(createPanel(theme, W, H, 120));
   const title = new Text({ text: 'MILESTONES · 里程碑', style: { fontFamily: theme.fontFamily, fontSize: 30, fontWeight: '700', fill: theme.text, letterSpacing: 4 } });
   title.position.set(28, 26);
   root.addChild(title);

@@ -4,6 +4,7 @@
 import { BitmapText, Container, Graphics, Text } from 'pixi.js';
 import type { GraphicState, LeaderboardsData, LeaderEntry } from '../../../aggregator/live-protocol.ts';
 import { FIGURES, FIGURES_BOLD, installFonts } from '../components/fonts.ts';
+import { createPanel } from '../components/panel.ts';
 import { currencySymbol, parseHundredths, shortMoney, type Numerals } from '../format.ts';
 import { runOverlay } from '../runtime.ts';
 
@@ -35,15 +36,7 @@ void runOverlay('leaderboard', ['leaderboards'], (ctx) => {
   const root = new Container();
   root.position.set(1920 - 96 - W, (1080 - H) / 2);
   ctx.stage.addChild(root);
-  root.addChild(
-    new Graphics()
-      .roundRect(0, 0, W, H, 28)
-      .fill({ color: theme.panel, alpha: 0.9 })
-      .roundRect(0, 0, W, H, 28)
-      .stroke({ color: theme.primary, width: 3, alpha: 0.6 })
-      .rect(28, 0, 140, 6)
-      .fill({ color: theme.accent }),
-  );
+  root.addChild(createPanel(theme, W, H));
   const title = new Text({ text: '', style: { fontFamily: theme.fontFamily, fontSize: 38, fontWeight: '800', fill: theme.text, letterSpacing: 3 } });
   title.position.set(28, 24);
   const sub = new Text({ text: '', style: { fontFamily: theme.fontFamily, fontSize: 26, fontWeight: '600', fill: theme.primary } });

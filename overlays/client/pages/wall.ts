@@ -1,7 +1,7 @@
 // /overlays/wall: the stage-wall layout: the show's logo and name, the giant counter, the per-second chart and the
 // milestone column; a crossing puts the milestone celebration over it all. The components are the same as the
 // single-graphic pages'.
-import { Container, Sprite, Text } from 'pixi.js';
+import { Container, Graphics, Sprite, Text } from 'pixi.js';
 import { createChartView } from '../components/chart-view.ts';
 import { createCounterView } from '../components/counter-view.ts';
 import { loadImageTexture } from '../components/image-texture.ts';
@@ -16,15 +16,20 @@ void runOverlay('wall', ['totals', 'second', 'milestones'], (ctx) => {
 
   const logo = new Sprite();
   logo.position.set(96, 54);
-  const name = new Text({ text: ctx.show?.name ?? 'Gala', style: { fontFamily: theme.fontFamily, fontSize: 40, fontWeight: '800', fill: theme.text, letterSpacing: 4 } });
-  name.position.set(96, 66);
-  root.addChild(logo, name);
+  const name = new Text({ text: ctx.show?.name ?? 'Gala', style: { fontFamily: theme.fontFamily, fontSize: 38, fontWeight: '800', fill: theme.text, letterSpacing: 4 } });
+  const plate = new Graphics();
+  const place = (x: number) => {
+    name.position.set(x + 28, 66);
+    plate.clear().roundRect(x, 54, name.width + 56, 72, 36).fill({ color: theme.panel, alpha: 0.86 });
+  };
+  place(96);
+  root.addChild(logo, plate, name);
   if (theme.logo !== null) {
     void loadImageTexture(theme.logo).then((t) => {
       if (t === null) return;
       logo.texture = t;
       logo.scale.set(72 / t.height);
-      name.x = 96 + t.width * (72 / t.height) + 24;
+      place(96 + t.width * (72 / t.height) + 20);
     });
   }
 
