@@ -25,8 +25,12 @@ async function until<T>(what: string, read: () => Promise<T>, ok: (v: T) => bool
 describe.skipIf(!run)('on-air graphics in Chromium', () => {
   let rig: GraphicsRig;
   const displayed = (page: Page) => page.evaluate(() => window.__gala!.displayed());
-  const healthShows = (name: string, on: boolean) =>
-    until(`${name} health visible=${on}`, () => rig.health(name), (h) => h !== undefined && h.visible.includes(name) === on && h.connected);
+  const healthShows = async (name: string, on: boolean) => {
+    const h = await until(`${name} health visible=${on}`, () => rig.health(name), (v) => v !== undefined && v.visible.includes(name) === on && v.connected);
+    // The figures for the notes: frame rate and CPU time per frame, as the page reports them (SwiftShader).
+    if (on) console.log(`${name}: ${h!.fps} fps, frame ${h!.frameMsP50.toFixed(1)} ms p50 / ${h!.frameMsP99.toFixed(1)} ms p99, displayed ${JSON.stringify(h!.displayed)}`);
+    return h;
+  };
   const drawn = async (page: Page, region: Rect, shot?: string) => {
     const px = await rig.pixels(page, [region], shot);
     expect(px.cornerAlpha, 'corners transparent').toBe(0);
@@ -48,14 +52,14 @@ describe.skipIf(!run)('on-air graphics in Chromium', () => {
   });
 
   it('milestone: on air by itself on a crossing, out by itself, replayed by a cue; confetti pooled', async () => {
-    const page = await rig.open('/overlays/milestone?hold=6');
+    const page = await rig.open('/overlays/milestone?hold=12');
     const objects0 = await page.evaluate(() => (window as unknown as { __galaConfetti: () => { objects: number; pool: number } }).__galaConfetti());
     // ¥1 million is crossed about 25 s into the simulated night.
     const on = async () => ({ shown: await displayed(page), visible: await rig.visible(page) });
     const crossing = await until('the ¥1 million crossing on air', on, (v) => v.visible.includes('milestone') && v.shown?.startsWith('¥1 million') === true, 60_000);
     expect(crossing.shown).toMatch(/^¥1 million · (\d+ min )?\d+ s$/);
     await healthShows('milestone', true);
-    await until('out by itself', () => rig.visible(page), (v) => v.length === 0, 12_000);
+    await until('out by itself', () => rig.visible(page), (v) => v.length === 0, 25_000);
 
     await rig.cue('milestone', 'play');
     await until('replayed by the cue', () => rig.visible(page), (v) => v.includes('milestone'), 5000);
@@ -74,14 +78,16 @@ describe.skipIf(!run)('on-air graphics in Chromium', () => {
     expect(after.objects).toBe(objects0.objects);
     expect(after.pool).toBe(objects0.pool);
     await page.close();
-  }, 120_000);
+  }, 180_000);
 
   it('chart: on air at once with the latest second, moving every second; stop and play', async () => {
     const page = await rig.open('/overlays/chart');
     await until('the chart on air', () => rig.visible(page), (v) => v.includes('chart'), 5000);
+    // Displayed: the latest second's GMV and the second's start; a new second every second.
     const seen = new Set<string>();
-    await until('three different seconds', async () => seen.add(String(await displayed(page))).size, (n) => n >= 3, 8000);
-    expect([...seen].some((v) => /^\d+\.\d{2}$/.test(v) && Number(v) > 0)).toBe(true);
+    await until('three different seconds', async () => seen.add(String(await displayed(page))).size, (n) => n >= 4, 15_000);
+    for (const v of seen) if (v !== 'null') expect(v).toMatch(/^\d+\.\d{2}\/s at \d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.000Z$/);
+    await until('a second with sales', () => displayed(page), (v) => v !== null && Number(v.split('/')[0]) > 0, 20_000);
     const region = await drawn(page, { x: 144, y: 594, w: 1632, h: 400 }, 'chart');
     expect(region.opaque).toBeGreaterThan(400_000);
     expect(region.colours).toBeGreaterThan(30);

@@ -76,12 +76,20 @@ export async function startGraphicsRig(show: ShowConfig = testShow(), peakPerSec
   const t0 = performance.now() - (Date.now() - startMs);
   let stopped = false;
   let batches = 0;
+  // Batches go out every 100 ms without waiting for the previous acks (up to 8 in flight), so a slow commit on
+  // these shared cores does not hold orders back past the end of their paid-at second.
+  const inFlight = new Set<Promise<unknown>>();
   const feeding = (async () => {
     while (!stopped) {
       const due = sim.dueBy(performance.now() - t0, 1000);
-      if (due > 0) await ingest.send(sim.nextFrame(`rig-${++batches}`, due));
+      if (due > 0) {
+        const p = ingest.send(sim.nextFrame(`rig-${++batches}`, due)).finally(() => inFlight.delete(p));
+        inFlight.add(p);
+        if (inFlight.size >= 8) await Promise.race(inFlight);
+      }
       await new Promise((r) => setTimeout(r, 100));
     }
+    await Promise.all(inFlight);
   })();
   const decoder = await browser.newPage();
   const pages: Page[] = [];

@@ -21,7 +21,7 @@ export interface ChartViewOptions {
 
 export interface ChartView {
   root: Container;
-  /** The latest second's GMV shown in the headline (decimal string), or null before any frame. */
+  /** The latest second's GMV shown in the headline and the second it covers ("1234.50/s at <ISO>"), or null. */
   displayed(): string | null;
 }
 
@@ -98,6 +98,8 @@ export function createChartView(ctx: OverlayContext, o: ChartViewOptions): Chart
   const edge: Point = { t: 0, v: 0, gmv: '', orders: 0 };
   const keep = Math.ceil(windowMs / 1000) + 4;
   let offset: number | null = null;
+  /** Bumped by every frame received: the path is rebuilt for it. */
+  let version = 0;
   let yMax = 0;
   let currency = 'CNY';
   let numerals: Numerals = 'western';
@@ -129,6 +131,7 @@ export function createChartView(ctx: OverlayContext, o: ChartViewOptions): Chart
     if (last !== undefined && t === last.t) points[points.length - 1] = p;
     else points.push(p);
     while (points.length > keep) points.shift();
+    version++;
     // The clock that slides the axis: the newest frame sits at the right edge as it arrives. Small arrival
     // jitter is absorbed gradually; a large jump (reconnect, catch-up) resets it.
     const target = t - now;
@@ -149,6 +152,12 @@ export function createChartView(ctx: OverlayContext, o: ChartViewOptions): Chart
   });
 
   let lastTicks = '';
+  // The path is rebuilt only when a frame arrives, the vertical scale moves, or a second has passed; in between
+  // it slides by translation, which costs nothing to rebuild. Its left end is cut half a second inside the axis,
+  // so while it slides it never spills more than half a second (about 13 px) past the axis.
+  let drawnRight = -Infinity;
+  let drawnYMax = 0;
+  let drawnVersion = -1;
   ctx.onFrame((now) => {
     if (offset === null || points.length === 0) return;
     const right = now + offset;
@@ -158,29 +167,49 @@ export function createChartView(ctx: OverlayContext, o: ChartViewOptions): Chart
     const want = Math.max(1, max * 1.18);
     // Ease the vertical scale so a spike grows the axis over a few frames instead of a jump.
     yMax = yMax === 0 ? want : yMax + (want - yMax) * 0.06;
-    y.domain([0, yMax]);
-
-    // The points on the axis, the first one cut at the left edge (no mask: a stencil is dear in software).
-    const left = right - windowMs;
-    shown.length = 0;
-    for (let i = 0; i < points.length; i++) {
-      const p = points[i]!;
-      if (p.t < left) continue;
-      const before = points[i - 1];
-      if (shown.length === 0 && before !== undefined && p.t > left) {
-        edge.t = left;
-        edge.v = before.v + ((p.v - before.v) * (left - before.t)) / (p.t - before.t);
-        shown.push(edge);
+    const redraw = version !== drawnVersion || Math.abs(yMax - drawnYMax) > drawnYMax * 0.004 || right - drawnRight >= 1000;
+    if (redraw) {
+      drawnRight = right;
+      drawnYMax = yMax;
+      drawnVersion = version;
+      y.domain([0, yMax]);
+      shape.x = 0;
+      const left = right - windowMs + 500;
+      shown.length = 0;
+      for (let i = 0; i < points.length; i++) {
+        const p = points[i]!;
+        if (p.t < left) continue;
+        const before = points[i - 1];
+        if (shown.length === 0 && before !== undefined && p.t > left) {
+          edge.t = left;
+          edge.v = before.v + ((p.v - before.v) * (left - before.t)) / (p.t - before.t);
+          shown.push(edge);
+        }
+        shown.push(p);
       }
-      shown.push(p);
-    }
-    shape.clear();
-    if (shown.length >= 2) {
-      areaGen(shown);
-      shape.fill(gradient);
-      lineGen(shown);
-    }
-    shape.stroke({ color: theme.primary, width: 5, join: 'round', cap: 'round' });
+      shape.clear();
+      if (shown.length >= 2) {
+        areaGen(shown);
+        shape.fill(gradient);
+        lineGen(shown);
+        shape.stroke({ color: theme.primary, width: 5, join: 'round', cap: 'round' });
+      }
+      const ticks = y.ticks(4);
+      grid.clear();
+      for (const v of ticks) grid.moveTo(0, y(v)).lineTo(plotW, y(v));
+      grid.stroke({ color: theme.text, width: 1, alpha: 0.14 });
+      grid.moveTo(0, plotH).lineTo(plotW, plotH).stroke({ color: theme.text, width: 2, alpha: 0.4 });
+      const key = ticks.join(',');
+      for (let i = 0; i < LABELS; i++) {
+        const l = yLabels[i]!;
+        const v = ticks[i];
+        l.visible = v !== undefined && v > 0;
+        if (v === undefined) continue;
+        if (key !== lastTicks) l.text = money(v);
+        l.position.set(-16, y(v));
+      }
+      lastTicks = key;
+    } else shape.x = ((drawnRight - right) * plotW) / windowMs;
 
     const lastP = points[points.length - 1]!;
     dot.position.set(x(lastP.t), y(lastP.v));
@@ -189,21 +218,6 @@ export function createChartView(ctx: OverlayContext, o: ChartViewOptions): Chart
     halo.scale.set(0.6 + pulse * 0.9);
     halo.alpha = 1 - pulse;
 
-    const ticks = y.ticks(4);
-    grid.clear();
-    for (const v of ticks) grid.moveTo(0, y(v)).lineTo(plotW, y(v));
-    grid.stroke({ color: theme.text, width: 1, alpha: 0.14 });
-    grid.moveTo(0, plotH).lineTo(plotW, plotH).stroke({ color: theme.text, width: 2, alpha: 0.4 });
-    const key = ticks.join(',');
-    for (let i = 0; i < LABELS; i++) {
-      const l = yLabels[i]!;
-      const v = ticks[i];
-      l.visible = v !== undefined && v > 0;
-      if (v === undefined) continue;
-      if (key !== lastTicks) l.text = money(v);
-      l.position.set(-16, y(v));
-    }
-    lastTicks = key;
     // Time labels ride with the axis; each slot keeps its tick until it leaves, so text changes only then.
     const first = Math.ceil((right - windowMs) / X_TICK_MS) * X_TICK_MS;
     for (const s of xLabels) s.text.visible = false;
@@ -220,5 +234,11 @@ export function createChartView(ctx: OverlayContext, o: ChartViewOptions): Chart
     }
   });
 
-  return { root, displayed: () => points.at(-1)?.gmv ?? null };
+  return {
+    root,
+    displayed: () => {
+      const p = points.at(-1);
+      return p === undefined ? null : `${p.gmv}/s at ${new Date(p.t - 1000).toISOString()}`;
+    },
+  };
 }
