@@ -122,6 +122,9 @@ describe.skipIf(!run)('on-air graphics in Chromium', () => {
     await until('the look with a broken image', () => displayed(page), (v) => v?.startsWith('SKU-0011-00 · ') === true, 5000);
     await until('placeholder', () => page.evaluate(() => document.body.dataset.image), (v) => v === 'placeholder', 10_000);
     expect((await drawn(page, { x: 1304, y: 194, w: 480, h: 380 })).opaque).toBeGreaterThan(150_000);
+    // A SKU the show does not list still gets a card, with its own live sales.
+    await rig.cue('product', 'play', { sku: 'SKU-0005-00' });
+    await until('an unlisted SKU', () => displayed(page), (v) => v?.startsWith('SKU-0005-00 · ') === true, 5000);
     await healthShows('product', true);
     await rig.cue('product', 'stop');
     await until('card hidden', () => rig.visible(page), (v) => v.length === 0, 5000);

@@ -24,8 +24,12 @@ export const DEFAULT_THEME: Theme = {
   logo: null,
 };
 
-/** Longest wait for the show (and its theme) before a page sets up with the default theme. */
-const SHOW_WAIT_MS = 1500;
+/**
+ * Longest wait for the show (and its theme) before a page sets up with the default theme. It comes in the same
+ * burst as the other snapshots, so waiting for it delays nothing a viewer could see; the bound only matters with
+ * the server unreachable, when there is nothing live to show anyway.
+ */
+const SHOW_WAIT_MS = 10_000;
 
 type Listener = (data: unknown, kind: 'snapshot' | 'update', at: string) => void;
 

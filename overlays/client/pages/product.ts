@@ -124,7 +124,7 @@ void runOverlay('product', [], (ctx) => {
     current = l;
     look.text = `${l.look.toUpperCase()}${l.brand ? ` · ${l.brand.toUpperCase()}` : ''}`;
     name.text = l.name;
-    price.text = formatMoney(parseHundredths(l.price), currency, 'western');
+    price.text = l.price === '' ? '' : formatMoney(parseHundredths(l.price), currency, 'western');
     setImage(l);
     const topic: Topic = `product:${l.sku}`;
     if (!listened.has(l.sku)) {
@@ -142,12 +142,14 @@ void runOverlay('product', [], (ctx) => {
   };
 
   const lookFor = (s: GraphicState | null): ShowLook | null => {
-    if (looks.length === 0 && (s === null || typeof s.data.sku !== 'string')) return null;
+    const page = s?.page ?? 0;
     const sku = s !== null && typeof s.data.sku === 'string' ? s.data.sku : null;
     const i = sku === null ? 0 : looks.findIndex((l) => l.sku === sku);
-    // A SKU the show does not list still gets a card: its code as the name, no price known.
-    if (i < 0) return looks.length === 0 || (s?.page ?? 0) === 0 ? { sku: sku!, look: 'Product', name: sku!, brand: '', price: '0.00', image: null } : looks[((s?.page ?? 0) - 1) % looks.length]!;
-    return looks[(i + (s?.page ?? 0)) % looks.length]!;
+    if (i >= 0 && looks.length > 0) return looks[(i + page) % looks.length]!;
+    if (sku === null) return null;
+    // A SKU the show does not list still gets a card (its code as the name, no price); `next` goes on to the looks.
+    if (page === 0 || looks.length === 0) return { sku, look: 'Product', name: sku, brand: '', price: '', image: null };
+    return looks[(page - 1) % looks.length]!;
   };
 
   let state: GraphicState | null = null;
