@@ -2,6 +2,7 @@
 // LiveClient, which keeps a per-topic state from snapshot-then-updates and resynchronises on a revision gap.
 // No Node imports: this module is bundled into browser code as it is (type-only imports are erased).
 import type { ControlState } from '../control-room/control-room.ts';
+import type { ShowLook, ShowTheme } from '../domain/show-graphics.ts';
 
 export const LIVE_PROTOCOL_VERSION = 1;
 export const LIVE_PATH = '/v1/live';
@@ -101,6 +102,10 @@ export interface ShowData {
   endsAt: string | null;
   status: 'live' | 'final';
   rehearsal: boolean;
+  /** The overlays' theme from the show config (absent keys: the overlays' defaults). */
+  theme: ShowTheme;
+  /** The see-now-buy-now looks: a product card cue names only a SKU. */
+  looks: ShowLook[];
 }
 
 export interface HealthData {

@@ -261,6 +261,8 @@ export class LiveState {
       endsAt: show.endsAt === null ? null : iso(show.endsAt),
       status: this.opts.totals.status,
       rehearsal: this.opts.rehearsal ?? false,
+      theme: show.theme,
+      looks: show.looks,
     };
   }
 

@@ -1,6 +1,9 @@
 // The show config: display currency, exact conversion rates and milestones, parsed once with named errors.
 import { parseRate, type Rate } from './money.ts';
 import { parseRundown, RundownError, type Rundown } from './rundown.ts';
+import { parseLooks, parseTheme, type ShowLook, type ShowTheme } from './show-graphics.ts';
+
+export type { ShowLook, ShowTheme };
 
 export interface Milestone {
   id: string;
@@ -22,6 +25,10 @@ export interface ShowConfig {
   milestones: Milestone[];
   /** The control room's acts and cues (domain/rundown.ts). */
   rundown: Rundown;
+  /** Overlays' colours, fonts and logo (keys not given fall back to the overlays' defaults). */
+  theme: ShowTheme;
+  /** The see-now-buy-now looks, in running order (the product card pages through them). */
+  looks: ShowLook[];
   /** Raw sections later features read (products, rundown); kept as given. */
   extra: Record<string, unknown>;
 }
@@ -87,8 +94,10 @@ export function parseShowConfig(raw: unknown): ShowConfig {
     if (typeof id !== 'string') fail(`milestones[${i}].id`, 'must be a string', id);
     return { id, label, hundredths };
   });
-  const { name: _n, currency: _c, rates: _r, startsAt: _s, endsAt: _e, milestones: _m, ...extra } = o;
-  return { name, currency, rates, startsAt, endsAt, milestones, rundown: parseShowRundown(o.rundown), extra };
+  const theme = parseTheme(o.theme, fail);
+  const looks = parseLooks(o.products, fail);
+  const { name: _n, currency: _c, rates: _r, startsAt: _s, endsAt: _e, milestones: _m, theme: _t, products: _p, ...extra } = o;
+  return { name, currency, rates, startsAt, endsAt, milestones, rundown: parseShowRundown(o.rundown), theme, looks, extra };
 }
 
 function parseShowRundown(raw: unknown): Rundown {

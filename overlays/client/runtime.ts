@@ -12,6 +12,8 @@ export interface Theme {
   text: string;
   panel: string;
   fontFamily: string;
+  /** Logo image (data: URI, URL or path), or null. */
+  logo: string | null;
 }
 
 export const DEFAULT_THEME: Theme = {
@@ -20,7 +22,15 @@ export const DEFAULT_THEME: Theme = {
   text: '#ffffff',
   panel: '#1b1033',
   fontFamily: '"Helvetica Neue", Arial, "WenQuanYi Zen Hei", "Noto Sans CJK SC", sans-serif',
+  logo: null,
 };
+
+/**
+ * Longest wait for the show (and its theme) before a page sets up with the default theme. It comes in the same
+ * burst as the other snapshots, so waiting for it delays nothing a viewer could see; the bound only matters with
+ * the server unreachable, when there is nothing live to show anyway.
+ */
+const SHOW_WAIT_MS = 10_000;
 
 type Listener = (data: unknown, kind: 'snapshot' | 'update', at: string) => void;
 
@@ -40,9 +50,19 @@ export interface OverlayContext {
    * Binds a container to a graphic's cue state: shown with an in animation on `play`, hidden with an out
    * animation on `stop`, and `onChange` for `update` / `next`.
    */
-  graphic(name: GraphicName, view: Container, onChange?: (s: GraphicState) => void): void;
+  graphic(name: GraphicName, view: Container, onChange?: (s: GraphicState) => void, opts?: GraphicOptions): void;
+  /** Puts a bound graphic on air by itself (a milestone crossing), for its holdMs. */
+  trigger(name: GraphicName): void;
+  /** Subscribes to one more topic (a product's sales) for as long as the page wants it, reconnections included. */
+  watch(topic: Topic): void;
+  unwatch(topic: Topic): void;
   /** Live connection up? */
   readonly connected: boolean;
+}
+
+export interface GraphicOptions {
+  /** A transient graphic: after a `play` (or a trigger) it goes out by itself after this long. */
+  holdMs?: number;
 }
 
 interface FrameStat {
@@ -80,7 +100,9 @@ export async function runOverlay(name: string, topics: Topic[], setup: (ctx: Ove
   let lastUpdate: string | null = null;
   let contextLosses = 0;
   const theme: Theme = { ...DEFAULT_THEME };
-  const bound = new Map<GraphicName, { view: Container; onChange?: (s: GraphicState) => void; state: GraphicState | null; anim: { kind: 'in' | 'out'; t0: number } | null }>();
+  const bound = new Map<GraphicName, { view: Container; onChange?: (s: GraphicState) => void; state: GraphicState | null; anim: { kind: 'in' | 'out'; t0: number } | null; holdMs: number; outAt: number | null }>();
+  const topicList = [...new Set<Topic>(['show', 'graphics', ...topics])];
+  const forced = params.get('show') === '1';
   const stats: FrameStat[] = [];
   const frames: { t: number; v: string | null }[] = [];
 
@@ -101,9 +123,28 @@ export async function runOverlay(name: string, topics: Topic[], setup: (ctx: Ove
     setDisplayed(read) {
       readDisplayed = read;
     },
-    graphic(g, view, onChange) {
+    graphic(g, view, onChange, opts) {
       view.visible = false;
-      bound.set(g, { view, onChange, state: null, anim: null });
+      bound.set(g, { view, onChange, state: null, anim: null, holdMs: opts?.holdMs ?? 0, outAt: null });
+    },
+    trigger(g) {
+      const b = bound.get(g);
+      if (b === undefined) return;
+      const now = performance.now();
+      b.view.visible = true;
+      b.anim = { kind: 'in', t0: now };
+      b.outAt = b.holdMs > 0 ? now + b.holdMs : null;
+    },
+    watch(topic) {
+      if (topicList.includes(topic)) return;
+      topicList.push(topic);
+      client.send({ op: 'subscribe', topics: [topic] });
+    },
+    unwatch(topic) {
+      const i = topicList.indexOf(topic);
+      if (i < 0) return;
+      topicList.splice(i, 1);
+      client.send({ op: 'unsubscribe', topics: [topic] });
     },
     get connected() {
       return connected;
@@ -116,8 +157,11 @@ export async function runOverlay(name: string, topics: Topic[], setup: (ctx: Ove
     const was = b.state;
     b.state = s;
     // A forced state (?show=1) keeps a graphic on screen for setup, whatever the cues say.
-    const visible = params.get('show') === '1' || s.visible;
+    let visible = forced || s.visible;
     const now = performance.now();
+    // A transient graphic loaded after its hold has run out stays off; loaded within it, it stays for the rest.
+    const age = Date.now() - Date.parse(s.changedAt);
+    if (b.holdMs > 0 && snapshot && !forced && !(age >= 0 && age < b.holdMs && s.lastCommand === 'play')) visible = false;
     if (visible && (was === null || !was.visible || (s.lastCommand === 'play' && s.rev !== was.rev))) {
       b.view.visible = true;
       b.anim = snapshot ? null : { kind: 'in', t0: now };
@@ -125,7 +169,9 @@ export async function runOverlay(name: string, topics: Topic[], setup: (ctx: Ove
         b.view.alpha = 1;
         b.view.pivot.y = 0;
       }
+      b.outAt = b.holdMs > 0 && !forced ? now + b.holdMs - (snapshot ? Math.max(0, age) : 0) : null;
     } else if (!visible && (was === null || was.visible)) {
+      b.outAt = null;
       if (snapshot || was === null) b.view.visible = false;
       else b.anim = { kind: 'out', t0: now };
     }
@@ -142,15 +188,33 @@ export async function runOverlay(name: string, topics: Topic[], setup: (ctx: Ove
     else applyGraphic(d as GraphicState, false);
   });
 
-  await setup(ctx);
-
+  // The page sets up once the show (and its theme: fonts are rasterised at setup) is known, or after SHOW_WAIT_MS
+  // with the default theme; what arrives meanwhile is held (bounded) and delivered after setup.
+  let ready = false;
+  const held: { type: 'snapshot' | 'update'; topic: Topic; at: string; data: unknown }[] = [];
+  let showArrived: () => void = () => undefined;
+  const showKnown = new Promise<void>((resolve) => {
+    showArrived = resolve;
+    setTimeout(resolve, SHOW_WAIT_MS);
+  });
   const proto = location.protocol === 'https:' ? 'wss' : 'ws';
   const token = params.get('token');
   const client = new LiveClient({
     url: `${proto}://${location.host}/v1/live${token ? `?token=${encodeURIComponent(token)}` : ''}`,
-    topics: [...new Set<Topic>(['show', 'graphics', ...topics])],
+    topics: topicList,
     onMessage: (m) => {
       lastUpdate = new Date().toISOString();
+      if (m.topic === 'show') {
+        const show = m.data as ShowData;
+        ctx.show = show;
+        if (!ready) Object.assign(theme, show.theme ?? {});
+        showArrived();
+      }
+      if (!ready) {
+        if (held.length >= 2000) held.shift();
+        held.push(m);
+        return;
+      }
       for (const fn of listeners.get(m.topic) ?? []) fn(m.data, m.type, m.at);
     },
     onStatus: (s) => {
@@ -160,6 +224,10 @@ export async function runOverlay(name: string, topics: Topic[], setup: (ctx: Ove
     maxBackoffMs: 5000,
   });
   client.start();
+  await showKnown;
+  await setup(ctx);
+  ready = true;
+  for (const m of held.splice(0)) for (const fn of listeners.get(m.topic) ?? []) fn(m.data, m.type, m.at);
 
   // Safe-area guide for setting up OBS: action-safe 93% and graphics-safe 90% (SMPTE ST 2046-1), centre cross.
   if (params.get('guide') === '1') {
@@ -187,6 +255,10 @@ export async function runOverlay(name: string, topics: Topic[], setup: (ctx: Ove
     const t0 = performance.now();
     for (const fn of frameFns) fn(t0);
     for (const b of bound.values()) {
+      if (b.outAt !== null && t0 >= b.outAt) {
+        b.outAt = null;
+        b.anim = { kind: 'out', t0 };
+      }
       if (b.anim === null) continue;
       const p = Math.min(1, (t0 - b.anim.t0) / (b.anim.kind === 'in' ? IN_MS : OUT_MS));
       const e = 1 - (1 - p) ** 3;

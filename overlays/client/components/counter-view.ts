@@ -1,0 +1,196 @@
+// The giant counter as a component, shared by the counter page and the stage wall: rolling odometer digits in
+// fixed-width slots (BitmapText glyphs rasterised once into a font atlas, so nothing is re-rasterised per frame),
+// gliding between live totals at the live rate, never backwards; the mobile share beneath it.
+import { BitmapFont, BitmapText, Container, Graphics, Text } from 'pixi.js';
+import type { TotalsData } from '../../../aggregator/live-protocol.ts';
+import { CounterModel } from '../counter-model.ts';
+import { formatMoney, hundredthsToDecimal, parseHundredths, shortMoney, type Numerals } from '../format.ts';
+import { onConnection, type OverlayContext } from '../runtime.ts';
+
+export interface CounterViewOptions {
+  /** Digit height in px (150 on the counter page). */
+  size?: number;
+  /** Forces western or chinese grouping whatever the show says. */
+  numerals?: Numerals | null;
+  /** With the connection lost, go on at the last rate for at most this long (ms); 0 holds the value. */
+  extrapolateMs?: number;
+  /** Caption above the figure. */
+  label?: string;
+}
+
+export interface CounterView {
+  /** Centred on (0, 0). */
+  root: Container;
+  /** The exact figure shown now (decimal string), or null before the first totals. */
+  displayed(): string | null;
+}
+
+export function createCounterView(ctx: OverlayContext, o: CounterViewOptions = {}): CounterView {
+  const { theme } = ctx;
+  const size = o.size ?? 150;
+  const k = size / 150;
+  const font = `gala-counter-${size}`;
+  const small = `gala-counter-small-${size}`;
+  const smallSize = Math.round(54 * k);
+  BitmapFont.install({
+    name: font,
+    style: { fontFamily: theme.fontFamily, fontSize: size, fontWeight: '800', fill: theme.primary, dropShadow: { color: '#000000', alpha: 0.55, blur: 8 * k, distance: 4 * k, angle: Math.PI / 2 } },
+    chars: [['0', '9'], ',.-¥$€£₩HKS亿万 '],
+    resolution: 1,
+    padding: Math.ceil(12 * k),
+  });
+  BitmapFont.install({
+    name: small,
+    style: { fontFamily: theme.fontFamily, fontSize: smallSize, fontWeight: '700', fill: theme.text },
+    chars: [['0', '9'], ['a', 'z'], ['A', 'Z'], '.,%·:/ -+()亿万'],
+    resolution: 1,
+    padding: 6,
+  });
+
+  const root = new Container();
+  const panel = new Graphics();
+  root.addChild(panel);
+  const label = new Text({ text: o.label ?? 'GMV · LIVE', style: { fontFamily: theme.fontFamily, fontSize: Math.round(40 * k), fontWeight: '700', fill: theme.text, letterSpacing: 6 * k } });
+  label.anchor.set(0.5, 1);
+  label.position.set(0, -size * 0.75);
+  root.addChild(label);
+
+  const digits = new Container();
+  root.addChild(digits);
+  const line = (fontSize: number, y: number, alpha: number) => {
+    const t = new BitmapText({ text: '', style: { fontFamily: small, fontSize } });
+    t.anchor.set(0.5, 0);
+    t.position.set(0, y);
+    t.alpha = alpha;
+    root.addChild(t);
+    return t;
+  };
+  const mobile = line(smallSize, size * 0.72, 1);
+  const short = line(Math.round(44 * k), size * 0.72 + 66 * k, 0.8);
+  const status = line(Math.round(30 * k), size * 0.72 + 126 * k, 0.7);
+
+  // Fixed-width slots: every digit takes the width of the widest digit, so nothing jitters as digits change.
+  const probe = new BitmapText({ text: '0', style: { fontFamily: font, fontSize: size } });
+  let digitW = 0;
+  for (let d = 0; d <= 9; d++) {
+    probe.text = String(d);
+    digitW = Math.max(digitW, probe.width);
+  }
+  const lineH = probe.height;
+  probe.destroy();
+  const glyphW = (ch: string) => (ch === ',' || ch === '.' ? digitW * 0.42 : ch === '亿' || ch === '万' ? digitW * 1.25 : digitW);
+
+  interface Slot {
+    ch: string;
+    view: Container;
+    /** For a digit: [shown glyph, incoming glyph]. */
+    strip: Container | null;
+  }
+  let slots: Slot[] = [];
+  let shape = '';
+
+  const layout = (text: string) => {
+    for (const s of slots) s.view.destroy({ children: true });
+    slots = [];
+    digits.removeChildren();
+    let x = 0;
+    for (const ch of text) {
+      const view = new Container();
+      view.x = x;
+      let strip: Container | null = null;
+      if (ch >= '0' && ch <= '9') {
+        // Two glyphs per wheel: the digit shown and the one rolling in below it. No masks: a stencil per digit
+        // costs more than the whole scene under software rendering.
+        strip = new Container();
+        for (let i = 0; i < 2; i++) strip.addChild(new BitmapText({ text: ch, style: { fontFamily: font, fontSize: size } }));
+        view.addChild(strip);
+      } else {
+        const g = new BitmapText({ text: ch, style: { fontFamily: font, fontSize: size } });
+        g.x = (glyphW(ch) - g.width) / 2;
+        view.addChild(g);
+      }
+      digits.addChild(view);
+      slots.push({ ch, view, strip });
+      x += glyphW(ch);
+    }
+    digits.pivot.set(x / 2, lineH / 2);
+    panel
+      .clear()
+      .roundRect(-x / 2 - 60 * k, -lineH / 2 - 110 * k, x + 120 * k, lineH + 330 * k, 36 * k)
+      .fill({ color: theme.panel, alpha: 0.82 })
+      .stroke({ color: theme.primary, width: 4 * k, alpha: 0.9 });
+  };
+
+  const model = new CounterModel({ extrapolateMs: o.extrapolateMs ?? 0 });
+  let totals: TotalsData | null = null;
+  let numerals: Numerals = o.numerals ?? 'western';
+  let currency = 'CNY';
+  let shownText = '';
+
+  ctx.on('totals', (d, kind) => {
+    totals = d as TotalsData;
+    currency = totals.currency;
+    const total = parseHundredths(totals.gmv);
+    if (kind === 'snapshot' && model.targetHundredths === 0n) model.reset(total, performance.now());
+    else model.setTarget(total, parseHundredths(totals.gmvPerSecond), performance.now());
+    mobile.text = `Mobile ${(totals.mobileShare * 100).toFixed(1)}% · ${totals.orders.toLocaleString('en-US')} orders`;
+    status.text = totals.status === 'final' ? 'FINAL · UNAUDITED' : 'LIVE · UNAUDITED';
+  });
+  ctx.on('show', (d) => {
+    const show = d as { numerals: Numerals; currency: string };
+    numerals = o.numerals ?? show.numerals;
+    currency = show.currency;
+  });
+  onConnection(ctx, (s) => {
+    if (s !== 'open') model.disconnected(performance.now());
+  });
+
+  ctx.onFrame((now) => {
+    if (totals === null) return;
+    const v = model.valueAt(now);
+    const h = model.shownHundredths(now);
+    const text = formatMoney(h, currency, numerals);
+    const nextShape = text.replace(/\d/g, '0');
+    if (nextShape !== shape) {
+      shape = nextShape;
+      layout(text);
+    }
+    if (text !== shownText) {
+      shownText = text;
+      short.text = numerals === 'chinese' ? `${shortMoney(h, numerals)} ${currency}` : `${currency} ${shortMoney(h, numerals)}`;
+    }
+    // Each wheel sits on its digit and turns over only as the digits below it roll past 9 (the last 15%).
+    let place = 1;
+    for (let i = slots.length - 1; i >= 0; i--) {
+      const s = slots[i]!;
+      if (s.strip === null) continue;
+      const digit = Number(text[i]);
+      let f = 0;
+      if (place > 1) {
+        const r = (v % place) / place;
+        f = r > 0.85 ? (r - 0.85) / 0.15 : 0;
+        f = f * f * (3 - 2 * f);
+      }
+      const [cur, next] = s.strip.children as BitmapText[];
+      const nd = String((digit + 1) % 10);
+      if (cur!.text !== String(digit)) {
+        cur!.text = String(digit);
+        cur!.x = (digitW - cur!.width) / 2;
+      }
+      cur!.y = -f * lineH * 0.55;
+      cur!.alpha = 1 - f;
+      next!.visible = f > 0;
+      if (f > 0) {
+        if (next!.text !== nd) {
+          next!.text = nd;
+          next!.x = (digitW - next!.width) / 2;
+        }
+        next!.y = (1 - f) * lineH * 0.55;
+        next!.alpha = f;
+      }
+      place *= 10;
+    }
+  });
+
+  return { root, displayed: () => (totals === null ? null : hundredthsToDecimal(model.shownHundredths(performance.now()))) };
+}

@@ -1,0 +1,20 @@
+// Bitmap fonts of the graphics, rasterised once per page from the show's theme: text that changes often (figures,
+// axis labels, live sales) is drawn from these atlases, so nothing is re-rasterised per frame.
+import { BitmapFont } from 'pixi.js';
+import type { Theme } from '../runtime.ts';
+
+/** Figures and short Latin words, in the theme's text colour; tint a BitmapText for other colours. */
+export const FIGURES = 'gala-figures';
+/** The same in heavy weight for big numbers. */
+export const FIGURES_BOLD = 'gala-figures-bold';
+
+const CHARS: (string | string[])[] = [['0', '9'], ['a', 'z'], ['A', 'Z'], ' .,:;%·/+-–()×#&\'"!?¥$€£₩亿万件元单秒'];
+const installed = new Set<string>();
+
+/** Installs the graphics' bitmap fonts (once per page). White glyphs: a BitmapText's tint gives it its colour. */
+export function installFonts(theme: Theme): void {
+  if (installed.has(FIGURES)) return;
+  BitmapFont.install({ name: FIGURES, style: { fontFamily: theme.fontFamily, fontSize: 48, fontWeight: '600', fill: '#ffffff' }, chars: CHARS, resolution: 1, padding: 4 });
+  BitmapFont.install({ name: FIGURES_BOLD, style: { fontFamily: theme.fontFamily, fontSize: 96, fontWeight: '800', fill: '#ffffff' }, chars: CHARS, resolution: 1, padding: 6 });
+  installed.add(FIGURES);
+}
