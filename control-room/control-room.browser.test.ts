@@ -268,6 +268,17 @@ describe.skipIf(!ok)('the control room in Chromium', () => {
 
   it('the live panel shows the figures, health, OBS, overlays with previews and the audit; screenshots saved', async () => {
     mkdirSync(DOCS, { recursive: true });
+    // A trickle of orders through the real ingest, so the panel (and the screenshots) show a live feed.
+    const ingest = await connectIngest(sys.system.ingestPort);
+    let n = 0;
+    const feed = setInterval(() => {
+      const orders = Array.from({ length: 20 }, () => {
+        n++;
+        return { id: `ui-feed-${n}`, ts: Date.now(), amount: `${100 + ((n * 37) % 900)}.${String(n % 100).padStart(2, '0')}`, currency: 'CNY', channel: n % 10 < 9 ? 'mobile' : 'desktop' };
+      });
+      void ingest.send(JSON.stringify({ batch: `feed-${n}`, orders }));
+    }, 200);
+    await until('the feed flowing', async () => !(await ana.isVisible('#stale-pill')) && sys.system.totals.orders > 100);
     await ana.evaluate(() => window.scrollTo(0, 0));
     await ana.screenshot({ path: join(DOCS, 'control-room.png') });
     const live = await ana.context().newPage();
@@ -284,7 +295,10 @@ describe.skipIf(!ok)('the control room in Chromium', () => {
     expect(csv).toMatch(/trigger\.fire/);
     expect(await live.textContent('#obs-detail')).toMatch(/OBS LOG-ONLY/);
     await new Promise((r) => setTimeout(r, 1500));
+    await live.waitForFunction(() => document.getElementById('ops')?.textContent !== '0');
     await live.screenshot({ path: join(DOCS, 'control-live.png'), fullPage: true });
     await live.close();
+    clearInterval(feed);
+    ingest.close();
   });
 });

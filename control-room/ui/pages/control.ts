@@ -43,6 +43,7 @@ const app = {
   editor: null as Editor | null,
   /** Thresholds typed but not yet armed, kept across re-renders. */
   thresholds: new Map<string, string>(),
+  shownStandby: undefined as string | null | undefined,
 };
 
 const canAct = () => app.session !== null && app.session.role !== 'viewer';
@@ -254,7 +255,11 @@ function updateRows(s: ControlState): void {
     fill(row.fire, mine ? 'FIRE ' : cueById(id)?.onAir === true ? 'ARM' : 'FIRE', mine ? h('span', { 'data-until': app.arm!.expiresAt }) : null);
     row.fire.classList.toggle('is-armed', mine);
   }
-  if (s.standby !== null) app.rows.get(s.standby)?.tr.scrollIntoView({ block: 'nearest' });
+  // Follow the playhead only when it moves, so an operator scrolling ahead is not pulled back every second.
+  if (s.standby !== app.shownStandby) {
+    app.shownStandby = s.standby;
+    if (s.standby !== null) app.rows.get(s.standby)?.tr.scrollIntoView({ block: 'nearest' });
+  }
 }
 
 function renderGo(s: ControlState): void {
@@ -366,7 +371,14 @@ function renderTriggers(s: ControlState): void {
     const fillEl = items[items.length - 1]!.querySelector<HTMLElement>('.trig-fill')!;
     fillEl.style.width = `${Math.round((t?.progress ?? 0) * 100)}%`;
   }
+  // The list is rebuilt whole; an operator typing a threshold keeps the focus and the caret.
+  const focused = document.activeElement instanceof HTMLInputElement ? document.activeElement.dataset.triggerInput : undefined;
   fill(byId('triggers'), ...(items.length === 0 ? [h('li', { class: 'muted' }, 'No data-triggered cues in the rundown')] : items));
+  if (focused !== undefined) {
+    const again = document.querySelector<HTMLInputElement>(`input[data-trigger-input="${CSS.escape(focused)}"]`);
+    again?.focus();
+    again?.setSelectionRange(again.value.length, again.value.length);
+  }
 }
 
 function renderGraphics(): void {
@@ -389,9 +401,13 @@ function renderGraphics(): void {
   );
 }
 
+function renderTop(): void {
+  renderTopbar(byId('topbar'), { session: app.session, show: app.show, health: app.health, link: app.link, page: 'control' });
+}
+
 function render(): void {
   const s = app.state;
-  renderTopbar(byId('topbar'), { session: app.session, show: app.show, health: app.health, link: app.link, page: 'control' });
+  renderTop();
   if (s === null) return;
   if (s.rundownRev !== app.renderedRundownRev) {
     renderRundown(s);
@@ -539,10 +555,10 @@ async function main(): Promise<void> {
         renderGraphics();
       } else if (topic === 'show') {
         app.show = data as ShowData;
-        render();
+        renderTop();
       } else if (topic === 'health') {
         app.health = data as HealthData;
-        render();
+        renderTop();
       }
     },
     (s) => {
