@@ -2,8 +2,9 @@
 // login (a wrong token refused), GO through the rundown with the graphics following, arm-then-fire (one press
 // alone fires nothing), undo, two operators at once (one cue fired, the other told why), a data trigger fired by
 // orders through the ingest endpoint and seen on both desks, hold-to-fire, a viewer's buttons and API refused, markup in show
-// data rendered as text, and the screenshots of docs/.
-import { mkdirSync } from 'node:fs';
+// data rendered as text, and the screenshots of docs/ (GALA_SCREENSHOTS=1 refreshes them).
+import { mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -16,7 +17,9 @@ import type { ControlState } from './control-room.ts';
 const PRODUCER = 'test-producer-token';
 const ADMIN = 'test-admin-token';
 const VIEWER = 'test-viewer-token';
-const DOCS = join(import.meta.dirname, '..', 'docs');
+// GALA_SCREENSHOTS=1 refreshes the pictures in docs/; otherwise they go to a temporary folder, so a test run
+// leaves the working tree as it was.
+const SHOTS = process.env.GALA_SCREENSHOTS === '1' ? join(import.meta.dirname, '..', 'docs') : mkdtempSync(join(tmpdir(), 'gala-control-shots-'));
 const XSS_LABEL = 'Look X: <img src=x onerror="window.__xss=1"> bag';
 const XSS_TITLE = '<img src=x onerror=window.__xss=2>';
 
@@ -267,7 +270,7 @@ describe.skipIf(!ok)('the control room in Chromium', () => {
   });
 
   it('the live panel shows the figures, health, OBS, overlays with previews and the audit; screenshots saved', async () => {
-    mkdirSync(DOCS, { recursive: true });
+    mkdirSync(SHOTS, { recursive: true });
     // A trickle of orders through the real ingest, so the panel (and the screenshots) show a live feed.
     const ingest = await connectIngest(sys.system.ingestPort);
     let n = 0;
@@ -280,7 +283,7 @@ describe.skipIf(!ok)('the control room in Chromium', () => {
     }, 200);
     await until('the feed flowing', async () => !(await ana.isVisible('#stale-pill')) && sys.system.totals.orders > 100);
     await ana.evaluate(() => window.scrollTo(0, 0));
-    await ana.screenshot({ path: join(DOCS, 'control-room.png') });
+    await ana.screenshot({ path: join(SHOTS, 'control-room.png') });
     const live = await ana.context().newPage();
     await live.setViewportSize({ width: 1600, height: 1000 });
     await live.goto(`${base}/control/live`);
@@ -296,9 +299,11 @@ describe.skipIf(!ok)('the control room in Chromium', () => {
     expect(await live.textContent('#obs-detail')).toMatch(/OBS LOG-ONLY/);
     await new Promise((r) => setTimeout(r, 1500));
     await live.waitForFunction(() => document.getElementById('ops')?.textContent !== '0');
-    await live.screenshot({ path: join(DOCS, 'control-live.png'), fullPage: true });
+    await live.screenshot({ path: join(SHOTS, 'control-live.png'), fullPage: true });
     await live.close();
     clearInterval(feed);
     ingest.close();
+    for (const f of ['control-room.png', 'control-live.png']) expect(statSync(join(SHOTS, f)).size).toBeGreaterThan(20_000);
+    if (process.env.GALA_SCREENSHOTS !== '1') rmSync(SHOTS, { recursive: true, force: true });
   });
 });
