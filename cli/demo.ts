@@ -11,6 +11,8 @@ export async function runDemo(argv: string[], stopOnSignals: (s: RunningSystem) 
   const env = { ...process.env };
   env.GALA_INGEST_TOKEN ||= `demo-ingest-${randomBytes(9).toString('base64url')}`;
   env.GALA_PRODUCER_TOKEN ||= `demo-producer-${randomBytes(9).toString('base64url')}`;
+  env.GALA_ADMIN_TOKEN ||= `demo-admin-${randomBytes(9).toString('base64url')}`;
+  env.GALA_VIEWER_TOKEN ||= `demo-viewer-${randomBytes(9).toString('base64url')}`;
   const cfg = parseServeConfig(argv, env);
   const log = createLog('gala');
   const system = await startSystem(cfg, { log, onListening: (line) => process.stdout.write(`${line}\n`) });
@@ -33,6 +35,10 @@ export async function runDemo(argv: string[], stopOnSignals: (s: RunningSystem) 
       `  ingest metrics     http://${ingest}/metrics`,
       `  ingest token       ${token}`,
       `  producer token     ${cfg.producerTokens[0]}`,
+      `  control room       ${http}/control (log in with the producer, admin or viewer token)`,
+      `  live panel         ${http}/control/live`,
+      `  admin token        ${cfg.adminTokens?.[0] ?? '(none)'}`,
+      `  viewer token       ${cfg.viewerTokens?.[0] ?? '(none)'}`,
       `The simulator streams a gala night at up to ${rate} orders/s (GALA_DEMO_RATE). Ctrl-C stops cleanly.`,
       '',
     ].join('\n'),

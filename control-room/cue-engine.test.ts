@@ -122,6 +122,21 @@ describe('CueEngine', () => {
     expect(s.standby).toBe('f4');
   });
 
+  it('auto-continue follows even when its post-wait ends before the follow timer (clock and timers disagree)', async () => {
+    const graphics = new Graphics();
+    let skewMs = 0;
+    const engine = new CueEngine({ rundown: rundown(), graphics, obs: createMemoryObs(), onChange: () => undefined, now: () => Date.now() + skewMs });
+    engine.setStandby('f2', ann);
+    graphics.command('leaderboard', 'play');
+    engine.go({ standby: 'f2' }, ann);
+    // The engine's clock runs 5 ms ahead of the timers once the actions started: the post-wait sleep then ends
+    // before the 300 ms follow timer, and ending the run must not drop the follow.
+    skewMs = 5;
+    await vi.advanceTimersByTimeAsync(400);
+    expect(engine.snapshot().history.map((r) => [r.cueId, r.cause])).toEqual([['f3', 'follow'], ['f2', 'go']]);
+    expect(graphics.get('leaderboard').visible).toBe(false);
+  });
+
   it('undo restores graphics and the OBS scene, puts the cue back on standby, and only within its window', async () => {
     const { engine, graphics, obs } = setup();
     await obs.run([{ type: 'scene', scene: 'Wide' }]);

@@ -363,7 +363,13 @@ export class CueEngine {
     this.changed();
     const startedAt = this.now();
     // auto-continue: the next cue starts postWaitMs after this one's actions start, while they still run.
-    if (cue.follow === 'auto-continue') this.schedule(run, cue.postWaitMs, () => this.follow(run, cue));
+    let followed = false;
+    const followOnce = () => {
+      if (followed) return;
+      followed = true;
+      this.follow(run, cue);
+    };
+    if (cue.follow === 'auto-continue') this.schedule(run, cue.postWaitMs, followOnce);
     const r = await runActions(cue.actions, { graphics: this.opts.graphics, obs: this.opts.obs, sleep: (ms) => this.sleep(run, ms), cancelled: () => run.cancelled });
     run.details.push(...r.details);
     if (run.cancelled) return this.end(run, 'cancelled');
@@ -381,6 +387,9 @@ export class CueEngine {
         this.changed();
         if (!(await this.sleep(run, left))) return this.end(run, 'cancelled');
       }
+      // The post-wait can end before the follow timer (the clock and the timers disagree by a few ms), and end()
+      // clears the run's timers: follow here if the timer has not, so the chain is never dropped.
+      followOnce();
     }
     this.end(run, r.ok ? 'done' : 'failed');
   }

@@ -10,6 +10,7 @@ import type { Log } from '../system/log.ts';
 import { AUDIT_FILE, AuditLog } from './audit-log.ts';
 import { controlOpenApi } from './control-openapi.ts';
 import { ControlRoom, type ControlState } from './control-room.ts';
+import { createControlPages } from './control-pages.ts';
 import { createControlRoutes } from './control-routes.ts';
 import type { ObsPort } from './obs/obs-port.ts';
 import type { RehearsalHandle } from './rehearsal/replay.ts';
@@ -56,7 +57,10 @@ export async function openControlRoom(o: OpenControlRoomOptions): Promise<{ room
     rehearsal: o.rehearsal,
   });
   room.start();
-  return { room, routes: createControlRoutes(room, { openapi: controlOpenApi }), close: async () => {
+  const routes = createControlRoutes(room, { openapi: controlOpenApi });
+  // The pages under /control (login, cue list, live panel) ride on the same app.
+  routes.route('/', createControlPages({ sessions: room.sessions, onBuildError: (e) => o.log('control.ui_build_error', { error: String(e) }) }));
+  return { room, routes, close: async () => {
       await room.close();
       await lastSave;
     },

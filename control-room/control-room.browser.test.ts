@@ -1,0 +1,309 @@
+// The control room's pages in Chromium against the whole system (embedded ClickHouse, real sockets, real ingest):
+// login (a wrong token refused), GO through the rundown with the graphics following, arm-then-fire (one press
+// alone fires nothing), undo, two operators at once (one cue fired, the other told why), a data trigger fired by
+// orders through the ingest endpoint and seen on both desks, hold-to-fire, a viewer's buttons and API refused, markup in show
+// data rendered as text, and the screenshots of docs/ (GALA_SCREENSHOTS=1 refreshes them).
+import { mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { GraphicName, GraphicState } from '../aggregator/live-protocol.ts';
+import { DEFAULT_SHOW_FILE, loadShow } from '../cli/config.ts';
+import { launchChromium, requireChromium } from '../test-support/browser.ts';
+import { connectIngest, startTestSystem } from '../test-support/system-harness.ts';
+import type { ControlState } from './control-room.ts';
+
+const PRODUCER = 'test-producer-token';
+const ADMIN = 'test-admin-token';
+const VIEWER = 'test-viewer-token';
+// GALA_SCREENSHOTS=1 refreshes the pictures in docs/; otherwise they go to a temporary folder, so a test run
+// leaves the working tree as it was.
+const SHOTS = process.env.GALA_SCREENSHOTS === '1' ? join(import.meta.dirname, '..', 'docs') : mkdtempSync(join(tmpdir(), 'gala-control-shots-'));
+const XSS_LABEL = 'Look X: <img src=x onerror="window.__xss=1"> bag';
+const XSS_TITLE = '<img src=x onerror=window.__xss=2>';
+
+type Sys = Awaited<ReturnType<typeof startTestSystem>>;
+let sys: Sys;
+let browser: Browser;
+let base: string;
+const contexts: BrowserContext[] = [];
+/**
+ * Holds the live channel's messages to every desk while `hold` is set: "two operators press GO at once" then means
+ * both desks still show the same standby when they press, however the machine schedules the two pages.
+ */
+const liveGate = { hold: false, queue: [] as (() => void)[] };
+function releaseLive(): void {
+  liveGate.hold = false;
+  for (const send of liveGate.queue.splice(0)) send();
+}
+
+async function api<T>(method: string, path: string, body?: unknown, token = PRODUCER): Promise<{ status: number; body: T }> {
+  const res = await fetch(`${base}${path}`, {
+    method,
+    headers: { authorization: `Bearer ${token}`, 'x-operator': 'test script', ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  return { status: res.status, body: (await res.json()) as T };
+}
+const state = async () => (await api<ControlState>('GET', '/v1/control/state')).body;
+const graphics = async () => (await api<{ graphics: Record<GraphicName, GraphicState> }>('GET', '/v1/graphics')).body.graphics;
+
+async function until<T>(what: string, fn: () => Promise<T | false | null | undefined> | T | false | null | undefined, ms = 20_000): Promise<T> {
+  const end = Date.now() + ms;
+  for (;;) {
+    const v = await fn();
+    if (v !== false && v !== null && v !== undefined) return v;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}; graphics ${JSON.stringify(await graphics())}; history ${JSON.stringify((await state()).history)}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+async function desk(operator: string, token: string): Promise<Page> {
+  const ctx = await browser.newContext({ viewport: { width: 1600, height: 900 } });
+  contexts.push(ctx);
+  const page = await ctx.newPage();
+  page.on('pageerror', (e) => console.error(`[${operator}] page error: ${e.message}`));
+  await page.routeWebSocket(/\/v1\/live$/, (ws) => {
+    const server = ws.connectToServer();
+    ws.onMessage((m) => server.send(m));
+    server.onMessage((m) => (liveGate.hold ? liveGate.queue.push(() => ws.send(m)) : ws.send(m)));
+  });
+  await page.goto(`${base}/control`);
+  await page.waitForURL(/\/control\/login/);
+  await page.fill('#operator', operator);
+  await page.fill('#token', token);
+  await page.click('#login-submit');
+  await page.waitForURL(`${base}/control`);
+  await page.waitForSelector('tr.cue.is-standby');
+  return page;
+}
+
+const standbyLabel = (p: Page) => p.textContent('#standby-label');
+
+const ok = requireChromium();
+
+describe.skipIf(!ok)('the control room in Chromium', () => {
+  let ana: Page;
+  let bo: Page;
+
+  beforeAll(async () => {
+    const show = loadShow(DEFAULT_SHOW_FILE);
+    // Wider arm and undo windows than the show's: on a loaded machine the steps between two presses can take
+    // seconds, and these tests are about what the desk does, not how fast the machine is.
+    show.rundown = { ...show.rundown, armWindowMs: 20_000, undoWindowMs: 60_000 };
+    sys = await startTestSystem({ show, producerTokens: [PRODUCER], adminTokens: [ADMIN], viewerTokens: [VIEWER], reconcileIntervalMs: 1000 });
+    base = `http://127.0.0.1:${sys.system.httpPort}`;
+    browser = await launchChromium();
+  });
+  afterAll(async () => {
+    for (const c of contexts) await c.close().catch(() => undefined);
+    await browser?.close();
+    await sys?.cleanup();
+  });
+
+  it('logs in with a token and an operator name; a wrong token is refused with a message', async () => {
+    const ctx = await browser.newContext();
+    contexts.push(ctx);
+    const page = await ctx.newPage();
+    const res = await page.goto(`${base}/control`);
+    expect(page.url()).toBe(`${base}/control/login`);
+    expect(res?.headers()['content-security-policy']).toContain("script-src 'self'");
+    await page.fill('#operator', 'Mallory');
+    await page.fill('#token', 'not-a-token');
+    await page.click('#login-submit');
+    await page.waitForSelector('#login-error:not([hidden])');
+    expect(await page.textContent('#login-error')).toMatch(/Token refused/);
+    expect(page.url()).toBe(`${base}/control/login`);
+    ana = await desk('Ana', PRODUCER);
+    expect(await ana.textContent('#who')).toBe('AnaPRODUCER');
+    expect(await standbyLabel(ana)).toBe('Arena wide, counter on');
+    await ana.waitForSelector('#link.pill-ok');
+  });
+
+  it('GO (Space) fires the standby cue, the graphics follow, and an auto-continue chain stops before an on-air cue', async () => {
+    const counterRev = (await graphics()).counter.rev;
+    await ana.keyboard.press('Space');
+    await until('the counter played', async () => (await graphics()).counter.rev > counterRev && (await graphics()).counter.lastCommand === 'play');
+    // open-scene auto-continues into open-title (lower third), and the chain stops at the on-air open-host.
+    await until('the welcome lower third', async () => (await graphics()).lowerthird.data.title === 'Welcome to the 11.11 Gala');
+    await until('standby on the host cue', async () => (await standbyLabel(ana)) === 'Host on stage');
+    await ana.waitForSelector('#onair li[data-graphic="counter"].gfx-on');
+    expect((await state()).history.map((r) => [r.cueId, r.cause])).toEqual([
+      ['open-title', 'follow'],
+      ['open-scene', 'go'],
+    ]);
+    expect(await ana.getAttribute('tr[data-cue="open-scene"]', 'class')).toMatch(/is-fired|is-running/);
+  });
+
+  it('an on-air cue: the first press only arms (with a countdown), the second fires', async () => {
+    await ana.keyboard.press('Space');
+    await ana.waitForSelector('#go.is-armed');
+    expect(await ana.textContent('#go')).toMatch(/FIRE.*\d\.\d s/);
+    await new Promise((r) => setTimeout(r, 700));
+    expect((await state()).history.some((r) => r.cueId === 'open-host')).toBe(false);
+    expect((await state()).arms).toMatchObject([{ cueId: 'open-host', operator: 'Ana' }]);
+    await ana.keyboard.press('Space');
+    await until('the host lower third', async () => (await graphics()).lowerthird.data.title === 'Your host');
+    expect((await state()).history[0]).toMatchObject({ cueId: 'open-host', cause: 'go', operator: 'Ana' });
+    await until('standby on look 1', async () => (await standbyLabel(ana)) === 'Look 1: linen coat');
+  });
+
+  it('undo puts the graphics back and the cue back on standby, within the window it shows', async () => {
+    await ana.waitForSelector('#undo:not([disabled])');
+    expect(await ana.textContent('#undo')).toMatch(/UNDOHost on stage · \d+\.\d s/);
+    await ana.click('#undo');
+    await until('the host lower third gone', async () => (await graphics()).lowerthird.data.title !== 'Your host');
+    await until('standby back on the host cue', async () => (await standbyLabel(ana)) === 'Host on stage');
+    expect((await state()).history.find((r) => r.cueId === 'open-host')?.undone).toBe(true);
+    expect(await ana.textContent('#message')).toMatch(/Undone open-host/);
+  });
+
+  it('two operators see the same standby; pressing GO at once fires one cue and the other is told why', async () => {
+    bo = await desk('Bo', PRODUCER);
+    expect(await standbyLabel(bo)).toBe('Host on stage');
+    expect((await api('POST', '/v1/control/standby', { cueId: 'look-out' })).status).toBe(200);
+    for (const p of [ana, bo]) await until('both desks on look-out', async () => (await standbyLabel(p)) === 'Runway out: product card off');
+    liveGate.hold = true;
+    try {
+      await Promise.all([ana.click('#go'), bo.click('#go')]);
+      // Both answers are in: each desk shows what its own GO got.
+      for (const p of [ana, bo]) await p.waitForFunction(() => /GO: fired|GO refused/.test(document.getElementById('message')?.textContent ?? ''));
+    } finally {
+      releaseLive();
+    }
+    expect((await state()).history.filter((r) => r.cueId === 'look-out')).toHaveLength(1);
+    const messages = await Promise.all([ana, bo].map((p) => p.textContent('#message')));
+    expect(messages.filter((m) => /GO refused \(409\): standby: the standby cue changed/.test(m ?? ''))).toHaveLength(1);
+    expect(messages.filter((m) => /GO: fired Runway out/.test(m ?? ''))).toHaveLength(1);
+    for (const p of [ana, bo]) await until('both desks on star-1', async () => (await standbyLabel(p)) === 'Celebrity performance');
+  });
+
+  it('a data trigger armed on one desk fires when orders through the real ingest cross it, seen on both desks', async () => {
+    const gmv = sys.system.totals.gmvHundredths();
+    const threshold = ((gmv + 1_500n) / 100n).toString();
+    const row = '#triggers li[data-trigger="ms-1b"]';
+    await ana.fill(`${row} input.threshold`, threshold);
+    await ana.click(`${row} button[data-trigger-arm]`);
+    for (const p of [ana, bo]) await p.waitForSelector(`${row}.trig-armed`);
+    expect(await bo.textContent(`${row} .trig-cond`)).toContain(`GMV ≥ ${Number(threshold).toLocaleString('en-US')}`);
+    const ingest = await connectIngest(sys.system.ingestPort);
+    const order = (i: number) => ({ id: `ui-trig-${i}`, ts: Date.now(), amount: '10.00', currency: 'CNY', channel: 'mobile' });
+    expect(await ingest.send(JSON.stringify({ batch: 'u1', orders: [order(1)] }))).toMatchObject({ accepted: 1 });
+    await bo.waitForFunction((sel) => document.querySelector(`${sel} .trig-current`)?.textContent !== '-', row);
+    await new Promise((r) => setTimeout(r, 400));
+    expect((await state()).history.some((r) => r.cueId === 'ms-1b')).toBe(false);
+    await ingest.send(JSON.stringify({ batch: 'u2', orders: [order(2)] }));
+    for (const p of [ana, bo]) {
+      await p.waitForSelector(`${row}.trig-fired`);
+      await p.waitForSelector('#history li:first-child .hist-label:text("¥1 billion celebration")');
+    }
+    ingest.close();
+    expect((await state()).history[0]).toMatchObject({ cueId: 'ms-1b', cause: 'trigger', operator: 'Ana' });
+    await until('the milestone graphic on air', async () => (await graphics()).milestone.visible);
+  });
+
+  it('hold-to-fire: an early release fires nothing, a full hold fires the standby cue', async () => {
+    await ana.click('tr[data-cue="star-1"] td.cid');
+    await until('star-1 on standby', async () => (await standbyLabel(ana)) === 'Celebrity performance');
+    await ana.keyboard.down('h');
+    await ana.waitForSelector('#hold .hold-fill');
+    await new Promise((r) => setTimeout(r, 150));
+    await ana.keyboard.up('h');
+    await ana.waitForFunction(() => /Hold-to-fire refused \(409\): hold: released after \d+ ms/.test(document.getElementById('message')?.textContent ?? ''));
+    expect((await state()).history[0]?.cueId).not.toBe('star-1');
+    await ana.keyboard.down('h');
+    await new Promise((r) => setTimeout(r, 1100));
+    await ana.keyboard.up('h');
+    await until('star-1 fired by the hold', async () => (await state()).history.find((r) => r.cueId === 'star-1'));
+    expect((await state()).history[0]).toMatchObject({ cueId: 'star-1', cause: 'hold', operator: 'Ana' });
+  });
+
+  it("a viewer sees the room with every action disabled, and the server refuses the viewer's calls", async () => {
+    const vic = await desk('Vic', VIEWER);
+    expect(await vic.textContent('#role')).toBe('VIEWER');
+    expect(await vic.isDisabled('#go')).toBe(true);
+    for (const id of ['#hold', '#back', '#next', '#undo', '#panic']) expect(await vic.isDisabled(id)).toBe(true);
+    const fireButtons = await vic.$$eval('.btn-fire', (bs) => bs.map((b) => (b as HTMLButtonElement).disabled));
+    expect(fireButtons.length).toBeGreaterThan(5);
+    expect(fireButtons.every(Boolean)).toBe(true);
+    const before = (await state()).rev;
+    await vic.keyboard.press('Space');
+    await vic.keyboard.press('ArrowDown');
+    const answer = await vic.evaluate(async () => {
+      const s = (await (await fetch('/v1/control/session')).json()) as { csrf: string };
+      const r = await fetch('/v1/control/go', { method: 'POST', headers: { 'content-type': 'application/json', 'x-csrf-token': s.csrf }, body: JSON.stringify({ standby: 'star-1' }) });
+      return { status: r.status, body: (await r.json()) as { error: string } };
+    });
+    expect(answer.status).toBe(403);
+    expect(answer.body.error).toMatch(/^role: go needs the producer role/);
+    expect((await state()).rev).toBe(before);
+  });
+
+  it('an admin adds a cue whose name carries markup: every desk shows it as text and no script runs', async () => {
+    const adm = await desk('Ada', ADMIN);
+    await adm.click('tr[data-cue="look-2"] button:text("EDIT")');
+    await adm.fill('#editor input[name="id"]', 'look-x');
+    await adm.fill('#editor input[name="label"]', XSS_LABEL);
+    await adm.fill('#editor input[name="products"]', 'SKU-X<img/src=x/onerror=window.__xss=3>');
+    await adm.fill('#editor textarea[name="actions"]', JSON.stringify([{ type: 'graphic', graphic: 'product', command: 'play', data: { sku: 'SKU-X', title: XSS_TITLE } }]));
+    await adm.click('#editor button:text("ADD AS NEW")');
+    for (const p of [adm, ana]) await p.waitForSelector('tr[data-cue="look-x"]');
+    expect((await state()).rundown.cues.map((c) => c.id).indexOf('look-x')).toBe((await state()).rundown.cues.map((c) => c.id).indexOf('look-2') + 1);
+    // Fire it from Ana's desk: click its row (standby), then arm and fire with Space.
+    await ana.click('tr[data-cue="look-x"] td.cid');
+    await until('look-x on standby', async () => (await state()).standby === 'look-x');
+    await ana.waitForSelector('tr[data-cue="look-x"].is-standby');
+    await ana.keyboard.press('Space');
+    await ana.waitForSelector('#go.is-armed');
+    await ana.keyboard.press('Space');
+    await until('the product card with the markup title', async () => (await graphics()).product.data.title === XSS_TITLE);
+    await ana.waitForSelector('#onair li[data-graphic="product"].gfx-on');
+    for (const p of [adm, ana]) {
+      expect(await p.textContent('tr[data-cue="look-x"] .label-main')).toBe(XSS_LABEL);
+      expect(await p.textContent('tr[data-cue="look-x"] .actions-cell')).toBe(`product play "${XSS_TITLE}"`);
+      expect(await p.$$eval('#app img', (imgs) => imgs.length)).toBe(0);
+      expect(await p.evaluate(() => (window as unknown as { __xss?: number }).__xss)).toBeUndefined();
+    }
+    expect(await ana.textContent('#onair li[data-graphic="product"] .gfx-data')).toBe(XSS_TITLE);
+    expect(await ana.textContent('#history li:first-child .hist-label')).toBe(XSS_LABEL);
+  });
+
+  it('the live panel shows the figures, health, OBS, overlays with previews and the audit; screenshots saved', async () => {
+    mkdirSync(SHOTS, { recursive: true });
+    // A trickle of orders through the real ingest, so the panel (and the screenshots) show a live feed.
+    const ingest = await connectIngest(sys.system.ingestPort);
+    let n = 0;
+    const feed = setInterval(() => {
+      const orders = Array.from({ length: 20 }, () => {
+        n++;
+        return { id: `ui-feed-${n}`, ts: Date.now(), amount: `${100 + ((n * 37) % 900)}.${String(n % 100).padStart(2, '0')}`, currency: 'CNY', channel: n % 10 < 9 ? 'mobile' : 'desktop' };
+      });
+      void ingest.send(JSON.stringify({ batch: `feed-${n}`, orders }));
+    }, 200);
+    await until('the feed flowing', async () => !(await ana.isVisible('#stale-pill')) && sys.system.totals.orders > 100);
+    await ana.evaluate(() => window.scrollTo(0, 0));
+    await ana.screenshot({ path: join(SHOTS, 'control-room.png') });
+    const live = await ana.context().newPage();
+    await live.setViewportSize({ width: 1600, height: 1000 });
+    await live.goto(`${base}/control/live`);
+    await live.waitForFunction(() => document.getElementById('gmv')?.textContent?.startsWith('CNY '));
+    expect(await live.textContent('#storage')).toBe('UP');
+    await live.waitForSelector('#overlays tr[data-overlay="counter"]', { timeout: 30_000 });
+    await live.waitForSelector('#audit tr');
+    const actions = await live.$$eval('#audit td.mono:nth-child(6)', (tds) => tds.map((t) => t.textContent));
+    expect(actions).toEqual(expect.arrayContaining(['go', 'arm', 'undo', 'trigger.arm', 'trigger.fire', 'rundown.add', 'login']));
+    expect(await live.getAttribute('#audit-csv', 'href')).toBe('/v1/control/audit.csv?limit=20000');
+    const csv = await live.evaluate(async () => (await fetch('/v1/control/audit.csv')).text());
+    expect(csv).toMatch(/trigger\.fire/);
+    expect(await live.textContent('#obs-detail')).toMatch(/OBS LOG-ONLY/);
+    await new Promise((r) => setTimeout(r, 1500));
+    await live.waitForFunction(() => document.getElementById('ops')?.textContent !== '0');
+    await live.screenshot({ path: join(SHOTS, 'control-live.png'), fullPage: true });
+    await live.close();
+    clearInterval(feed);
+    ingest.close();
+    for (const f of ['control-room.png', 'control-live.png']) expect(statSync(join(SHOTS, f)).size).toBeGreaterThan(20_000);
+    if (process.env.GALA_SCREENSHOTS !== '1') rmSync(SHOTS, { recursive: true, force: true });
+  });
+});

@@ -1,0 +1,260 @@
+// The live panel (/control/live): the figures, the feed's lag, reconciliation drift, stale input, ClickHouse and
+// OBS status, every connected overlay's health with scaled-down previews of the overlay pages, and the audit
+// tail with its CSV export. Figures come from the live channel; the audit is polled (it is not a topic).
+import type { HealthData, OverlayHealth, ShowData, TotalsData } from '../../../aggregator/live-protocol.ts';
+import type { AuditEntry } from '../../audit-log.ts';
+import type { ControlState } from '../../index.ts';
+import { call, loadSession, logout, toLogin, type SessionInfo } from '../api.ts';
+import { byId, fill, h, setText } from '../dom.ts';
+import { ago, clock, money, percent } from '../format.ts';
+import { connectLive, type LinkState } from '../live.ts';
+import { pill, renderObsPill, renderTopbar } from '../topbar.ts';
+
+const app = {
+  session: null as SessionInfo | null,
+  totals: null as TotalsData | null,
+  /** Receipt instant of the last totals message and its server send instant. */
+  totalsAt: 0,
+  feedLagMs: null as number | null,
+  health: null as HealthData | null,
+  overlays: [] as OverlayHealth[],
+  show: null as ShowData | null,
+  control: null as ControlState | null,
+  link: 'connecting' as LinkState,
+  audit: [] as AuditEntry[],
+  auditSeq: 0,
+};
+
+const AUDIT_ROWS = 200;
+
+function stat(id: string, label: string, big = false): HTMLElement {
+  return h('div', { class: big ? 'stat stat-big' : 'stat' }, h('div', { class: 'stat-label' }, label), h('div', { class: 'stat-value', id }, '-'));
+}
+
+function card(title: string, ...body: (Node | null)[]): HTMLElement {
+  return h('section', { class: 'card' }, h('div', { class: 'panel-title' }, title), ...body);
+}
+
+function layout(): void {
+  const previews = h('div', { id: 'previews', class: 'previews' });
+  const csv = h('a', { id: 'audit-csv', class: 'btn btn-small', href: '/v1/control/audit.csv?limit=20000', download: 'control-audit.csv' }, 'Export CSV');
+  fill(
+    byId('app'),
+    h('header', { id: 'topbar', class: 'topbar' }),
+    h('div', { id: 'stale-banner', class: 'banner banner-bad', hidden: true }),
+    h(
+      'main',
+      { class: 'live-grid' },
+      card('TOTALS', h('div', { class: 'stats' }, stat('gmv', 'GMV', true), stat('orders', 'Orders'), stat('ops', 'Orders/s'), stat('gmvps', 'GMV/s'), stat('mobile', 'Mobile share (GMV)'), stat('status', 'Status'))),
+      card('FEED', h('div', { class: 'stats' }, stat('feed-lag', 'Feed lag (server → here)'), stat('totals-age', 'Last totals update'), stat('last-order', 'Last order received'), stat('stale', 'Input'))),
+      card('RECONCILIATION · CLICKHOUSE', h('div', { class: 'stats' }, stat('storage', 'ClickHouse'), stat('drift', 'Drift (live − stored)'), stat('checked', 'Last check'), stat('late', 'Late duplicates'))),
+      card('OBS', h('div', { id: 'obs-detail', class: 'obs-detail' })),
+      h(
+        'section',
+        { class: 'card card-wide' },
+        h('div', { class: 'panel-title' }, 'OVERLAYS'),
+        h(
+          'table',
+          { class: 'grid-table' },
+          h('thead', {}, h('tr', {}, ...['Overlay', 'Instance', 'Link', 'Displays', 'Graphics on', 'FPS', 'Frame p99', 'Last update', 'Heap'].map((t) => h('th', {}, t)))),
+          h('tbody', { id: 'overlays' }),
+        ),
+        previews,
+      ),
+      h(
+        'section',
+        { class: 'card card-wide' },
+        h('div', { class: 'panel-title' }, 'AUDIT ', csv),
+        h('div', { class: 'audit-scroll' }, h('table', { class: 'grid-table audit' }, h('thead', {}, h('tr', {}, ...['#', 'Time', 'Operator', 'Role', 'Via', 'Action', 'Target', 'Result', 'Status', 'Detail'].map((t) => h('th', {}, t)))), h('tbody', { id: 'audit' }))),
+      ),
+    ),
+  );
+}
+
+function renderTotals(): void {
+  const t = app.totals;
+  if (t === null) return;
+  setText(byId('gmv'), `${t.currency} ${money(t.gmv)}`);
+  setText(byId('orders'), t.orders.toLocaleString('en-US'));
+  setText(byId('ops'), t.ordersPerSecond.toLocaleString('en-US'));
+  setText(byId('gmvps'), money(t.gmvPerSecond));
+  setText(byId('mobile'), percent(t.mobileShare));
+  setText(byId('status'), `${t.status.toUpperCase()} · unaudited`);
+}
+
+function renderFeed(): void {
+  setText(byId('feed-lag'), app.feedLagMs === null ? '-' : `${Math.max(0, app.feedLagMs)} ms`);
+  setText(byId('totals-age'), app.totalsAt === 0 ? '-' : ago(new Date(app.totalsAt).toISOString()));
+  const hl = app.health;
+  if (hl === null) return;
+  setText(byId('last-order'), ago(hl.lastOrderAt));
+  const stale = byId('stale');
+  setText(stale, hl.stale ? `STALE (> ${hl.staleSeconds} s)` : 'flowing');
+  stale.className = `stat-value ${hl.stale ? 'bad' : 'good'}`;
+  const banner = byId('stale-banner');
+  banner.hidden = !hl.stale;
+  setText(banner, `STALE INPUT: no order received for more than ${hl.staleSeconds} s (last ${ago(hl.lastOrderAt)}). Screens keep the last figures; check the order feed.`);
+}
+
+function renderHealth(): void {
+  const hl = app.health;
+  if (hl === null) return;
+  const st = byId('storage');
+  setText(st, hl.storage === 'up' ? 'UP' : 'DOWN');
+  st.className = `stat-value ${hl.storage === 'up' ? 'good' : 'bad'}`;
+  const drift = Object.entries(hl.drift);
+  const d = byId('drift');
+  setText(d, drift.length === 0 ? 'none: in agreement' : drift.map(([c, v]) => `${c} ${money(v)}`).join(' · '));
+  d.className = `stat-value ${drift.length === 0 ? 'good' : 'bad'}`;
+  setText(byId('checked'), clock(hl.checkedAt));
+  setText(byId('late'), `${hl.lateDuplicates.copies} (${money(hl.lateDuplicates.gmv)})`);
+  renderFeed();
+}
+
+function renderObs(): void {
+  const o = app.control?.obs;
+  if (o === undefined) return;
+  const row = (k: string, v: string | Node) => h('div', { class: 'kv' }, h('span', { class: 'k' }, k), h('span', { class: 'v' }, v));
+  const pillHost = h('div', {});
+  renderObsPill(pillHost, o);
+  fill(
+    byId('obs-detail'),
+    pillHost,
+    row('URL', o.url ?? '(none configured: OBS steps are logged only)'),
+    row('Program', o.programScene ?? '-'),
+    row('Preview', o.studioMode ? (o.previewScene ?? '-') : '(studio mode off)'),
+    row('Transition', o.transition === null ? 'idle' : `${o.transition.from ?? '?'} → ${o.transition.to} since ${clock(o.transition.startedAt)}`),
+    row('Heartbeat', o.rttMs === null ? '-' : `${o.rttMs} ms`),
+    row('Scenes', o.scenes.length === 0 ? '-' : o.scenes.join(' · ')),
+    o.lastError === null ? null : row('Last error', h('span', { class: 'bad' }, o.lastError)),
+  );
+}
+
+function renderOverlays(): void {
+  const rows = app.overlays.map((o) =>
+    h(
+      'tr',
+      { class: o.connected ? '' : 'row-bad', 'data-overlay': o.overlay },
+      h('td', {}, o.overlay),
+      h('td', { class: 'mono' }, o.instance),
+      h('td', {}, pill(o.connected ? 'LIVE' : 'DOWN', o.connected ? 'ok' : 'bad')),
+      h('td', { class: 'mono' }, o.displayed ?? '-'),
+      h('td', {}, o.visible.join(', ') || '-'),
+      h('td', { class: `num ${o.fps < 30 ? 'warn' : ''}` }, o.fps.toFixed(0)),
+      h('td', { class: 'num' }, `${o.frameMsP99.toFixed(1)} ms`),
+      h('td', {}, ago(o.lastUpdate)),
+      h('td', { class: 'num' }, o.jsHeapBytes === null ? '-' : `${(o.jsHeapBytes / 1048576).toFixed(0)} MB`),
+    ),
+  );
+  fill(byId('overlays'), ...(rows.length === 0 ? [h('tr', {}, h('td', { colspan: 9, class: 'muted' }, 'No overlay connected'))] : rows));
+}
+
+async function loadPreviews(): Promise<void> {
+  const r = await call<{ overlays: { name: string; url: string }[] }>('GET', '/overlays');
+  if (!r.ok) return;
+  const host = byId('previews');
+  const on = localStorage.getItem('gala.previews') !== 'off';
+  const toggle = h('button', { type: 'button', class: 'btn btn-small', id: 'previews-toggle' }, on ? 'Hide previews' : 'Show previews');
+  toggle.addEventListener('click', () => {
+    localStorage.setItem('gala.previews', on ? 'off' : 'on');
+    void loadPreviews();
+  });
+  fill(
+    host,
+    h('div', { class: 'previews-head' }, h('span', { class: 'muted' }, 'Previews (each is a real overlay instance and reports its health above)'), toggle),
+    ...r.body.overlays.map((o) =>
+      h(
+        'figure',
+        { class: 'preview' },
+        on ? h('div', { class: 'preview-frame' }, h('iframe', { src: o.url, title: `overlay ${o.name}`, loading: 'lazy', tabindex: -1 })) : null,
+        h('figcaption', {}, h('a', { href: o.url, target: '_blank', rel: 'noopener' }, o.name), ' · 1920×1080'),
+      ),
+    ),
+  );
+}
+
+function renderAudit(): void {
+  fill(
+    byId('audit'),
+    ...app.audit.map((e) =>
+      h(
+        'tr',
+        { class: e.result === 'ok' ? '' : 'row-bad' },
+        h('td', { class: 'num' }, e.seq),
+        h('td', { class: 'mono' }, clock(e.at)),
+        h('td', {}, e.operator),
+        h('td', {}, e.role ?? '-'),
+        h('td', {}, e.via),
+        h('td', { class: 'mono' }, e.action),
+        h('td', { class: 'mono' }, e.target ?? ''),
+        h('td', {}, e.result),
+        h('td', { class: 'num' }, e.status),
+        h('td', { class: 'detail' }, e.detail ?? ''),
+      ),
+    ),
+  );
+}
+
+async function pollAudit(): Promise<void> {
+  const q = app.auditSeq === 0 ? `limit=${AUDIT_ROWS}` : `after=${app.auditSeq}&limit=${AUDIT_ROWS}`;
+  const r = await call<{ entries: AuditEntry[]; lastSeq: number }>('GET', `/v1/control/audit?${q}`);
+  if (r.status === 401) return toLogin('live');
+  if (!r.ok || r.body.entries.length === 0) return;
+  app.auditSeq = Math.max(app.auditSeq, ...r.body.entries.map((e) => e.seq));
+  app.audit = [...r.body.entries].concat(app.audit).sort((a, b) => b.seq - a.seq).slice(0, AUDIT_ROWS);
+  renderAudit();
+}
+
+function renderTop(): void {
+  renderTopbar(byId('topbar'), { session: app.session, show: app.show, health: app.health, link: app.link, page: 'live' });
+}
+
+async function main(): Promise<void> {
+  const session = await loadSession();
+  if (session === null) return toLogin('live');
+  app.session = session;
+  layout();
+  renderTop();
+  byId('topbar').addEventListener('click', (ev) => {
+    if ((ev.target as HTMLElement).id === 'logout') void logout();
+  });
+  connectLive(
+    ['totals', 'health', 'overlays', 'show', 'control'],
+    (topic, _kind, data, sentAt) => {
+      if (topic === 'totals') {
+        app.totals = data as TotalsData;
+        app.totalsAt = Date.now();
+        if (sentAt !== null) app.feedLagMs = Date.now() - sentAt;
+        renderTotals();
+        renderFeed();
+      } else if (topic === 'health') {
+        app.health = data as HealthData;
+        renderHealth();
+        renderTop();
+      } else if (topic === 'overlays') {
+        app.overlays = (data as { overlays: OverlayHealth[] }).overlays;
+        renderOverlays();
+      } else if (topic === 'show') {
+        app.show = data as ShowData;
+        renderTop();
+      } else if (topic === 'control') {
+        app.control = data as ControlState;
+        renderObs();
+      }
+    },
+    (s) => {
+      app.link = s;
+      renderTop();
+    },
+  );
+  void loadPreviews();
+  await pollAudit();
+  setInterval(() => void pollAudit(), 2000);
+  // Ages ("3 s ago") move on their own.
+  setInterval(() => {
+    renderFeed();
+    renderOverlays();
+  }, 1000);
+}
+
+void main();
