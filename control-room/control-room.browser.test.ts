@@ -146,7 +146,7 @@ describe.skipIf(!ok)('the control room in Chromium', () => {
     await ana.keyboard.press('Space');
     await until('the host lower third', async () => (await graphics()).lowerthird.data.title === 'Your host');
     expect((await state()).history[0]).toMatchObject({ cueId: 'open-host', cause: 'go', operator: 'Ana' });
-    await until('standby on look 1', async () => (await standbyLabel(ana)) === 'Look 1: linen coat');
+    await until('standby on look 1', async () => (await standbyLabel(ana)) === 'Look 1: silk wrap dress');
   });
 
   it('undo puts the graphics back and the cue back on standby, within the window it shows', async () => {

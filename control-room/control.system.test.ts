@@ -209,8 +209,8 @@ describe('control room API', () => {
     expect(fire.status).toBe(200);
     expect(fire.body.fired).toMatchObject({ cueId: 'look-1', operator: 'Ann' });
     const until = Date.now() + 5000;
-    while (sys.system.graphics.get('product').data.sku !== 'SKU-0001-00' && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
-    expect(sys.system.graphics.get('product')).toMatchObject({ visible: true, data: { sku: 'SKU-0001-00' } });
+    while (sys.system.graphics.get('product').data.sku !== 'SKU-0002-00' && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
+    expect(sys.system.graphics.get('product')).toMatchObject({ visible: true, data: { sku: 'SKU-0002-00' } });
     expect(sys.system.obs.status().programScene).toBe('Runway');
     expect((await state()).standby).toBe('look-2');
 

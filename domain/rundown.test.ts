@@ -10,7 +10,7 @@ describe('parseRundown', () => {
   it('reads the default show: acts, looks with products, on-air cues, triggers, follow modes', () => {
     const r = loadShow(DEFAULT_SHOW_FILE).rundown;
     expect(r.acts.map((a) => a.id)).toEqual(['act-opening', 'act-runway', 'act-stars', 'act-milestones']);
-    expect(r.cues.find((c) => c.id === 'look-1')).toMatchObject({ kind: 'look', onAir: true, products: ['SKU-0001-00', 'SKU-0001-01'], act: 'act-runway' });
+    expect(r.cues.find((c) => c.id === 'look-1')).toMatchObject({ kind: 'look', onAir: true, products: ['SKU-0002-00'], act: 'act-runway' });
     expect(r.cues.find((c) => c.id === 'ms-1b')?.trigger).toEqual({ metric: 'gmv', atLeast: '1000000000' });
     expect(r.cues.find((c) => c.id === 'open-scene')).toMatchObject({ follow: 'auto-continue', postWaitMs: 2000 });
     expect(r).toMatchObject({ armWindowMs: 5000, holdMs: 800, undoWindowMs: 10_000 });
