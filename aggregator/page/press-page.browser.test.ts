@@ -4,8 +4,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadShow, DEFAULT_SHOW_FILE } from '../../cli/config.ts';
-import { parseShowConfig } from '../../domain/show.ts';
+import { testShow } from '../../test-support/test-show.ts';
 import { launchChromium, requireChromium } from '../../test-support/browser.ts';
 import { connectIngest, startTestSystem } from '../../test-support/system-harness.ts';
 
@@ -117,12 +116,9 @@ function save(name: string, png: Buffer): void {
 describe.skipIf(!run)('the journalists\' page in Chromium', () => {
   beforeAll(async () => {
     const now = Date.now();
-    const rates = Object.fromEntries([...loadShow(DEFAULT_SHOW_FILE).rates].filter(([c]) => c !== 'CNY').map(([c, r]) => [c, r.text]));
-    const show = parseShowConfig({
+    const show = testShow({
       name: 'Gala 11.11 · 双十一晚会',
-      currency: 'CNY',
       numerals: 'chinese',
-      rates,
       startsAt: new Date(now - 200_000).toISOString(),
       milestones: [
         { id: 'm-10k', label: '¥10 thousand', threshold: '10000' },
