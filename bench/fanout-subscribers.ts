@@ -3,6 +3,7 @@
 // Raw sockets and indexOf instead of a WebSocket library and JSON.parse keep the generator's own cost per frame
 // to a few microseconds, so what it measures is the server's delivery, not its own backlog.
 import { connect, type Socket } from 'node:net';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 
 export type WorkerCommand =
   | { cmd: 'connect'; port: number; ws: number; sse: number; sourceBase: string; concurrency: number }
@@ -19,8 +20,16 @@ export interface WorkerResult {
   fromDue: number[];
   /** ms from the server's send stamp (WebSocket `sentAt`, SSE `asOf`) to receipt. */
   fromSent: number[];
-  /** Frames due in the window that a subscriber never got. */
+  /** Frames due in the window that a subscriber never got, by kind. */
   missed: number;
+  missedWs: number;
+  missedSse: number;
+  /** The same latencies by kind of subscriber. */
+  wsFromDue: number[];
+  sseFromDue: number[];
+  /** CPU this load generator used in the window (s), and its event-loop delay p99 (ms): is it keeping up? */
+  cpuSeconds: number;
+  loopDelayP99: number;
   /** Frames received in the window. */
   received: number;
   /** Subscribers whose socket closed during the window. */
@@ -46,6 +55,8 @@ const subs: Sub[] = [];
 let measuring: { from: number; to: number } | null = null;
 const fromDue: number[] = [];
 const fromSent: number[] = [];
+const wsFromDue: number[] = [];
+const sseFromDue: number[] = [];
 let received = 0;
 let lostInWindow = 0;
 
@@ -56,7 +67,9 @@ function record(sub: Sub, second: number, sentMs: number): void {
   if (sub.seen[second - w.from] === 1) return;
   sub.seen[second - w.from] = 1;
   received++;
-  fromDue.push(t - ((second + 1) * 1000 + PUBLISH_DELAY_MS));
+  const late = t - ((second + 1) * 1000 + PUBLISH_DELAY_MS);
+  fromDue.push(late);
+  (sub.kind === 'ws' ? wsFromDue : sseFromDue).push(late);
   fromSent.push(t - sentMs);
 }
 
@@ -201,7 +214,12 @@ async function connectAll(c: Extract<WorkerCommand, { cmd: 'connect' }>): Promis
 async function measure(c: Extract<WorkerCommand, { cmd: 'measure' }>): Promise<WorkerReply> {
   fromDue.length = 0;
   fromSent.length = 0;
+  wsFromDue.length = 0;
+  sseFromDue.length = 0;
   received = 0;
+  const cpu0 = process.cpuUsage();
+  const delay = monitorEventLoopDelay({ resolution: 5 });
+  delay.enable();
   lostInWindow = 0;
   const n = c.toSecond - c.fromSecond + 1;
   for (const s of subs) s.seen = new Uint8Array(n);
@@ -210,9 +228,33 @@ async function measure(c: Extract<WorkerCommand, { cmd: 'measure' }>): Promise<W
   const end = (c.toSecond + 1) * 1000 + PUBLISH_DELAY_MS + 1500;
   await new Promise((r) => setTimeout(r, Math.max(0, end - Date.now())));
   measuring = null;
-  let missed = 0;
-  for (const s of subs) for (const b of s.seen!) if (b === 0) missed++;
-  return { type: 'measured', result: { fromDue: [...fromDue], fromSent: [...fromSent], missed, received, lost: lostInWindow, subscribers: subs.length } };
+  delay.disable();
+  const cpu = process.cpuUsage(cpu0);
+  let missedWs = 0;
+  let missedSse = 0;
+  for (const s of subs) {
+    let m = 0;
+    for (const b of s.seen!) if (b === 0) m++;
+    if (s.kind === 'ws') missedWs += m;
+    else missedSse += m;
+  }
+  return {
+    type: 'measured',
+    result: {
+      fromDue: [...fromDue],
+      fromSent: [...fromSent],
+      wsFromDue: [...wsFromDue],
+      sseFromDue: [...sseFromDue],
+      missed: missedWs + missedSse,
+      missedWs,
+      missedSse,
+      received,
+      lost: lostInWindow,
+      subscribers: subs.length,
+      cpuSeconds: (cpu.user + cpu.system) / 1e6,
+      loopDelayP99: delay.percentile(99) / 1e6,
+    },
+  };
 }
 
 process.on('message', (m: WorkerCommand) => {

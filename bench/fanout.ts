@@ -4,8 +4,9 @@
 // Then GET /v1/stats under autocannon with If-None-Match, as a poller or CDN that revalidates would send it.
 import { fork, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
 import WebSocket from 'ws';
@@ -23,6 +24,8 @@ const { values } = parseArgs({
     rate: { type: 'string', default: '1000' },
     'http-seconds': { type: 'string', default: '10' },
     'http-connections': { type: 'string', default: '100' },
+    'http-workers': { type: 'string', default: '2' },
+    'http-pipelining': { type: 'string', default: '1' },
     'no-http': { type: 'boolean', default: false },
   },
 });
@@ -34,8 +37,10 @@ const WORKERS = Number(values.workers);
 const RATE = Number(values.rate);
 const HTTP_SECONDS = Number(values['http-seconds']);
 const HTTP_CONNECTIONS = Number(values['http-connections']);
+const HTTP_WORKERS = Number(values['http-workers']);
+const HTTP_PIPELINING = Number(values['http-pipelining']);
 /** File descriptors the server keeps for itself (storage, listeners, ingest, autocannon) beyond the subscribers. */
-const FD_MARGIN = 400;
+const FD_MARGIN = 150;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const pct = (sorted: Float64Array, p: number) => (sorted.length === 0 ? Number.NaN : sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!);
@@ -102,8 +107,19 @@ interface FanoutRun {
   sentP50: number;
   sentP99: number;
   maxFromDue: number;
+  wsDueP50: number;
+  wsDueP99: number;
+  sseDueP50: number;
+  sseDueP99: number;
   frames: number;
   missed: number;
+  missedWs: number;
+  missedSse: number;
+  /** The machine's 1-minute load average at the end of the window: other work on the machine skews everything. */
+  loadAverage: number;
+  /** CPU of all load generators together over the window, % of one core, and their worst event-loop delay p99. */
+  generatorCpuPercent: number;
+  generatorLoopDelayP99: number;
   lost: number;
   serverCpuPercent: number;
   rssMb: number;
@@ -145,6 +161,8 @@ async function fanout(run: number, server: GalaProcess): Promise<FanoutRun> {
   const merge = (pick: (r: WorkerResult) => number[]) => Float64Array.from(results.flatMap(pick)).sort();
   const due = merge((r) => r.fromDue);
   const sent = merge((r) => r.fromSent);
+  const wsDue = merge((r) => r.wsFromDue);
+  const sseDue = merge((r) => r.sseFromDue);
   const r: FanoutRun = {
     subscribers: got.ws + got.sse,
     ws: got.ws,
@@ -155,8 +173,17 @@ async function fanout(run: number, server: GalaProcess): Promise<FanoutRun> {
     sentP50: round(pct(sent, 50)),
     sentP99: round(pct(sent, 99)),
     maxFromDue: round(due.at(-1) ?? Number.NaN),
+    wsDueP50: round(pct(wsDue, 50)),
+    wsDueP99: round(pct(wsDue, 99)),
+    sseDueP50: round(pct(sseDue, 50)),
+    sseDueP99: round(pct(sseDue, 99)),
     frames: results.reduce((a, x) => a + x.received, 0),
     missed: results.reduce((a, x) => a + x.missed, 0),
+    missedWs: results.reduce((a, x) => a + x.missedWs, 0),
+    missedSse: results.reduce((a, x) => a + x.missedSse, 0),
+    loadAverage: round(loadavg()[0]!),
+    generatorCpuPercent: round((results.reduce((a, x) => a + x.cpuSeconds, 0) / wallSeconds) * 100),
+    generatorLoopDelayP99: round(Math.max(...results.map((x) => x.loopDelayP99))),
     lost: results.reduce((a, x) => a + x.lost, 0),
     serverCpuPercent: round(((cpu1 - cpu0) / wallSeconds) * 100),
     rssMb,
@@ -181,45 +208,34 @@ interface HttpRun {
  */
 async function statsLoad(server: GalaProcess): Promise<HttpRun> {
   const url = `http://127.0.0.1:${server.httpPort}/v1/stats`;
-  let etag = (await fetch(url)).headers.get('etag') ?? '';
-  let notModified = 0;
-  let ok = 0;
   const pid = server.proc.pid!;
   const cpu0 = proc(pid).cpuSeconds;
   const t0 = performance.now();
+  const hook = (f: string) => fileURLToPath(new URL(`./etag-poller/${f}`, import.meta.url));
   const result = await autocannon({
     url,
     connections: HTTP_CONNECTIONS,
+    pipelining: HTTP_PIPELINING,
     duration: HTTP_SECONDS,
-    requests: [
-      {
-        method: 'GET',
-        path: '/v1/stats',
-        setupRequest: (req) => ({ ...req, headers: { ...req.headers, 'if-none-match': etag } }),
-        onResponse: (status, _body, _context, headers) => {
-          if (status === 304) notModified++;
-          else if (status === 200) {
-            ok++;
-            // Header names come as the server wrote them ("ETag").
-            for (const [k, v] of Object.entries(headers ?? {})) if (k.toLowerCase() === 'etag') etag = String(v);
-          }
-        },
-      },
-    ],
+    ...(HTTP_WORKERS > 0 ? { workers: HTTP_WORKERS } : {}),
+    requests: [{ method: 'GET', path: '/v1/stats', setupRequest: hook('setup-request.cjs'), onResponse: hook('on-response.cjs') } as unknown as autocannon.Request],
   });
   const serverCpuPercent = round(((proc(pid).cpuSeconds - cpu0) / ((performance.now() - t0) / 1000)) * 100);
+  const codes = (result as unknown as { statusCodeStats: Record<string, { count: number }> }).statusCodeStats;
+  const notModified = codes['304']?.count ?? 0;
+  const ok = codes['200']?.count ?? 0;
   return {
     serverCpuPercent,
     requestsPerSecond: Math.round(result.requests.average),
     notModified,
     ok,
-    other: result.non2xx - notModified,
+    other: Object.entries(codes).reduce((a, [code, c]) => (code === '200' || code === '304' ? a : a + c.count), 0) + result.errors + result.timeouts,
     latencyP50: result.latency.p50,
     latencyP99: result.latency.p99,
   };
 }
 
-process.stdout.write(`${RUNS} runs: ${WANTED} subscribers (${Math.round(SSE_SHARE * 100)}% SSE) over ${WORKERS} load-generator processes, ${DURATION} s measured, ${RATE} orders/s; then /v1/stats for ${HTTP_SECONDS} s with ${HTTP_CONNECTIONS} connections\n`);
+process.stdout.write(`${RUNS} runs: ${WANTED} subscribers (${Math.round(SSE_SHARE * 100)}% SSE) over ${WORKERS} load-generator processes, ${DURATION} s measured, ${RATE} orders/s; then /v1/stats for ${HTTP_SECONDS} s with ${HTTP_CONNECTIONS} connections, pipelining ${HTTP_PIPELINING}, ${HTTP_WORKERS} autocannon threads\n`);
 const fanouts: FanoutRun[] = [];
 const https: HttpRun[] = [];
 for (let run = 0; run < RUNS; run++) {
