@@ -137,7 +137,10 @@ async function fanout(run: number, server: GalaProcess): Promise<FanoutRun> {
   const workers = Array.from({ length: WORKERS }, startWorker);
   const t0 = performance.now();
   const share = (n: number, w: number) => Math.floor(n / WORKERS) + (w < n % WORKERS ? 1 : 0);
+  // The ramp can be slow on a busy machine: say how far it got every 10 s.
+  const progress = setInterval(() => process.stdout.write(`  connecting: server holds ${proc(pid).fds} files\n`), 10_000);
   const connected = await Promise.all(workers.map((w, i) => w.ask({ cmd: 'connect', port: server.httpPort, ws: share(ws, i), sse: share(sse, i), sourceBase: `127.${run + 1}.${i + 1}`, concurrency: 64 })));
+  clearInterval(progress);
   const connectSeconds = (performance.now() - t0) / 1000;
   const got = connected.reduce((a, c) => (c.type === 'connected' ? { ws: a.ws + c.ws, sse: a.sse + c.sse, failed: a.failed + c.failed } : a), { ws: 0, sse: 0, failed: 0 });
   process.stdout.write(`  ${got.ws} WebSocket + ${got.sse} SSE subscribers in ${round(connectSeconds)} s (${got.failed} refused); server fds ${proc(pid).fds}\n`);
