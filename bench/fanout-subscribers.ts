@@ -224,8 +224,9 @@ async function measure(c: Extract<WorkerCommand, { cmd: 'measure' }>): Promise<W
   const n = c.toSecond - c.fromSecond + 1;
   for (const s of subs) s.seen = new Uint8Array(n);
   measuring = { from: c.fromSecond, to: c.toSecond };
-  // Wait until the last frame of the window is due, plus a grace second for stragglers.
-  const end = (c.toSecond + 1) * 1000 + PUBLISH_DELAY_MS + 1500;
+  // Wait until the last frame of the window is due, plus 10 s for stragglers: a frame that late counts as late,
+  // not as missed; one that never comes within it counts as missed.
+  const end = (c.toSecond + 1) * 1000 + PUBLISH_DELAY_MS + 10_000;
   await new Promise((r) => setTimeout(r, Math.max(0, end - Date.now())));
   measuring = null;
   delay.disable();
