@@ -36,6 +36,8 @@ export type Board = keyof typeof BOARDS;
 const cache = (seconds: number) => `public, max-age=${seconds}, s-maxage=${seconds}, stale-while-revalidate=${seconds * 2}, stale-if-error=60`;
 
 class BadParam extends Error {}
+/** A path naming nothing the feed has (an unknown board). */
+class NotFound extends Error {}
 
 /** An instant from a query parameter: epoch seconds or an ISO 8601 instant. */
 function instantSeconds(name: string, v: string | undefined, fallback: number): number {
@@ -95,7 +97,7 @@ export function createFeedRoutes(opts: FeedRoutesOptions) {
   }
 
   function board(name: string, window: string | undefined, limitQ: string | undefined): { entries: LeaderEntry[]; window: 'night' | 'minute'; minute: string } {
-    if (!(name in BOARDS)) throw new BadParam(`board: must be brands, products or regions, got "${name}"`);
+    if (!Object.hasOwn(BOARDS, name)) throw new NotFound(`board: no board "${name}" (boards: brands, products, regions)`);
     const w = window ?? 'night';
     if (w !== 'night' && w !== 'minute') throw new BadParam(`window: must be "night" or "minute", got "${w}"`);
     const limit = limitQ === undefined ? 10 : Number(limitQ);
@@ -107,6 +109,7 @@ export function createFeedRoutes(opts: FeedRoutesOptions) {
   const app = new Hono<FeedEnv>();
   app.onError((err, c) => {
     if (err instanceof BadParam) return c.json({ error: err.message }, 400);
+    if (err instanceof NotFound) return c.json({ error: err.message }, 404);
     throw err;
   });
   // Scoped to the feed's own paths: this app is mounted at '/' next to others (overlays, control room).

@@ -64,6 +64,7 @@ export class LiveState {
   private healthAt = 0;
   private showJson = '';
   private timers: NodeJS.Timeout[] = [];
+  private secondTimer: NodeJS.Timeout | null = null;
   private lastSecondPublished: number;
   private lastMinutePublished: number;
   private boardsRunning = false;
@@ -97,11 +98,28 @@ export class LiveState {
     this.timers.push(setInterval(() => void this.refreshBoards(), 2000));
     this.timers.push(setInterval(() => void this.refreshProducts(), 1000));
     for (const t of this.timers) t.unref();
+    this.armSecondTimer();
   }
 
   stop(): void {
     for (const t of this.timers) clearInterval(t);
     this.timers = [];
+    if (this.secondTimer !== null) clearTimeout(this.secondTimer);
+    this.secondTimer = null;
+  }
+
+  /**
+   * The 50 ms beat alone would publish a second's frame up to 50 ms after it is due; a timer aimed at the due
+   * instant (250 ms after the second ends) publishes it on time, and the beat remains the fallback.
+   */
+  private armSecondTimer(): void {
+    const now = this.now();
+    const nextDue = (Math.floor((now - 250) / 1000) + 1) * 1000 + 250;
+    this.secondTimer = setTimeout(() => {
+      this.tick();
+      this.armSecondTimer();
+    }, nextDue - now + 1);
+    this.secondTimer.unref();
   }
 
   // ---- snapshots, for the hub and the HTTP feed ----

@@ -158,7 +158,8 @@ export async function startSystem(cfg: ServeConfig, opts: StartOptions = {}): Pr
     staleSeconds: cfg.staleSeconds,
     rehearsal: cfg.rehearsal != null,
     log,
-    onSecond: () => feed?.emit('stats', statsBody()),
+    // Each SSE stats event describes the second just published, even when the beat runs late and publishes two.
+    onSecond: (f) => feed?.emit('stats', { ...statsBody(), lastSecond: { second: f.start, gmv: f.gmv, orders: f.orders, mobileShare: f.mobileShare, mobileOrderShare: f.mobileOrderShare } }),
   });
   state = liveState;
   const limiter = new RateLimiter({ perSecond: cfg.publicRatePerSecond, burst: cfg.publicBurst });

@@ -1,0 +1,243 @@
+// The OpenAPI document against a real OpenAPI 3.1 validator, and against the running system: every documented path
+// is requested and every answer (200, 304, 400, 404, 429, the SSE stream's first event) is checked against the
+// documented status, headers and schema; every route of the feed is documented.
+import { Validator } from '@seriousme/openapi-schema-validator';
+import { Ajv2020 } from 'ajv/dist/2020.js';
+import formats from 'ajv-formats';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DEFAULT_SHOW_FILE, loadShow } from '../cli/config.ts';
+import { testShow } from '../test-support/test-show.ts';
+import { connectIngest, startTestSystem } from '../test-support/system-harness.ts';
+import { createFeedRoutes } from './feed-routes.ts';
+import { publicOpenApi } from './openapi.ts';
+import { RateLimiter } from './rate-limit.ts';
+
+interface Doc {
+  paths: Record<string, Record<string, Operation>>;
+  components: { parameters: Record<string, Param>; headers: Record<string, HeaderDoc>; responses: Record<string, ResponseDoc> };
+}
+interface Param {
+  name: string;
+  in: string;
+  required?: boolean;
+  schema?: { default?: unknown; enum?: unknown[] };
+}
+interface HeaderDoc {
+  required?: boolean;
+  schema: object;
+}
+interface ResponseDoc {
+  headers?: Record<string, HeaderDoc | { $ref: string }>;
+  content?: Record<string, { schema: object }>;
+}
+interface Operation {
+  parameters?: (Param | { $ref: string })[];
+  responses: Record<string, ResponseDoc | { $ref: string }>;
+}
+
+/** A few orders' worth of values for path parameters, per parameter name. */
+const PATH_VALUES: Record<string, string> = { board: 'brands', sku: 'SKU-1' };
+/** A request breaking a documented rule, for each path that documents 400 (the test fails if one is missing). */
+const BAD_REQUESTS: Record<string, string> = {
+  '/v1/series': '/v1/series?resolution=hour',
+  '/v1/series.csv': '/v1/series.csv?from=yesterday',
+  '/v1/leaderboards/{board}': '/v1/leaderboards/brands?limit=0',
+  '/v1/leaderboards/{board}.csv': '/v1/leaderboards/regions.csv?window=week',
+  '/v1/products/{sku}': `/v1/products/${'S'.repeat(65)}`,
+};
+const NOT_FOUND: Record<string, string> = {
+  '/v1/leaderboards/{board}': '/v1/leaderboards/shops',
+  '/v1/leaderboards/{board}.csv': '/v1/leaderboards/shops.csv',
+};
+
+let base = '';
+let doc: Doc;
+let served: unknown;
+let cleanup: () => Promise<void> = async () => undefined;
+const ajv = new Ajv2020({ strict: false, allErrors: true });
+let compiledCount = 0;
+// ajv-formats is CommonJS: its function is the default export's `default`.
+formats.default(ajv);
+
+const deref = <T>(x: T | { $ref: string }): T => {
+  if (typeof x === 'object' && x !== null && '$ref' in x) {
+    const parts = x.$ref.replace(/^#\//, '').split('/');
+    let at: unknown = doc;
+    for (const p of parts) at = (at as Record<string, unknown>)[p.replace(/~1/g, '/').replace(/~0/g, '~')];
+    return at as T;
+  }
+  return x as T;
+};
+
+/** Validates a value against a schema of the document (refs resolve inside it). */
+const compiled = new WeakMap<object, ReturnType<typeof ajv.compile>>();
+function check(schema: object, value: unknown, what: string): void {
+  let validate = compiled.get(schema);
+  if (validate === undefined) compiled.set(schema, (validate = ajv.compile({ $id: `check:${compiledCount++}`, ...schema, components: doc.components })));
+  if (!validate(value)) throw new Error(`${what}: ${ajv.errorsText(validate.errors)} in ${JSON.stringify(value).slice(0, 400)}`);
+}
+
+/** An answer checked against the operation's documentation for its status; returns the parsed body. */
+async function conforms(path: string, op: Operation, res: Response, what: string): Promise<unknown> {
+  const documented = op.responses[String(res.status)];
+  if (documented === undefined) throw new Error(`${what}: status ${res.status} is not documented for ${path} (${await res.text()})`);
+  const r = deref(documented);
+  for (const [name, h] of Object.entries(r.headers ?? {})) {
+    const hd = deref(h);
+    const value = res.headers.get(name);
+    if (value === null) {
+      if (hd.required === true) throw new Error(`${what}: required header ${name} missing`);
+      continue;
+    }
+    check(hd.schema, value, `${what} header ${name}`);
+  }
+  const body = res.status === 304 || res.status === 204 ? '' : await res.text();
+  if (r.content === undefined) {
+    expect(body, `${what}: no body documented`).toBe('');
+    return null;
+  }
+  const type = (res.headers.get('content-type') ?? '').split(';')[0]!.trim();
+  const media = r.content[type];
+  if (media === undefined) throw new Error(`${what}: content type ${type} not documented (${Object.keys(r.content).join(', ')})`);
+  const value = type === 'application/json' ? JSON.parse(body) : body;
+  check(media.schema, value, what);
+  return value;
+}
+
+function operationUrl(path: string, op: Operation): string {
+  const url = path.replace(/\{(\w+)\}/g, (_, name: string) => {
+    const v = PATH_VALUES[name];
+    if (v === undefined) throw new Error(`no test value for path parameter ${name}`);
+    return encodeURIComponent(v);
+  });
+  const q = new URLSearchParams();
+  for (const p of (op.parameters ?? []).map(deref)) if (p.in === 'query' && p.schema?.default !== undefined) q.set(p.name, String(p.schema.default));
+  return q.size === 0 ? url : `${url}?${q}`;
+}
+
+describe('the OpenAPI document of the public feed', () => {
+  beforeAll(async () => {
+    const now = Date.now();
+    const show = testShow({ name: 'OpenAPI night', milestones: [{ id: 'm1', label: '¥1,000', threshold: '1000' }, { id: 'm2', label: '¥1 billion', threshold: '1000000000' }] });
+    // A generous bucket that refills slowly: every request below fits, then the test spends it to see a 429.
+    const s = await startTestSystem({ show, publicRatePerSecond: 1, publicBurst: 400 });
+    cleanup = s.cleanup;
+    base = `http://127.0.0.1:${s.system.httpPort}`;
+    const ingest = await connectIngest(s.system.ingestPort);
+    const orders = Array.from({ length: 40 }, (_, i) => ({ id: `oa-${i}`, ts: now - 90_000 + i * 2000, amount: '123.45', currency: i % 5 === 0 ? 'USD' : 'CNY', channel: i % 3 === 0 ? 'desktop' : 'mobile', brand: `Brand ${i % 4}`, sku: `SKU-${i % 3}`, region: `Region ${i % 2}` }));
+    const ack = await ingest.send(JSON.stringify({ batch: 'oa', orders }));
+    expect(ack).toMatchObject({ accepted: 40 });
+    ingest.close();
+    // The boards come from the rollups every 2 s.
+    const end = Date.now() + 15_000;
+    while (s.system.state.leaderboards().brands.night.length === 0 && Date.now() < end) await new Promise((r) => setTimeout(r, 100));
+    doc = (await (await fetch(`${base}/v1/openapi.json`)).json()) as Doc;
+    served = JSON.parse(JSON.stringify(publicOpenApi(show)));
+  });
+  afterAll(async () => cleanup());
+
+  it('is a valid OpenAPI 3.1 document', async () => {
+    const validator = new Validator();
+    const res = await validator.validate(structuredClone(doc) as unknown as Parameters<Validator["validate"]>[0]);
+    expect(res.errors ?? []).toEqual([]);
+    expect(res.valid).toBe(true);
+    expect(validator.version).toBe('3.1');
+    expect(doc).toEqual(served);
+  });
+
+  it('documents every route of the feed', async () => {
+    const app = createFeedRoutes({ show: loadShow(DEFAULT_SHOW_FILE), totals: null!, state: null!, store: null!, limiter: new RateLimiter({ perSecond: 0, burst: 1 }), openapi: () => ({}) });
+    const routes = app.routes.filter((r) => r.method === 'GET' && r.path.startsWith('/v1/'));
+    // Hono's `/:board{[a-z]+\.csv}` is OpenAPI's `/{board}.csv`.
+    const asOpenApi = (p: string) => p.replace(/:(\w+)\{[^}]*\\\.(\w+)\}/g, '{$1}.$2').replace(/:(\w+)/g, '{$1}');
+    const documented = Object.keys(doc.paths);
+    for (const r of routes) expect(documented, `route ${r.path}`).toContain(asOpenApi(r.path));
+    expect(routes.length).toBeGreaterThanOrEqual(8);
+  });
+
+  it('answers every documented GET as documented, with 304 to its own ETag', async () => {
+    let checked = 0;
+    for (const [path, ops] of Object.entries(doc.paths)) {
+      const op = ops.get;
+      if (op === undefined || path === '/v1/stats/stream') continue;
+      const url = operationUrl(path, op);
+      const res = await fetch(base + url);
+      expect(res.status, url).toBe(200);
+      const etag = res.headers.get('etag');
+      await conforms(path, op, res, `GET ${url}`);
+      const again = await fetch(base + url, { headers: { 'If-None-Match': etag! } });
+      // Live figures can move between the two requests; the answer must then be a documented 200 with a new tag.
+      await conforms(path, op, again, `GET ${url} If-None-Match`);
+      if (again.status === 200) expect(again.headers.get('etag')).not.toBe(etag);
+      checked++;
+    }
+    expect(checked).toBe(Object.keys(doc.paths).length - 1);
+    // A 304 for sure: the document itself does not move.
+    const tag = (await fetch(`${base}/v1/openapi.json`)).headers.get('etag')!;
+    const notModified = await fetch(`${base}/v1/openapi.json`, { headers: { 'If-None-Match': tag } });
+    expect(notModified.status).toBe(304);
+    await conforms('/v1/openapi.json', doc.paths['/v1/openapi.json']!.get!, notModified, '304');
+  });
+
+  it('answers HEAD /v1/stats as documented', async () => {
+    const op = doc.paths['/v1/stats']!.head!;
+    const res = await fetch(`${base}/v1/stats`, { method: 'HEAD' });
+    expect(res.status).toBe(200);
+    await conforms('/v1/stats', op, res, 'HEAD /v1/stats');
+  });
+
+  it('streams events whose data is the documented snapshot', async () => {
+    const op = doc.paths['/v1/stats/stream']!.get!;
+    const ctl = new AbortController();
+    const res = await fetch(`${base}/v1/stats/stream`, { signal: ctl.signal });
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toMatch(/^text\/event-stream/);
+    expect(res.headers.get('cache-control')).toBe('no-cache, no-transform');
+    const reader = res.body!.getReader();
+    let text = '';
+    while (!/\ndata: .*\n\n/.test(text)) text += new TextDecoder().decode((await reader.read()).value);
+    ctl.abort();
+    const data = JSON.parse(/\ndata: (.*)\n\n/.exec(text)![1]!) as unknown;
+    expect(op.responses['200']).toBeDefined();
+    check((doc as unknown as { components: { schemas: Record<string, object> } }).components.schemas.Stats!, data, 'stream event');
+  });
+
+  it('answers the documented 400 and 404 with an error naming the parameter', async () => {
+    for (const [path, ops] of Object.entries(doc.paths)) {
+      const op = ops.get!;
+      if (op.responses['400'] !== undefined) {
+        const url = BAD_REQUESTS[path];
+        expect(url, `a bad request for ${path}`).toBeDefined();
+        const res = await fetch(base + url!);
+        expect(res.status, url).toBe(400);
+        const body = (await conforms(path, op, res, `400 ${url}`)) as { error: string };
+        expect(body.error).toMatch(/^(resolution|from|to|limit|window|sku|board): /);
+      }
+      if (op.responses['404'] !== undefined) {
+        const url = NOT_FOUND[path];
+        expect(url, `a missing resource for ${path}`).toBeDefined();
+        const res = await fetch(base + url!);
+        expect(res.status, url).toBe(404);
+        expect(((await conforms(path, op, res, `404 ${url}`)) as { error: string }).error).toMatch(/^board: no board "shops"/);
+      }
+    }
+  });
+
+  it('answers 429 as documented once the client has spent its bucket (last: it spends it)', async () => {
+    let res: Response | null = null;
+    for (let i = 0; i < 500; i++) {
+      const r = await fetch(`${base}/v1/milestones`);
+      if (r.status === 429) {
+        res = r;
+        break;
+      }
+      await r.arrayBuffer();
+    }
+    expect(res).not.toBeNull();
+    const body = (await conforms('/v1/milestones', doc.paths['/v1/milestones']!.get!, res!, '429')) as { error: string };
+    expect(body.error).toMatch(/^rate limit: /);
+    const stats = await fetch(`${base}/v1/stats`);
+    expect(stats.status).toBe(429);
+    await conforms('/v1/stats', doc.paths['/v1/stats']!.get!, stats, '429 /v1/stats');
+  });
+});
