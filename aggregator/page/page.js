@@ -120,6 +120,7 @@ function showStatus(status, rehearsal) {
   const pill = $('status');
   if (rehearsal !== null) pill.dataset.rehearsal = String(rehearsal);
   const isRehearsal = pill.dataset.rehearsal === 'true';
+  $('rehearsal-bar').hidden = !isRehearsal;
   pill.dataset.status = status;
   pill.className = `pill ${status === 'final' ? 'pill-final' : 'pill-live'}`;
   setText('status-text', `${status === 'final' ? 'Final' : 'Live'}${isRehearsal ? ' · rehearsal' : ''} · unaudited`);

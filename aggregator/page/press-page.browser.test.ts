@@ -169,6 +169,7 @@ describe.skipIf(!run)('the journalists\' page in Chromium', () => {
     expect(text['orders-rate']).toMatch(/^\d/);
     expect(text['as-of']).toMatch(/^\d\d:\d\d:\d\d$/);
     expect(text['status-text']).toBe('Live · unaudited');
+    expect(await page.locator('#rehearsal-bar').isHidden()).toBe(true);
     expect(text.connection).toMatch(/^Connected/);
     expect(text['show-name']).toBe('Gala 11.11 · 双十一晚会');
     const milestone = await page.locator('#milestones .milestone .what').first().textContent();
