@@ -45,6 +45,8 @@ export interface LiveStateOptions {
 }
 
 const FRAMES_KEPT = { second: 120, minute: 120 } as const;
+/** Published frames recomputed for late orders: the last 30 seconds, the last 2 minutes. */
+const REVISED_FRAMES = { second: 30, minute: 2 } as const;
 const CHANNEL_BOARD = 10;
 
 const iso = (ms: number) => new Date(ms).toISOString();
@@ -207,12 +209,14 @@ export class LiveState {
     }
     // Per-second frames, 250 ms after the second ends (orders committed in the meantime are in it).
     const due = Math.floor((now - 250) / 1000) - 1;
+    let newSecond = false;
     while (this.lastSecondPublished < due) {
       const s = ++this.lastSecondPublished;
       const f = this.frame(s, 1);
       push(this.frames.second, f, FRAMES_KEPT.second);
       hub.publish('second', f.start, f);
       this.opts.onSecond?.(f);
+      newSecond = true;
     }
     const dueMinute = Math.floor((now - 1000) / 60_000) - 1;
     while (this.lastMinutePublished < dueMinute) {
@@ -220,6 +224,10 @@ export class LiveState {
       const f = this.frame(m * 60, 60);
       push(this.frames.minute, f, FRAMES_KEPT.minute);
       hub.publish('minute', f.start, f);
+    }
+    if (newSecond) {
+      this.revise('second', 1, REVISED_FRAMES.second);
+      this.revise('minute', 60, REVISED_FRAMES.minute);
     }
     // Health and show state, once a second at most, when changed.
     if (now - this.healthAt >= 1000) {
@@ -261,6 +269,22 @@ export class LiveState {
       ordersPerSecond: rate.ordersPerSecond,
       asOf: snap.asOf,
     };
+  }
+
+  /**
+   * Orders paid in a second can be committed after its frame went out (ingest under load, an order system that
+   * sends late): the last few published frames are recomputed once a second and any that changed is published
+   * again with the same `start`, so charts replace the point rather than keep an undercount.
+   */
+  private revise(topic: 'second' | 'minute', seconds: number, count: number): void {
+    const list = this.frames[topic];
+    for (let i = Math.max(0, list.length - 1 - count); i < list.length - 1; i++) {
+      const old = list[i]!;
+      const f = this.frame(Date.parse(old.start) / 1000, seconds);
+      if (f.gmv === old.gmv && f.orders === old.orders) continue;
+      list[i] = f;
+      this.hub?.publish(topic, f.start, f);
+    }
   }
 
   private frame(start: number, seconds: number): FrameData {

@@ -115,6 +115,29 @@ describe('live state channel', () => {
     sub.ws.close();
   });
 
+  it('publishes a per-second frame again, with the same start, when late orders land in a second already sent', async () => {
+    const { system: s } = await system();
+    const sub = await subscriber(s.httpPort, ['second']);
+    await until('second snapshot', () => sub.of('second').some((m) => m.type === 'snapshot'));
+    // A second 6 s ago: its frame went out long before these orders arrive.
+    const second = Math.floor(Date.now() / 1000) - 6;
+    const ingest = await connectIngest(s.ingestPort);
+    const ack = await ingest.send(JSON.stringify({ batch: 'late', orders: orders(3, { amount: '12.34' }, () => second * 1000 + 400) }));
+    expect(ack).toMatchObject({ accepted: 3 });
+    const start = new Date(second * 1000).toISOString();
+    await until('the revised frame', () => sub.of('second').some((m) => m.type === 'update' && (m.data as { start: string }).start === start), 5000);
+    const revised = sub.of('second').find((m) => m.type === 'update' && (m.data as { start: string }).start === start) as { data: unknown };
+    expect(revised.data).toMatchObject({ start, seconds: 1, gmv: '37.02', orders: 3 });
+    // A late joiner's snapshot holds the revised frame too.
+    const late = await subscriber(s.httpPort, ['second']);
+    await until('late snapshot', () => late.of('second').some((m) => m.type === 'snapshot'));
+    const frames = ((late.of('second')[0] as { data: unknown }).data as { frames: { start: string; gmv: string }[] }).frames;
+    expect(frames.find((f) => f.start === start)?.gmv).toBe('37.02');
+    ingest.close();
+    sub.ws.close();
+    late.ws.close();
+  });
+
   it('refuses producer topics without the producer token and unknown topics, naming the rule', async () => {
     const { system: s } = await system();
     const anon = await subscriber(s.httpPort, ['health', 'nonsense' as Topic]);

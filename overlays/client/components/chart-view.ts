@@ -127,7 +127,15 @@ export function createChartView(ctx: OverlayContext, o: ChartViewOptions): Chart
     const t = Date.parse(f.start) + f.seconds * 1000;
     const p: Point = { t, v: Number(parseHundredths(f.gmv)) / 100, gmv: f.gmv, orders: f.orders };
     const last = points.at(-1);
-    if (last !== undefined && t < last.t) return;
+    if (last !== undefined && t < last.t) {
+      // A revised earlier second (late orders landed in it): replace its point, leave the axis clock alone.
+      const i = points.findIndex((q) => q.t === t);
+      if (i >= 0) {
+        points[i] = p;
+        version++;
+      }
+      return;
+    }
     if (last !== undefined && t === last.t) points[points.length - 1] = p;
     else points.push(p);
     while (points.length > keep) points.shift();
