@@ -3,7 +3,7 @@
 // animations, the show's theme, a safe-area guide, WebGL context-loss recovery, and a health report to the
 // server every second.
 import { Application, Container, Graphics as Shape } from 'pixi.js';
-import { LiveClient, type GraphicName, type GraphicState, type ShowData, type Topic } from '../../aggregator/live-protocol.ts';
+import { LiveClient, type GraphicName, type GraphicState, type LiveClientOptions, type ShowData, type Topic } from '../../aggregator/live-protocol.ts';
 
 export interface Theme {
   primary: string;
@@ -21,6 +21,7 @@ export const DEFAULT_THEME: Theme = {
   fontFamily: '"Helvetica Neue", Arial, "WenQuanYi Zen Hei", "Noto Sans CJK SC", sans-serif',
 };
 
+type LiveMessage = Parameters<LiveClientOptions['onMessage']>[0];
 type Listener = (data: unknown, kind: 'snapshot' | 'update', at: string) => void;
 
 export interface OverlayContext {
@@ -50,6 +51,10 @@ interface FrameStat {
 }
 
 const FRAME_RING = 240;
+/** Messages kept while the page sets up; more means setup is stuck, and the client starts over. */
+const EARLY_MAX = 2000;
+/** No message at all for this long (the `second` heartbeat comes every second) means a dead connection. */
+const SILENT_MS = 3500;
 const IN_MS = 450;
 const OUT_MS = 350;
 
@@ -61,17 +66,23 @@ function percentile(sorted: number[], p: number): number {
 declare global {
   interface Window {
     /** Test and diagnostics hook: what the overlay displays, frame by frame. */
-    __gala?: { overlay: string; displayed: () => string | null; frames: { t: number; v: string | null }[]; contextLosses: number; connected: () => boolean; visible: () => string[] };
+    __gala?: {
+      overlay: string;
+      displayed: () => string | null;
+      frames: { t: number; v: string | null }[];
+      contextLosses: number;
+      connected: () => boolean;
+      visible: () => string[];
+      /** Display objects in the stage tree: flat over a night, or something leaks. */
+      objects: () => number;
+    };
   }
 }
 
 export async function runOverlay(name: string, topics: Topic[], setup: (ctx: OverlayContext) => void | Promise<void>): Promise<void> {
+  // Marks on the page's timeline (DevTools, tests): how long a reload takes to show the figure, and where.
+  performance.mark('gala:start');
   const params = new URLSearchParams(location.search);
-  const app = new Application();
-  await app.init({ width: 1920, height: 1080, backgroundAlpha: 0, antialias: params.get('aa') === '1', preference: 'webgl', autoStart: false, resolution: 1, sharedTicker: false });
-  app.ticker.stop();
-  document.body.appendChild(app.canvas);
-
   const listeners = new Map<Topic, Listener[]>();
   const frameFns: ((now: number) => void)[] = [];
   let readDisplayed: () => string | null = () => null;
@@ -82,6 +93,58 @@ export async function runOverlay(name: string, topics: Topic[], setup: (ctx: Ove
   const bound = new Map<GraphicName, { view: Container; onChange?: (s: GraphicState) => void; state: GraphicState | null; anim: { kind: 'in' | 'out'; t0: number } | null }>();
   const stats: FrameStat[] = [];
   const frames: { t: number; v: string | null }[] = [];
+
+  // The live channel opens first, while Pixi starts and the page builds its scene (a few hundred ms in software
+  // rendering), so a reloaded overlay has the current figures by its first frame. Messages that arrive before
+  // the page has registered its listeners wait here, in order.
+  let early: LiveMessage[] | null = [];
+  let lastMessageAt = performance.now();
+  const deliver = (m: LiveMessage) => {
+    lastUpdate = new Date().toISOString();
+    for (const fn of listeners.get(m.topic) ?? []) fn(m.data, m.type, m.at);
+  };
+  const proto = location.protocol === 'https:' ? 'wss' : 'ws';
+  const token = params.get('token');
+  const client = new LiveClient({
+    url: `${proto}://${location.host}/v1/live${token ? `?token=${encodeURIComponent(token)}` : ''}`,
+    // `second` comes every second whatever happens: the heartbeat that tells a silent connection from a quiet show.
+    topics: [...new Set<Topic>(['show', 'graphics', 'second', ...topics])],
+    onMessage: (m) => {
+      lastMessageAt = performance.now();
+      if (early === null) deliver(m);
+      else if (early.length < EARLY_MAX) early.push(m);
+      else {
+        // Setup is taking very long: start over with fresh snapshots rather than keep an unbounded backlog.
+        early = [];
+        client.stop();
+        client.start();
+      }
+    },
+    onStatus: (s) => {
+      connected = s === 'open';
+      if (connected) lastMessageAt = performance.now();
+      for (const fn of listeners.get('__status' as Topic) ?? []) fn(s, 'update', new Date().toISOString());
+    },
+    maxBackoffMs: 5000,
+  });
+  client.start();
+  // A connection can die without a close (a pulled cable, a sleeping NAT, offline emulation): the socket still
+  // says open while nothing arrives. Past SILENT_MS without even the per-second heartbeat it is dropped, and the
+  // client reconnects (with backoff while the network stays down) and resyncs from fresh snapshots.
+  setInterval(() => {
+    if (connected && performance.now() - lastMessageAt > SILENT_MS) {
+      client.stop();
+      connected = false;
+      for (const fn of listeners.get('__status' as Topic) ?? []) fn('closed', 'update', new Date().toISOString());
+      client.start();
+    }
+  }, 500);
+
+  const app = new Application();
+  await app.init({ width: 1920, height: 1080, backgroundAlpha: 0, antialias: params.get('aa') === '1', preference: 'webgl', autoStart: false, resolution: 1, sharedTicker: false });
+  app.ticker.stop();
+  document.body.appendChild(app.canvas);
+  performance.mark('gala:pixi');
 
   const ctx: OverlayContext = {
     app,
@@ -141,23 +204,10 @@ export async function runOverlay(name: string, topics: Topic[], setup: (ctx: Ove
   });
 
   await setup(ctx);
-
-  const proto = location.protocol === 'https:' ? 'wss' : 'ws';
-  const token = params.get('token');
-  const client = new LiveClient({
-    url: `${proto}://${location.host}/v1/live${token ? `?token=${encodeURIComponent(token)}` : ''}`,
-    topics: [...new Set<Topic>(['show', 'graphics', ...topics])],
-    onMessage: (m) => {
-      lastUpdate = new Date().toISOString();
-      for (const fn of listeners.get(m.topic) ?? []) fn(m.data, m.type, m.at);
-    },
-    onStatus: (s) => {
-      connected = s === 'open';
-      for (const fn of listeners.get('__status' as Topic) ?? []) fn(s, 'update', new Date().toISOString());
-    },
-    maxBackoffMs: 5000,
-  });
-  client.start();
+  performance.mark('gala:setup');
+  const waiting = early;
+  early = null;
+  for (const m of waiting) deliver(m);
 
   // Safe-area guide for setting up OBS: action-safe 93% and graphics-safe 90% (SMPTE ST 2046-1), centre cross.
   if (params.get('guide') === '1') {
@@ -170,13 +220,15 @@ export async function runOverlay(name: string, topics: Topic[], setup: (ctx: Ove
   }
 
   // WebGL context loss: Pixi restores its resources on `webglcontextrestored`; the loop skips rendering meanwhile,
-  // and if the browser does not bring the context back by itself, it is asked to.
+  // and if the browser does not bring the context back by itself, it is asked to. The extension is taken now:
+  // a lost context answers getExtension with null.
   const canvas = app.canvas;
+  const loseContext = (app.renderer as unknown as { gl?: WebGL2RenderingContext }).gl?.getExtension('WEBGL_lose_context') ?? null;
   canvas.addEventListener('webglcontextlost', () => {
     contextLosses++;
     setTimeout(() => {
       const gl = (app.renderer as unknown as { gl?: WebGL2RenderingContext }).gl;
-      if (gl?.isContextLost()) gl.getExtension('WEBGL_lose_context')?.restoreContext();
+      if (gl?.isContextLost()) loseContext?.restoreContext();
     }, 1000);
   });
 
@@ -203,7 +255,9 @@ export async function runOverlay(name: string, topics: Topic[], setup: (ctx: Ove
     const t1 = performance.now();
     stats.push({ interval: t0 - last, work: t1 - t0 });
     if (stats.length > FRAME_RING) stats.shift();
-    frames.push({ t: Date.now(), v: readDisplayed() });
+    const v = readDisplayed();
+    if (v !== null && frames.at(-1)?.v == null) performance.mark('gala:figure');
+    frames.push({ t: Date.now(), v });
     if (frames.length > 1000) frames.shift();
     last = t0;
     requestAnimationFrame(loop);
@@ -211,7 +265,8 @@ export async function runOverlay(name: string, topics: Topic[], setup: (ctx: Ove
   requestAnimationFrame(loop);
 
   const visibleNow = () => [...bound].filter(([, b]) => b.view.visible).map(([n]) => n);
-  window.__gala = { overlay: name, displayed: () => readDisplayed(), frames, get contextLosses() { return contextLosses; }, connected: () => connected, visible: visibleNow };
+  const countObjects = (c: Container): number => c.children.reduce((n, k) => n + countObjects(k), 1);
+  window.__gala = { overlay: name, displayed: () => readDisplayed(), frames, get contextLosses() { return contextLosses; }, connected: () => connected, visible: visibleNow, objects: () => countObjects(app.stage) };
 
   const instance = Math.random().toString(36).slice(2, 10);
   setInterval(() => {
