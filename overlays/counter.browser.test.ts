@@ -233,7 +233,7 @@ describe.skipIf(!requireChromium())('giant counter overlay in Chromium', () => {
   it('hides the counter on a stop cue after its out animation and brings it back on play with the current value', async () => {
     await stopFeed();
     const truth = await statsGmv(httpPort);
-    await until('displayed = /v1/stats', async () => (await displayed(page)) === truth, 5000);
+    await until('displayed = /v1/stats', async () => (await displayed(page)) === truth, bound(5000));
     // Every frame's visibility, from inside the page.
     await page.evaluate(() => {
       const log: { t: number; shown: boolean; v: string | null }[] = [];
@@ -247,15 +247,15 @@ describe.skipIf(!requireChromium())('giant counter overlay in Chromium', () => {
     const log = () => page.evaluate(() => (window as unknown as { __visLog: { t: number; shown: boolean; v: string | null }[] }).__visLog);
     const stopAt = Date.now();
     await cue(httpPort, 'counter', 'stop');
-    await until('hidden', async () => !(await page.evaluate(() => window.__gala!.visible().includes('counter'))), 5000);
+    await until('hidden', async () => !(await page.evaluate(() => window.__gala!.visible().includes('counter'))), bound(5000));
     const hidden = (await log()).find((f) => f.t > stopAt && !f.shown)!;
     expect(hidden.t - stopAt).toBeGreaterThanOrEqual(300); // the out animation (350 ms) played first
-    expect(hidden.t - stopAt).toBeLessThan(3000);
-    await until('health says hidden', async () => (await overlayHealth(httpPort)).some((o) => o.overlay === 'counter' && o.connected && o.visible.length === 0), 3000);
+    expect(hidden.t - stopAt).toBeLessThan(bound(3000));
+    await until('health says hidden', async () => (await overlayHealth(httpPort)).some((o) => o.overlay === 'counter' && o.connected && o.visible.length === 0), bound(3000));
 
     const playAt = Date.now();
     await cue(httpPort, 'counter', 'play');
-    await until('shown again', () => page.evaluate(() => window.__gala!.visible().includes('counter')), 5000);
+    await until('shown again', () => page.evaluate(() => window.__gala!.visible().includes('counter')), bound(5000));
     const back = (await log()).filter((f) => f.t > playAt && f.shown);
     expect(hundredths(back[0]!.v)).toBe(truth); // the right figure from its first frame back, no count-up
   });
