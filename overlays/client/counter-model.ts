@@ -23,6 +23,8 @@ export class CounterModel {
   private target = 0n;
   private ratePerMs = 0;
   private shown = 0;
+  /** The last figure shownHundredths returned. */
+  private shownExact = 0n;
   private extrapolating = false;
   private holdSince = 0;
   private readonly o: Required<CounterModelOptions>;
@@ -77,11 +79,17 @@ export class CounterModel {
     return v;
   }
 
-  /** The exact total once the glide reached it; otherwise the shown value rounded down. */
+  /**
+   * The exact total once the glide reached it; otherwise the shown value rounded down; never below a figure
+   * returned before (after an extrapolation overshot the truth, the figure holds until the truth passes it).
+   */
   shownHundredths(now: number): bigint {
     const v = this.valueAt(now);
-    if (v >= Number(this.target) && !this.extrapolating) return this.target;
-    return BigInt(Math.floor(v));
+    // Within a hundredth of the total counts as reached: a double cannot hold every total exactly.
+    let h = v >= Number(this.target) && v - Number(this.target) < 1 ? this.target : BigInt(Math.floor(v));
+    if (h < this.shownExact) h = this.shownExact;
+    this.shownExact = h;
+    return h;
   }
 
   get targetHundredths(): bigint {

@@ -3,7 +3,7 @@
 // animations, the show's theme, a safe-area guide, WebGL context-loss recovery, and a health report to the
 // server every second.
 import { Application, Container, Graphics as Shape } from 'pixi.js';
-import { LiveClient, type GraphicName, type GraphicState, type ShowData, type Topic } from '../../aggregator/live-protocol.ts';
+import { LiveClient, type GraphicName, type GraphicState, type LiveClientOptions, type ShowData, type Topic } from '../../aggregator/live-protocol.ts';
 import { markRehearsal } from './rehearsal-mark.ts';
 
 export interface Theme {
@@ -32,6 +32,7 @@ export const DEFAULT_THEME: Theme = {
  */
 const SHOW_WAIT_MS = 10_000;
 
+type LiveMessage = Parameters<LiveClientOptions['onMessage']>[0];
 type Listener = (data: unknown, kind: 'snapshot' | 'update', at: string) => void;
 
 export interface OverlayContext {
@@ -71,6 +72,10 @@ interface FrameStat {
 }
 
 const FRAME_RING = 240;
+/** Messages kept while the page sets up; more means setup is stuck, and the client starts over. */
+const EARLY_MAX = 2000;
+/** No message at all for this long (the `second` heartbeat comes every second) means a dead connection. */
+const SILENT_MS = 3500;
 const IN_MS = 450;
 const OUT_MS = 350;
 
@@ -82,17 +87,43 @@ function percentile(sorted: number[], p: number): number {
 declare global {
   interface Window {
     /** Test and diagnostics hook: what the overlay displays, frame by frame. */
-    __gala?: { overlay: string; displayed: () => string | null; frames: { t: number; v: string | null }[]; contextLosses: number; connected: () => boolean; visible: () => string[] };
+    __gala?: {
+      overlay: string;
+      displayed: () => string | null;
+      frames: { t: number; v: string | null }[];
+      contextLosses: number;
+      connected: () => boolean;
+      visible: () => string[];
+      /** Display objects in the stage tree: flat over a night, or something leaks. */
+      objects: () => number;
+    };
+  }
+}
+
+/**
+ * Pixi's batch shader picks each fragment's texture through a chain of branches over every texture unit (16 here).
+ * A GPU runs that at no cost, but SwiftShader (software WebGL: a headless or GPU-less machine) pays for the whole
+ * chain per pixel: the counter's frames cost about 2.5 times as much CPU with 16 units as with 2. So under
+ * SwiftShader, Pixi is told of 2 units (it reads the count while it starts); more batches, each far cheaper.
+ */
+function capBatchTexturesInSoftware(): void {
+  const MAX_TEXTURE_IMAGE_UNITS = 0x8872;
+  const UNMASKED_RENDERER_WEBGL = 0x9246;
+  for (const proto of [WebGLRenderingContext.prototype, WebGL2RenderingContext.prototype]) {
+    const get = proto.getParameter;
+    proto.getParameter = function (this: WebGLRenderingContext, p: number) {
+      const v: unknown = get.call(this, p);
+      if (p !== MAX_TEXTURE_IMAGE_UNITS || typeof v !== 'number') return v;
+      const renderer: unknown = this.getExtension('WEBGL_debug_renderer_info') === null ? '' : get.call(this, UNMASKED_RENDERER_WEBGL);
+      return typeof renderer === 'string' && /swiftshader/i.test(renderer) ? Math.min(v, 2) : v;
+    } as typeof proto.getParameter;
   }
 }
 
 export async function runOverlay(name: string, topics: Topic[], setup: (ctx: OverlayContext) => void | Promise<void>): Promise<void> {
+  // Marks on the page's timeline (DevTools, tests): how long a reload takes to show the figure, and where.
+  performance.mark('gala:start');
   const params = new URLSearchParams(location.search);
-  const app = new Application();
-  await app.init({ width: 1920, height: 1080, backgroundAlpha: 0, antialias: params.get('aa') === '1', preference: 'webgl', autoStart: false, resolution: 1, sharedTicker: false });
-  app.ticker.stop();
-  document.body.appendChild(app.canvas);
-
   const listeners = new Map<Topic, Listener[]>();
   const frameFns: ((now: number) => void)[] = [];
   let readDisplayed: () => string | null = () => null;
@@ -101,17 +132,83 @@ export async function runOverlay(name: string, topics: Topic[], setup: (ctx: Ove
   let contextLosses = 0;
   const theme: Theme = { ...DEFAULT_THEME };
   const bound = new Map<GraphicName, { view: Container; onChange?: (s: GraphicState) => void; state: GraphicState | null; anim: { kind: 'in' | 'out'; t0: number } | null; holdMs: number; outAt: number | null }>();
-  const topicList = [...new Set<Topic>(['show', 'graphics', ...topics])];
+  // `second` comes every second whatever happens: the heartbeat that tells a silent connection from a quiet show.
+  const topicList = [...new Set<Topic>(['show', 'graphics', 'second', ...topics])];
   const forced = params.get('show') === '1';
   const stats: FrameStat[] = [];
   const frames: { t: number; v: string | null }[] = [];
+
+  // The live channel opens first, while Pixi starts and the page builds its scene (a few hundred ms in software
+  // rendering), so a reloaded overlay has the current figures by its first frame. Messages that arrive before
+  // the page has registered its listeners wait here, in order.
+  let early: LiveMessage[] | null = [];
+  let lastMessageAt = performance.now();
+  const deliver = (m: LiveMessage) => {
+    lastUpdate = new Date().toISOString();
+    for (const fn of listeners.get(m.topic) ?? []) fn(m.data, m.type, m.at);
+  };
+  let showArrived: () => void = () => undefined;
+  let earlyShow: ShowData | null = null;
+  const showKnown = new Promise<void>((resolve) => {
+    showArrived = resolve;
+    setTimeout(resolve, SHOW_WAIT_MS);
+  });
+  const proto = location.protocol === 'https:' ? 'wss' : 'ws';
+  const token = params.get('token');
+  const client = new LiveClient({
+    url: `${proto}://${location.host}/v1/live${token ? `?token=${encodeURIComponent(token)}` : ''}`,
+    // The same array `watch` adds to, so a reconnection subscribes again to every watched topic.
+    topics: topicList,
+    onMessage: (m) => {
+      lastMessageAt = performance.now();
+      if (m.topic === 'show' && early !== null) {
+        const show = m.data as ShowData;
+        earlyShow = show;
+        Object.assign(theme, show.theme ?? {});
+        showArrived();
+      }
+      if (early === null) deliver(m);
+      else if (early.length < EARLY_MAX) early.push(m);
+      else {
+        // Setup is taking very long: start over with fresh snapshots rather than keep an unbounded backlog.
+        early = [];
+        client.stop();
+        client.start();
+      }
+    },
+    onStatus: (s) => {
+      connected = s === 'open';
+      if (connected) lastMessageAt = performance.now();
+      for (const fn of listeners.get('__status' as Topic) ?? []) fn(s, 'update', new Date().toISOString());
+    },
+    maxBackoffMs: 5000,
+  });
+  client.start();
+  // A connection can die without a close (a pulled cable, a sleeping NAT, offline emulation): the socket still
+  // says open while nothing arrives. Past SILENT_MS without even the per-second heartbeat it is dropped, and the
+  // client reconnects (with backoff while the network stays down) and resyncs from fresh snapshots.
+  setInterval(() => {
+    if (connected && performance.now() - lastMessageAt > SILENT_MS) {
+      client.stop();
+      connected = false;
+      for (const fn of listeners.get('__status' as Topic) ?? []) fn('closed', 'update', new Date().toISOString());
+      client.start();
+    }
+  }, 500);
+
+  capBatchTexturesInSoftware();
+  const app = new Application();
+  await app.init({ width: 1920, height: 1080, backgroundAlpha: 0, antialias: params.get('aa') === '1', preference: 'webgl', autoStart: false, resolution: 1, sharedTicker: false });
+  app.ticker.stop();
+  document.body.appendChild(app.canvas);
+  performance.mark('gala:pixi');
 
   const ctx: OverlayContext = {
     app,
     stage: app.stage,
     params,
     theme,
-    show: null,
+    show: earlyShow,
     on(topic, fn) {
       const l = listeners.get(topic) ?? [];
       l.push(fn);
@@ -189,45 +286,13 @@ export async function runOverlay(name: string, topics: Topic[], setup: (ctx: Ove
   });
 
   // The page sets up once the show (and its theme: fonts are rasterised at setup) is known, or after SHOW_WAIT_MS
-  // with the default theme; what arrives meanwhile is held (bounded) and delivered after setup.
-  let ready = false;
-  const held: { type: 'snapshot' | 'update'; topic: Topic; at: string; data: unknown }[] = [];
-  let showArrived: () => void = () => undefined;
-  const showKnown = new Promise<void>((resolve) => {
-    showArrived = resolve;
-    setTimeout(resolve, SHOW_WAIT_MS);
-  });
-  const proto = location.protocol === 'https:' ? 'wss' : 'ws';
-  const token = params.get('token');
-  const client = new LiveClient({
-    url: `${proto}://${location.host}/v1/live${token ? `?token=${encodeURIComponent(token)}` : ''}`,
-    topics: topicList,
-    onMessage: (m) => {
-      lastUpdate = new Date().toISOString();
-      if (m.topic === 'show') {
-        const show = m.data as ShowData;
-        ctx.show = show;
-        if (!ready) Object.assign(theme, show.theme ?? {});
-        showArrived();
-      }
-      if (!ready) {
-        if (held.length >= 2000) held.shift();
-        held.push(m);
-        return;
-      }
-      for (const fn of listeners.get(m.topic) ?? []) fn(m.data, m.type, m.at);
-    },
-    onStatus: (s) => {
-      connected = s === 'open';
-      for (const fn of listeners.get('__status' as Topic) ?? []) fn(s, 'update', new Date().toISOString());
-    },
-    maxBackoffMs: 5000,
-  });
-  client.start();
+  // with the default theme; what arrives meanwhile waits in `early` and is delivered after setup.
   await showKnown;
   await setup(ctx);
-  ready = true;
-  for (const m of held.splice(0)) for (const fn of listeners.get(m.topic) ?? []) fn(m.data, m.type, m.at);
+  performance.mark('gala:setup');
+  const waiting = early;
+  early = null;
+  for (const m of waiting) deliver(m);
 
   // Safe-area guide for setting up OBS: action-safe 93% and graphics-safe 90% (SMPTE ST 2046-1), centre cross.
   if (params.get('guide') === '1') {
@@ -240,13 +305,15 @@ export async function runOverlay(name: string, topics: Topic[], setup: (ctx: Ove
   }
 
   // WebGL context loss: Pixi restores its resources on `webglcontextrestored`; the loop skips rendering meanwhile,
-  // and if the browser does not bring the context back by itself, it is asked to.
+  // and if the browser does not bring the context back by itself, it is asked to. The extension is taken now:
+  // a lost context answers getExtension with null.
   const canvas = app.canvas;
+  const loseContext = (app.renderer as unknown as { gl?: WebGL2RenderingContext }).gl?.getExtension('WEBGL_lose_context') ?? null;
   canvas.addEventListener('webglcontextlost', () => {
     contextLosses++;
     setTimeout(() => {
       const gl = (app.renderer as unknown as { gl?: WebGL2RenderingContext }).gl;
-      if (gl?.isContextLost()) gl.getExtension('WEBGL_lose_context')?.restoreContext();
+      if (gl?.isContextLost()) loseContext?.restoreContext();
     }, 1000);
   });
 
@@ -277,7 +344,9 @@ export async function runOverlay(name: string, topics: Topic[], setup: (ctx: Ove
     const t1 = performance.now();
     stats.push({ interval: t0 - last, work: t1 - t0 });
     if (stats.length > FRAME_RING) stats.shift();
-    frames.push({ t: Date.now(), v: readDisplayed() });
+    const v = readDisplayed();
+    if (v !== null && frames.at(-1)?.v == null) performance.mark('gala:figure');
+    frames.push({ t: Date.now(), v });
     if (frames.length > 1000) frames.shift();
     last = t0;
     requestAnimationFrame(loop);
@@ -285,7 +354,8 @@ export async function runOverlay(name: string, topics: Topic[], setup: (ctx: Ove
   requestAnimationFrame(loop);
 
   const visibleNow = () => [...bound].filter(([, b]) => b.view.visible).map(([n]) => n);
-  window.__gala = { overlay: name, displayed: () => readDisplayed(), frames, get contextLosses() { return contextLosses; }, connected: () => connected, visible: visibleNow };
+  const countObjects = (c: Container): number => c.children.reduce((n, k) => n + countObjects(k), 1);
+  window.__gala = { overlay: name, displayed: () => readDisplayed(), frames, get contextLosses() { return contextLosses; }, connected: () => connected, visible: visibleNow, objects: () => countObjects(app.stage) };
 
   const instance = Math.random().toString(36).slice(2, 10);
   setInterval(() => {

@@ -7,6 +7,10 @@ import { CounterModel } from '../counter-model.ts';
 import { formatMoney, hundredthsToDecimal, parseHundredths, shortMoney, type Numerals } from '../format.ts';
 import { onConnection, type OverlayContext } from '../runtime.ts';
 
+/** How long a digit takes to roll over, and how far (in line heights) the glyphs travel doing it. */
+const ROLL_MS = 220;
+const ROLL_TRAVEL = 0.5;
+
 export interface CounterViewOptions {
   /** Digit height in px (150 on the counter page). */
   size?: number;
@@ -77,14 +81,25 @@ export function createCounterView(ctx: OverlayContext, o: CounterViewOptions = {
     digitW = Math.max(digitW, probe.width);
   }
   const lineH = probe.height;
+  // 万 and 亿 are far wider than a digit: their slots take the glyph's own width and a little air.
+  const cjkW = new Map<string, number>();
+  for (const ch of ['万', '亿']) {
+    probe.text = ch;
+    cjkW.set(ch, probe.width + digitW * 0.08);
+  }
   probe.destroy();
-  const glyphW = (ch: string) => (ch === ',' || ch === '.' ? digitW * 0.42 : ch === '亿' || ch === '万' ? digitW * 1.25 : digitW);
+  const glyphW = (ch: string) => (ch === ',' || ch === '.' ? digitW * 0.42 : (cjkW.get(ch) ?? digitW));
 
   interface Slot {
     ch: string;
     view: Container;
-    /** For a digit: [shown glyph, incoming glyph]. */
+    /** For a digit: [outgoing glyph, incoming glyph]. */
     strip: Container | null;
+    /** The digit this wheel settles on, the one it rolls away from, when that roll began and how long it lasts. */
+    digit: string;
+    prev: string;
+    rollAt: number;
+    rollMs: number;
   }
   let slots: Slot[] = [];
   let shape = '';
@@ -110,7 +125,7 @@ export function createCounterView(ctx: OverlayContext, o: CounterViewOptions = {
         view.addChild(g);
       }
       digits.addChild(view);
-      slots.push({ ch, view, strip });
+      slots.push({ ch, view, strip, digit: ch, prev: ch, rollAt: performance.now(), rollMs: 0 });
       x += glyphW(ch);
     }
     digits.pivot.set(x / 2, lineH / 2);
@@ -147,7 +162,6 @@ export function createCounterView(ctx: OverlayContext, o: CounterViewOptions = {
 
   ctx.onFrame((now) => {
     if (totals === null) return;
-    const v = model.valueAt(now);
     const h = model.shownHundredths(now);
     const text = formatMoney(h, currency, numerals);
     const nextShape = text.replace(/\d/g, '0');
@@ -159,36 +173,38 @@ export function createCounterView(ctx: OverlayContext, o: CounterViewOptions = {
       shownText = text;
       short.text = numerals === 'chinese' ? `${shortMoney(h, numerals)} ${currency}` : `${currency} ${shortMoney(h, numerals)}`;
     }
-    // Each wheel sits on its digit and turns over only as the digits below it roll past 9 (the last 15%).
-    let place = 1;
-    for (let i = slots.length - 1; i >= 0; i--) {
+    // A wheel rolls when its digit changes: the old digit leaves upwards as the new one comes in from below, over
+    // ROLL_MS or, for a wheel that changes faster, 80% of the time since its last change (the cents just flip). At
+    // rest every wheel shows exactly its digit, so a paused counter reads the exact figure.
+    for (let i = 0; i < slots.length; i++) {
       const s = slots[i]!;
       if (s.strip === null) continue;
-      const digit = Number(text[i]);
-      let f = 0;
-      if (place > 1) {
-        const r = (v % place) / place;
-        f = r > 0.85 ? (r - 0.85) / 0.15 : 0;
-        f = f * f * (3 - 2 * f);
+      const digit = text[i]!;
+      if (digit !== s.digit) {
+        s.rollMs = Math.min(ROLL_MS, 0.8 * (now - s.rollAt));
+        s.prev = s.digit;
+        s.digit = digit;
+        s.rollAt = now;
       }
-      const [cur, next] = s.strip.children as BitmapText[];
-      const nd = String((digit + 1) % 10);
-      if (cur!.text !== String(digit)) {
-        cur!.text = String(digit);
-        cur!.x = (digitW - cur!.width) / 2;
+      const p = s.rollMs <= 0 ? 1 : Math.min(1, (now - s.rollAt) / s.rollMs);
+      const f = p * p * (3 - 2 * p);
+      const [out, incoming] = s.strip.children as BitmapText[];
+      const shownOut = f >= 1 ? s.digit : s.prev;
+      if (out!.text !== shownOut) {
+        out!.text = shownOut;
+        out!.x = (digitW - out!.width) / 2;
       }
-      cur!.y = -f * lineH * 0.55;
-      cur!.alpha = 1 - f;
-      next!.visible = f > 0;
-      if (f > 0) {
-        if (next!.text !== nd) {
-          next!.text = nd;
-          next!.x = (digitW - next!.width) / 2;
+      out!.y = f >= 1 ? 0 : -f * lineH * ROLL_TRAVEL;
+      out!.alpha = f >= 1 ? 1 : 1 - f;
+      incoming!.visible = f < 1;
+      if (f < 1) {
+        if (incoming!.text !== s.digit) {
+          incoming!.text = s.digit;
+          incoming!.x = (digitW - incoming!.width) / 2;
         }
-        next!.y = (1 - f) * lineH * 0.55;
-        next!.alpha = f;
+        incoming!.y = (1 - f) * lineH * ROLL_TRAVEL;
+        incoming!.alpha = f;
       }
-      place *= 10;
     }
   });
 
