@@ -306,4 +306,24 @@ describe.skipIf(!ok)('the control room in Chromium', () => {
     for (const f of ['control-room.png', 'control-live.png']) expect(statSync(join(SHOTS, f)).size).toBeGreaterThan(20_000);
     if (process.env.GALA_SCREENSHOTS !== '1') rmSync(SHOTS, { recursive: true, force: true });
   });
+
+  // The rehearsal side is control-room/rehearsal-desk.browser.test.ts; this system is on air.
+  it('on air: no rehearsal bar or panel on the login page, the desk or the live panel', async () => {
+    expect((await state()).rehearsal).toBeNull();
+    const live = await ana.context().newPage();
+    await live.goto(`${base}/control/live`);
+    await live.waitForFunction(() => document.querySelector('#obs-detail')?.textContent !== '');
+    const login = await (await browser.newContext()).newPage();
+    contexts.push(login.context());
+    await login.goto(`${base}/control/login`);
+    // The login page asks /v1/stats; wait for that answer before looking for the bar.
+    await login.waitForLoadState('networkidle');
+    for (const p of [ana, live, login]) {
+      expect(await p.$('#rehearsal-bar'), p.url()).toBeNull();
+      expect(await p.evaluate(() => document.body.classList.contains('is-rehearsal')), p.url()).toBe(false);
+    }
+    expect(await ana.isHidden('#rehearsal-panel')).toBe(true);
+    expect(await live.isHidden('#rehearsal-panel')).toBe(true);
+    await live.close();
+  });
 });

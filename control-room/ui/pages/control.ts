@@ -13,6 +13,8 @@ import { h, fill, byId, setText } from '../dom.ts';
 import { createEditor, type Editor } from '../editor.ts';
 import { actionsSummary, clock, duration, metricValue, triggerSummary } from '../format.ts';
 import { connectLive, type LinkState } from '../live.ts';
+import { renderRehearsalBar } from '../rehearsal-bar.ts';
+import { createRehearsalPanel, type RehearsalPanel } from '../rehearsal-panel.ts';
 import { renderObsPill, renderTopbar } from '../topbar.ts';
 
 interface LocalArm {
@@ -44,6 +46,7 @@ const app = {
   /** Thresholds typed but not yet armed, kept across re-renders. */
   thresholds: new Map<string, string>(),
   shownStandby: undefined as string | null | undefined,
+  rehearsal: null as RehearsalPanel | null,
 };
 
 const canAct = () => app.session !== null && app.session.role !== 'viewer';
@@ -299,6 +302,25 @@ function renderGo(s: ControlState): void {
   fill(undoBtn, h('span', {}, 'UNDO'), u === null ? h('span', { class: 'undo-sub' }, 'nothing to undo') : h('span', { class: 'undo-sub' }, u.label, ' · ', h('span', { 'data-until': u.until })));
 }
 
+/**
+ * A run's detail lines (what each action did). An OBS step that a rehearsal (or a show without OBS) only logged says
+ * so in its line; it gets a mark of its own, so nobody reads "would switch program" as a switch that happened.
+ */
+function runDetails(r: RunView): HTMLElement | null {
+  if (r.details.length === 0) return null;
+  const LOGGED = ' (logged only)';
+  return h(
+    'ul',
+    { class: 'run-details' },
+    ...r.details.slice(0, 8).map((d) => {
+      const at = d.indexOf(LOGGED);
+      if (at < 0) return h('li', {}, d);
+      return h('li', { class: 'logged-only' }, d.slice(0, at), ' ', h('span', { class: 'logged-only-mark' }, '(logged only)'), d.slice(at + LOGGED.length));
+    }),
+    r.details.length > 8 ? h('li', { class: 'muted' }, `… ${r.details.length - 8} more`) : null,
+  );
+}
+
 function runCue(r: RunView): HTMLElement {
   const cue = cueById(r.cueId);
   const wait = r.phase === 'pre-wait' ? cue?.preWaitMs : r.phase === 'post-wait' ? cue?.postWaitMs : undefined;
@@ -313,6 +335,7 @@ function runCue(r: RunView): HTMLElement {
     h('div', { class: 'run-head' }, h('span', { class: 'run-label' }, r.label), h('span', { class: 'run-phase' }, r.phase, to === null ? '' : ' ', to === null ? null : h('span', { 'data-until': to }))),
     bar,
     h('div', { class: 'run-meta' }, `${r.cause} by ${r.operator} at ${clock(r.firedAt)}`),
+    runDetails(r),
   );
 }
 
@@ -329,6 +352,7 @@ function renderRunning(s: ControlState): void {
             h('span', { class: 'hist-time' }, clock(r.firedAt)),
             h('span', { class: 'hist-label' }, r.label),
             h('span', { class: 'hist-meta' }, `${r.undone ? 'undone' : r.phase} · ${r.cause} · ${r.operator}`),
+            runDetails(r),
           ),
         )),
   );
@@ -402,6 +426,7 @@ function renderGraphics(): void {
 }
 
 function renderTop(): void {
+  renderRehearsalBar(app.state?.rehearsal != null || app.show?.rehearsal === true, app.state?.rehearsal ?? null);
   renderTopbar(byId('topbar'), { session: app.session, show: app.show, health: app.health, link: app.link, page: 'control' });
 }
 
@@ -418,6 +443,7 @@ function render(): void {
   renderRunning(s);
   renderTriggers(s);
   renderObsPill(byId('obs'), s.obs);
+  app.rehearsal?.update(s);
   byId('audit-warning').hidden = s.auditUnwritten === 0;
   tickCountdowns();
 }
@@ -458,6 +484,7 @@ function layout(): void {
       h('div', { class: 'row2' }, button('back', 'btn-nav', '▲ BACK', back, 'Standby the previous cue (↑)'), button('next', 'btn-nav', '▼ NEXT', next, 'Standby the next cue (↓)')),
       h('div', { class: 'row2' }, button('undo', 'btn-undo', 'UNDO', undo, 'Undo the last cue within its window (Ctrl+Z)'), button('panic', 'btn-panic', 'PANIC', panic, 'Stop every graphic and cancel running cues (Esc Esc); undoable')),
       h('div', { id: 'message', class: 'message', role: 'status', 'aria-live': 'polite', hidden: true }),
+      app.rehearsal?.el,
       h('div', { class: 'panel' }, h('div', { class: 'panel-title' }, 'RUNNING'), h('ul', { id: 'running', class: 'list' })),
       h('div', { class: 'panel' }, h('div', { class: 'panel-title' }, 'DATA TRIGGERS'), h('ul', { id: 'triggers', class: 'list' })),
       h('div', { class: 'panel' }, h('div', { class: 'panel-title' }, 'ON AIR: GRAPHICS'), h('ul', { id: 'onair', class: 'gfx-list' })),
@@ -540,6 +567,7 @@ async function main(): Promise<void> {
   if (session === null) return toLogin();
   app.session = session;
   document.body.classList.add(`as-${session.role}`);
+  app.rehearsal = createRehearsalPanel({ canAct: canAct(), onState: adopt });
   layout();
   if (session.role === 'admin') app.editor = createEditor(byId('editor-host'), { say, state: () => app.state, act });
   keyboard();

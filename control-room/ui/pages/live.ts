@@ -8,6 +8,8 @@ import { call, loadSession, logout, toLogin, type SessionInfo } from '../api.ts'
 import { byId, fill, h, setText } from '../dom.ts';
 import { ago, clock, money, percent } from '../format.ts';
 import { connectLive, type LinkState } from '../live.ts';
+import { renderRehearsalBar } from '../rehearsal-bar.ts';
+import { createRehearsalPanel, type RehearsalPanel } from '../rehearsal-panel.ts';
 import { pill, renderObsPill, renderTopbar } from '../topbar.ts';
 
 const app = {
@@ -23,6 +25,7 @@ const app = {
   link: 'connecting' as LinkState,
   audit: [] as AuditEntry[],
   auditSeq: 0,
+  rehearsal: null as RehearsalPanel | null,
 };
 
 const AUDIT_ROWS = 200;
@@ -49,6 +52,7 @@ function layout(): void {
       card('FEED', h('div', { class: 'stats' }, stat('feed-lag', 'Feed lag (server → here)'), stat('totals-age', 'Last totals update'), stat('last-order', 'Last order received'), stat('stale', 'Input'))),
       card('RECONCILIATION · CLICKHOUSE', h('div', { class: 'stats' }, stat('storage', 'ClickHouse'), stat('drift', 'Drift (live − stored)'), stat('checked', 'Last check'), stat('late', 'Late duplicates'))),
       card('OBS', h('div', { id: 'obs-detail', class: 'obs-detail' })),
+      h('section', { class: 'card card-rehearsal', hidden: true }, app.rehearsal?.el),
       h(
         'section',
         { class: 'card card-wide' },
@@ -130,6 +134,15 @@ function renderObs(): void {
   );
 }
 
+function renderControl(): void {
+  renderObs();
+  if (app.control === null) return;
+  app.rehearsal?.update(app.control);
+  // The card holding the panel goes with it: on air the grid shows no empty box.
+  app.rehearsal?.el.parentElement?.toggleAttribute('hidden', app.control.rehearsal === null);
+  renderTop();
+}
+
 function renderOverlays(): void {
   const rows = app.overlays.map((o) =>
     h(
@@ -206,6 +219,7 @@ async function pollAudit(): Promise<void> {
 }
 
 function renderTop(): void {
+  renderRehearsalBar(app.control?.rehearsal != null || app.show?.rehearsal === true, app.control?.rehearsal ?? null);
   renderTopbar(byId('topbar'), { session: app.session, show: app.show, health: app.health, link: app.link, page: 'live' });
 }
 
@@ -213,6 +227,14 @@ async function main(): Promise<void> {
   const session = await loadSession();
   if (session === null) return toLogin('live');
   app.session = session;
+  app.rehearsal = createRehearsalPanel({
+    canAct: session.role !== 'viewer',
+    onState: (s) => {
+      if (app.control !== null && s.rev < app.control.rev) return;
+      app.control = s;
+      renderControl();
+    },
+  });
   layout();
   renderTop();
   byId('topbar').addEventListener('click', (ev) => {
@@ -239,7 +261,7 @@ async function main(): Promise<void> {
         renderTop();
       } else if (topic === 'control') {
         app.control = data as ControlState;
-        renderObs();
+        renderControl();
       }
     },
     (s) => {

@@ -2,6 +2,7 @@
 // refusal is shown here in words; on success the browser holds an HttpOnly session cookie and goes to the room.
 import { call } from '../api.ts';
 import { byId, h } from '../dom.ts';
+import { renderRehearsalBar } from '../rehearsal-bar.ts';
 
 function render(): void {
   const error = h('p', { id: 'login-error', class: 'login-error', role: 'alert', hidden: true });
@@ -42,3 +43,6 @@ function render(): void {
 }
 
 render();
+// Before anyone logs in, the public figures say whether this process is a rehearsal (/v1/stats carries
+// `rehearsal: true` then): the warning is up before the first click.
+void call<{ rehearsal?: boolean }>('GET', '/v1/stats').then((r) => renderRehearsalBar(r.ok && r.body.rehearsal === true));
