@@ -255,7 +255,8 @@ describe.skipIf(!requireChromium())('giant counter overlay in Chromium', () => {
 
     const playAt = Date.now();
     await cue(httpPort, 'counter', 'play');
-    await until('shown again', () => page.evaluate(() => window.__gala!.visible().includes('counter')), bound(5000));
+    // The page's own per-frame log, not visible(): the check must read the first frame that drew it again.
+    await until('shown again', async () => (await log()).some((f) => f.t > playAt && f.shown), bound(5000));
     const back = (await log()).filter((f) => f.t > playAt && f.shown);
     expect(hundredths(back[0]!.v)).toBe(truth); // the right figure from its first frame back, no count-up
   });

@@ -77,6 +77,8 @@ const EARLY_MAX = 2000;
 /** No message at all for this long (the `second` heartbeat comes every second) means a dead connection. */
 const SILENT_MS = 3500;
 const IN_MS = 450;
+/** Frame rate of a control-room preview (`?preview=1`). */
+const PREVIEW_FPS = 5;
 const OUT_MS = 350;
 
 function percentile(sorted: number[], p: number): number {
@@ -198,7 +200,10 @@ export async function runOverlay(name: string, topics: Topic[], setup: (ctx: Ove
 
   capBatchTexturesInSoftware();
   const app = new Application();
-  await app.init({ width: 1920, height: 1080, backgroundAlpha: 0, antialias: params.get('aa') === '1', preference: 'webgl', autoStart: false, resolution: 1, sharedTicker: false });
+  // `?preview=1` (the control room's thumbnails): a quarter-resolution canvas drawn at most PREVIEW_FPS times a
+  // second, so a wall of previews costs an operator's machine little, while it reports its health like any instance.
+  const preview = params.get('preview') === '1';
+  await app.init({ width: 1920, height: 1080, backgroundAlpha: 0, antialias: params.get('aa') === '1', preference: 'webgl', autoStart: false, resolution: preview ? 0.25 : 1, autoDensity: preview, sharedTicker: false });
   app.ticker.stop();
   document.body.appendChild(app.canvas);
   performance.mark('gala:pixi');
@@ -320,6 +325,10 @@ export async function runOverlay(name: string, topics: Topic[], setup: (ctx: Ove
   let last = performance.now();
   const loop = () => {
     const t0 = performance.now();
+    if (preview && t0 - last < 1000 / PREVIEW_FPS) {
+      requestAnimationFrame(loop);
+      return;
+    }
     for (const fn of frameFns) fn(t0);
     for (const b of bound.values()) {
       if (b.outAt !== null && t0 >= b.outAt) {

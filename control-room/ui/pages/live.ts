@@ -179,7 +179,7 @@ async function loadPreviews(): Promise<void> {
       h(
         'figure',
         { class: 'preview' },
-        on ? h('div', { class: 'preview-frame' }, h('iframe', { src: o.url, title: `overlay ${o.name}`, loading: 'lazy', tabindex: -1 })) : null,
+        on ? h('div', { class: 'preview-frame' }, h('iframe', { src: `${o.url}?preview=1`, title: `overlay ${o.name}`, loading: 'lazy', tabindex: -1 })) : null,
         h('figcaption', {}, h('a', { href: o.url, target: '_blank', rel: 'noopener' }, o.name), ' · 1920×1080'),
       ),
     ),
