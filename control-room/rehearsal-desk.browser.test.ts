@@ -1,7 +1,8 @@
 // The control room's pages during a rehearsal, in Chromium against a whole system started in rehearsal mode (embedded
 // ClickHouse, the real ingest, the replay): the "not on air" bar on the login page, the desk and the live panel; a
 // producer starting, pausing, resuming and speeding the replay from the page with the state and /v1/stats following;
-// a refused speed shown in words; a cue's OBS steps marked "(logged only)"; a viewer's replay controls disabled.
+// a refused speed shown in words; a data trigger fired by the simulated night; a cue's OBS steps marked
+// "(logged only)"; a viewer's replay controls disabled.
 // The on-air side (no bar) is checked at the end of control-room.browser.test.ts, which runs an on-air system.
 import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -140,6 +141,22 @@ describe.skipIf(!ok)('the control room during a rehearsal, in Chromium', () => {
     await desk.click('.rh-preset[data-speed="30"]');
     await desk.waitForSelector('#rehearsal-error', { state: 'hidden' });
     expect((await state()).rehearsal?.speed).toBe(30);
+  });
+
+  it('a data trigger armed on the desk fires when the simulated night crosses its threshold', async () => {
+    const row = '#triggers li[data-trigger="ms-1b"]';
+    const gmv = BigInt(((await (await fetch(`${base}/v1/stats`)).json()) as { gmv: string }).gmv.replace('.', ''));
+    // A few seconds of the replay ahead of where the night is now.
+    const threshold = (gmv / 100n + 20_000n).toString();
+    await desk.fill(`${row} input.threshold`, threshold);
+    await desk.click(`${row} button[data-trigger-arm]`);
+    await desk.waitForSelector(`${row}.trig-armed`);
+    expect((await state()).history.some((h) => h.cueId === 'ms-1b')).toBe(false);
+    await desk.waitForSelector(`${row}.trig-fired`, { timeout: 30_000 });
+    const fired = (await state()).history.find((h) => h.cueId === 'ms-1b')!;
+    expect(fired).toMatchObject({ cause: 'trigger' });
+    const at = BigInt(((await (await fetch(`${base}/v1/stats`)).json()) as { gmv: string }).gmv.replace('.', ''));
+    expect(at >= BigInt(threshold) * 100n).toBe(true);
   });
 
   it('a cue\'s OBS steps show as "(logged only)" in the fired list', async () => {
