@@ -4,7 +4,8 @@ import { Hono, type MiddlewareHandler } from 'hono';
 import { createTokenCheck, presentedToken } from '../../ingest/auth.ts';
 import type { Graphics } from './graphics.ts';
 import { GraphicsError } from './graphics.ts';
-import { buildOverlays, overlayHtml, overlayNames, type BuiltOverlays } from './overlay-assets.ts';
+import type { BrowserBundle } from '../../http/browser-bundle.ts';
+import { buildOverlays, overlayHtml, overlayNames } from './overlay-assets.ts';
 import type { OverlayRegistry } from './overlay-registry.ts';
 
 export interface OverlayRoutesOptions {
@@ -16,7 +17,7 @@ export interface OverlayRoutesOptions {
 
 export function createOverlayRoutes(opts: OverlayRoutesOptions) {
   const isProducer = createTokenCheck(opts.producerTokens);
-  let built: Promise<BuiltOverlays> | null = null;
+  let built: Promise<BrowserBundle> | null = null;
   const assets = () => {
     built ??= buildOverlays().catch((e: unknown) => {
       built = null;
@@ -35,9 +36,9 @@ export function createOverlayRoutes(opts: OverlayRoutesOptions) {
   app.get('/overlays/assets/:file', async (c) => {
     const file = (await assets()).files.get(c.req.param('file'));
     if (file === undefined) return c.json({ error: 'asset: not found' }, 404);
-    c.header('Content-Type', 'text/javascript; charset=utf-8');
+    c.header('Content-Type', file[0]);
     c.header('Cache-Control', 'public, max-age=31536000, immutable');
-    return c.body(new Uint8Array(file));
+    return c.body(new Uint8Array(file[1]));
   });
   app.get('/overlays/:name', async (c) => {
     const name = c.req.param('name');
