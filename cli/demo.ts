@@ -3,6 +3,7 @@
 import { randomBytes } from 'node:crypto';
 import { runSimulateCli } from '../fixtures/simulate-cli.ts';
 import { createLog } from '../system/log.ts';
+import { overlayNames } from '../overlays/server/overlay-assets.ts';
 import { startSystem, type RunningSystem } from '../system/start-system.ts';
 import { parseServeConfig } from './config.ts';
 
@@ -30,6 +31,8 @@ export async function runDemo(argv: string[], stopOnSignals: (s: RunningSystem) 
       `  per-second series  ${http}/v1/series (CSV: /v1/series.csv)`,
       `  public page        ${http}/`,
       `  live channel       ws://${cfg.host}:${system.httpPort}/v1/live`,
+      `  overlays (OBS)     ${overlayNames().map((n) => `${http}/overlays/${n}`).join('\n                     ')}`,
+      `                     (1920x1080, transparent; ?guide=1 shows the safe areas)`,
       `  ingest WebSocket   ws://${ingest}/v1/ingest`,
       `  ingest HTTP        http://${ingest}/v1/orders`,
       `  ingest metrics     http://${ingest}/metrics`,
