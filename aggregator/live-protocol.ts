@@ -118,6 +118,8 @@ export interface HealthData {
   stale: boolean;
   lastOrderAt: string | null;
   staleSeconds: number;
+  /** The latest commit's ingest lag: its first batch's arrival to durable in ClickHouse (ms); null before any. */
+  ingestLagMs: number | null;
 }
 
 /** The on-air graphics of the overlays, driven by cues (play / update / stop / next). */

@@ -29,6 +29,8 @@ export interface LiveStateOptions {
   milestones: MilestoneTracker;
   reconciler: Reconciler;
   storageState: () => 'up' | 'down';
+  /** Ingest lag of the latest commit (arrival to durable, ms), for the control room. */
+  ingestLagMs?: () => number | null;
   /** Epoch ms of the show's start. */
   startsAtMs: () => number;
   /** Seconds without an order, while live, before input counts as stale (default 10). */
@@ -322,6 +324,7 @@ export class LiveState {
       stale: live && (last === null || now - last > staleSeconds * 1000),
       lastOrderAt: last === null ? null : iso(last),
       staleSeconds,
+      ingestLagMs: this.opts.ingestLagMs?.() ?? null,
     };
   }
 

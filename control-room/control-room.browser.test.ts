@@ -289,6 +289,7 @@ describe.skipIf(!ok)('the control room in Chromium', () => {
     await live.goto(`${base}/control/live`);
     await live.waitForFunction(() => document.getElementById('gmv')?.textContent?.startsWith('CNY '));
     expect(await live.textContent('#storage')).toBe('UP');
+    await live.waitForFunction(() => /^\d+ ms$/.test(document.getElementById('ingest-lag')?.textContent ?? ''));
     // The previews are lazy iframes: bring them into view so they load and report.
     await live.locator('#previews').scrollIntoViewIfNeeded();
     await live.waitForSelector('#overlays tr[data-overlay="counter"]', { timeout: 30_000 });

@@ -317,6 +317,9 @@ export class GroupCommitter {
    * order: all earlier inserts are then done. If any insert failed since the batch arrived, the originals it
    * was told about may not be stored: it is answered "unavailable" and sent again.
    */
+  /** Ingest lag of the latest acknowledged batch's group: its first batch's arrival to durable (ms). */
+  lastCommitLagMs: number | null = null;
+
   private releaseHeld(): void {
     while (this.started.length > 0 && this.started[0]!.result !== null) {
       const h = this.started.shift()!;
@@ -326,7 +329,8 @@ export class GroupCommitter {
 
   private ackNow(w: Waiter, g: Group): BatchOutcome {
     this.m?.batches.inc(1, { answer: 'ack' });
-    this.m?.commitSeconds.observe((this.now() - g.openedAt) / 1000);
+    this.lastCommitLagMs = this.now() - g.openedAt;
+    this.m?.commitSeconds.observe(this.lastCommitLagMs / 1000);
     return { kind: 'ack', ack: w.ack };
   }
 

@@ -154,6 +154,7 @@ export async function startSystem(cfg: ServeConfig, opts: StartOptions = {}): Pr
     milestones,
     reconciler,
     storageState: () => (committer.state === 'down' ? 'down' : 'up'),
+    ingestLagMs: () => committer.lastCommitLagMs,
     startsAtMs: () => startsAtMs,
     staleSeconds: cfg.staleSeconds,
     rehearsal: cfg.rehearsal != null,

@@ -49,7 +49,7 @@ function layout(): void {
       'main',
       { class: 'live-grid' },
       card('TOTALS', h('div', { class: 'stats' }, stat('gmv', 'GMV', true), stat('orders', 'Orders'), stat('ops', 'Orders/s'), stat('gmvps', 'GMV/s'), stat('mobile', 'Mobile share (GMV)'), stat('status', 'Status'))),
-      card('FEED', h('div', { class: 'stats' }, stat('feed-lag', 'Feed lag (server → here)'), stat('totals-age', 'Last totals update'), stat('last-order', 'Last order received'), stat('stale', 'Input'))),
+      card('FEED', h('div', { class: 'stats' }, stat('ingest-lag', 'Ingest lag (arrival → durable)'), stat('feed-lag', 'Feed lag (server → here)'), stat('totals-age', 'Last totals update'), stat('last-order', 'Last order received'), stat('stale', 'Input'))),
       card('RECONCILIATION · CLICKHOUSE', h('div', { class: 'stats' }, stat('storage', 'ClickHouse'), stat('drift', 'Drift (live − stored)'), stat('checked', 'Last check'), stat('late', 'Late duplicates'))),
       card('OBS', h('div', { id: 'obs-detail', class: 'obs-detail' })),
       h('section', { class: 'card card-rehearsal', hidden: true }, app.rehearsal?.el),
@@ -91,6 +91,7 @@ function renderFeed(): void {
   setText(byId('totals-age'), app.totalsAt === 0 ? '-' : ago(new Date(app.totalsAt).toISOString()));
   const hl = app.health;
   if (hl === null) return;
+  setText(byId('ingest-lag'), hl.ingestLagMs === null ? '-' : `${hl.ingestLagMs} ms`);
   setText(byId('last-order'), ago(hl.lastOrderAt));
   const stale = byId('stale');
   setText(stale, hl.stale ? `STALE (> ${hl.staleSeconds} s)` : 'flowing');
