@@ -321,8 +321,13 @@ describe('control room API', () => {
     const ingest = await connectIngest(sys.system.ingestPort);
     const order = (i: number) => ({ id: `sku-${i}`, ts: Date.now(), amount: '10.00', currency: 'CNY', channel: 'tv', sku: 'TRIG-SKU' });
     await ingest.send(JSON.stringify({ batch: 's1', orders: [order(1)] }));
-    await new Promise((r) => setTimeout(r, 1500));
-    const waiting = (await state()).triggers.find((t) => t.cueId === 'look-out');
+    // Product units are read from the rollups once a second: wait for the first unit to show, however loaded.
+    const seen = Date.now() + 10_000;
+    let waiting = (await state()).triggers.find((t) => t.cueId === 'look-out');
+    while (waiting?.current !== '1' && Date.now() < seen) {
+      await new Promise((r) => setTimeout(r, 100));
+      waiting = (await state()).triggers.find((t) => t.cueId === 'look-out');
+    }
     expect(waiting).toMatchObject({ state: 'armed', current: '1', willFire: false });
     await ingest.send(JSON.stringify({ batch: 's2', orders: [order(2)] }));
     const end = Date.now() + 5000;
