@@ -145,13 +145,18 @@ describe.skipIf(!ok)('the control room during a rehearsal, in Chromium', () => {
 
   it('a data trigger armed on the desk fires when the simulated night crosses its threshold', async () => {
     const row = '#triggers li[data-trigger="ms-1b"]';
+    // The replay runs at 30x: paused, the night stands still while the trigger is armed just ahead of it (arming a
+    // trigger whose condition already holds is refused).
+    expect((await api('POST', '/v1/control/rehearsal/pause')).status).toBe(200);
+    await until('the replay paused and drained', async () => { const r = (await state()).rehearsal; return r?.phase === 'paused' && r.inFlight === 0; });
+    await new Promise((r) => setTimeout(r, 500));
     const gmv = BigInt(((await (await fetch(`${base}/v1/stats`)).json()) as { gmv: string }).gmv.replace('.', ''));
-    // A few seconds of the replay ahead of where the night is now.
-    const threshold = (gmv / 100n + 20_000n).toString();
+    const threshold = (gmv / 100n + 50_000n).toString();
     await desk.fill(`${row} input.threshold`, threshold);
     await desk.click(`${row} button[data-trigger-arm]`);
     await desk.waitForSelector(`${row}.trig-armed`);
     expect((await state()).history.some((h) => h.cueId === 'ms-1b')).toBe(false);
+    expect((await api('POST', '/v1/control/rehearsal/resume')).status).toBe(200);
     await desk.waitForSelector(`${row}.trig-fired`, { timeout: 30_000 });
     const fired = (await state()).history.find((h) => h.cueId === 'ms-1b')!;
     expect(fired).toMatchObject({ cause: 'trigger' });
