@@ -53,6 +53,8 @@ const stopFeed = async () => {
   await f?.stop();
 };
 
+// Skips only off CI, after printing why (no Chromium on a developer's machine): with CI=true, requireChromium()
+// throws and the file fails.
 describe.skipIf(!requireChromium())('giant counter overlay in Chromium', () => {
   beforeAll(async () => {
     const t = await startTestSystem();

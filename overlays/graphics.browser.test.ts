@@ -22,6 +22,8 @@ async function until<T>(what: string, read: () => Promise<T>, ok: (v: T) => bool
   return v;
 }
 
+// Skips only off CI, after printing why (no Chromium on a developer's machine): with CI=true, requireChromium()
+// throws and the file fails.
 describe.skipIf(!run)('on-air graphics in Chromium', () => {
   let rig: GraphicsRig;
   const displayed = (page: Page) => page.evaluate(() => window.__gala!.displayed());

@@ -114,6 +114,8 @@ function save(name: string, png: Buffer): void {
   writeFileSync(new URL(name, dir), png);
 }
 
+// Skips only off CI, after printing why (no Chromium on a developer's machine): with CI=true, requireChromium()
+// throws and the file fails.
 describe.skipIf(!run)('the journalists\' page in Chromium', () => {
   beforeAll(async () => {
     const now = Date.now();
