@@ -4,6 +4,7 @@
 import { Hono, type Context } from 'hono';
 import { getCookie } from 'hono/cookie';
 import { buildControlAssets, STYLE_ENTRY, type BuiltControlAssets } from './control-assets.ts';
+import { lazyBundle } from '../http/browser-bundle.ts';
 import { isHttps, sessionCookieName } from './control-auth.ts';
 import type { SessionStore } from './sessions.ts';
 
@@ -52,15 +53,7 @@ export interface ControlPagesOptions {
 }
 
 export function createControlPages(opts: ControlPagesOptions) {
-  let built: Promise<BuiltControlAssets> | null = null;
-  const assets = () => {
-    built ??= buildControlAssets().catch((e: unknown) => {
-      built = null;
-      opts.onBuildError?.(e);
-      throw e;
-    });
-    return built;
-  };
+  const assets = lazyBundle(buildControlAssets, opts.onBuildError);
   const page = async (c: Context, name: string) => {
     c.header('Content-Security-Policy', CSP);
     c.header('X-Content-Type-Options', 'nosniff');

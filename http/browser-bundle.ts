@@ -54,3 +54,16 @@ export async function bundleBrowserCode(entryPoints: Record<string, string>, tar
   }
   return { entries, files, builtMs: Date.now() - started };
 }
+
+/** Builds on first use and keeps the result; a failed build is reported and tried again on the next request. */
+export function lazyBundle(build: () => Promise<BrowserBundle>, onError?: (e: unknown) => void): () => Promise<BrowserBundle> {
+  let built: Promise<BrowserBundle> | null = null;
+  return () => {
+    built ??= build().catch((e: unknown) => {
+      built = null;
+      onError?.(e);
+      throw e;
+    });
+    return built;
+  };
+}

@@ -4,7 +4,7 @@ import { Hono, type MiddlewareHandler } from 'hono';
 import { createTokenCheck, presentedToken } from '../../ingest/auth.ts';
 import type { Graphics } from './graphics.ts';
 import { GraphicsError } from './graphics.ts';
-import type { BrowserBundle } from '../../http/browser-bundle.ts';
+import { lazyBundle } from '../../http/browser-bundle.ts';
 import { buildOverlays, overlayHtml, overlayNames } from './overlay-assets.ts';
 import type { OverlayRegistry } from './overlay-registry.ts';
 
@@ -17,15 +17,7 @@ export interface OverlayRoutesOptions {
 
 export function createOverlayRoutes(opts: OverlayRoutesOptions) {
   const isProducer = createTokenCheck(opts.producerTokens);
-  let built: Promise<BrowserBundle> | null = null;
-  const assets = () => {
-    built ??= buildOverlays().catch((e: unknown) => {
-      built = null;
-      opts.onBuildError?.(e);
-      throw e;
-    });
-    return built;
-  };
+  const assets = lazyBundle(buildOverlays, opts.onBuildError);
   const app = new Hono();
 
   app.get('/overlays', (c) => {
