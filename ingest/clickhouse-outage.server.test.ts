@@ -66,8 +66,10 @@ function trackDurable(store: OrderStore): ReadonlySet<string> {
     }
   };
   const storedFingerprints = store.storedFingerprints.bind(store);
-  store.storedFingerprints = async (fps) => {
-    const found = await storedFingerprints(fps);
+  // The range goes through untouched: with it the system asks the orders table, which is authoritative. Without
+  // it the question goes to the materialized side table, which an insert cut by a crash can leave behind.
+  store.storedFingerprints = async (fps, receivedBetween) => {
+    const found = await storedFingerprints(fps, receivedBetween);
     for (const k of found) durable.add(k);
     return found;
   };

@@ -107,11 +107,12 @@ function xml(s: string): string {
 }
 
 function configXml(dir: string, ports: [number, number, number]): string {
-  // <yandex> is the root 18.16 requires; current releases still accept it.
+  // <yandex> is the root 18.16 requires; current releases still accept it. GALA_TEST_CH_LOG_LEVEL=debug logs every
+  // query with its id, to follow an insert through an outage.
   return `<?xml version="1.0"?>
 <yandex>
   <logger>
-    <level>information</level>
+    <level>${process.env.GALA_TEST_CH_LOG_LEVEL ?? 'information'}</level>
     <log>${xml(join(dir, 'log', 'server.log'))}</log>
     <errorlog>${xml(join(dir, 'log', 'server.err.log'))}</errorlog>
     <size>10M</size>
