@@ -89,6 +89,15 @@ const rssMb = (pid: number) => {
     return Number.NaN;
   }
 };
+/** CPU seconds a process has used so far, every thread (utime + stime of /proc/<pid>/stat). */
+const cpuSeconds = (pid: number) => {
+  try {
+    const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    return (Number(f[11]) + Number(f[12])) / 100;
+  } catch {
+    return Number.NaN;
+  }
+};
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 interface RunResult {
@@ -102,6 +111,9 @@ interface RunResult {
   rssEndMb: number;
   exact: boolean;
   avgInsertRows: number;
+  /** Cores used on average over the run: the gala process (all its threads), and this load generator. */
+  serverCores: number;
+  loadCores: number;
 }
 
 async function run(index: number): Promise<RunResult> {
@@ -122,10 +134,14 @@ async function run(index: number): Promise<RunResult> {
   let lastAck = 0;
 
   const clients = await Promise.all(Array.from({ length: CONNS }, () => new Promise<WebSocket>((resolve, reject) => {
-    const ws = new WebSocket(`ws://127.0.0.1:${server.ingestPort}/v1/ingest`, { headers: { Authorization: `Bearer ${TEST_TOKEN}` }, perMessageDeflate: false });
+    // A zero masking key: ws then skips XOR-ing every byte in JavaScript, which cost the load generator more CPU
+    // than the server spends unmasking (uWS unmasks every frame in C++ whatever the key). Still a masked frame.
+    const ws = new WebSocket(`ws://127.0.0.1:${server.ingestPort}/v1/ingest`, { headers: { Authorization: `Bearer ${TEST_TOKEN}` }, perMessageDeflate: false, generateMask: () => undefined });
     ws.once('open', () => resolve(ws)).once('error', reject);
   })));
   const t0 = performance.now();
+  const serverCpu0 = cpuSeconds(pid);
+  const loadCpu0 = process.cpuUsage();
   const due = () => (RATE > 0 ? Math.floor((RATE * (performance.now() - t0)) / 1000 / BATCH) : Infinity);
 
   const drive = (ws: WebSocket) => new Promise<void>((resolve) => {
@@ -187,6 +203,10 @@ async function run(index: number): Promise<RunResult> {
   await Promise.all([...clients.map(drive), sampler]);
 
   const elapsed = (lastAck - t0) / 1000;
+  const wall = (performance.now() - t0) / 1000;
+  const serverCores = (cpuSeconds(pid) - serverCpu0) / wall;
+  const loadCpu = process.cpuUsage(loadCpu0);
+  const loadCores = (loadCpu.user + loadCpu.system) / 1e6 / wall;
   const stats = (await (await fetch(`http://127.0.0.1:${server.httpPort}/v1/stats`)).json()) as { orders: number; gmv: string };
   const metrics = await (await fetch(`http://127.0.0.1:${server.ingestPort}/metrics`, { headers: { Authorization: `Bearer ${TEST_TOKEN}` } })).text();
   const sum = Number(/gala_ingest_insert_rows_sum (\d+)/.exec(metrics)?.[1] ?? 0);
@@ -216,6 +236,8 @@ async function run(index: number): Promise<RunResult> {
     rssEndMb: rssEnd,
     exact: stats.orders === accepted && stats.gmv === source.gmv(accepted / BATCH),
     avgInsertRows: Math.round(sum / Math.max(1, cnt)),
+    serverCores: Math.round(serverCores * 100) / 100,
+    loadCores: Math.round(loadCores * 100) / 100,
   };
   process.stdout.write(`run ${index + 1}: ${JSON.stringify(r)}\n`);
   return r;
@@ -230,6 +252,8 @@ const med = {
   ackP99Ms: median(results.map((r) => r.ackP99Ms)),
   visibleP99Ms: median(results.map((r) => r.visibleP99Ms)),
   rssPeakMb: median(results.map((r) => r.rssPeakMb)),
+  serverCores: median(results.map((r) => r.serverCores)),
+  loadCores: median(results.map((r) => r.loadCores)),
   everyRunExact: results.every((r) => r.exact),
 };
 process.stdout.write(`median: ${JSON.stringify(med)}\n`);

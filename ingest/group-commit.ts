@@ -88,6 +88,12 @@ export class GroupCommitter {
   private readonly now: () => number;
   private readonly currencyIndex: Map<string, number>;
   private readonly m;
+  /**
+   * Row buffers of inserts that succeeded, for the next groups: a fresh group's buffer would otherwise grow by
+   * doubling to a group's size, copying its rows each time (about 5% of ingest CPU at full rate).
+   */
+  private spareBuffers: Buffer[] = [];
+  private lastGroupBytes = 0;
 
   constructor(private readonly opts: GroupCommitOptions) {
     this.maxBuffered = opts.maxBufferedOrders ?? 400_000;
@@ -258,7 +264,8 @@ export class GroupCommitter {
   }
 
   private newGroup(): Group {
-    return { result: null, held: [], writer: new OrderRowWriter(), rows: 0, cols: new OrderColumns(this.opts.currencies), waiters: [], openedAt: this.now(), minReceivedMs: Number.POSITIVE_INFINITY, maxReceivedMs: Number.NEGATIVE_INFINITY };
+    const writer = new OrderRowWriter(this.spareBuffers.pop() ?? Math.max(256 * 1024, this.lastGroupBytes + (this.lastGroupBytes >> 3)));
+    return { result: null, held: [], writer, rows: 0, cols: new OrderColumns(this.opts.currencies), waiters: [], openedAt: this.now(), minReceivedMs: Number.POSITIVE_INFINITY, maxReceivedMs: Number.NEGATIVE_INFINITY };
   }
 
   private onFlushTimer(): void {
@@ -300,6 +307,9 @@ export class GroupCommitter {
       try {
         await this.opts.store.insert({ count: g.rows, tsv: g.writer.bytes() });
         this.m?.insertSeconds.observe((performance.now() - started) / 1000);
+        // Only after success: an engine that gave up on an insert may still be reading its bytes.
+        this.lastGroupBytes = g.writer.byteLength;
+        if (this.spareBuffers.length < 2) this.spareBuffers.push(g.writer.release());
       } catch (e) {
         ok = false;
         error = e;

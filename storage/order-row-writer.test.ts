@@ -22,6 +22,18 @@ describe('OrderRowWriter', () => {
     expect(w.count).toBe(4);
     expect(w.bytes().toString('utf8')).toBe(expected);
   });
+
+  it('writes from the start of a buffer handed over by release, nothing of the old rows left', () => {
+    const first = new OrderRowWriter();
+    for (let i = 0; i < 50; i++) first.add({ ...base, id: `old-${i}`, brand: 'a much longer brand name than the next' }, 1, 2, 3);
+    const buf = first.release();
+    expect(first.byteLength).toBe(0);
+    const second = new OrderRowWriter(buf);
+    second.add(base, 5, 6, 7);
+    expect(second.count).toBe(1);
+    expect(second.bytes().toString('utf8')).toBe(encodeOrderRow(base, 5, 6, 7));
+    expect(second.bytes().buffer).toBe(buf.buffer);
+  });
 });
 
 describe('OrderRowWriter numbers', () => {

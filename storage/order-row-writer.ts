@@ -19,8 +19,17 @@ export class OrderRowWriter {
   private cachedDigits = [new Uint8Array(20), new Uint8Array(20)];
   private cachedLengths = [0, 0];
 
-  constructor(initialBytes = 256 * 1024) {
-    this.buf = Buffer.allocUnsafe(initialBytes);
+  /** A buffer to write into (one handed back by `release` of an earlier writer), or how many bytes to start with. */
+  constructor(initial: Buffer | number = 256 * 1024) {
+    this.buf = typeof initial === 'number' ? Buffer.allocUnsafe(initial) : initial;
+  }
+
+  /** Hands the buffer over for another writer; this one must not be used again. */
+  release(): Buffer {
+    const b = this.buf;
+    this.buf = Buffer.alloc(0);
+    this.pos = 0;
+    return b;
   }
 
   get byteLength(): number {
