@@ -108,3 +108,30 @@ describe('DedupWindow sizing', () => {
     expect(before).toBeGreaterThanOrEqual(600_000 * 8);
   });
 });
+
+describe('DedupWindow reserved memory', () => {
+  it('allocates every slice up front for the expected rate and then reuses them, so its memory stays flat', () => {
+    // 1,000/s over 60 s slices of a 10-minute window: 60,000 ids a slice, 12 tables reserved.
+    const w = new DedupWindow({ windowMs: 600_000, maxEntries: 10_000_000, expectedPerSecond: 1_000 });
+    const reserved = w.bytes;
+    expect(reserved).toBe(12 * new FingerprintSet(60_000).bytes);
+    const t0 = 1_700_000_000_000;
+    const ids = (t: number) => fingerprint(`flat-${t}`);
+    // 25 simulated minutes at 1,000/s: slices are filled, expire and are reused.
+    for (let t = t0; t < t0 + 25 * 60_000; t += 1) {
+      const [h, l] = ids(t);
+      w.add(h, l, t);
+      if ((t - t0) % 60_000 === 0) expect(w.bytes).toBe(reserved);
+    }
+    expect(w.bytes).toBe(reserved);
+    // Reused tables hold nothing of their old slices: the newest ten minutes are found, older ids are not.
+    const end = t0 + 25 * 60_000 - 1;
+    for (const back of [0, 1, 300_000, 599_000]) expect(w.has(...ids(end - back))).toBe(true);
+    for (const back of [12 * 60_000, 20 * 60_000, 25 * 60_000 - 1]) expect(w.has(...ids(end - back))).toBe(false);
+  });
+
+  it('reserves nothing without an expected rate', () => {
+    const w = new DedupWindow({ windowMs: 600_000, maxEntries: 10_000_000 });
+    expect(w.bytes).toBe(0);
+  });
+});

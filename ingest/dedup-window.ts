@@ -10,8 +10,10 @@ export interface DedupWindowOptions {
   /** Memory ceiling in entries; past it the oldest slice is dropped early and the effective window shrinks. */
   maxEntries: number;
   /**
-   * Orders per second to size the first slice for. Later slices are sized like the one before; sizing the first
-   * up front spares the midnight ramp the pauses of growing a table by doubling.
+   * Orders per second to size the slices for. Every slice the window can hold at once is allocated and written
+   * at start: the window's memory is then resident from the first second and stays flat all night (a slice
+   * that expires is cleared and reused), and the midnight ramp never waits on a table doubling. A rate above
+   * this still works: a slice that fills grows, and the bigger table is what gets reused.
    */
   expectedPerSecond?: number;
 }
@@ -27,6 +29,9 @@ export class DedupWindow {
   private readonly maxEntries: number;
   private readonly firstSliceEntries: number;
   private gens: Generation[] = [];
+  /** Cleared tables of expired slices, for the next ones: at most as many as the window holds at once. */
+  private spare: FingerprintSet[] = [];
+  private readonly maxSpare: number;
   /** Entries dropped before their time because of the memory ceiling. */
   evictedEarly = 0;
   /** End of the newest slice dropped early: ids first seen before it may be forgotten. */
@@ -37,6 +42,28 @@ export class DedupWindow {
     this.sliceMs = Math.max(1, Math.ceil(opts.windowMs / (opts.slices ?? 10)));
     this.maxEntries = opts.maxEntries;
     this.firstSliceEntries = Math.min(opts.maxEntries, Math.ceil(((opts.expectedPerSecond ?? 0) * this.sliceMs) / 1000));
+    // Slices alive at once: those within the window, the one it reaches into, and the one being filled.
+    this.maxSpare = Math.ceil(this.windowMs / this.sliceMs) + 2;
+    if (this.firstSliceEntries > 0) {
+      for (let i = 0; i < this.maxSpare; i++) {
+        const set = new FingerprintSet(this.firstSliceEntries);
+        set.clear(); // writes every page now, so the memory is resident from the start
+        this.spare.push(set);
+      }
+    }
+  }
+
+  /** Bytes held by cleared tables waiting for their next slice (part of the window's reserved memory). */
+  get spareBytes(): number {
+    let n = 0;
+    for (const s of this.spare) n += s.bytes;
+    return n;
+  }
+
+  private retire(set: FingerprintSet): void {
+    if (this.spare.length >= this.maxSpare) return;
+    set.clear();
+    this.spare.push(set);
   }
 
   get size(): number {
@@ -45,8 +72,9 @@ export class DedupWindow {
     return n;
   }
 
+  /** Memory held: the slices' tables and the cleared ones waiting for reuse. */
   get bytes(): number {
-    let n = 0;
+    let n = this.spareBytes;
     for (const g of this.gens) n += g.set.bytes;
     return n;
   }
@@ -74,13 +102,14 @@ export class DedupWindow {
     if (this.size > this.maxEntries && this.gens.length > 1) {
       const dropped = this.gens.shift()!;
       this.evictedEarly += dropped.set.size;
+      this.retire(dropped.set);
       this.evictedThroughMs = dropped.startMs + this.sliceMs;
     }
   }
 
   /** Drops slices whose every entry is older than the window. */
   expire(nowMs: number): void {
-    while (this.gens.length > 0 && this.gens[0]!.startMs + this.sliceMs + this.windowMs <= nowMs) this.gens.shift();
+    while (this.gens.length > 0 && this.gens[0]!.startMs + this.sliceMs + this.windowMs <= nowMs) this.retire(this.gens.shift()!.set);
   }
 
   private current(atMs: number): Generation {
@@ -90,7 +119,11 @@ export class DedupWindow {
     this.expire(atMs);
     // Size the new slice like the last one so a steady load does not rehash mid-slice.
     const start = Math.floor(atMs / this.sliceMs) * this.sliceMs;
-    const g: Generation = { startMs: start, set: new FingerprintSet(last?.set.size ?? this.firstSliceEntries) };
+    // A spare table as large as the last slice needed is reused; otherwise a new one is sized like that slice.
+    const need = last?.set.size ?? this.firstSliceEntries;
+    const at = this.spare.findIndex((x) => x.fits(need));
+    const set = at >= 0 ? this.spare.splice(at, 1)[0]! : new FingerprintSet(need);
+    const g: Generation = { startMs: start, set };
     this.gens.push(g);
     return g;
   }

@@ -21,6 +21,11 @@ export class FingerprintSet {
     return this.mask + 1;
   }
 
+  /** Whether this many entries fit without the table growing. */
+  fits(entries: number): boolean {
+    return this.capacity * MAX_LOAD >= entries;
+  }
+
   get bytes(): number {
     return this.capacity * 8;
   }
@@ -34,6 +39,13 @@ export class FingerprintSet {
       if ((h === 0 && l === 0) || (h === hi && l === lo)) return i;
       i = (i + 1) & this.mask;
     }
+  }
+
+  /** Empties the set, keeping (and writing to) its memory: a cleared set is resident and ready for reuse. */
+  clear(): void {
+    this.hi.fill(0);
+    this.lo.fill(0);
+    this.size = 0;
   }
 
   has(hi: number, lo: number): boolean {
