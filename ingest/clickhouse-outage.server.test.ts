@@ -227,6 +227,9 @@ describe.skipIf(!serverAvailable)('ClickHouse server outage mid-stream', () => {
     const truthSums = Object.entries(truth.byCurrency).filter(([, h]) => h > 0n);
     expect(stored).toEqual(new Map(truthSums));
     expect(await system.store.duplicateIds(10)).toEqual([]);
+    // The tables the views fill agree with the orders table too (an insert cut between its parts was completed
+    // when it was settled): a repair, run now that nothing is being inserted, finds nothing to add.
+    expect(await system.store.repairDerived(0)).toEqual({});
 
     // A new system on the same ClickHouse database rebuilds the totals and the de-duplication window.
     await client.close();

@@ -420,6 +420,10 @@ export class GroupCommitter {
       // Ask the orders table itself, within the group's arrival range: authoritative, and on its index.
       const stored = await this.opts.store.storedFingerprints(pairs, [g.minReceivedMs, g.maxReceivedMs]);
       if (stored.size > 0) {
+        // The insert landed; its views may not have (a server killed between the parts). Ingest is paused, so
+        // the derived tables can be compared with the orders table and completed safely.
+        const added = await this.opts.store.repairDerived(g.minReceivedMs);
+        if (Object.keys(added).length > 0) this.opts.log?.('storage.derived_repaired', { added });
         const found = cols.filter((k) => stored.has(`${cols.hi[k]}:${cols.lo[k]}`));
         for (let k = 0; k < found.count; k++) this.opts.dedup.add(found.hi[k]!, found.lo[k]!, g.openedAt);
         this.opts.log?.('storage.ambiguous_insert_committed', { rows: found.count });

@@ -306,6 +306,42 @@ export function describeOrderStoreContract(name: string, open: OpenStore): void 
         expect(await store.keySums('sku', [])).toEqual([]);
       });
 
+      it('repairs what the views missed: rollups and side table agree with the orders table again, once', async () => {
+        const { store, conn } = await fresh();
+        const sumsOf = async () => ({
+          seconds: byKey(await store.rolledSeconds(s, s + 100), (r) => String(r.second).padStart(12, '0')),
+          brands: await store.topKeys('brand', 10, weights),
+          regions: await store.topKeys('region', 10, weights, [Math.floor(s / 60), Math.floor(s / 60) + 2]),
+          skus: await store.keySums('sku', ['A-1', 'A-2', 'B-1']),
+        });
+        await store.insert(encode(mixed.slice(0, 3), BASE_MS));
+        await store.insert(encode(mixed.slice(3), BASE_MS + 1));
+        const whole = await sumsOf();
+        expect(await store.repairDerived(BASE_MS)).toEqual({});
+
+        // What a crash between an insert's orders part and its views' parts leaves: the derived tables lack that
+        // insert (here the first two), while a later insert reached them; keys overlap, so only a remainder is missing.
+        for (const t of ['gala_agg_second', 'gala_agg_key_minute', 'gala_agg_key_total', 'gala_order_fps']) await conn.command(`TRUNCATE TABLE ${t}`);
+        const later = [order('r-7', { ts: s * 1000 + 5, hundredths: 40, brand: 'Acme', sku: 'A-1', region: 'Zhejiang' })];
+        await store.insert(encode(later, BASE_MS + 2));
+        expect((await store.keySums('brand', ['Acme']))[0]?.orders).toBe(1);
+        const added = await store.repairDerived(BASE_MS);
+        expect(Object.keys(added).sort()).toEqual(['gala_agg_key_minute', 'gala_agg_key_total', 'gala_agg_second', 'gala_order_fps']);
+        expect(added.gala_order_fps).toBe(mixed.length);
+
+        // Everything again equals the orders table: the per-second sums, and the keys with r-7 added to them.
+        const repaired = await sumsOf();
+        expect(repaired.seconds).toEqual(byKey(await store.perSecond(s, s + 100), (r) => String(r.second).padStart(12, '0')));
+        expect(repaired.brands.find((b) => b.key === 'Acme')!.orders).toBe(whole.brands.find((b) => b.key === 'Acme')!.orders + 1);
+        expect(repaired.brands.filter((b) => b.key !== 'Acme')).toEqual(whole.brands.filter((b) => b.key !== 'Acme'));
+        expect(repaired.regions.find((r) => r.key === 'Jiangsu')).toEqual(whole.regions.find((r) => r.key === 'Jiangsu'));
+        expect(repaired.skus.find((r) => r.key === 'A-1')!.byCurrency).toEqual([{ currency: 'EUR', hundredths: 1040n, orders: 2 }]);
+        const all = [...mixed, ...later].map((o) => fingerprint(o.id));
+        expect((await store.storedFingerprints(all)).size).toBe(all.length);
+        // A second repair finds nothing left to add.
+        expect(await store.repairDerived(BASE_MS)).toEqual({});
+      });
+
       it('backfills the rollups from orders stored before the migration that made them', async () => {
         const { store, conn } = await fresh(undefined, false);
         // Schema v1 only, with orders in it: what a database from before the rollups holds.
@@ -317,6 +353,19 @@ export function describeOrderStoreContract(name: string, open: OpenStore): void 
         expect((await store.keySums('brand', ['Acme']))[0]?.orders).toBe(2);
         const total = (await store.rolledSeconds(s, s + 100)).reduce((a, r) => a + r.hundredths, 0n);
         expect(total).toBe(mixed.reduce((a, o) => a + BigInt(o.hundredths), 0n));
+      });
+    });
+
+    describe('runs', () => {
+      it('tells a start after a crash from one after a clean stop', async () => {
+        const { store } = await fresh();
+        expect(await store.beginRun(1_000)).toEqual({ previousStoppedCleanly: true });
+        await store.endRun(1_000);
+        expect(await store.beginRun(2_000)).toEqual({ previousStoppedCleanly: true });
+        // Run 2,000 never stops: the next start sees a crash, and the one after that sees run 3,000's clean stop.
+        expect(await store.beginRun(3_000)).toEqual({ previousStoppedCleanly: false });
+        await store.endRun(3_000);
+        expect(await store.beginRun(4_000)).toEqual({ previousStoppedCleanly: true });
       });
     });
 

@@ -1,7 +1,7 @@
 // The engine-neutral order store: SQL over a SqlConnection, results parsed into exact typed values.
 import type { Channel } from '../domain/order.ts';
 import { escapeTsv, FPS_TABLE, ORDER_COLUMNS, ORDERS_TABLE } from './order-rows.ts';
-import { AGG_KEY_MINUTE_TABLE, AGG_KEY_TOTAL_TABLE, AGG_SECOND_TABLE, currentSchemaVersion, migrate, MILESTONES_TABLE } from './schema.ts';
+import { AGG_KEY_MINUTE_TABLE, AGG_KEY_TOTAL_TABLE, AGG_SECOND_TABLE, currentSchemaVersion, KEY_MINUTE_ROLLUP, KEY_TOTAL_ROLLUP, migrate, MILESTONES_TABLE, RUNS_TABLE, SECOND_ROLLUP } from './schema.ts';
 import type { DuplicateIdRow, EncodedRows, FingerprintPage, KeyKind, KeySums, MilestoneRow, OrderStore, SecondRow, SqlConnection, TotalsRow } from './storage.ts';
 
 const FP_PAGE_ROWS = 1_000_000;
@@ -43,6 +43,16 @@ function keySums(rows: KeyRowText[]): KeySums[] {
     byCurrency: r.cur.map((currency, i) => ({ currency, hundredths: BigInt(r.h[i] ?? '0'), orders: int(r.cns[i] ?? 0) })),
   }));
 }
+
+/**
+ * Each rollup, with the same rollup computed from the orders table (as sums h and counts n per key): what
+ * repairDerived compares. The truth side is the views' own SELECT, so both sides group exactly alike.
+ */
+const ROLLUP_REPAIRS = [
+  { table: AGG_SECOND_TABLE, keys: 'second, currency, channel', rollup: SECOND_ROLLUP },
+  { table: AGG_KEY_MINUTE_TABLE, keys: 'kind, minute, key, currency', rollup: KEY_MINUTE_ROLLUP },
+  { table: AGG_KEY_TOTAL_TABLE, keys: 'kind, key, currency', rollup: KEY_TOTAL_ROLLUP },
+].map((r) => ({ ...r, truth: `SELECT ${r.keys}, hundredths AS h, orders AS n FROM (${r.rollup})` }));
 
 export function createOrderStore(conn: SqlConnection, opts: OrderStoreOptions = {}): OrderStore {
   const pageRows = opts.fingerprintPageRows ?? FP_PAGE_ROWS;
@@ -162,6 +172,42 @@ export function createOrderStore(conn: SqlConnection, opts: OrderStoreOptions = 
         firstReceivedMs: int(r.first),
         lastReceivedMs: int(r.last),
       }));
+    },
+
+    async repairDerived(receivedSinceMs) {
+      const added: Record<string, number> = {};
+      const count = async (sql: string) => int((await conn.queryRows<{ n: string | number }>(`SELECT count() AS n FROM (${sql})`))[0]?.n ?? 0);
+      for (const r of ROLLUP_REPAIRS) {
+        // What the orders table says, less what the rollup holds, per key: a positive remainder is what a view missed.
+        const missing = `SELECT ${r.keys}, h - ah AS hundredths, n - an AS orders FROM (${r.truth}) AS truth ALL LEFT JOIN (
+            SELECT ${r.keys}, sum(hundredths) AS ah, sum(orders) AS an FROM ${r.table} GROUP BY ${r.keys}
+          ) AS held USING (${r.keys}) WHERE n > an`;
+        const n = await count(missing);
+        if (n === 0) continue;
+        await conn.command(`INSERT INTO ${r.table} (${r.keys}, hundredths, orders) ${missing}`);
+        added[r.table] = n;
+      }
+      const since = Math.trunc(receivedSinceMs);
+      const lost = `SELECT fp_hi, fp_lo, received_ms FROM ${ORDERS_TABLE} WHERE received_ms >= ${since}
+        AND (fp_hi, fp_lo, received_ms) NOT IN (SELECT fp_hi, fp_lo, received_ms FROM ${FPS_TABLE} WHERE received_ms >= ${since})`;
+      const n = await count(lost);
+      if (n > 0) {
+        await conn.command(`INSERT INTO ${FPS_TABLE} (fp_hi, fp_lo, received_ms) ${lost}`);
+        added[FPS_TABLE] = n;
+      }
+      return added;
+    },
+
+    async beginRun(startedMs) {
+      const rows = await conn.queryRows<{ clean: number | string }>(
+        `SELECT max(clean_stop) AS clean FROM ${RUNS_TABLE} GROUP BY started_ms ORDER BY started_ms DESC LIMIT 1`,
+      );
+      await conn.insertTsv(RUNS_TABLE, ['started_ms', 'clean_stop', 'at_ms'], `${Math.trunc(startedMs)}\t0\t${Date.now()}\n`);
+      return { previousStoppedCleanly: rows.length === 0 || int(rows[0]!.clean) === 1 };
+    },
+
+    async endRun(startedMs) {
+      await conn.insertTsv(RUNS_TABLE, ['started_ms', 'clean_stop', 'at_ms'], `${Math.trunc(startedMs)}\t1\t${Date.now()}\n`);
     },
 
     async rolledSeconds(fromSecond: number, toSecond: number): Promise<SecondRow[]> {

@@ -12,6 +12,7 @@ export const AGG_SECOND_TABLE = 'gala_agg_second';
 export const AGG_KEY_MINUTE_TABLE = 'gala_agg_key_minute';
 export const AGG_KEY_TOTAL_TABLE = 'gala_agg_key_total';
 export const MILESTONES_TABLE = 'gala_milestones';
+export const RUNS_TABLE = 'gala_runs';
 
 /** Rollup selects over the orders table, shared by the views and the backfill (so both compute the same). */
 export const SECOND_ROLLUP = `SELECT intDiv(ts, 1000) AS second, currency, channel, sum(hundredths) AS hundredths, count() AS orders
@@ -78,6 +79,13 @@ export const MIGRATIONS: readonly Migration[] = [
       `CREATE MATERIALIZED VIEW IF NOT EXISTS gala_agg_key_minute_mv TO ${AGG_KEY_MINUTE_TABLE} AS ${KEY_MINUTE_ROLLUP}`,
       `CREATE MATERIALIZED VIEW IF NOT EXISTS gala_agg_key_total_mv TO ${AGG_KEY_TOTAL_TABLE} AS ${KEY_TOTAL_ROLLUP}`,
     ],
+  },
+  {
+    version: 3,
+    description: 'runs',
+    // A row when a process starts using the database and another when it stops cleanly: a start without its stop
+    // is a crash, after which the tables the views fill are checked against the orders table.
+    statements: [`CREATE TABLE IF NOT EXISTS ${RUNS_TABLE} (started_ms Int64, clean_stop UInt8, at_ms Int64) ENGINE = MergeTree() ORDER BY started_ms`],
   },
 ];
 

@@ -83,6 +83,21 @@ export interface OrderStore {
    * receivedSinceMs, only ids with a copy received at or after that instant (the incremental check).
    */
   duplicateIds(limit: number, receivedSinceMs?: number): Promise<DuplicateIdRow[]>;
+  /**
+   * Puts back into the tables that materialized views fill (rollups, fingerprint side table) whatever the orders
+   * table holds and they lack: a crash between an insert's orders part and its views' parts leaves them short.
+   * Rollups are compared in full, the side table for rows received since `receivedSinceMs`. Only while nothing
+   * is being inserted (start-up, or ingest paused): an insert landing during the comparison would be added twice.
+   * Returns the rows added per table (none when all agree).
+   */
+  repairDerived(receivedSinceMs: number): Promise<Record<string, number>>;
+  /**
+   * Records that a process started using the database at `startedMs`, and says whether the one before it (if
+   * any) stopped cleanly: false means it crashed, possibly mid-insert.
+   */
+  beginRun(startedMs: number): Promise<{ previousStoppedCleanly: boolean }>;
+  /** Records the clean stop of the run begun at `startedMs`. */
+  endRun(startedMs: number): Promise<void>;
   /** Per-second sums from the rollup table kept by a materialized view (cheap over a whole night). */
   rolledSeconds(fromSecond: number, toSecond: number): Promise<SecondRow[]>;
   /**

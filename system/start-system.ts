@@ -82,6 +82,14 @@ export async function startSystem(cfg: ServeConfig, opts: StartOptions = {}): Pr
   const log = opts.log ?? silentLog;
   const store = await openStore(cfg, log);
   await store.migrate();
+  // After a crash, an insert may have been cut between its orders part and its views' parts: put back what the
+  // rollups and the fingerprint side table lack before anything reads them (nothing is being inserted yet).
+  const runStartedMs = Date.now();
+  if (!(await store.beginRun(runStartedMs)).previousStoppedCleanly) {
+    const t0 = Date.now();
+    const added = await store.repairDerived(runStartedMs - cfg.dedupWindowMs);
+    log('restore.derived_checked', { added, ms: Date.now() - t0 });
+  }
   const metrics = new Registry();
   const totals = new LiveTotals(cfg.show);
   const dedup = new DedupWindow({ windowMs: cfg.dedupWindowMs, maxEntries: cfg.dedupMaxEntries, expectedPerSecond: cfg.dedupExpectedPerSecond });
@@ -282,6 +290,8 @@ export async function startSystem(cfg: ServeConfig, opts: StartOptions = {}): Pr
         await control.close();
         await obs.close();
         httpApp.close();
+        // Every insert is over: this run stopped cleanly (if storage is down, the next start checks, which is safe).
+        await store.endRun(runStartedMs).catch((e: unknown) => log('system.end_run_failed', { error: String(e) }));
         await store.close();
         log('system.stopped', {});
       })();
