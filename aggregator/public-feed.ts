@@ -36,6 +36,8 @@ interface Stream {
   /** Bytes handed to uWS since it last reported the socket writable. */
   unconfirmed: number;
   open: boolean;
+  /** Writes the event being sent to every stream; made once per stream, not once per stream and event. */
+  flush: () => void;
 }
 
 export function strongEtag(body: string): string {
@@ -65,6 +67,8 @@ export class PublicFeed {
   private keyFresh = false;
   private readonly history: SseEvent[] = [];
   private readonly streams = new Set<Stream>();
+  /** The event `writeAll` is sending, read by each stream's `flush`. */
+  private outgoing: Buffer = Buffer.alloc(0);
   private heartbeat: NodeJS.Timeout | null = null;
   private lastSecond = 0;
   private seq = 0;
@@ -170,7 +174,7 @@ export class PublicFeed {
       res.cork(() => res.writeStatus('503 Service Unavailable').writeHeader('Retry-After', '5').end(JSON.stringify({ error: 'stream: server full' })));
       return;
     }
-    const s: Stream = { res, unconfirmed: 0, open: true };
+    const s: Stream = { res, unconfirmed: 0, open: true, flush: () => this.write(s, this.outgoing) };
     res.onAborted(() => {
       s.open = false;
       this.streams.delete(s);
@@ -209,9 +213,11 @@ export class PublicFeed {
   }
 
   private writeAll(text: string): void {
-    // Encoded once for every stream, rather than once per stream inside uWS.
-    const bytes = Buffer.from(text);
-    for (const s of this.streams) s.res.cork(() => this.write(s, bytes));
+    // Encoded once for every stream, rather than once per stream inside uWS; each write corked, so the chunk's
+    // framing and the event leave in one send.
+    this.outgoing = Buffer.from(text);
+    for (const s of this.streams) s.res.cork(s.flush);
+    this.outgoing = Buffer.alloc(0);
   }
 
   private write(s: Stream, text: string | Buffer): void {
