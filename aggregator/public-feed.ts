@@ -71,6 +71,9 @@ export class PublicFeed {
   private outgoing: Buffer = Buffer.alloc(0);
   private heartbeat: NodeJS.Timeout | null = null;
   private lastSecond = 0;
+  /** When the last event went to every stream (epoch ms), and a heartbeat comment waiting to go with the next. */
+  private lastEmitMs = 0;
+  private pendingComment = '';
   private seq = 0;
   /** Streams dropped for not reading. */
   dropped = 0;
@@ -85,7 +88,7 @@ export class PublicFeed {
     app.get('/v1/stats', (res, req) => this.serveStats(res, req, false));
     app.head('/v1/stats', (res, req) => this.serveStats(res, req, true));
     app.get('/v1/stats/stream', (res, req) => this.openStream(res, req));
-    this.heartbeat = setInterval(() => this.writeAll(`: heartbeat ${new Date().toISOString()}\n\n`), this.opts.heartbeatMs ?? 15_000);
+    this.heartbeat = setInterval(() => this.beat(), this.opts.heartbeatMs ?? 15_000);
     this.heartbeat.unref();
   }
 
@@ -130,7 +133,20 @@ export class PublicFeed {
     this.history.push({ id, second, text });
     const max = this.opts.historySize ?? 300;
     if (this.history.length > max) this.history.splice(0, this.history.length - max);
-    this.writeAll(text);
+    this.writeAll(this.pendingComment + text);
+    this.pendingComment = '';
+    this.lastEmitMs = Date.now();
+  }
+
+  /**
+   * While events flow (one a second), the heartbeat comment rides with the next event: a write of its own to every
+   * stream costs as much as an event does, and one landing just before a frame is due delays that frame for all.
+   * A stream with no event for two seconds gets it at once.
+   */
+  private beat(): void {
+    const comment = `: heartbeat ${new Date().toISOString()}\n\n`;
+    if (Date.now() - this.lastEmitMs < 2000) this.pendingComment = comment;
+    else this.writeAll(comment);
   }
 
   private headers(res: HttpResponse, extra: Record<string, string>): void {
