@@ -40,7 +40,7 @@ export interface LiveStateOptions {
   /** Products watched at most at once (bounded: each costs a lookup a second). */
   maxWatchedProducts?: number;
   rehearsal?: boolean;
-  /** After each per-second frame is published (the SSE stream emits then). */
+  /** Soon after each per-second frame is published, once the live channel has sent it (the SSE stream emits then). */
   onSecond?: (frame: FrameData) => void;
   log?: Log;
   now?: () => number;
@@ -217,7 +217,11 @@ export class LiveState {
       const f = this.frame(s, 1);
       push(this.frames.second, f, FRAMES_KEPT.second);
       hub.publish('second', f.start, f);
-      this.opts.onSecond?.(f);
+      // uWS sends a published message to its subscribers once this callback returns (its loop's pre-handler); the
+      // SSE events are written one turn later, so the live channel (the overlays on air) does not wait for
+      // thousands of SSE writes, and the revised frames below go out in the same write as this one.
+      const onSecond = this.opts.onSecond;
+      if (onSecond !== undefined) setImmediate(() => onSecond(f));
       newSecond = true;
     }
     const dueMinute = Math.floor((now - 1000) / 60_000) - 1;

@@ -325,16 +325,20 @@ describe('public feed', () => {
   it('resumes the SSE stream from Last-Event-ID with nothing missed or repeated, and sends heartbeats', async () => {
     const { system: s } = await system({}, { live: { heartbeatMs: 400 } });
     const read = (lastId: string | null, events: number) =>
-      new Promise<{ ids: string[]; heartbeats: number; text: string }>((resolve, reject) => {
+      new Promise<{ ids: string[]; heartbeats: number; alone: number; text: string }>((resolve, reject) => {
         const req = request({ host: '127.0.0.1', port: s.httpPort, path: '/v1/stats/stream', headers: lastId === null ? {} : { 'Last-Event-ID': lastId } }, (res) => {
           expect(res.headers['content-type']).toMatch(/^text\/event-stream/);
           let text = '';
+          let alone = 0;
           res.on('data', (d: Buffer) => {
-            text += d.toString();
+            const chunk = d.toString();
+            // Counted once events flow (a stream opened before the first one gets heartbeats alone, rightly).
+            if (/^id: /m.test(text) && chunk.includes(': heartbeat') && !/: heartbeat [^\n]*\n\nid: /.test(chunk)) alone++;
+            text += chunk;
             const ids = [...text.matchAll(/^id: (.+)$/gm)].map((m) => m[1]!);
             if (ids.length >= events) {
               req.destroy();
-              resolve({ ids, heartbeats: (text.match(/^: heartbeat/gm) ?? []).length, text });
+              resolve({ ids, heartbeats: (text.match(/^: heartbeat/gm) ?? []).length, alone, text });
             }
           });
         });
@@ -343,6 +347,8 @@ describe('public feed', () => {
       });
     const first = await read(null, 3);
     expect(first.heartbeats).toBeGreaterThanOrEqual(1);
+    // While events flow, each heartbeat comment goes out in the same write as an event, not in one of its own.
+    expect(first.alone).toBe(0);
     expect(first.text).toMatch(/^retry: \d+/);
     await new Promise((r) => setTimeout(r, 2200)); // events go on while we are away
     const resumed = await read(first.ids[1]!, 4);

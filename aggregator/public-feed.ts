@@ -36,6 +36,8 @@ interface Stream {
   /** Bytes handed to uWS since it last reported the socket writable. */
   unconfirmed: number;
   open: boolean;
+  /** Writes the event being sent to every stream; made once per stream, not once per stream and event. */
+  flush: () => void;
 }
 
 export function strongEtag(body: string): string {
@@ -65,8 +67,13 @@ export class PublicFeed {
   private keyFresh = false;
   private readonly history: SseEvent[] = [];
   private readonly streams = new Set<Stream>();
+  /** The event `writeAll` is sending, read by each stream's `flush`. */
+  private outgoing: Buffer = Buffer.alloc(0);
   private heartbeat: NodeJS.Timeout | null = null;
   private lastSecond = 0;
+  /** When the last event went to every stream (epoch ms), and a heartbeat comment waiting to go with the next. */
+  private lastEmitMs = 0;
+  private pendingComment = '';
   private seq = 0;
   /** Streams dropped for not reading. */
   dropped = 0;
@@ -81,7 +88,7 @@ export class PublicFeed {
     app.get('/v1/stats', (res, req) => this.serveStats(res, req, false));
     app.head('/v1/stats', (res, req) => this.serveStats(res, req, true));
     app.get('/v1/stats/stream', (res, req) => this.openStream(res, req));
-    this.heartbeat = setInterval(() => this.writeAll(`: heartbeat ${new Date().toISOString()}\n\n`), this.opts.heartbeatMs ?? 15_000);
+    this.heartbeat = setInterval(() => this.beat(), this.opts.heartbeatMs ?? 15_000);
     this.heartbeat.unref();
   }
 
@@ -126,7 +133,20 @@ export class PublicFeed {
     this.history.push({ id, second, text });
     const max = this.opts.historySize ?? 300;
     if (this.history.length > max) this.history.splice(0, this.history.length - max);
-    this.writeAll(text);
+    this.writeAll(this.pendingComment + text);
+    this.pendingComment = '';
+    this.lastEmitMs = Date.now();
+  }
+
+  /**
+   * While events flow (one a second), the heartbeat comment rides with the next event: a write of its own to every
+   * stream costs as much as an event does, and one landing just before a frame is due delays that frame for all.
+   * A stream with no event for two seconds gets it at once.
+   */
+  private beat(): void {
+    const comment = `: heartbeat ${new Date().toISOString()}\n\n`;
+    if (Date.now() - this.lastEmitMs < 2000) this.pendingComment = comment;
+    else this.writeAll(comment);
   }
 
   private headers(res: HttpResponse, extra: Record<string, string>): void {
@@ -170,7 +190,7 @@ export class PublicFeed {
       res.cork(() => res.writeStatus('503 Service Unavailable').writeHeader('Retry-After', '5').end(JSON.stringify({ error: 'stream: server full' })));
       return;
     }
-    const s: Stream = { res, unconfirmed: 0, open: true };
+    const s: Stream = { res, unconfirmed: 0, open: true, flush: () => this.write(s, this.outgoing) };
     res.onAborted(() => {
       s.open = false;
       this.streams.delete(s);
@@ -209,9 +229,11 @@ export class PublicFeed {
   }
 
   private writeAll(text: string): void {
-    // Encoded once for every stream, rather than once per stream inside uWS.
-    const bytes = Buffer.from(text);
-    for (const s of this.streams) s.res.cork(() => this.write(s, bytes));
+    // Encoded once for every stream, rather than once per stream inside uWS; each write corked, so the chunk's
+    // framing and the event leave in one send.
+    this.outgoing = Buffer.from(text);
+    for (const s of this.streams) s.res.cork(s.flush);
+    this.outgoing = Buffer.alloc(0);
   }
 
   private write(s: Stream, text: string | Buffer): void {

@@ -79,25 +79,45 @@ function clientFrame(opcode: number, payload: Buffer): Buffer {
   return Buffer.concat([Buffer.from([0x80 | opcode, 0x80 | payload.length, 0, 0, 0, 0]), payload]);
 }
 
+/**
+ * Every socket of this process reads into one buffer (`onread`): no Buffer allocated and no stream event per chunk.
+ * Read callbacks run one at a time, so sharing is safe as long as nothing keeps a view past the callback: a partial
+ * frame left at the end of a chunk is copied out.
+ */
+const READ_BUFFER = Buffer.allocUnsafe(256 * 1024);
+
+/** Opens a socket whose received bytes go to `onBytes`, which returns the bytes it could not use yet. */
+function rawSocket(port: number, localAddress: string, onBytes: (b: Buffer) => Buffer | null): Socket {
+  let rest: Buffer | null = null;
+  return connect({
+    port,
+    host: '127.0.0.1',
+    localAddress,
+    noDelay: true,
+    onread: {
+      buffer: READ_BUFFER,
+      callback: (n: number, buf: Uint8Array) => {
+        const chunk = Buffer.from(buf.buffer, buf.byteOffset, n);
+        const left = onBytes(rest === null ? chunk : Buffer.concat([rest, chunk]));
+        rest = left === null || left.length === 0 ? null : Buffer.from(left);
+        return true;
+      },
+    },
+  });
+}
+
 function openWs(port: number, localAddress: string): Promise<Sub> {
   return new Promise((resolve, reject) => {
-    const socket = connect({ port, host: '127.0.0.1', localAddress, noDelay: true });
-    const sub: Sub = { socket, kind: 'ws', seen: null, open: false };
-    let buf: Buffer = Buffer.alloc(0);
     let upgraded = false;
-    socket.once('error', reject);
-    socket.once('connect', () => {
-      socket.write(`GET /v1/live HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: ${KEY}\r\nSec-WebSocket-Version: 13\r\n\r\n`);
-    });
-    socket.on('data', (chunk: Buffer) => {
-      buf = buf.length === 0 ? chunk : Buffer.concat([buf, chunk]);
+    const socket = rawSocket(port, localAddress, (input) => {
+      let buf = input;
       if (!upgraded) {
         const end = buf.indexOf('\r\n\r\n');
-        if (end < 0) return;
+        if (end < 0) return buf;
         if (!buf.subarray(0, 12).toString('latin1').startsWith('HTTP/1.1 101')) {
           socket.destroy();
           reject(new Error(`upgrade refused: ${buf.subarray(0, end).toString('latin1').split('\r\n')[0]}`));
-          return;
+          return null;
         }
         upgraded = true;
         buf = buf.subarray(end + 4);
@@ -112,20 +132,26 @@ function openWs(port: number, localAddress: string): Promise<Sub> {
         let len = buf[1]! & 0x7f;
         let at = 2;
         if (len === 126) {
-          if (buf.length < 4) return;
+          if (buf.length < 4) return buf;
           len = buf.readUInt16BE(2);
           at = 4;
         } else if (len === 127) {
-          if (buf.length < 10) return;
+          if (buf.length < 10) return buf;
           len = Number(buf.readBigUInt64BE(2));
           at = 10;
         }
-        if (buf.length < at + len) return;
+        if (buf.length < at + len) return buf;
         const payload = buf.subarray(at, at + len);
         buf = buf.subarray(at + len);
         if (opcode === 9) socket.write(clientFrame(10, Buffer.from(payload)));
         else if (opcode === 1 && payload.length < 2000) onWsText(sub, payload); // snapshots are long: skipped
       }
+      return buf;
+    });
+    const sub: Sub = { socket, kind: 'ws', seen: null, open: false };
+    socket.once('error', reject);
+    socket.once('connect', () => {
+      socket.write(`GET /v1/live HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: ${KEY}\r\nSec-WebSocket-Version: 13\r\n\r\n`);
     });
     socket.on('close', () => closed(sub));
   });
@@ -144,41 +170,41 @@ function onWsText(sub: Sub, p: Buffer): void {
 
 function openSse(port: number, localAddress: string): Promise<Sub> {
   return new Promise((resolve, reject) => {
-    const socket = connect({ port, host: '127.0.0.1', localAddress, noDelay: true });
-    const sub: Sub = { socket, kind: 'sse', seen: null, open: false };
-    let text = '';
     let started = false;
-    socket.setEncoding('latin1');
-    socket.once('error', reject);
-    socket.once('connect', () => socket.write('GET /v1/stats/stream HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n\r\n'));
-    socket.on('data', (chunk: string) => {
-      text += chunk;
+    const socket = rawSocket(port, localAddress, (input) => {
+      let buf = input;
       if (!started) {
-        const end = text.indexOf('\r\n\r\n');
-        if (end < 0) return;
-        if (!text.startsWith('HTTP/1.1 200')) {
+        const end = buf.indexOf('\r\n\r\n');
+        if (end < 0) return buf;
+        if (!buf.subarray(0, 12).toString('latin1').startsWith('HTTP/1.1 200')) {
           socket.destroy();
-          reject(new Error(`stream refused: ${text.split('\r\n')[0]}`));
-          return;
+          reject(new Error(`stream refused: ${buf.subarray(0, end).toString('latin1').split('\r\n')[0]}`));
+          return null;
         }
         started = true;
         sub.open = true;
         socket.off('error', reject);
         resolve(sub);
+        buf = buf.subarray(end + 4);
       }
       // Events end with a blank line; the chunked framing around them is skipped by looking only for fields.
+      let from = 0;
       let end: number;
-      while ((end = text.indexOf('\n\n')) >= 0) {
-        const event = text.slice(0, end);
-        text = text.slice(end + 2);
-        if (!event.includes('event: stats')) continue;
+      while ((end = buf.indexOf('\n\n', from)) >= 0) {
+        const event = buf.subarray(from, end);
+        from = end + 2;
+        if (event.indexOf('event: stats') < 0) continue;
         const l = event.indexOf('"lastSecond":{"second":"');
         const a = event.indexOf('"asOf":"');
         if (l < 0 || a < 0) continue;
-        const second = Math.floor(Date.parse(event.slice(l + 24, l + 48)) / 1000);
-        record(sub, second, Date.parse(event.slice(a + 8, a + 32)));
+        const second = Math.floor(Date.parse(event.toString('latin1', l + 24, l + 48)) / 1000);
+        record(sub, second, Date.parse(event.toString('latin1', a + 8, a + 32)));
       }
+      return buf.subarray(from);
     });
+    const sub: Sub = { socket, kind: 'sse', seen: null, open: false };
+    socket.once('error', reject);
+    socket.once('connect', () => socket.write('GET /v1/stats/stream HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n\r\n'));
     socket.on('close', () => closed(sub));
   });
 }

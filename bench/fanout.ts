@@ -47,15 +47,21 @@ const pct = (sorted: Float64Array, p: number) => (sorted.length === 0 ? Number.N
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const round = (x: number, d = 1) => Math.round(x * 10 ** d) / 10 ** d;
 
-function proc(pid: number) {
-  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+/** CPU of a process or one of its threads (`/proc/<pid>/task/<tid>/stat`) in s, user and system apart. */
+function cpuOf(statPath: string): { user: number; system: number } {
+  const stat = readFileSync(statPath, 'utf8');
   // Fields after the command name: utime and stime are the 12th and 13th, in clock ticks (100 per second).
   const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return { user: Number(f[11]) / 100, system: Number(f[12]) / 100 };
+}
+
+function proc(pid: number) {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const cpu = cpuOf(`/proc/${pid}/stat`);
   const limits = readFileSync(`/proc/${pid}/limits`, 'utf8');
   return {
     rssMb: Math.round(Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0) / 1024),
-    cpuSeconds: (Number(f[11]) + Number(f[12])) / 100,
+    cpuSeconds: cpu.user + cpu.system,
     fds: readdirSync(`/proc/${pid}/fd`).length,
     fdLimit: Number(/Max open files\s+(\d+)/.exec(limits)?.[1] ?? 1024),
   };
@@ -117,6 +123,12 @@ interface FanoutRun {
   missedSse: number;
   /** The machine's 1-minute load average at the end of the window: other work on the machine skews everything. */
   loadAverage: number;
+  /**
+   * CPU of the server's main thread per measured second (one frame each), ms, user and system: the frame's
+   * fan-out (this one thread writes every socket, mostly system time in send) and the orders' ingest.
+   */
+  mainThreadUserMs: number;
+  mainThreadSystemMs: number;
   /** CPU of all load generators together over the window, % of one core, and their worst event-loop delay p99. */
   generatorCpuPercent: number;
   generatorLoopDelayP99: number;
@@ -151,11 +163,13 @@ async function fanout(run: number, server: GalaProcess): Promise<FanoutRun> {
   const measured = Promise.all(workers.map((w) => w.ask({ cmd: 'measure', fromSecond, toSecond })));
   await sleep(fromSecond * 1000 - Date.now());
   const cpu0 = proc(pid).cpuSeconds;
+  const main0 = cpuOf(`/proc/${pid}/task/${pid}/stat`);
   const w0 = performance.now();
   let rssPeak = 0;
   const sampler = setInterval(() => (rssPeak = Math.max(rssPeak, proc(pid).rssMb)), 500);
   await sleep((toSecond + 1) * 1000 - Date.now());
   const cpu1 = proc(pid).cpuSeconds;
+  const main1 = cpuOf(`/proc/${pid}/task/${pid}/stat`);
   const wallSeconds = (performance.now() - w0) / 1000;
   const rssMb = proc(pid).rssMb;
   clearInterval(sampler);
@@ -185,6 +199,8 @@ async function fanout(run: number, server: GalaProcess): Promise<FanoutRun> {
     missedWs: results.reduce((a, x) => a + x.missedWs, 0),
     missedSse: results.reduce((a, x) => a + x.missedSse, 0),
     loadAverage: round(loadavg()[0]!),
+    mainThreadUserMs: round(((main1.user - main0.user) * 1000) / DURATION),
+    mainThreadSystemMs: round(((main1.system - main0.system) * 1000) / DURATION),
     generatorCpuPercent: round((results.reduce((a, x) => a + x.cpuSeconds, 0) / wallSeconds) * 100),
     generatorLoopDelayP99: round(Math.max(...results.map((x) => x.loopDelayP99))),
     lost: results.reduce((a, x) => a + x.lost, 0),
@@ -276,6 +292,7 @@ process.stdout.write(
     fromSentP99Ms: med((r) => r.sentP99),
     framesMissed: med((r) => r.missed),
     serverCpuPercent: med((r) => r.serverCpuPercent),
+    mainThreadMsPerFrame: med((r) => r.mainThreadUserMs + r.mainThreadSystemMs),
     rssPeakMb: med((r) => r.rssPeakMb),
   })}\n`,
 );
