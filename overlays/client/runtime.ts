@@ -4,6 +4,7 @@
 // server every second.
 import { Application, Container, Graphics as Shape } from 'pixi.js';
 import { LiveClient, type GraphicName, type GraphicState, type LiveClientOptions, type ShowData, type Topic } from '../../aggregator/live-protocol.ts';
+import { readBoot } from './boot.ts';
 import { markRehearsal } from './rehearsal-mark.ts';
 
 export interface Theme {
@@ -157,26 +158,34 @@ export async function runOverlay(name: string, topics: Topic[], setup: (ctx: Ove
   });
   const proto = location.protocol === 'https:' ? 'wss' : 'ws';
   const token = params.get('token');
+  const receive = (m: LiveMessage) => {
+    if (m.topic === 'totals' && performance.getEntriesByName('gala:live').length === 0) performance.mark('gala:live');
+    if (m.topic === 'show' && early !== null) {
+      const show = m.data as ShowData;
+      earlyShow = show;
+      Object.assign(theme, show.theme ?? {});
+      showArrived();
+    }
+    if (early === null) deliver(m);
+    else if (early.length < EARLY_MAX) early.push(m);
+    else {
+      // Setup is taking very long: start over with fresh snapshots rather than keep an unbounded backlog.
+      early = [];
+      client.stop();
+      client.start();
+    }
+  };
+  // The snapshots the page was served with (client/boot.ts) come first: with them the page sets up and draws the
+  // figure of the instant it was served without waiting for its live connection, whose own snapshots (as new or
+  // newer) then take over. Never a zero or a blank, whichever comes first.
+  for (const s of readBoot()) receive({ type: 'snapshot', topic: s.topic, rev: 0, at: s.at, data: s.data });
   const client = new LiveClient({
     url: `${proto}://${location.host}/v1/live${token ? `?token=${encodeURIComponent(token)}` : ''}`,
     // The same array `watch` adds to, so a reconnection subscribes again to every watched topic.
     topics: topicList,
     onMessage: (m) => {
       lastMessageAt = performance.now();
-      if (m.topic === 'show' && early !== null) {
-        const show = m.data as ShowData;
-        earlyShow = show;
-        Object.assign(theme, show.theme ?? {});
-        showArrived();
-      }
-      if (early === null) deliver(m);
-      else if (early.length < EARLY_MAX) early.push(m);
-      else {
-        // Setup is taking very long: start over with fresh snapshots rather than keep an unbounded backlog.
-        early = [];
-        client.stop();
-        client.start();
-      }
+      receive(m);
     },
     onStatus: (s) => {
       connected = s === 'open';
