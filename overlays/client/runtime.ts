@@ -2,7 +2,7 @@
 // channel (snapshot then updates, resync on gaps, reconnect with backoff), graphics cues with in/out
 // animations, the show's theme, a safe-area guide, WebGL context-loss recovery, and a health report to the
 // server every second.
-import { Application, Container, Graphics as Shape } from 'pixi.js';
+import { Application, Container, Graphics as Shape, WebGLRenderer } from 'pixi.js';
 import { LiveClient, type GraphicName, type GraphicState, type LiveClientOptions, type ShowData, type Topic } from '../../aggregator/live-protocol.ts';
 import { readBoot } from './boot.ts';
 import { markRehearsal } from './rehearsal-mark.ts';
@@ -212,8 +212,18 @@ export async function runOverlay(name: string, topics: Topic[], setup: (ctx: Ove
   // `?preview=1` (the control room's thumbnails): a quarter-resolution canvas drawn at most PREVIEW_FPS times a
   // second, so a wall of previews costs an operator's machine little, while it reports its health like any instance.
   const preview = params.get('preview') === '1';
-  await app.init({ width: 1920, height: 1080, backgroundAlpha: 0, antialias: params.get('aa') === '1', preference: 'webgl', autoStart: false, resolution: preview ? 0.25 : 1, autoDensity: preview, sharedTicker: false });
-  app.ticker.stop();
+  const options = { width: 1920, height: 1080, backgroundAlpha: 0, antialias: params.get('aa') === '1', resolution: preview ? 0.25 : 1, autoDensity: preview };
+  // The WebGL renderer is made directly: Application.init would first probe for WebGL with a throwaway context
+  // (40-60 ms of a reload under software rendering), and its ticker and resize plugins go unused (the page runs
+  // its own frame loop on a fixed-size stage). A browser without WebGL gets Pixi's own detection and fallbacks.
+  try {
+    const renderer = new WebGLRenderer();
+    await renderer.init(options);
+    app.renderer = renderer;
+  } catch {
+    await app.init({ ...options, preference: 'webgl', autoStart: false, sharedTicker: false });
+    app.ticker.stop();
+  }
   document.body.appendChild(app.canvas);
   performance.mark('gala:pixi');
 
@@ -369,7 +379,8 @@ export async function runOverlay(name: string, topics: Topic[], setup: (ctx: Ove
     last = t0;
     requestAnimationFrame(loop);
   };
-  requestAnimationFrame(loop);
+  // The first frame now, with the figure the page was served with, rather than at the next animation frame.
+  loop();
 
   const visibleNow = () => [...bound].filter(([, b]) => b.view.visible).map(([n]) => n);
   const countObjects = (c: Container): number => c.children.reduce((n, k) => n + countObjects(k), 1);
