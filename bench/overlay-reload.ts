@@ -14,6 +14,8 @@ const { values } = parseArgs({
     reloads: { type: 'string', default: '7' },
     overlay: { type: 'string', default: 'counter' },
     variants: { type: 'string', default: 'served' },
+    /** A PNG of the page after the last reload, to look at. */
+    screenshot: { type: 'string' },
   },
 });
 const RELOADS = Number(values.reloads);
@@ -71,10 +73,18 @@ try {
     console.log(`${variant.padEnd(10)} ${Object.entries(row).map(([k2, v]) => `${k2} ${v.toFixed(0)}`).join('  ')}`);
     await sleep(700);
   }
+  if (values.screenshot !== undefined) {
+    await sleep(1500);
+    await page.screenshot({ path: values.screenshot, omitBackground: true });
+  }
   const median = (xs: number[]) => xs.sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
   for (const [v, rs] of rows) {
     const keys = Object.keys(rs[0]!);
     console.log(`median ${v} (${rs.length} reloads): ${keys.map((k2) => `${k2} ${median(rs.map((r) => r[k2] ?? NaN)).toFixed(0)}`).join('  ')}`);
+    // Each stage's own length, reload by reload, then its median: what a change to one stage did.
+    const stages: [string, string, string][] = [['script', '', 'start'], ['pixi', 'start', 'pixi'], ['setup', 'pixi', 'setup'], ['first frame', 'setup', 'figure']];
+    const len = (r: Record<string, number>, a: string, b: string) => (r[b] ?? NaN) - (a === '' ? 0 : (r[a] ?? NaN));
+    console.log(`stages ${v}: ${stages.map(([n, a, b]) => `${n} ${median(rs.map((r) => len(r, a, b))).toFixed(0)}`).join('  ')}`);
   }
 } finally {
   await browser.close();
