@@ -313,8 +313,9 @@ export async function runOverlay(name: string, topics: Topic[], setup: (ctx: Ove
     else applyGraphic(d as GraphicState, false);
   });
 
-  // The page sets up once the show (and its theme: fonts are rasterised at setup) is known, or after SHOW_WAIT_MS
-  // with the default theme; what arrives meanwhile waits in `early` and is delivered after setup.
+  // The page sets up once the show (and its theme: fonts are rasterised at setup) is known, at once from the page's
+  // inlined snapshot, else from the live channel or after SHOW_WAIT_MS with the default theme; what arrives
+  // meanwhile waits in `early` and is delivered after setup.
   await showKnown;
   await setup(ctx);
   performance.mark('gala:setup');
