@@ -2,7 +2,7 @@
 // channel (snapshot then updates, resync on gaps, reconnect with backoff), graphics cues with in/out
 // animations, the show's theme, a safe-area guide, WebGL context-loss recovery, and a health report to the
 // server every second.
-import { Application, Container, DynamicBitmapFont, Graphics as Shape, WebGLRenderer } from 'pixi.js';
+import { Application, Container, Graphics as Shape, WebGLRenderer } from 'pixi.js';
 import { LiveClient, type GraphicName, type GraphicState, type LiveClientOptions, type ShowData, type Topic } from '../../aggregator/live-protocol.ts';
 import { readBoot } from './boot.ts';
 import { markRehearsal } from './rehearsal-mark.ts';
@@ -208,10 +208,6 @@ export async function runOverlay(name: string, topics: Topic[], setup: (ctx: Ove
   }, 500);
 
   capBatchTexturesInSoftware();
-  // Bitmap font atlases on 1024 pages rather than Pixi's 512: the counter's 150 px figures then fit one page instead
-  // of four, so its first frame uploads (and mipmaps) one texture, and with two texture units per batch under
-  // software rendering a row of digits is one draw call, not several.
-  DynamicBitmapFont.defaultOptions.textureSize = 1024;
   const app = new Application();
   // `?preview=1` (the control room's thumbnails): a quarter-resolution canvas drawn at most PREVIEW_FPS times a
   // second, so a wall of previews costs an operator's machine little, while it reports its health like any instance.
