@@ -1,7 +1,7 @@
 // `npx tsx bench/overlay-reload.ts`: how long a reloaded overlay takes to show the live figure, and where the time
 // goes, from the page's own timeline marks (navigation, script start, first totals, Pixi ready, setup, first frame
-// with the figure), in headless Chromium against the whole system fed by the simulator. Prints each reload and the
-// medians. `--variants served,no-preload,no-boot` alternates reloads between the page as served and the page
+// with the figure, that frame on screen), in headless Chromium against the whole system fed by the simulator. Prints
+// each reload and the medians. `--variants served,no-preload,no-boot` alternates reloads between the page as served and the page
 // without its modulepreload links or its inlined snapshots, so a busy machine weighs on every variant alike.
 import { parseArgs } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -65,8 +65,13 @@ try {
       const nav = performance.getEntriesByType('navigation')[0] as PerformanceNavigationTiming;
       const r: Record<string, number> = { response: nav.responseEnd, domInteractive: nav.domInteractive };
       for (const m of performance.getEntriesByType('mark')) if (m.name.startsWith('gala:')) r[m.name.slice(5)] = m.startTime;
-      const first = window.__gala!.frames.find((f) => f.v !== null);
-      if (first !== undefined) r.figureFrame = first.t - performance.timeOrigin;
+      const frames = window.__gala!.frames;
+      const first = frames.findIndex((f) => f.v !== null);
+      if (first >= 0) r.figureFrame = frames[first]!.t - performance.timeOrigin;
+      // The first figure is drawn at once (outside an animation frame) and again in the next animation frame; the
+      // animation frame after that runs once the compositor has committed it (the canvas read back included): by
+      // then it is on screen.
+      if (first >= 0 && first + 2 < frames.length) r.onScreen = frames[first + 2]!.t - performance.timeOrigin;
       return r;
     });
     rows.get(variant)!.push(row);
@@ -82,7 +87,7 @@ try {
     const keys = Object.keys(rs[0]!);
     console.log(`median ${v} (${rs.length} reloads): ${keys.map((k2) => `${k2} ${median(rs.map((r) => r[k2] ?? NaN)).toFixed(0)}`).join('  ')}`);
     // Each stage's own length, reload by reload, then its median: what a change to one stage did.
-    const stages: [string, string, string][] = [['script', '', 'start'], ['pixi', 'start', 'pixi'], ['setup', 'pixi', 'setup'], ['first frame', 'setup', 'figure']];
+    const stages: [string, string, string][] = [['script', '', 'start'], ['pixi', 'start', 'pixi'], ['setup', 'pixi', 'setup'], ['first frame', 'setup', 'figure'], ['to screen', 'figure', 'onScreen']];
     const len = (r: Record<string, number>, a: string, b: string) => (r[b] ?? NaN) - (a === '' ? 0 : (r[a] ?? NaN));
     console.log(`stages ${v}: ${stages.map(([n, a, b]) => `${n} ${median(rs.map((r) => len(r, a, b))).toFixed(0)}`).join('  ')}`);
   }

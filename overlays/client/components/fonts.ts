@@ -1,6 +1,7 @@
 // Bitmap fonts of the graphics, rasterised once per page from the show's theme: text that changes often (figures,
 // axis labels, live sales) is drawn from these atlases, so nothing is re-rasterised per frame.
-import { BitmapFont } from 'pixi.js';
+// installAtlas installs one with its own atlas page size and mipmapping.
+import { BitmapFont, DynamicBitmapFont } from 'pixi.js';
 import type { Theme } from '../runtime.ts';
 
 /** Figures and short Latin words, in the theme's text colour; tint a BitmapText for other colours. */
@@ -21,4 +22,27 @@ export function installFonts(theme: Theme): void {
   BitmapFont.install({ name: FIGURES, style: { fontFamily: theme.fontFamily, fontSize: 48, fontWeight: '600', fill: '#ffffff' }, chars: CHARS, resolution: 1, padding: 4, skipKerning: true });
   BitmapFont.install({ name: FIGURES_BOLD, style: { fontFamily: theme.fontFamily, fontSize: 96, fontWeight: '800', fill: '#ffffff' }, chars: CHARS, resolution: 1, padding: 6, skipKerning: true });
   installed.add(FIGURES);
+}
+
+export interface AtlasOptions {
+  /** Atlas page size in px (Pixi's default 512). */
+  pageSize?: number;
+  /** Mipmapped pages (Pixi's default): needed only for text drawn well below the size it was rasterised at. */
+  mipmap?: boolean;
+}
+
+/**
+ * BitmapFont.install with a page size and mipmapping of its own: install takes neither, so Pixi's defaults are set
+ * around this one install and put back.
+ */
+export function installAtlas(font: Parameters<typeof BitmapFont.install>[0], atlas: AtlasOptions): void {
+  const defaults = DynamicBitmapFont.defaultOptions;
+  const saved = { textureSize: defaults.textureSize, mipmap: defaults.mipmap };
+  defaults.textureSize = atlas.pageSize ?? saved.textureSize;
+  defaults.mipmap = atlas.mipmap ?? saved.mipmap;
+  try {
+    BitmapFont.install(font);
+  } finally {
+    Object.assign(defaults, saved);
+  }
 }
