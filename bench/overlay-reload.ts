@@ -1,8 +1,9 @@
 // `npx tsx bench/overlay-reload.ts`: how long a reloaded overlay takes to show the live figure, and where the time
 // goes, from the page's own timeline marks (navigation, script start, first totals, Pixi ready, setup, first frame
 // with the figure, that frame on screen), in headless Chromium against the whole system fed by the simulator. Prints
-// each reload and the medians. `--variants served,no-preload,no-boot` alternates reloads between the page as served and the page
-// without its modulepreload links or its inlined snapshots, so a busy machine weighs on every variant alike.
+// each reload and the medians. `--variants served,no-preload,no-boot` alternates reloads between the page as served
+// and the page without its modulepreload links or its inlined snapshots, so a busy machine weighs on every variant
+// alike.
 import { parseArgs } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { launchChromium } from '../test-support/browser.ts';
