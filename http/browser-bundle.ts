@@ -7,6 +7,11 @@ import { build } from 'esbuild';
 export interface BrowserBundle {
   /** Entry name -> its file name. */
   entries: Map<string, string>;
+  /**
+   * Entry name -> the scripts its entry imports, directly or not (static imports only), for the page to announce
+   * with modulepreload: the browser then fetches them at once instead of import by import.
+   */
+  preloads: Map<string, string[]>;
   /** File name -> [content type, bytes]. */
   files: Map<string, readonly [string, Uint8Array]>;
   builtMs: number;
@@ -47,12 +52,25 @@ export async function bundleBrowserCode(entryPoints: Record<string, string>, tar
   }
   // The metafile names each output's entry by its path relative to the working directory.
   const nameOf = new Map(Object.entries(entryPoints).map(([name, file]) => [resolve(file), name]));
+  const outputs = result.metafile.outputs;
   const entries = new Map<string, string>();
-  for (const [out, meta] of Object.entries(result.metafile.outputs)) {
+  const preloads = new Map<string, string[]>();
+  for (const [out, meta] of Object.entries(outputs)) {
     const name = meta.entryPoint === undefined ? undefined : nameOf.get(resolve(meta.entryPoint));
-    if (name !== undefined) entries.set(name, basename(out));
+    if (name === undefined) continue;
+    entries.set(name, basename(out));
+    const seen = new Set<string>();
+    const visit = (file: string) => {
+      for (const i of outputs[file]?.imports ?? []) {
+        if (i.kind !== 'import-statement' || i.external === true || seen.has(i.path)) continue;
+        seen.add(i.path);
+        visit(i.path);
+      }
+    };
+    visit(out);
+    preloads.set(name, [...seen].map((f) => basename(f)));
   }
-  return { entries, files, builtMs: Date.now() - started };
+  return { entries, preloads, files, builtMs: Date.now() - started };
 }
 
 /** Builds on first use and keeps the result; a failed build is reported and tried again on the next request. */

@@ -167,7 +167,7 @@ describe.skipIf(!requireChromium())('giant counter overlay in Chromium', () => {
     await startFeed();
     await sleep(2000);
     const times: number[] = [];
-    for (let k = 0; k < 3; k++) {
+    for (let k = 0; k < 5; k++) {
       const before = await statsGmv(httpPort);
       await page.reload({ waitUntil: 'commit' });
       await page.waitForFunction(() => window.__gala?.displayed() != null, null, { timeout: 10_000 });
@@ -179,13 +179,24 @@ describe.skipIf(!requireChromium())('giant counter overlay in Chromium', () => {
       for (const f of drawn.slice(first)) expect(hundredths(f.v)).toBeGreaterThanOrEqual(before);
       // Timed from the navigation's start in the browser (the reload itself) to the first frame with the figure.
       times.push(await page.evaluate((t) => t - performance.timeOrigin, drawn[first]!.t));
+      await sleep(500);
     }
-    // The median of three: one reload slowed by a neighbour's burst is not the page. The whole path is CPU work in
-    // software rendering (script, Pixi and its WebGL context, the font atlas, the first draw).
-    const median = times.sort((a, b) => a - b)[1]!;
-    const within = bound(1000);
-    const note = `reload to current figure: ${times.map((t) => t.toFixed(0)).join(', ')} ms (load per core ${loadPerCore().toFixed(1)}, bound ${within} ms)`;
-    if (within > 1000) console.warn(`${note}: machine oversubscribed, the 1 s bound is stretched`);
+    // The median of five: one reload slowed by a neighbour's burst is not the page. The whole path is CPU work in
+    // software rendering (script, Pixi and its WebGL context, the font atlas, the first draw): about 0.6-0.8 s here
+    // with other work on the machine. The bound is the issue's 1 s. The only tolerance is for a machine
+    // overloaded by other processes (load per core above 2: this test itself keeps about one core and a half
+    // busy): then 1.25 s, a fixed allowance that a page twice as slow as today's still fails.
+    // It can, because the page comes with the figures of the instant it was served (not only via its socket).
+    const before = await statsGmv(httpPort);
+    const html = await (await fetch(`http://127.0.0.1:${httpPort}/overlays/counter`)).text();
+    const boot = JSON.parse(/<script type="application\/json" id="gala-boot">([^<]*)<\/script>/.exec(html)![1]!) as { topic: string; data: { gmv?: string } }[];
+    expect(boot.map((b) => b.topic).sort()).toEqual(['graphics', 'show', 'totals']);
+    expect(hundredths(boot.find((b) => b.topic === 'totals')!.data.gmv!)).toBeGreaterThanOrEqual(before);
+    const median = times.sort((a, b) => a - b)[2]!;
+    const load = loadPerCore();
+    const within = load > 2 ? 1250 : 1000;
+    const note = `reload to current figure: ${times.map((t) => t.toFixed(0)).join(', ')} ms (load per core ${load.toFixed(1)}, bound ${within} ms)`;
+    if (within > 1000) console.warn(`${note}: machine overloaded by other processes, 0.25 s of tolerance`);
     expect(median, note).toBeLessThanOrEqual(within);
   });
 

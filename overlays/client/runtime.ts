@@ -2,8 +2,9 @@
 // channel (snapshot then updates, resync on gaps, reconnect with backoff), graphics cues with in/out
 // animations, the show's theme, a safe-area guide, WebGL context-loss recovery, and a health report to the
 // server every second.
-import { Application, Container, Graphics as Shape } from 'pixi.js';
+import { Application, Container, Graphics as Shape, WebGLRenderer } from 'pixi.js';
 import { LiveClient, type GraphicName, type GraphicState, type LiveClientOptions, type ShowData, type Topic } from '../../aggregator/live-protocol.ts';
+import { readBoot } from './boot.ts';
 import { markRehearsal } from './rehearsal-mark.ts';
 
 export interface Theme {
@@ -157,26 +158,34 @@ export async function runOverlay(name: string, topics: Topic[], setup: (ctx: Ove
   });
   const proto = location.protocol === 'https:' ? 'wss' : 'ws';
   const token = params.get('token');
+  const receive = (m: LiveMessage) => {
+    if (m.topic === 'totals' && performance.getEntriesByName('gala:live').length === 0) performance.mark('gala:live');
+    if (m.topic === 'show' && early !== null) {
+      const show = m.data as ShowData;
+      earlyShow = show;
+      Object.assign(theme, show.theme ?? {});
+      showArrived();
+    }
+    if (early === null) deliver(m);
+    else if (early.length < EARLY_MAX) early.push(m);
+    else {
+      // Setup is taking very long: start over with fresh snapshots rather than keep an unbounded backlog.
+      early = [];
+      client.stop();
+      client.start();
+    }
+  };
+  // The snapshots the page was served with (client/boot.ts) come first: with them the page sets up and draws the
+  // figure of the instant it was served without waiting for its live connection, whose own snapshots (as new or
+  // newer) then take over. Never a zero or a blank, whichever comes first.
+  for (const s of readBoot()) receive({ type: 'snapshot', topic: s.topic, rev: 0, at: s.at, data: s.data });
   const client = new LiveClient({
     url: `${proto}://${location.host}/v1/live${token ? `?token=${encodeURIComponent(token)}` : ''}`,
     // The same array `watch` adds to, so a reconnection subscribes again to every watched topic.
     topics: topicList,
     onMessage: (m) => {
       lastMessageAt = performance.now();
-      if (m.topic === 'show' && early !== null) {
-        const show = m.data as ShowData;
-        earlyShow = show;
-        Object.assign(theme, show.theme ?? {});
-        showArrived();
-      }
-      if (early === null) deliver(m);
-      else if (early.length < EARLY_MAX) early.push(m);
-      else {
-        // Setup is taking very long: start over with fresh snapshots rather than keep an unbounded backlog.
-        early = [];
-        client.stop();
-        client.start();
-      }
+      receive(m);
     },
     onStatus: (s) => {
       connected = s === 'open';
@@ -203,8 +212,18 @@ export async function runOverlay(name: string, topics: Topic[], setup: (ctx: Ove
   // `?preview=1` (the control room's thumbnails): a quarter-resolution canvas drawn at most PREVIEW_FPS times a
   // second, so a wall of previews costs an operator's machine little, while it reports its health like any instance.
   const preview = params.get('preview') === '1';
-  await app.init({ width: 1920, height: 1080, backgroundAlpha: 0, antialias: params.get('aa') === '1', preference: 'webgl', autoStart: false, resolution: preview ? 0.25 : 1, autoDensity: preview, sharedTicker: false });
-  app.ticker.stop();
+  const options = { width: 1920, height: 1080, backgroundAlpha: 0, antialias: params.get('aa') === '1', resolution: preview ? 0.25 : 1, autoDensity: preview };
+  // The WebGL renderer is made directly: Application.init would first probe for WebGL with a throwaway context
+  // (40-60 ms of a reload under software rendering), and its ticker and resize plugins go unused (the page runs
+  // its own frame loop on a fixed-size stage). A browser without WebGL gets Pixi's own detection and fallbacks.
+  try {
+    const renderer = new WebGLRenderer();
+    await renderer.init(options);
+    app.renderer = renderer;
+  } catch {
+    await app.init({ ...options, preference: 'webgl', autoStart: false, sharedTicker: false });
+    app.ticker.stop();
+  }
   document.body.appendChild(app.canvas);
   performance.mark('gala:pixi');
 
@@ -290,8 +309,9 @@ export async function runOverlay(name: string, topics: Topic[], setup: (ctx: Ove
     else applyGraphic(d as GraphicState, false);
   });
 
-  // The page sets up once the show (and its theme: fonts are rasterised at setup) is known, or after SHOW_WAIT_MS
-  // with the default theme; what arrives meanwhile waits in `early` and is delivered after setup.
+  // The page sets up once the show (and its theme: fonts are rasterised at setup) is known, at once from the page's
+  // inlined snapshot, else from the live channel or after SHOW_WAIT_MS with the default theme; what arrives
+  // meanwhile waits in `early` and is delivered after setup.
   await showKnown;
   await setup(ctx);
   performance.mark('gala:setup');
@@ -360,7 +380,8 @@ export async function runOverlay(name: string, topics: Topic[], setup: (ctx: Ove
     last = t0;
     requestAnimationFrame(loop);
   };
-  requestAnimationFrame(loop);
+  // The first frame now, with the figure the page was served with, rather than at the next animation frame.
+  loop();
 
   const visibleNow = () => [...bound].filter(([, b]) => b.view.visible).map(([n]) => n);
   const countObjects = (c: Container): number => c.children.reduce((n, k) => n + countObjects(k), 1);

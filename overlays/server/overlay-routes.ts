@@ -7,12 +7,16 @@ import { GraphicsError } from './graphics.ts';
 import { lazyBundle } from '../../http/browser-bundle.ts';
 import { buildOverlays, overlayHtml, overlayNames } from './overlay-assets.ts';
 import type { OverlayRegistry } from './overlay-registry.ts';
+import type { SnapshotSource } from '../../aggregator/live-hub.ts';
+import { BOOT_TOPICS, type BootSnapshot } from '../client/boot.ts';
 
 export interface OverlayRoutesOptions {
   producerTokens: readonly string[];
   graphics: Graphics;
   registry: OverlayRegistry;
   onBuildError?: (e: unknown) => void;
+  /** The live channel's snapshots: each page is served with the current ones of BOOT_TOPICS inlined. */
+  snapshot?: SnapshotSource;
 }
 
 export function createOverlayRoutes(opts: OverlayRoutesOptions) {
@@ -36,8 +40,20 @@ export function createOverlayRoutes(opts: OverlayRoutesOptions) {
     const name = c.req.param('name');
     const script = (await assets()).entries.get(name);
     if (script === undefined) return c.json({ error: `overlay: unknown "${name}" (known: ${overlayNames().join(', ')})` }, 404);
+    // Taken as the page is served, so a reload starts from the figures of this instant; the live channel then
+    // brings anything newer. A topic that cannot be read now is left to the live channel.
+    const boot: BootSnapshot[] = [];
+    const snapshot = opts.snapshot;
+    for (const topic of BOOT_TOPICS) {
+      if (snapshot === undefined) break;
+      try {
+        boot.push({ topic, ...(await snapshot(topic)) });
+      } catch {
+        // the live channel sends it
+      }
+    }
     c.header('Cache-Control', 'no-cache');
-    return c.html(overlayHtml(name, script));
+    return c.html(overlayHtml(name, script, (await assets()).preloads.get(name), boot));
   });
 
   // Producer API: Bearer token (the control room's sessions come later and use the same routes). The check is

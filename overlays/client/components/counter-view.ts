@@ -1,11 +1,12 @@
 // The giant counter as a component, shared by the counter page and the stage wall: rolling odometer digits in
 // fixed-width slots (BitmapText glyphs rasterised once into a font atlas, so nothing is re-rasterised per frame),
 // gliding between live totals at the live rate, never backwards; the mobile share beneath it.
-import { BitmapFont, BitmapText, Container, Graphics, Text } from 'pixi.js';
+import { BitmapText, Container, Graphics, Text } from 'pixi.js';
 import type { TotalsData } from '../../../aggregator/live-protocol.ts';
 import { CounterModel } from '../counter-model.ts';
 import { formatMoney, hundredthsToDecimal, parseHundredths, shortMoney, type Numerals } from '../format.ts';
 import { onConnection, type OverlayContext } from '../runtime.ts';
+import { installAtlas } from './fonts.ts';
 
 /** How long a digit takes to roll over, and how far (in line heights) the glyphs travel doing it. */
 const ROLL_MS = 220;
@@ -36,20 +37,36 @@ export function createCounterView(ctx: OverlayContext, o: CounterViewOptions = {
   const font = `gala-counter-${size}`;
   const small = `gala-counter-small-${size}`;
   const smallSize = Math.round(54 * k);
-  BitmapFont.install({
-    name: font,
-    style: { fontFamily: theme.fontFamily, fontSize: size, fontWeight: '800', fill: theme.primary, dropShadow: { color: '#000000', alpha: 0.55, blur: 8 * k, distance: 4 * k, angle: Math.PI / 2 } },
-    chars: [['0', '9'], ',.-¥$€£₩HKS亿万 '],
-    resolution: 1,
-    padding: Math.ceil(12 * k),
-  });
-  BitmapFont.install({
-    name: small,
-    style: { fontFamily: theme.fontFamily, fontSize: smallSize, fontWeight: '700', fill: theme.text },
-    chars: [['0', '9'], ['a', 'z'], ['A', 'Z'], '.,%·:/ -+()亿万'],
-    resolution: 1,
-    padding: 6,
-  });
+  // Both atlases skip Pixi's kerning table: it measures every pair of the font's characters (thousands of canvas
+  // measureText calls, 100-300 ms of a reload under software rendering for the small font alone), and the digits sit
+  // in fixed-width slots anyway. Neither has mipmaps: their text is drawn at 0.55-1 times the size it was rasterised
+  // at, and building the pages' mipmap chains delays the first frame's way to the screen in software rendering
+  // (about 40 ms of a reload, measured); a quarter-size preview keeps them, or it would shimmer.
+  // The figures' atlas is one 1024 page rather than four of Pixi's 512 (the same bytes): with two texture units per
+  // batch under software rendering, a row of digits is then one draw call, not several.
+  const mipmap = ctx.params.get('preview') === '1';
+  installAtlas(
+    {
+      name: font,
+      style: { fontFamily: theme.fontFamily, fontSize: size, fontWeight: '800', fill: theme.primary, dropShadow: { color: '#000000', alpha: 0.55, blur: 8 * k, distance: 4 * k, angle: Math.PI / 2 } },
+      chars: [['0', '9'], ',.-¥$€£₩HKS亿万 '],
+      resolution: 1,
+      padding: Math.ceil(12 * k),
+      skipKerning: true,
+    },
+    { pageSize: 1024, mipmap },
+  );
+  installAtlas(
+    {
+      name: small,
+      style: { fontFamily: theme.fontFamily, fontSize: smallSize, fontWeight: '700', fill: theme.text },
+      chars: [['0', '9'], ['a', 'z'], ['A', 'Z'], '.,%·:/ -+()亿万'],
+      resolution: 1,
+      padding: 6,
+      skipKerning: true,
+    },
+    { mipmap },
+  );
 
   const root = new Container();
   const panel = new Graphics();

@@ -1,0 +1,32 @@
+// The live state an overlay page is served with: the server writes the current snapshots of a few topics into the
+// page's HTML, so a (re)loaded overlay can draw the current figure without waiting for its live connection.
+import type { Topic } from '../../aggregator/live-protocol.ts';
+
+/** Topics inlined in every overlay page: the theme, what is on air, and the figures. */
+export const BOOT_TOPICS = ['show', 'graphics', 'totals'] as const satisfies readonly Topic[];
+
+export interface BootSnapshot {
+  topic: Topic;
+  /** The instant the data describes (ISO). */
+  at: string;
+  data: unknown;
+}
+
+export const BOOT_ELEMENT_ID = 'gala-boot';
+
+/** The page's inlined snapshots, or none (an old page, a hand-made one, or unreadable). */
+export function readBoot(): BootSnapshot[] {
+  const text = document.getElementById(BOOT_ELEMENT_ID)?.textContent ?? '';
+  if (text === '') return [];
+  try {
+    const v: unknown = JSON.parse(text);
+    return Array.isArray(v) ? v.filter((s): s is BootSnapshot => typeof s === 'object' && s !== null && typeof (s as BootSnapshot).topic === 'string' && typeof (s as BootSnapshot).at === 'string') : [];
+  } catch {
+    return [];
+  }
+}
+
+/** The snapshots as a JSON script element's text: `<` escaped so no show text can close the element. */
+export function bootScriptText(snapshots: readonly BootSnapshot[]): string {
+  return JSON.stringify(snapshots).replace(/</g, '\\u003c');
+}
