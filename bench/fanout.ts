@@ -13,6 +13,7 @@ import WebSocket from 'ws';
 import { startGalaProcess, type GalaProcess } from '../test-support/gala-process.ts';
 import { TEST_TOKEN } from '../test-support/system-harness.ts';
 import type { WorkerCommand, WorkerReply, WorkerResult } from './fanout-subscribers.ts';
+import { cpuOf } from './proc-stats.ts';
 
 const { values } = parseArgs({
   options: {
@@ -48,13 +49,6 @@ const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.len
 const round = (x: number, d = 1) => Math.round(x * 10 ** d) / 10 ** d;
 
 /** CPU of a process or one of its threads (`/proc/<pid>/task/<tid>/stat`) in s, user and system apart. */
-function cpuOf(statPath: string): { user: number; system: number } {
-  const stat = readFileSync(statPath, 'utf8');
-  // Fields after the command name: utime and stime are the 12th and 13th, in clock ticks (100 per second).
-  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return { user: Number(f[11]) / 100, system: Number(f[12]) / 100 };
-}
-
 function proc(pid: number) {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
   const cpu = cpuOf(`/proc/${pid}/stat`);

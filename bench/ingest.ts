@@ -2,7 +2,7 @@
 // with the load generator in this process on the same machine. Prints per-run figures, their medians, and the
 // ceiling of the engine alone with the ratio of the two.
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -12,6 +12,7 @@ import { convertHundredths, formatHundredths } from '../domain/money.ts';
 import type { Ack, FrameError } from '../domain/order.ts';
 import { startGalaProcess } from '../test-support/gala-process.ts';
 import { TEST_TOKEN } from '../test-support/system-harness.ts';
+import { cpuOf, rssMbOf } from './proc-stats.ts';
 
 const { values } = parseArgs({
   options: {
@@ -81,19 +82,12 @@ const pct = (xs: number[], p: number) => {
   return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))]!;
 };
 const median = (xs: number[]) => pct(xs, 50);
-const rssMb = (pid: number) => {
-  try {
-    const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-    return m ? Math.round(Number(m[1]) / 1024) : Number.NaN;
-  } catch {
-    return Number.NaN;
-  }
-};
-/** CPU seconds a process has used so far, every thread (utime + stime of /proc/<pid>/stat). */
+
+/** CPU seconds a process has used so far, every thread; NaN once it has gone. */
 const cpuSeconds = (pid: number) => {
   try {
-    const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-    return (Number(f[11]) + Number(f[12])) / 100;
+    const c = cpuOf(`/proc/${pid}/stat`);
+    return c.user + c.system;
   } catch {
     return Number.NaN;
   }
@@ -123,7 +117,7 @@ async function run(index: number): Promise<RunResult> {
   const nodeArgs = (process.env.BENCH_SERVER_NODE_ARGS ?? '').split(' ').filter((a) => a.length > 0);
   const server = await startGalaProcess(['--data', dir], { GALA_DEDUP_MAX_ENTRIES: '200000000', GALA_DEDUP_EXPECTED_RATE: String(RATE > 0 ? RATE : 200_000), ...(process.env.GALA_RECONCILE_SECONDS ? { GALA_RECONCILE_SECONDS: process.env.GALA_RECONCILE_SECONDS } : {}) }, nodeArgs);
   const pid = server.proc.pid!;
-  const rssStart = rssMb(pid);
+  const rssStart = rssMbOf(pid);
   let rssPeak = rssStart;
   const ackLatency: number[] = [];
   const acks: { t: number; cum: number }[] = [];
@@ -188,13 +182,13 @@ async function run(index: number): Promise<RunResult> {
   const sampler = (async () => {
     let lastPrint = performance.now();
     while (!stop) {
-      rssPeak = Math.max(rssPeak, rssMb(pid));
+      rssPeak = Math.max(rssPeak, rssMbOf(pid));
       const t = performance.now();
       const s = (await (await fetch(`http://127.0.0.1:${server.httpPort}/v1/stats`)).json()) as { orders: number };
       polls.push({ t, orders: s.orders });
       if (performance.now() - lastPrint >= 10_000) {
         lastPrint = performance.now();
-        process.stdout.write(`  t=${((lastPrint - t0) / 1000).toFixed(0)}s acked=${accepted} rss=${rssMb(pid)}MB\n`);
+        process.stdout.write(`  t=${((lastPrint - t0) / 1000).toFixed(0)}s acked=${accepted} rss=${rssMbOf(pid)}MB\n`);
       }
       await sleep(25);
     }
@@ -212,7 +206,7 @@ async function run(index: number): Promise<RunResult> {
   const sum = Number(/gala_ingest_insert_rows_sum (\d+)/.exec(metrics)?.[1] ?? 0);
   const cnt = Number(/gala_ingest_insert_rows_count (\d+)/.exec(metrics)?.[1] ?? 1);
   process.stdout.write(`  insert seconds: ${[...metrics.matchAll(/gala_ingest_insert_seconds_bucket\{le="([^"]+)"\} (\d+)/g)].map((m) => `<=${m[1]}:${m[2]}`).join(' ')}\n`);
-  const rssEnd = rssMb(pid);
+  const rssEnd = rssMbOf(pid);
   server.proc.kill('SIGTERM');
   await server.exited;
   rmSync(dir, { recursive: true, force: true });
