@@ -30,6 +30,13 @@ export interface ReconcilerOptions {
   intervalMs?: number;
   /** How often ids stored twice are looked for; its cost grows with the orders received meanwhile. */
   duplicateCheckMs?: number;
+  /**
+   * How often the totals are summed over the whole orders table (default 5 min). In between, each check adds
+   * only the orders received since the last agreeing one to that one's stored sums: a read of the newest
+   * parts, whose cost does not grow through the night. The full pass catches a row stored since below that
+   * point (an insert thought lost that landed late).
+   */
+  fullCheckMs?: number;
   metrics?: Registry;
   log?: Log;
   /** Rebuilds the live totals from storage; called when the same drift is seen twice in a row. */
@@ -42,7 +49,14 @@ export function createReconciler(opts: ReconcilerOptions) {
   const { store, totals, show } = opts;
   const interval = opts.intervalMs ?? 10_000;
   const duplicateEvery = opts.duplicateCheckMs ?? 60_000;
+  const fullEvery = opts.fullCheckMs ?? 300_000;
   let lastDuplicateCheck = Number.NEGATIVE_INFINITY;
+  let lastFullCheck = Number.NEGATIVE_INFINITY;
+  const duplicateSlices = Math.min(16, Math.max(1, Math.round(duplicateEvery / interval)));
+  /** The duplicate look under way: the instant it looks back to, and its next slice. */
+  let sweep: { since: number; next: number } | null = null;
+  /** Stored sums per currency of every order received at or before `through`, as of the last agreeing check. */
+  let ledger: { through: number; sums: Map<string, bigint> } | null = null;
   const late = new Map<string, DuplicateIdRow>();
   // After a restart, look back one de-duplication window, not over the whole night.
   let checkedSinceMs = Date.now() - 600_000;
@@ -61,16 +75,18 @@ export function createReconciler(opts: ReconcilerOptions) {
     checkedAt === null ? -1 : (Date.now() - checkedAt) / 1000,
   );
 
-  async function once(): Promise<void> {
+  async function once(all: boolean): Promise<void> {
     // The live totals hold exactly the stored orders received up to their watermark (groups commit in arrival
     // order), so both sides describe the same orders even while inserts keep landing.
     const through = totals.appliedThroughMs;
     const revision = totals.revision;
     const live = new Map(totals.currencySums());
     const bounded = Number.isFinite(through);
-    const rows = await store.totals(bounded ? through : undefined);
+    const base = bounded && ledger !== null && through >= ledger.through && Date.now() - lastFullCheck < fullEvery ? ledger : null;
+    if (base === null) lastFullCheck = Date.now();
+    const rows = await store.totals(bounded ? through : undefined, base?.through);
     if (bounded || totals.revision === revision) {
-      const stored = new Map<string, bigint>();
+      const stored = new Map<string, bigint>(base?.sums);
       for (const r of rows) stored.set(r.currency, (stored.get(r.currency) ?? 0n) + r.hundredths);
       const next = new Map<string, bigint>();
       for (const c of new Set([...live.keys(), ...stored.keys()])) {
@@ -82,6 +98,8 @@ export function createReconciler(opts: ReconcilerOptions) {
       if (next.size > 0 && !again) opts.log?.('reconcile.drift', { drift: Object.fromEntries([...next].map(([c, d]) => [c, d.toString()])) });
       drift = next;
       checkedAt = Date.now();
+      // Only an agreeing check is built on; after a drift the next one sums the whole table again.
+      ledger = bounded && next.size === 0 ? { through, sums: stored } : null;
       // The same drift twice in a row is no race: the stored figures are the truth, so the live ones are rebuilt
       // from them (viewers never keep a wrong number) and the control room is told through health and metrics.
       if (again && opts.onDrift !== undefined) {
@@ -90,13 +108,23 @@ export function createReconciler(opts: ReconcilerOptions) {
         await opts.onDrift();
       }
     }
-    // Late duplicates: ids with a copy received since the last look. The look costs a lookup per order received
-    // meanwhile, so it runs once a minute; the 5 s overlap covers batches committed while the last one ran.
-    if (Date.now() - lastDuplicateCheck < duplicateEvery) return;
-    lastDuplicateCheck = Date.now();
-    const since = checkedSinceMs;
-    checkedSinceMs = Date.now() - 5_000;
-    for (const d of await store.duplicateIds(1000, since)) {
+    // Late duplicates: ids with a copy received since the last look, once a minute; the 5 s overlap covers batches
+    // committed while the last look ran. A look reads the whole fingerprint side table, so it is cut into slices
+    // by fingerprint, one per check: at 100,000 orders/s one read of it all held the CPU for over a second and
+    // lengthened the acks' tail, where a slice is a short read.
+    if (sweep === null) {
+      if (Date.now() - lastDuplicateCheck < duplicateEvery) return;
+      lastDuplicateCheck = Date.now();
+      sweep = { since: checkedSinceMs, next: 0 };
+      checkedSinceMs = Date.now() - 5_000;
+    }
+    const until = all ? duplicateSlices : sweep.next + 1;
+    for (; sweep.next < until; sweep.next++) record(await store.duplicateIds(1000, sweep.since, { index: sweep.next, count: duplicateSlices }));
+    if (sweep.next >= duplicateSlices) sweep = null;
+  }
+
+  function record(rows: DuplicateIdRow[]): void {
+    for (const d of rows) {
       const prev = late.get(d.id);
       const extra = d.copies - 1 - (prev === undefined ? 0 : prev.copies - 1);
       if (extra <= 0) continue;
@@ -109,10 +137,13 @@ export function createReconciler(opts: ReconcilerOptions) {
   }
 
   return {
-    /** Runs one reconciliation now (tests, and the periodic timer); `full` includes the duplicate check. */
+    /** Runs one reconciliation now (tests, and the periodic timer); `full` sums the whole table and looks for duplicates. */
     run(full = false): Promise<void> {
-      if (full) lastDuplicateCheck = Number.NEGATIVE_INFINITY;
-      running ??= once().finally(() => {
+      if (full) {
+        lastDuplicateCheck = Number.NEGATIVE_INFINITY;
+        lastFullCheck = Number.NEGATIVE_INFINITY;
+      }
+      running ??= once(full).finally(() => {
         running = null;
       });
       return running;

@@ -196,6 +196,21 @@ export function describeOrderStoreContract(name: string, open: OpenStore): void 
         expect(totals.every((r) => typeof r.hundredths === 'bigint')).toBe(true);
       });
 
+      it('sums only the arrivals in (after, through] when given a range, so a check can add the recent ones', async () => {
+        const { store } = await fresh();
+        for (let k = 0; k < 4; k++) {
+          await store.insert(encode([order(`r-${k}`, { hundredths: 10 ** k }), order(`r-${k}-usd`, { hundredths: 5, currency: 'USD' })], BASE_MS + k * 1000));
+        }
+        const sum = async (through?: number, after?: number) =>
+          Object.fromEntries((await store.totals(through, after)).map((r) => [r.currency, `${r.hundredths}/${r.orders}`]));
+        expect(await sum(BASE_MS + 2000)).toEqual({ EUR: '111/3', USD: '15/3' });
+        expect(await sum(BASE_MS + 2000, BASE_MS)).toEqual({ EUR: '110/2', USD: '10/2' });
+        expect(await sum(undefined, BASE_MS + 2000)).toEqual({ EUR: '1000/1', USD: '5/1' });
+        expect(await sum(BASE_MS + 3000, BASE_MS + 3000)).toEqual({});
+        // The pieces add up to the whole.
+        expect(await sum(BASE_MS + 999, BASE_MS - 1)).toEqual({ EUR: '1/1', USD: '5/1' });
+      });
+
       it('keeps sums above 2^53 exact (no floating point anywhere on the way)', async () => {
         const { store } = await fresh();
         // Beyond the per-order maximum, but a legal Int64: three of these sum to 12,000,000,000,000,003,
@@ -506,6 +521,21 @@ export function describeOrderStoreContract(name: string, open: OpenStore): void 
         ]);
         expect((await store.duplicateIds(10, BASE_MS)).map((d) => d.id).sort()).toEqual(['late', 'old-twice']);
         expect(await store.duplicateIds(10, BASE_MS + 1_000_000)).toEqual([]);
+      });
+
+      it('splits the incremental check into fingerprint slices that together find every id once', async () => {
+        const { store } = await fresh();
+        const ids = Array.from({ length: 24 }, (_, i) => `twice-${i}`);
+        await store.insert(encode([...ids.map((id) => order(id)), order('once')], BASE_MS));
+        await store.insert(encode(ids.map((id) => order(id)), BASE_MS + 700_000));
+        const whole = (await store.duplicateIds(100, BASE_MS + 600_000)).map((d) => d.id).sort();
+        expect(whole).toEqual([...ids].sort());
+        const slices = await Promise.all([0, 1, 2, 3].map(async (index) => (await store.duplicateIds(100, BASE_MS + 600_000, { index, count: 4 })).map((d) => d.id)));
+        expect(slices.flat().sort()).toEqual(whole);
+        // 24 random fingerprints over 4 slices: each slice holds only its own share.
+        expect(slices.filter((s) => s.length > 0).length).toBeGreaterThan(1);
+        expect(Math.max(...slices.map((s) => s.length))).toBeLessThan(24);
+        await expect(store.duplicateIds(10, BASE_MS, { index: 4, count: 4 })).rejects.toThrow(/slice .* 0 <= index < count/);
       });
 
       it('is empty when every id is stored once', async () => {

@@ -71,8 +71,12 @@ export function createOrderStore(conn: SqlConnection, opts: OrderStoreOptions = 
 
     // Sums travel as strings (toString): chDB 26.x does not quote 64-bit integers in JSON, and a JSON
     // number above 2^53 is rounded before BigInt() could see it.
-    async totals(receivedThroughMs?: number): Promise<TotalsRow[]> {
-      const where = receivedThroughMs === undefined ? '' : ` WHERE received_ms <= ${Math.trunc(receivedThroughMs)}`;
+    async totals(receivedThroughMs?: number, receivedAfterMs?: number): Promise<TotalsRow[]> {
+      const bounds = [
+        ...(receivedAfterMs === undefined ? [] : [`received_ms > ${Math.trunc(receivedAfterMs)}`]),
+        ...(receivedThroughMs === undefined ? [] : [`received_ms <= ${Math.trunc(receivedThroughMs)}`]),
+      ];
+      const where = bounds.length === 0 ? '' : ` WHERE ${bounds.join(' AND ')}`;
       const rows = await conn.queryRows<{ currency: string; channel: Channel; h: string; n: string }>(
         `SELECT currency, channel, toString(sum(hundredths)) AS h, count() AS n FROM ${ORDERS_TABLE}${where} GROUP BY currency, channel ORDER BY currency, channel`,
       );
@@ -145,14 +149,20 @@ export function createOrderStore(conn: SqlConnection, opts: OrderStoreOptions = 
       return found;
     },
 
-    async duplicateIds(limit: number, receivedSinceMs?: number): Promise<DuplicateIdRow[]> {
+    async duplicateIds(limit: number, receivedSinceMs?: number, slice?: { index: number; count: number }): Promise<DuplicateIdRow[]> {
       let where = '';
+      if (slice !== undefined && !(Number.isInteger(slice.count) && slice.count >= 1 && Number.isInteger(slice.index) && slice.index >= 0 && slice.index < slice.count)) {
+        throw new Error(`duplicateIds: slice ${JSON.stringify(slice)} must have 0 <= index < count, integers`);
+      }
       if (receivedSinceMs !== undefined) {
+        // fp_hi leads the side table's key: a slice reads its own range of it only, and holds only its share of
+        // the recent fingerprints in memory.
+        const range = slice === undefined || slice.count === 1 ? '' : ` AND fp_hi >= ${Math.floor((2 ** 32 * slice.index) / slice.count)} AND fp_hi < ${Math.floor((2 ** 32 * (slice.index + 1)) / slice.count)}`;
         // Index lookups only: fingerprints received since then (orders table, by arrival), those seen more than
         // once (side table, by fingerprint), then just the arrival instants of their copies (orders table).
         const candidates = await conn.queryRows<{ fp_hi: number | string; fp_lo: number | string; at: (number | string)[] }>(
           `SELECT fp_hi, fp_lo, groupArray(received_ms) AS at FROM ${FPS_TABLE}
-           WHERE (fp_hi, fp_lo) IN (SELECT fp_hi, fp_lo FROM ${ORDERS_TABLE} WHERE received_ms >= ${Math.trunc(receivedSinceMs)})
+           WHERE (fp_hi, fp_lo) IN (SELECT fp_hi, fp_lo FROM ${ORDERS_TABLE} WHERE received_ms >= ${Math.trunc(receivedSinceMs)}${range})${range}
            GROUP BY fp_hi, fp_lo HAVING count() > 1 LIMIT ${Math.trunc(limit)}`,
         );
         if (candidates.length === 0) return [];

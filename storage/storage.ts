@@ -63,8 +63,11 @@ export interface OrderStore {
   insert(rows: EncodedRows): Promise<void>;
   /** See SqlConnection.settleFailedInsert: call before asking what a failed insert stored. */
   settleFailedInsert(error: unknown): Promise<void>;
-  /** Totals of every stored row (or of those received at or before an instant), by currency and channel. */
-  totals(receivedThroughMs?: number): Promise<TotalsRow[]>;
+  /**
+   * Totals of every stored row, by currency and channel; or of those received at or before receivedThroughMs,
+   * and after receivedAfterMs (the orders table is ordered by arrival, so a recent range reads only its parts).
+   */
+  totals(receivedThroughMs?: number, receivedAfterMs?: number): Promise<TotalsRow[]>;
   /** Per-second sums by paid-at second, currency and channel, for seconds in [fromSecond, toSecond). */
   perSecond(fromSecond: number, toSecond: number): Promise<SecondRow[]>;
   /**
@@ -80,9 +83,11 @@ export interface OrderStore {
   storedFingerprints(fps: readonly (readonly [number, number])[], receivedBetween?: readonly [number, number]): Promise<Set<string>>;
   /**
    * Ids stored more than once: resends that arrived after the de-duplication window. With
-   * receivedSinceMs, only ids with a copy received at or after that instant (the incremental check).
+   * receivedSinceMs, only ids with a copy received at or after that instant (the incremental check); with a
+   * slice as well, only the fingerprints in slice `index` of `count` equal ranges, so a check can be spread
+   * over several short reads instead of one long one (the slices of a count together cover every id).
    */
-  duplicateIds(limit: number, receivedSinceMs?: number): Promise<DuplicateIdRow[]>;
+  duplicateIds(limit: number, receivedSinceMs?: number, slice?: { index: number; count: number }): Promise<DuplicateIdRow[]>;
   /**
    * Puts back into the tables that materialized views fill (rollups, fingerprint side table) whatever the orders
    * table holds and they lack: a crash between an insert's orders part and its views' parts leaves them short.
