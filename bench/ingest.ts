@@ -17,6 +17,7 @@ import { cpuOf, rssMbOf } from './proc-stats.ts';
 const { values } = parseArgs({
   options: {
     duration: { type: 'string', default: '60' },
+    warmup: { type: 'string', default: '10' },
     runs: { type: 'string', default: '3' },
     rate: { type: 'string', default: '0' },
     connections: { type: 'string', default: '4' },
@@ -27,6 +28,8 @@ const { values } = parseArgs({
   },
 });
 const DURATION = Number(values.duration);
+/** Seconds at the rate before latencies count: the fresh process's first seconds (JIT, first parts) are not its steady state. */
+const WARMUP = Number(values.warmup);
 const RUNS = Number(values.runs);
 const RATE = Number(values.rate); // orders/s in total; 0 = as fast as acks allow
 const CONNS = Number(values.connections);
@@ -98,6 +101,8 @@ interface RunResult {
   ordersPerSecond: number;
   ackP50Ms: number;
   ackP99Ms: number;
+  /** Ack p99 over the warm-up alone, printed so what was left out is seen. */
+  warmupAckP99Ms: number;
   visibleP50Ms: number;
   visibleP99Ms: number;
   rssStartMb: number;
@@ -115,11 +120,14 @@ async function run(index: number): Promise<RunResult> {
   const dir = mkdtempSync(join(tmpdir(), 'gala-bench-'));
   // BENCH_SERVER_NODE_ARGS lets a profiler ride along, e.g. "--cpu-prof --cpu-prof-dir=prof".
   const nodeArgs = (process.env.BENCH_SERVER_NODE_ARGS ?? '').split(' ').filter((a) => a.length > 0);
-  const server = await startGalaProcess(['--data', dir], { GALA_DEDUP_MAX_ENTRIES: '200000000', GALA_DEDUP_EXPECTED_RATE: String(RATE > 0 ? RATE : 200_000), ...(process.env.GALA_RECONCILE_SECONDS ? { GALA_RECONCILE_SECONDS: process.env.GALA_RECONCILE_SECONDS } : {}) }, nodeArgs);
+  const server = await startGalaProcess(['--data', dir], { GALA_DEDUP_MAX_ENTRIES: '200000000', GALA_DEDUP_EXPECTED_RATE: String(RATE > 0 ? RATE : 200_000), ...Object.fromEntries(['GALA_RECONCILE_SECONDS', 'GALA_GROUP_FLUSH_MS'].filter((k) => process.env[k]).map((k) => [k, process.env[k]!])) }, nodeArgs);
   const pid = server.proc.pid!;
   const rssStart = rssMbOf(pid);
   let rssPeak = rssStart;
   const ackLatency: number[] = [];
+  const warmLatency: number[] = [];
+  /** Every ack since the last progress line. */
+  let windowLatency: number[] = [];
   const acks: { t: number; cum: number }[] = [];
   const polls: { t: number; orders: number }[] = [];
   let accepted = 0;
@@ -163,7 +171,8 @@ async function run(index: number): Promise<RunResult> {
       const t = sentAt.get(a.batch!)!;
       sentAt.delete(a.batch!);
       if ('accepted' in a) {
-        ackLatency.push(now - t);
+        (now - t0 < WARMUP * 1000 ? warmLatency : ackLatency).push(now - t);
+        windowLatency.push(now - t);
         accepted += a.accepted;
         acks.push({ t: now, cum: accepted });
         lastAck = now;
@@ -188,12 +197,15 @@ async function run(index: number): Promise<RunResult> {
       polls.push({ t, orders: s.orders });
       if (performance.now() - lastPrint >= 10_000) {
         lastPrint = performance.now();
-        process.stdout.write(`  t=${((lastPrint - t0) / 1000).toFixed(0)}s acked=${accepted} rss=${rssMbOf(pid)}MB\n`);
+        // The ack tail of these 10 s alone, so a slow stretch can be matched with what the server did then.
+        const recent = windowLatency.sort((a, b) => a - b);
+        windowLatency = [];
+        process.stdout.write(`  t=${((lastPrint - t0) / 1000).toFixed(0)}s acked=${accepted} rss=${rssMbOf(pid)}MB ack p99=${Math.round(pct(recent, 99))} max=${Math.round(recent.at(-1) ?? Number.NaN)} ms\n`);
       }
       await sleep(25);
     }
   })();
-  setTimeout(() => (stop = true), DURATION * 1000);
+  setTimeout(() => (stop = true), (WARMUP + DURATION) * 1000);
   await Promise.all([...clients.map(drive), sampler]);
 
   const elapsed = (lastAck - t0) / 1000;
@@ -223,6 +235,7 @@ async function run(index: number): Promise<RunResult> {
     ordersPerSecond: Math.round(accepted / elapsed),
     ackP50Ms: Math.round(pct(ackLatency, 50)),
     ackP99Ms: Math.round(pct(ackLatency, 99)),
+    warmupAckP99Ms: Math.round(pct(warmLatency, 99)),
     visibleP50Ms: Math.round(pct(visible, 50)),
     visibleP99Ms: Math.round(pct(visible, 99)),
     rssStartMb: rssStart,
@@ -237,7 +250,7 @@ async function run(index: number): Promise<RunResult> {
   return r;
 }
 
-process.stdout.write(`${RUNS} runs of ${DURATION} s, ${CONNS} connections, window ${WINDOW}, batches of ${BATCH}, rate ${RATE || 'max'}\n`);
+process.stdout.write(`${RUNS} runs of ${DURATION} s after ${WARMUP} s of warm-up (latencies from after it; orders/s over both), ${CONNS} connections, window ${WINDOW}, batches of ${BATCH}, rate ${RATE || 'max'}\n`);
 const results: RunResult[] = [];
 for (let i = 0; i < RUNS; i++) results.push(await run(i));
 const med = {

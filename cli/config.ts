@@ -29,6 +29,8 @@ export interface ServeConfig {
   dedupExpectedPerSecond: number;
   /** How often live totals are reconciled against storage; 0 turns it off. */
   reconcileIntervalMs: number;
+  /** How long a group commit's first batch waits for company before the insert (default 100 ms). */
+  flushIntervalMs?: number;
   /** Public feed rate limit per client: requests per second sustained (0: no limit) and burst. */
   publicRatePerSecond: number;
   publicBurst: number;
@@ -107,6 +109,7 @@ export function parseServeConfig(argv: string[], env: NodeJS.ProcessEnv): ServeC
   };
   const publicRate = num('GALA_PUBLIC_RATE', '20', 0, 'requests per second per client, 0 for no limit');
   const publicBurst = num('GALA_PUBLIC_BURST', '100', 1, 'requests a client may make at once, at least 1');
+  const flushMs = num('GALA_GROUP_FLUSH_MS', '100', 1, 'milliseconds a group of batches waits for company before its insert, at least 1');
   const staleS = num('GALA_STALE_SECONDS', '10', 1, 'seconds without orders before input is stale, at least 1');
   const chUrl = pick(values['clickhouse-url'], env.GALA_CLICKHOUSE_URL, '');
   const obsUrl = pick(values['obs-url'], env.GALA_OBS_URL, '');
@@ -128,6 +131,7 @@ export function parseServeConfig(argv: string[], env: NodeJS.ProcessEnv): ServeC
     dedupMaxEntries: maxEntries,
     dedupExpectedPerSecond: expectedRate,
     reconcileIntervalMs: reconcileS * 1000,
+    flushIntervalMs: flushMs,
     publicRatePerSecond: publicRate,
     publicBurst,
     staleSeconds: staleS,

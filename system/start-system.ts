@@ -125,7 +125,7 @@ export async function startSystem(cfg: ServeConfig, opts: StartOptions = {}): Pr
     store,
     dedup,
     currencies: [...cfg.show.rates.keys()],
-    flushIntervalMs: opts.flushIntervalMs,
+    flushIntervalMs: opts.flushIntervalMs ?? cfg.flushIntervalMs,
     maxBufferedOrders: opts.maxBufferedOrders,
     onCommitted: (orders, receivedThroughMs) => {
       const before = new Map(totals.currencySums());
