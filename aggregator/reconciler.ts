@@ -84,7 +84,8 @@ export function createReconciler(opts: ReconcilerOptions) {
     const bounded = Number.isFinite(through);
     const base = bounded && ledger !== null && through >= ledger.through && Date.now() - lastFullCheck < fullEvery ? ledger : null;
     if (base === null) lastFullCheck = Date.now();
-    const rows = await store.totals(bounded ? through : undefined, base?.through);
+    // One thread: the check runs beside ingest all night, and on two cores a query on both delays the inserts.
+    const rows = await store.totals(bounded ? through : undefined, base?.through, { maxThreads: 1 });
     if (bounded || totals.revision === revision) {
       const stored = new Map<string, bigint>(base?.sums);
       for (const r of rows) stored.set(r.currency, (stored.get(r.currency) ?? 0n) + r.hundredths);

@@ -546,6 +546,16 @@ export function describeOrderStoreContract(name: string, open: OpenStore): void 
     });
 
     describe('connection', () => {
+      it('runs a query on as many threads as it is given (background checks take one)', async () => {
+        const { conn } = await fresh();
+        const threads = async (opts?: { maxThreads: number }) =>
+          Number((await conn.queryRows<{ value: string }>(`SELECT value FROM system.settings WHERE name = 'max_threads'`, opts))[0]?.value.replace(/\D/g, ''));
+        expect(await threads({ maxThreads: 1 })).toBe(1);
+        expect(await threads({ maxThreads: 3 })).toBe(3);
+        // Only that query: the next one runs with the engine's own setting again.
+        expect(await threads()).not.toBe(3);
+      });
+
       it('ping is true while open and false after close; close is idempotent', async () => {
         const { store } = await fresh();
         expect(await store.ping()).toBe(true);

@@ -2,9 +2,11 @@
 import type { Channel } from '../domain/order.ts';
 import { escapeTsv, FPS_TABLE, ORDER_COLUMNS, ORDERS_TABLE } from './order-rows.ts';
 import { AGG_KEY_MINUTE_TABLE, AGG_KEY_TOTAL_TABLE, AGG_SECOND_TABLE, currentSchemaVersion, KEY_MINUTE_ROLLUP, KEY_TOTAL_ROLLUP, migrate, MILESTONES_TABLE, RUNS_TABLE, SECOND_ROLLUP } from './schema.ts';
-import type { DuplicateIdRow, EncodedRows, FingerprintPage, KeyKind, KeySums, MilestoneRow, OrderStore, SecondRow, SqlConnection, TotalsRow } from './storage.ts';
+import type { DuplicateIdRow, EncodedRows, QueryOptions, FingerprintPage, KeyKind, KeySums, MilestoneRow, OrderStore, SecondRow, SqlConnection, TotalsRow } from './storage.ts';
 
 const FP_PAGE_ROWS = 1_000_000;
+/** The reconciler's look for late duplicates runs beside ingest all night: one thread, never every core. */
+const BACKGROUND: QueryOptions = { maxThreads: 1 };
 
 export interface OrderStoreOptions {
   /** Rows per fingerprintsSince page; tests shrink it to exercise paging. Default 1,000,000. */
@@ -71,7 +73,7 @@ export function createOrderStore(conn: SqlConnection, opts: OrderStoreOptions = 
 
     // Sums travel as strings (toString): chDB 26.x does not quote 64-bit integers in JSON, and a JSON
     // number above 2^53 is rounded before BigInt() could see it.
-    async totals(receivedThroughMs?: number, receivedAfterMs?: number): Promise<TotalsRow[]> {
+    async totals(receivedThroughMs?: number, receivedAfterMs?: number, opts?: QueryOptions): Promise<TotalsRow[]> {
       const bounds = [
         ...(receivedAfterMs === undefined ? [] : [`received_ms > ${Math.trunc(receivedAfterMs)}`]),
         ...(receivedThroughMs === undefined ? [] : [`received_ms <= ${Math.trunc(receivedThroughMs)}`]),
@@ -79,6 +81,7 @@ export function createOrderStore(conn: SqlConnection, opts: OrderStoreOptions = 
       const where = bounds.length === 0 ? '' : ` WHERE ${bounds.join(' AND ')}`;
       const rows = await conn.queryRows<{ currency: string; channel: Channel; h: string; n: string }>(
         `SELECT currency, channel, toString(sum(hundredths)) AS h, count() AS n FROM ${ORDERS_TABLE}${where} GROUP BY currency, channel ORDER BY currency, channel`,
+        opts,
       );
       return rows.map((r) => ({ currency: r.currency, channel: r.channel, hundredths: BigInt(r.h), orders: int(r.n) }));
     },
@@ -164,6 +167,7 @@ export function createOrderStore(conn: SqlConnection, opts: OrderStoreOptions = 
           `SELECT fp_hi, fp_lo, groupArray(received_ms) AS at FROM ${FPS_TABLE}
            WHERE (fp_hi, fp_lo) IN (SELECT fp_hi, fp_lo FROM ${ORDERS_TABLE} WHERE received_ms >= ${Math.trunc(receivedSinceMs)}${range})${range}
            GROUP BY fp_hi, fp_lo HAVING count() > 1 LIMIT ${Math.trunc(limit)}`,
+          BACKGROUND,
         );
         if (candidates.length === 0) return [];
         const fps = candidates.map((c) => `(${int(c.fp_hi)}, ${int(c.fp_lo)})`).join(', ');
@@ -173,6 +177,7 @@ export function createOrderStore(conn: SqlConnection, opts: OrderStoreOptions = 
       const rows = await conn.queryRows<{ id: string; n: string; currency: string; h: string; first: string; last: string }>(
         `SELECT id, count() AS n, any(currency) AS currency, toString(any(hundredths)) AS h, min(received_ms) AS first, max(received_ms) AS last
          FROM ${ORDERS_TABLE} ${where} GROUP BY id HAVING n > 1 ORDER BY first LIMIT ${Math.trunc(limit)}`,
+        BACKGROUND,
       );
       return rows.map((r) => ({
         id: r.id,

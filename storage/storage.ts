@@ -1,13 +1,21 @@
 // The storage seam: each engine supplies a small SqlConnection; everything above it is engine-neutral.
 import type { Channel } from '../domain/order.ts';
 
+export interface QueryOptions {
+  /**
+   * Threads the query may use (ClickHouse's max_threads). Background checks take 1, so that on a small machine they
+   * leave the other cores to the inserts that acknowledgements wait for, instead of taking every core in bursts.
+   */
+  maxThreads?: number;
+}
+
 /** What an engine adapter must provide. SQL given to it is plain ClickHouse SQL both engines understand. */
 export interface SqlConnection {
   readonly engine: 'chdb' | 'clickhouse-server';
   /** Runs a statement that returns nothing (DDL, ALTER). */
   command(sql: string): Promise<void>;
   /** Runs a query and returns its rows (JSONEachRow; 64-bit integers arrive as strings). */
-  queryRows<T = Record<string, unknown>>(sql: string): Promise<T[]>;
+  queryRows<T = Record<string, unknown>>(sql: string, opts?: QueryOptions): Promise<T[]>;
   /** Runs a query and returns its TabSeparated text, for bulk reads that must not build objects. */
   queryTsv(sql: string): Promise<string>;
   /** Inserts TabSeparated rows (text or UTF-8 bytes); resolves only once ClickHouse has committed them. */
@@ -67,7 +75,7 @@ export interface OrderStore {
    * Totals of every stored row, by currency and channel; or of those received at or before receivedThroughMs,
    * and after receivedAfterMs (the orders table is ordered by arrival, so a recent range reads only its parts).
    */
-  totals(receivedThroughMs?: number, receivedAfterMs?: number): Promise<TotalsRow[]>;
+  totals(receivedThroughMs?: number, receivedAfterMs?: number, opts?: QueryOptions): Promise<TotalsRow[]>;
   /** Per-second sums by paid-at second, currency and channel, for seconds in [fromSecond, toSecond). */
   perSecond(fromSecond: number, toSecond: number): Promise<SecondRow[]>;
   /**

@@ -1,7 +1,7 @@
 // The embedded engine: chDB (ClickHouse in-process) on a persistent data directory. The only importer of chdb.
 import { fstatSync, mkdirSync } from 'node:fs';
 import { Session, drainPending } from 'chdb';
-import type { SqlConnection } from '../storage.ts';
+import type { QueryOptions, SqlConnection } from '../storage.ts';
 
 /**
  * chDB is clickhouse-local inside the process and treats a readable standard input as data for an INSERT:
@@ -41,9 +41,10 @@ export function createChdbConnection(dataDir: string): SqlConnection {
       // The current database is a session's own: keep the insert session's the same.
       if (/^\s*USE\s/i.test(sql)) await inserts.queryAsync(sql, { format: 'TSV' });
     },
-    async queryRows<T>(sql: string) {
+    async queryRows<T>(sql: string, opts?: QueryOptions) {
       check();
-      const text = (await session.queryAsync(sql, { format: 'JSONEachRow' })).text();
+      const settings = opts?.maxThreads === undefined ? '' : `\nSETTINGS max_threads = ${Math.max(1, Math.trunc(opts.maxThreads))}`;
+      const text = (await session.queryAsync(sql + settings, { format: 'JSONEachRow' })).text();
       if (text.length === 0) return [] as T[];
       return text.trimEnd().split('\n').map((l) => JSON.parse(l) as T);
     },

@@ -2,7 +2,7 @@
 import { randomUUID } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { ClickHouseError, ClickHouseLogLevel, createClient, type ClickHouseClient, type ClickHouseSettings } from '@clickhouse/client';
-import type { SqlConnection } from '../storage.ts';
+import type { QueryOptions, SqlConnection } from '../storage.ts';
 
 export interface ServerConnectionOptions {
   /** Overrides the user in the URL. */
@@ -168,9 +168,11 @@ export function createServerConnection(url: string, opts: ServerConnectionOption
     }
   }
 
-  async function queryText(op: string, sql: string, format: 'TabSeparated' | 'JSONEachRow'): Promise<string> {
+  async function queryText(op: string, sql: string, format: 'TabSeparated' | 'JSONEachRow', opts?: QueryOptions): Promise<string> {
+    // Settings travel as URL parameters, which 18.16 takes (it has no SETTINGS clause in SELECT).
+    const settings = opts?.maxThreads === undefined ? QUERY_SETTINGS : { ...QUERY_SETTINGS, max_threads: Math.max(1, Math.trunc(opts.maxThreads)) };
     return run(op, sql, async () => {
-      const rs = await client.query({ query: sql, format, clickhouse_settings: QUERY_SETTINGS });
+      const rs = await client.query({ query: sql, format, clickhouse_settings: settings });
       return rs.text();
     });
   }
@@ -182,8 +184,8 @@ export function createServerConnection(url: string, opts: ServerConnectionOption
       await run('command', sql, () => client.command({ query: sql }));
     },
 
-    async queryRows<T>(sql: string): Promise<T[]> {
-      const text = await queryText('query', sql, 'JSONEachRow');
+    async queryRows<T>(sql: string, opts?: QueryOptions): Promise<T[]> {
+      const text = await queryText('query', sql, 'JSONEachRow', opts);
       if (text.length === 0) return [];
       return text.trimEnd().split('\n').map((line) => JSON.parse(line) as T);
     },
