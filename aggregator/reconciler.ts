@@ -48,11 +48,11 @@ const MAX_IDS_REPORTED = 100;
 export function createReconciler(opts: ReconcilerOptions) {
   const { store, totals, show } = opts;
   const interval = opts.intervalMs ?? 10_000;
-  const duplicateEvery = opts.duplicateCheckMs ?? 60_000;
+  const duplicateEvery = opts.duplicateCheckMs ?? 300_000;
   const fullEvery = opts.fullCheckMs ?? 300_000;
   let lastDuplicateCheck = Number.NEGATIVE_INFINITY;
   let lastFullCheck = Number.NEGATIVE_INFINITY;
-  const duplicateSlices = Math.min(16, Math.max(1, Math.round(duplicateEvery / interval)));
+  const duplicateSlices = Math.min(64, Math.max(1, Math.round(duplicateEvery / interval)));
   /** The duplicate look under way: the instant it looks back to, and its next slice. */
   let sweep: { since: number; next: number } | null = null;
   /** Stored sums per currency of every order received at or before `through`, as of the last agreeing check. */
@@ -109,10 +109,11 @@ export function createReconciler(opts: ReconcilerOptions) {
         await opts.onDrift();
       }
     }
-    // Late duplicates: ids with a copy received since the last look, once a minute; the 5 s overlap covers batches
-    // committed while the last look ran. A look reads the whole fingerprint side table, so it is cut into slices
-    // by fingerprint, one per check: at 100,000 orders/s one read of it all held the CPU for over a second and
-    // lengthened the acks' tail, where a slice is a short read.
+    // Late duplicates: ids with a copy received since the last look, every 5 minutes; the 5 s overlap covers
+    // batches committed while the last look ran. A look reads the whole fingerprint side table, so its cost grows
+    // through the night: it is cut into slices by fingerprint, one per check, so each is a short read on one
+    // thread. At 100,000 orders/s one read of it all had held both cores for over a second and lengthened the
+    // acks' tail, and a look every minute still took a core for much of the time once the table held 20M rows.
     if (sweep === null) {
       if (Date.now() - lastDuplicateCheck < duplicateEvery) return;
       lastDuplicateCheck = Date.now();

@@ -158,14 +158,14 @@ export function createOrderStore(conn: SqlConnection, opts: OrderStoreOptions = 
         throw new Error(`duplicateIds: slice ${JSON.stringify(slice)} must have 0 <= index < count, integers`);
       }
       if (receivedSinceMs !== undefined) {
-        // fp_hi leads the side table's key: a slice reads its own range of it only, and holds only its share of
-        // the recent fingerprints in memory.
+        // fp_hi leads the side table's key: a slice reads its own range of it only (twice: the fingerprints
+        // received since then, and every copy of those), and holds only its share of them in memory. The orders
+        // table is not read for the recent ones: ordered by arrival, it would be read whole for every slice.
         const range = slice === undefined || slice.count === 1 ? '' : ` AND fp_hi >= ${Math.floor((2 ** 32 * slice.index) / slice.count)} AND fp_hi < ${Math.floor((2 ** 32 * (slice.index + 1)) / slice.count)}`;
-        // Index lookups only: fingerprints received since then (orders table, by arrival), those seen more than
-        // once (side table, by fingerprint), then just the arrival instants of their copies (orders table).
+        // Then just the arrival instants of the copies of those seen more than once (orders table, by arrival).
         const candidates = await conn.queryRows<{ fp_hi: number | string; fp_lo: number | string; at: (number | string)[] }>(
           `SELECT fp_hi, fp_lo, groupArray(received_ms) AS at FROM ${FPS_TABLE}
-           WHERE (fp_hi, fp_lo) IN (SELECT fp_hi, fp_lo FROM ${ORDERS_TABLE} WHERE received_ms >= ${Math.trunc(receivedSinceMs)}${range})${range}
+           WHERE (fp_hi, fp_lo) IN (SELECT fp_hi, fp_lo FROM ${FPS_TABLE} WHERE received_ms >= ${Math.trunc(receivedSinceMs)}${range})${range}
            GROUP BY fp_hi, fp_lo HAVING count() > 1 LIMIT ${Math.trunc(limit)}`,
           BACKGROUND,
         );
