@@ -119,8 +119,8 @@ int main(int argc, char **argv) {
     kids[r] = fork();
     if (kids[r] == 0) { close(ls); receiver(sh, port, from, to); }
   }
-  // Accepted sockets arrive in any order; the receivers name them by their own index in the first message, so
-  // here the accept order is enough: every socket gets one copy per round, whoever holds its other end.
+  // Accepted sockets arrive in any order, and nothing here needs to know which receiver holds which: every socket
+  // gets one copy per round, and each receiver stamps its copies under its own socket indexes in shared memory.
   conns = malloc(sizeof(int) * n_sockets);
   for (int i = 0; i < n_sockets; i++) {
     conns[i] = accept(ls, NULL, NULL);
