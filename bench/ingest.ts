@@ -12,7 +12,7 @@ import { convertHundredths, formatHundredths } from '../domain/money.ts';
 import type { Ack, FrameError } from '../domain/order.ts';
 import { startGalaProcess } from '../test-support/gala-process.ts';
 import { TEST_TOKEN } from '../test-support/system-harness.ts';
-import { cpuOf, rssMbOf } from './proc-stats.ts';
+import { busiestThreads, cpuOf, rssMbOf, threadCpuByName } from './proc-stats.ts';
 
 const { values } = parseArgs({
   options: {
@@ -190,6 +190,8 @@ async function run(index: number): Promise<RunResult> {
 
   const sampler = (async () => {
     let lastPrint = performance.now();
+    let threadsBefore = threadCpuByName(pid);
+    let mergedBefore = { bytes: 0, seconds: 0 };
     while (!stop) {
       rssPeak = Math.max(rssPeak, rssMbOf(pid));
       const t = performance.now();
@@ -201,7 +203,20 @@ async function run(index: number): Promise<RunResult> {
         const recent = windowLatency;
         windowLatency = [];
         // pct sorts its own copy; the maximum is its 100th percentile.
-        process.stdout.write(`  t=${((lastPrint - t0) / 1000).toFixed(0)}s acked=${accepted} rss=${rssMbOf(pid)}MB ack p99=${Math.round(pct(recent, 99))} max=${Math.round(pct(recent, 100))} ms\n`);
+        // What the server did in them: its busiest threads, and the engine's parts and merges (from /metrics).
+        const threadsNow = threadCpuByName(pid);
+        const busy = busiestThreads(threadsBefore, threadsNow, 10, 4);
+        threadsBefore = threadsNow;
+        const m = await (await fetch(`http://127.0.0.1:${server.ingestPort}/metrics`, { headers: { Authorization: `Bearer ${TEST_TOKEN}` } })).text();
+        const num = (re: RegExp) => Number(re.exec(m)?.[1] ?? Number.NaN);
+        const merged = { bytes: num(/^gala_storage_merged_bytes_total (\S+)$/m), seconds: num(/^gala_storage_merge_seconds_total (\S+)$/m) };
+        const engine =
+          `parts orders=${num(/^gala_storage_parts\{table="gala_orders"\} (\d+)$/m)} fps=${num(/^gala_storage_parts\{table="gala_order_fps"\} (\d+)$/m)}` +
+          ` merging=${num(/^gala_storage_merges_running (\d+)$/m)} merged=${Math.round((merged.bytes - mergedBefore.bytes) / 1e6)}MB in ${(merged.seconds - mergedBefore.seconds).toFixed(1)}s`;
+        mergedBefore = merged;
+        process.stdout.write(
+          `  t=${((lastPrint - t0) / 1000).toFixed(0)}s acked=${accepted} rss=${rssMbOf(pid)}MB ack p99=${Math.round(pct(recent, 99))} max=${Math.round(pct(recent, 100))} ms | ${engine} | ${busy}\n`,
+        );
       }
       await sleep(25);
     }

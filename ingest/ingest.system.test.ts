@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import type { Ack } from '../domain/order.ts';
 import { connectIngest, startTestSystem, storedSums, TEST_TOKEN } from '../test-support/system-harness.ts';
+import { LATEST_SCHEMA_VERSION } from '../storage/schema.ts';
 import type { RunningSystem } from '../system/start-system.ts';
 
 let system: RunningSystem;
@@ -178,6 +179,11 @@ describe('metrics', () => {
     expect(text).toContain('gala_ingest_buffer_fill_ratio');
     expect(text).toContain('gala_ingest_connections');
     expect(text).toContain('gala_dedup_window_seconds 600');
+    // The engine's background work, sampled from its system tables (the first sample is taken at start).
+    expect(text).toMatch(/^gala_storage_parts\{table="gala_schema_migrations"\} [1-9]\d*$/m);
+    expect(text).toMatch(new RegExp(`^gala_storage_rows\\{table="gala_schema_migrations"\\} ${LATEST_SCHEMA_VERSION}$`, 'm'));
+    expect(text).toMatch(/^gala_storage_merges_running \d+$/m);
+    expect(text).toMatch(/^gala_storage_merged_bytes_total \d+$/m);
   });
 });
 

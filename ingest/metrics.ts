@@ -74,7 +74,14 @@ export class Registry {
     this.metrics.push(m);
     return m;
   }
+  /** Lines rendered by the caller (labelled families sampled elsewhere); an empty string renders nothing. */
+  text(render: () => string): void {
+    this.metrics.push({ render });
+  }
   render(): string {
-    return `${this.metrics.map((m) => m.render()).join('\n')}\n`;
+    return `${this.metrics
+      .map((m) => m.render())
+      .filter((t) => t !== '')
+      .join('\n')}\n`;
   }
 }

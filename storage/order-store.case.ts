@@ -556,6 +556,25 @@ export function describeOrderStoreContract(name: string, open: OpenStore): void 
         expect(await threads()).not.toBe(3);
       });
 
+      it('reports parts per table and the merges that fold them', async () => {
+        const { store, conn } = await fresh();
+        await store.insert(encode([order('es-1'), order('es-2'), order('es-3')], BASE_MS));
+        await store.insert(encode([order('es-4'), order('es-5')], BASE_MS + 1));
+        const before = await store.engineStats();
+        const orders = before.tables.find((t) => t.table === ORDERS_TABLE);
+        expect(orders?.rows).toBe(5);
+        expect(orders?.parts).toBeGreaterThanOrEqual(1);
+        expect(before.tables.every((t) => t.table.startsWith('gala_'))).toBe(true);
+        await conn.command(`OPTIMIZE TABLE ${ORDERS_TABLE} FINAL`);
+        const after = await store.engineStats();
+        expect(after.tables.find((t) => t.table === ORDERS_TABLE)).toEqual({ table: ORDERS_TABLE, parts: 1, rows: 5 });
+        // 18.16 counts only background merges in 'Merge'; rows merged count every merge on both engines.
+        expect(after.mergesStarted).toBeGreaterThanOrEqual(before.mergesStarted);
+        expect(after.mergedRows).toBeGreaterThanOrEqual(before.mergedRows + 5);
+        expect(after.mergedBytes).toBeGreaterThan(before.mergedBytes);
+        expect(after.mergesRunning).toBeGreaterThanOrEqual(0);
+      });
+
       it('ping is true while open and false after close; close is idempotent', async () => {
         const { store } = await fresh();
         expect(await store.ping()).toBe(true);

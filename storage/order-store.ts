@@ -285,6 +285,28 @@ export function createOrderStore(conn: SqlConnection, opts: OrderStoreOptions = 
       await conn.insertTsv(MILESTONES_TABLE, ['id', 'threshold_hundredths', 'currency', 'crossed_ms', 'recorded_ms', 'total_hundredths', 'orders'], `${row}\n`);
     },
 
+    async engineStats() {
+      const tables = await conn.queryRows<{ table: string; parts: string | number; rows: string | number }>(
+        `SELECT table, count() AS parts, sum(rows) AS rows FROM system.parts WHERE active AND database = currentDatabase() AND startsWith(table, 'gala_') GROUP BY table ORDER BY table`,
+      );
+      const merges = await conn.queryRows<{ n: string | number; r: string | number }>(
+        `SELECT count() AS n, sum(rows_read) AS r FROM system.merges WHERE database = currentDatabase()`,
+      );
+      const events = await conn.queryRows<{ event: string; value: string | number }>(
+        `SELECT event, value FROM system.events WHERE event IN ('Merge', 'MergedRows', 'MergedUncompressedBytes', 'MergesTimeMilliseconds', 'MergeTotalMilliseconds')`,
+      );
+      const ev = new Map(events.map((e) => [e.event, int(e.value)]));
+      return {
+        tables: tables.map((t) => ({ table: t.table, parts: int(t.parts), rows: int(t.rows) })),
+        mergesRunning: int(merges[0]?.n ?? 0),
+        mergeRowsRead: int(merges[0]?.r ?? 0),
+        mergesStarted: ev.get('Merge') ?? 0,
+        mergedRows: ev.get('MergedRows') ?? 0,
+        mergedBytes: ev.get('MergedUncompressedBytes') ?? 0,
+        // Named MergesTimeMilliseconds in older releases, MergeTotalMilliseconds in current ones.
+        mergeMs: ev.get('MergeTotalMilliseconds') ?? ev.get('MergesTimeMilliseconds') ?? 0,
+      };
+    },
     settleFailedInsert: (error) => conn.settleFailedInsert(error),
     ping: () => conn.ping(),
     close: () => conn.close(),

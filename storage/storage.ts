@@ -125,8 +125,23 @@ export interface OrderStore {
   milestones(): Promise<MilestoneRow[]>;
   /** Records a milestone crossing; resolves once durable. */
   recordMilestone(row: MilestoneRow): Promise<void>;
+  /** What the engine is doing in the background: parts per table and merges (for /metrics and the benchmarks). */
+  engineStats(): Promise<EngineStats>;
   ping(): Promise<boolean>;
   close(): Promise<void>;
+}
+
+export interface EngineStats {
+  /** Active parts and rows per Gala table. */
+  tables: { table: string; parts: number; rows: number }[];
+  /** Merges running now, and the rows they read so far. */
+  mergesRunning: number;
+  mergeRowsRead: number;
+  /** Since the engine started: merges begun, rows and uncompressed bytes merged, and the time merges took. */
+  mergesStarted: number;
+  mergedRows: number;
+  mergedBytes: number;
+  mergeMs: number;
 }
 
 export type KeyKind = 'brand' | 'sku' | 'region';

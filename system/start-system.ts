@@ -24,6 +24,7 @@ import { DedupWindow } from '../ingest/dedup-window.ts';
 import { GroupCommitter } from '../ingest/group-commit.ts';
 import { startIngestServer, type IngestServerOptions } from '../ingest/ingest-server.ts';
 import { Registry } from '../ingest/metrics.ts';
+import { startEngineWatch } from './engine-watch.ts';
 import type { OrderStore } from '../storage/storage.ts';
 import { silentLog, type Log } from './log.ts';
 import { openStore } from './open-store.ts';
@@ -247,6 +248,7 @@ export async function startSystem(cfg: ServeConfig, opts: StartOptions = {}): Pr
     }
   }, 250);
   finalTimer.unref();
+  const engineWatch = startEngineWatch(store, metrics, 5000, log);
   metrics.gauge('gala_live_connections', 'Live channel WebSocket connections', () => hub.connections);
   metrics.gauge('gala_live_dropped_total', 'Live channel subscribers dropped for falling behind', () => hub.dropped);
   metrics.gauge('gala_sse_streams', 'Open SSE streams of /v1/stats/stream', () => publicFeed.streamCount);
@@ -288,6 +290,7 @@ export async function startSystem(cfg: ServeConfig, opts: StartOptions = {}): Pr
         liveState.stop();
         publicFeed.close();
         await reconciler.stop();
+        await engineWatch.stop();
         await control.close();
         await obs.close();
         httpApp.close();
