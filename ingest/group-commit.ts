@@ -164,11 +164,10 @@ export class GroupCommitter {
       fingerprintBytesInto(bytes, s.idStart[k]!, s.idEnd[k]!, fp);
       const hi = fp[0]!;
       const lo = fp[1]!;
-      if (dedup.has(hi, lo)) {
+      if (!dedup.addIfAbsent(hi, lo, receivedMs)) {
         ack.duplicates++;
         continue;
       }
-      dedup.add(hi, lo, receivedMs);
       const cur = s.currency[k]!;
       const ch = s.channel[k]!;
       g.writer.addScanned(bytes, s.idStart[k]!, s.idEnd[k]!, hi, lo, s.ts[k]!, receivedMs, s.hundredths[k]!, currencies[cur]!, CHANNELS[ch]!, s.text, k * 8);
@@ -197,11 +196,10 @@ export class GroupCommitter {
     const lo = fp[1]!;
     // In flight or committed, an id already in the window is a duplicate; a new one enters it now and
     // leaves again only if its insert fails.
-    if (this.opts.dedup.has(hi, lo)) {
+    if (!this.opts.dedup.addIfAbsent(hi, lo, receivedMs)) {
       ack.duplicates++;
       return;
     }
-    this.opts.dedup.add(hi, lo, receivedMs);
     g.writer.add(o, receivedMs, hi, lo);
     g.cols.push(o.ts, o.hundredths, this.currencyIndex.get(o.currency)!, CHANNEL_CODE[o.channel], hi, lo);
     ack.accepted++;
