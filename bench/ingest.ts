@@ -192,6 +192,7 @@ async function run(index: number): Promise<RunResult> {
     let lastPrint = performance.now();
     let threadsBefore = threadCpuByName(pid);
     let mergedBefore = { bytes: 0, seconds: 0 };
+    let callsBefore = new Map<string, number>();
     while (!stop) {
       rssPeak = Math.max(rssPeak, rssMbOf(pid));
       const t = performance.now();
@@ -214,8 +215,19 @@ async function run(index: number): Promise<RunResult> {
           `parts orders=${num(/^gala_storage_parts\{table="gala_orders"\} (\d+)$/m)} fps=${num(/^gala_storage_parts\{table="gala_order_fps"\} (\d+)$/m)}` +
           ` merging=${num(/^gala_storage_merges_running (\d+)$/m)} merged=${Math.round((merged.bytes - mergedBefore.bytes) / 1e6)}MB in ${(merged.seconds - mergedBefore.seconds).toFixed(1)}s`;
         mergedBefore = merged;
+        // Where storage time went (calls other than inserts: reads that compete with them).
+        const callsNow = new Map([...m.matchAll(/^gala_storage_call_seconds_total\{call="(\w+)"\} (\S+)$/gm)].map((x) => [x[1]!, Number(x[2])] as const));
+        const calls = [...callsNow]
+          .filter(([name]) => name !== 'insert')
+          .map(([name, sec]) => [name, sec - (callsBefore.get(name) ?? 0)] as const)
+          .filter(([, sec]) => sec >= 0.05)
+          .sort((a, b) => b[1] - a[1])
+          .slice(0, 3)
+          .map(([name, sec]) => `${name} ${sec.toFixed(1)}s`)
+          .join(', ');
+        callsBefore = callsNow;
         process.stdout.write(
-          `  t=${((lastPrint - t0) / 1000).toFixed(0)}s acked=${accepted} rss=${rssMbOf(pid)}MB ack p99=${Math.round(pct(recent, 99))} max=${Math.round(pct(recent, 100))} ms | ${engine} | ${busy}\n`,
+          `  t=${((lastPrint - t0) / 1000).toFixed(0)}s acked=${accepted} rss=${rssMbOf(pid)}MB ack p99=${Math.round(pct(recent, 99))} max=${Math.round(pct(recent, 100))} ms | ${engine} | reads: ${calls || 'none'} | ${busy}\n`,
         );
       }
       await sleep(25);
@@ -241,6 +253,13 @@ async function run(index: number): Promise<RunResult> {
   const rssEnd = rssMbOf(pid);
   server.proc.kill('SIGTERM');
   await server.exited;
+  // What the server logged, by event: a drift, a repair or a storage error during a run is worth seeing.
+  const events = new Map<string, number>();
+  for (const line of server.stderr().split('\n')) {
+    const e = /"event":"([^"]+)"/.exec(line)?.[1];
+    if (e !== undefined) events.set(e, (events.get(e) ?? 0) + 1);
+  }
+  process.stdout.write(`  server log (its last 20 kB): ${[...events].map(([e, n]) => `${e} x${n}`).join(', ') || 'nothing'}\n`);
   rmSync(dir, { recursive: true, force: true });
 
   // Ack-to-visible: for each ack, the first later poll of /v1/stats whose order count includes it.

@@ -25,6 +25,7 @@ import { GroupCommitter } from '../ingest/group-commit.ts';
 import { startIngestServer, type IngestServerOptions } from '../ingest/ingest-server.ts';
 import { Registry } from '../ingest/metrics.ts';
 import { startEngineWatch } from './engine-watch.ts';
+import { timeStoreCalls } from './timed-store.ts';
 import type { OrderStore } from '../storage/storage.ts';
 import { silentLog, type Log } from './log.ts';
 import { openStore } from './open-store.ts';
@@ -81,7 +82,8 @@ async function restore(store: OrderStore, totals: LiveTotals, dedup: DedupWindow
 
 export async function startSystem(cfg: ServeConfig, opts: StartOptions = {}): Promise<RunningSystem> {
   const log = opts.log ?? silentLog;
-  const store = await openStore(cfg, log);
+  const metrics = new Registry();
+  const store = timeStoreCalls(await openStore(cfg, log), metrics);
   await store.migrate();
   // After a crash, an insert may have been cut between its orders part and its views' parts: put back what the
   // rollups and the fingerprint side table lack before anything reads them (nothing is being inserted yet).
@@ -91,7 +93,6 @@ export async function startSystem(cfg: ServeConfig, opts: StartOptions = {}): Pr
     const added = await store.repairDerived(runStartedMs - cfg.dedupWindowMs);
     log('restore.derived_checked', { added, ms: Date.now() - t0 });
   }
-  const metrics = new Registry();
   const totals = new LiveTotals(cfg.show);
   const dedup = new DedupWindow({ windowMs: cfg.dedupWindowMs, maxEntries: cfg.dedupMaxEntries, expectedPerSecond: cfg.dedupExpectedPerSecond });
   await restore(store, totals, dedup, cfg.dedupWindowMs, log);
@@ -248,7 +249,7 @@ export async function startSystem(cfg: ServeConfig, opts: StartOptions = {}): Pr
     }
   }, 250);
   finalTimer.unref();
-  const engineWatch = startEngineWatch(store, metrics, 5000, log);
+  const engineWatch = startEngineWatch(store, metrics, 10_000, log);
   metrics.gauge('gala_live_connections', 'Live channel WebSocket connections', () => hub.connections);
   metrics.gauge('gala_live_dropped_total', 'Live channel subscribers dropped for falling behind', () => hub.dropped);
   metrics.gauge('gala_sse_streams', 'Open SSE streams of /v1/stats/stream', () => publicFeed.streamCount);
