@@ -91,3 +91,70 @@ describe('group commit with two inserts in flight', () => {
     expect(again.value).toMatchObject({ kind: 'ack', ack: { accepted: 1, duplicates: 1 } });
   });
 });
+
+describe('the key rollups feed', () => {
+  function feedSetup() {
+    const { store, pending } = fakeStore();
+    const feeds: { count: number; fail: (e: Error) => void; done: () => void }[] = [];
+    const repairs: number[] = [];
+    Object.assign(store, {
+      feedKeyRollups: (rows: { count: number }) => new Promise<void>((resolve, reject) => feeds.push({ count: rows.count, done: resolve, fail: reject })),
+      repairDerived: async (since: number) => {
+        repairs.push(since);
+        return { gala_agg_key_total: 3 };
+      },
+    });
+    const c = new GroupCommitter({ store, dedup: new DedupWindow({ windowMs: 600_000, maxEntries: 1e6 }), currencies: ['CNY'], flushIntervalMs: 1, feedIntervalMs: 40, probeIntervalMs: 5 });
+    return { c, pending, feeds, repairs };
+  }
+
+  it('feeds committed groups together, after their acks, and counts them against the buffer until fed', async () => {
+    const { c, pending, feeds } = feedSetup();
+    const a = track(c.submit(batch('A', 'a1', 'a2')));
+    await tick();
+    pending[0]!.resolve();
+    await tick();
+    const b = track(c.submit(batch('B', 'b1')));
+    await tick();
+    pending[1]!.resolve();
+    await tick();
+    // Both acked; neither fed yet: the feed gathers for its interval.
+    expect(a.value).toMatchObject({ kind: 'ack' });
+    expect(b.value).toMatchObject({ kind: 'ack' });
+    expect(feeds.length).toBe(0);
+    let idle = false;
+    void c.whenIdle().then(() => (idle = true));
+    await tick();
+    // Waiting for idle feeds at once, both groups in one insert; idle only once the feed is done.
+    expect(feeds.map((f) => f.count)).toEqual([3]);
+    expect(idle).toBe(false);
+    feeds[0]!.done();
+    await tick();
+    expect(idle).toBe(true);
+  });
+
+  it('pauses ingest when a feed fails, and repairs the rollups from the orders table once storage answers', async () => {
+    const { c, pending, feeds, repairs } = feedSetup();
+    track(c.submit(batch('A', 'a1')));
+    await tick();
+    pending[0]!.resolve();
+    await tick(60);
+    expect(feeds.length).toBe(1);
+    feeds[0]!.fail(new Error('ClickHouse went away'));
+    await tick(1);
+    // Paused: new batches are refused until the rollups are whole again.
+    expect(c.rollupsIncomplete).toBe(true);
+    expect(c.state).toBe('down');
+    expect(await c.submit(batch('X', 'x1'))).toMatchObject({ kind: 'unavailable' });
+    await tick(40);
+    // The probe found storage up, nothing inserting: one repair, and ingest goes on.
+    expect(repairs.length).toBe(1);
+    expect(c.rollupsIncomplete).toBe(false);
+    expect(c.state).toBe('up');
+    const next = track(c.submit(batch('B', 'b1')));
+    await tick();
+    pending[1]!.resolve();
+    await tick();
+    expect(next.value).toMatchObject({ kind: 'ack', ack: { accepted: 1 } });
+  });
+});
