@@ -100,15 +100,10 @@ export class GroupCommitter {
   private spareBuffers: Buffer[] = [];
   private lastGroupBytes = 0;
   /**
-   * Rows of committed groups still to go to the key rollups (brand / product / region), after their acks, copied
-   * so the groups' buffers are reused at once. The feed is one insert at a time, of every row waiting; its
-   * orders count against the buffer limit.
+   * Committed groups whose rows still go to the key rollups (brand / product / region), after their acks. The
+   * feed is one insert at a time, of every group waiting; its orders count against the buffer limit.
    */
-  private feedBuf: Buffer = Buffer.allocUnsafe(1 << 20);
-  private feedLen = 0;
-  private feedRows = 0;
-  /** The buffer of the last feed, reused for the next (a fresh one each time costs the GC). */
-  private feedSpare: Buffer | null = null;
+  private feedQueue: Group[] = [];
   private feeding: Promise<void> | null = null;
   private feedTimer: NodeJS.Timeout | null = null;
   private readonly feedMs: number;
@@ -280,7 +275,7 @@ export class GroupCommitter {
   }
 
   private isIdle(): boolean {
-    return this.inFlight === 0 && this.started.length === 0 && this.sealed.length === 0 && this.current.waiters.length === 0 && this.feeding === null && this.feedRows === 0;
+    return this.inFlight === 0 && this.started.length === 0 && this.sealed.length === 0 && this.current.waiters.length === 0 && this.feeding === null && this.feedQueue.length === 0;
   }
 
   private unavailable(retryAfterMs: number): BatchOutcome {
@@ -382,23 +377,14 @@ export class GroupCommitter {
       else g.held.push(w);
     }
     if (g.rows > 0) {
-      const bytes = g.writer.bytes();
-      if (this.feedLen + bytes.byteLength > this.feedBuf.byteLength) {
-        const bigger = Buffer.allocUnsafe(Math.max(this.feedBuf.byteLength * 2, this.feedLen + bytes.byteLength));
-        this.feedBuf.copy(bigger, 0, 0, this.feedLen);
-        this.feedBuf = bigger;
-      }
-      this.feedBuf.set(bytes, this.feedLen);
-      this.feedLen += bytes.byteLength;
-      this.feedRows += g.rows;
+      this.feedQueue.push(g);
       this.feedPendingOrders += g.rows;
       this.armFeed();
     }
-    if (this.spareBuffers.length < 2) this.spareBuffers.push(g.writer.release());
   }
 
   private armFeed(): void {
-    if (this.feedTimer !== null || this.feedRows === 0) return;
+    if (this.feedTimer !== null || this.feedQueue.length === 0) return;
     this.feedTimer = setTimeout(() => {
       this.feedTimer = null;
       this.feed();
@@ -407,18 +393,14 @@ export class GroupCommitter {
 
   /** Adds the committed groups waiting to the key rollups now, all in one insert. */
   private feed(): void {
-    if (this.feeding !== null || this.feedRows === 0) return;
+    if (this.feeding !== null || this.feedQueue.length === 0) return;
     if (this.feedTimer !== null) {
       clearTimeout(this.feedTimer);
       this.feedTimer = null;
     }
-    const rows = this.feedRows;
-    const used = this.feedBuf;
-    const tsv = used.subarray(0, this.feedLen);
-    this.feedBuf = this.feedSpare !== null && this.feedSpare.byteLength >= used.byteLength ? this.feedSpare : Buffer.allocUnsafe(used.byteLength);
-    this.feedSpare = null;
-    this.feedLen = 0;
-    this.feedRows = 0;
+    const groups = this.feedQueue.splice(0);
+    const rows = groups.reduce((n, g) => n + g.rows, 0);
+    const tsv = groups.length === 1 ? groups[0]!.writer.bytes() : Buffer.concat(groups.map((g) => g.writer.bytes()));
     this.feeding = this.opts.store
       .feedKeyRollups({ count: rows, tsv })
       .then(
@@ -439,8 +421,7 @@ export class GroupCommitter {
       )
       .finally(() => {
         this.feedPendingOrders -= rows;
-        // The insert has finished with these bytes: the buffer serves the feed after next.
-        this.feedSpare = used;
+        for (const g of groups) if (this.spareBuffers.length < 2) this.spareBuffers.push(g.writer.release());
         this.feeding = null;
         // Groups committed while this feed ran wait for their own time, unless someone waits for idle.
         if (this.idle.length > 0) this.feed();
@@ -492,9 +473,7 @@ export class GroupCommitter {
         if (this.inFlight > 0) return this.scheduleProbe();
         if (this.feedTimer !== null) clearTimeout(this.feedTimer);
         this.feedTimer = null;
-        this.feedPendingOrders -= this.feedRows;
-        this.feedLen = 0;
-        this.feedRows = 0;
+        for (const g of this.feedQueue.splice(0)) this.feedPendingOrders -= g.rows;
         const added = await this.opts.store.repairDerived(Date.now());
         this.rollupsIncomplete = false;
         this.opts.log?.('storage.rollups_repaired', { added });
