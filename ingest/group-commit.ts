@@ -28,11 +28,6 @@ export interface GroupCommitOptions {
    * concurrent insert slowed both and lengthened the ack tail; measured, not assumed.
    */
   maxConcurrentInserts?: number;
-  /**
-   * How long committed groups gather before they feed the key rollups together (default 1000 ms): one feed
-   * insert a second folds ten groups' keys into one part per rollup, a seventh of the rows ten inserts made.
-   */
-  feedIntervalMs?: number;
   /** How often a down storage is probed. */
   probeIntervalMs?: number;
   /** Called with the orders of each committed insert, before the batches are acked. */
@@ -105,8 +100,6 @@ export class GroupCommitter {
    */
   private feedQueue: Group[] = [];
   private feeding: Promise<void> | null = null;
-  private feedTimer: NodeJS.Timeout | null = null;
-  private readonly feedMs: number;
   private feedPendingOrders = 0;
   /** A feed insert failed: the key rollups may be short until repairDerived runs (after an outage, or at the next start). */
   rollupsIncomplete = false;
@@ -116,7 +109,6 @@ export class GroupCommitter {
     this.maxGroup = opts.maxGroupOrders ?? 100_000;
     this.flushMs = opts.flushIntervalMs ?? 100;
     this.maxInserts = opts.maxConcurrentInserts ?? 1;
-    this.feedMs = opts.feedIntervalMs ?? 1000;
     this.probeMs = opts.probeIntervalMs ?? 500;
     this.now = opts.now ?? Date.now;
     this.currencyIndex = new Map(opts.currencies.map((c, i) => [c, i]));
@@ -258,8 +250,6 @@ export class GroupCommitter {
   /** Resolves when nothing is buffered or being inserted. */
   whenIdle(): Promise<void> {
     if (this.isIdle()) return Promise.resolve();
-    // Whoever waits for idle (tests, a clean stop) need not wait for the feed's timer too.
-    this.feed();
     return new Promise((resolve) => this.idle.push(resolve));
   }
 
@@ -379,25 +369,13 @@ export class GroupCommitter {
     if (g.rows > 0) {
       this.feedQueue.push(g);
       this.feedPendingOrders += g.rows;
-      this.armFeed();
+      this.feed();
     }
   }
 
-  private armFeed(): void {
-    if (this.feedTimer !== null || this.feedQueue.length === 0) return;
-    this.feedTimer = setTimeout(() => {
-      this.feedTimer = null;
-      this.feed();
-    }, this.feedMs);
-  }
-
-  /** Adds the committed groups waiting to the key rollups now, all in one insert. */
+  /** Adds the committed groups waiting to the key rollups, all in one insert; then the next ones. */
   private feed(): void {
     if (this.feeding !== null || this.feedQueue.length === 0) return;
-    if (this.feedTimer !== null) {
-      clearTimeout(this.feedTimer);
-      this.feedTimer = null;
-    }
     const groups = this.feedQueue.splice(0);
     const rows = groups.reduce((n, g) => n + g.rows, 0);
     const tsv = groups.length === 1 ? groups[0]!.writer.bytes() : Buffer.concat(groups.map((g) => g.writer.bytes()));
@@ -406,26 +384,18 @@ export class GroupCommitter {
       .then(
         () => this.m?.feeds.inc(1, { result: 'ok' }),
         (e: unknown) => {
-          // Not retried: part of it may have landed (two views). Storage is in trouble: ingest pauses as for a
-          // failed insert, and once storage answers the rollups are completed from the orders table
-          // (repairDerived, see probe). The totals never depend on them.
+          // Not retried: part of it may have landed (two views). The rollups are completed from the orders table
+          // by repairDerived, after an outage or at the next start; the totals never depend on them.
           this.rollupsIncomplete = true;
           this.m?.feeds.inc(1, { result: 'failed' });
           this.opts.log?.('storage.rollup_feed_failed', { error: String(e), rows });
-          if (this.state === 'up') {
-            this.state = 'down';
-            this.lastFailureAt = this.now();
-          }
-          this.scheduleProbe();
         },
       )
       .finally(() => {
         this.feedPendingOrders -= rows;
         for (const g of groups) if (this.spareBuffers.length < 2) this.spareBuffers.push(g.writer.release());
         this.feeding = null;
-        // Groups committed while this feed ran wait for their own time, unless someone waits for idle.
-        if (this.idle.length > 0) this.feed();
-        else this.armFeed();
+        this.feed();
         this.pump();
       });
   }
@@ -467,13 +437,8 @@ export class GroupCommitter {
     try {
       await this.settleUncertain();
       if (this.rollupsIncomplete) {
-        // Ingest is paused; once no insert or feed runs, the rollups are compared with the orders table and
-        // completed. Groups still waiting for the feed are in the orders table already: the repair counts them.
+        // Ingest is paused and nothing is being inserted once the feed is idle: complete the rollups now.
         await this.feeding;
-        if (this.inFlight > 0) return this.scheduleProbe();
-        if (this.feedTimer !== null) clearTimeout(this.feedTimer);
-        this.feedTimer = null;
-        for (const g of this.feedQueue.splice(0)) this.feedPendingOrders -= g.rows;
         const added = await this.opts.store.repairDerived(Date.now());
         this.rollupsIncomplete = false;
         this.opts.log?.('storage.rollups_repaired', { added });
@@ -517,8 +482,6 @@ export class GroupCommitter {
   }
 
   private clearTimers(): void {
-    if (this.feedTimer !== null) clearTimeout(this.feedTimer);
-    this.feedTimer = null;
     if (this.flushTimer !== null) clearTimeout(this.flushTimer);
     if (this.probeTimer !== null) clearTimeout(this.probeTimer);
     this.flushTimer = null;
