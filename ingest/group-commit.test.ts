@@ -13,8 +13,6 @@ function fakeStore() {
     ping: async () => true,
     storedFingerprints: async () => new Set<string>(),
     settleFailedInsert: async () => {},
-    feedKeyRollups: async () => {},
-    repairDerived: async () => ({}),
   } as unknown as OrderStore;
   return { store, pending };
 }

@@ -94,15 +94,6 @@ export class GroupCommitter {
    */
   private spareBuffers: Buffer[] = [];
   private lastGroupBytes = 0;
-  /**
-   * Committed groups whose rows still go to the key rollups (brand / product / region), after their acks. The
-   * feed is one insert at a time, of every group waiting; its orders count against the buffer limit.
-   */
-  private feedQueue: Group[] = [];
-  private feeding: Promise<void> | null = null;
-  private feedPendingOrders = 0;
-  /** A feed insert failed: the key rollups may be short until repairDerived runs (after an outage, or at the next start). */
-  rollupsIncomplete = false;
 
   constructor(private readonly opts: GroupCommitOptions) {
     this.maxBuffered = opts.maxBufferedOrders ?? 400_000;
@@ -122,13 +113,10 @@ export class GroupCommitter {
       ]),
       inserts: r.counter('gala_ingest_inserts_total', 'ClickHouse inserts by result: ok, failed'),
       insertSeconds: r.histogram('gala_ingest_insert_seconds', 'Duration of one ClickHouse insert', [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10]),
-      feeds: r.counter('gala_rollup_feeds_total', 'Inserts feeding the brand / product / region rollups, by result: ok, failed'),
       insertRows: r.histogram('gala_ingest_insert_rows', 'Orders per ClickHouse insert', [100, 1000, 5000, 10000, 25000, 50000, 100000, 250000]),
     };
     if (r) {
       r.gauge('gala_ingest_buffer_orders', 'Orders accepted and waiting for their insert', () => this.bufferedOrders);
-      r.gauge('gala_rollup_feed_orders', 'Orders acknowledged and not yet added to the brand / product / region rollups', () => this.feedPendingOrders);
-      r.gauge('gala_rollups_incomplete', '1 when a rollup feed insert failed and the rollups await their repair', () => (this.rollupsIncomplete ? 1 : 0));
       r.gauge('gala_ingest_buffer_fill_ratio', 'Buffered orders over the buffer limit', () => this.bufferedOrders / this.maxBuffered);
       r.gauge('gala_storage_up', '1 when ClickHouse accepts inserts', () => (this.state === 'up' ? 1 : 0));
       r.gauge('gala_dedup_entries', 'Order fingerprints held by the de-duplication window', () => opts.dedup.size);
@@ -192,7 +180,7 @@ export class GroupCommitter {
   /** "unavailable" when storage is down or the buffer cannot take `orders` more; null to go ahead. */
   private admit(orders: number): BatchOutcome | null {
     if (this.state !== 'up') return this.unavailable(this.state === 'down' ? 1000 : 2000);
-    if (this.bufferedOrders + this.feedPendingOrders + orders > this.maxBuffered) return this.unavailable(250);
+    if (this.bufferedOrders + orders > this.maxBuffered) return this.unavailable(250);
     return null;
   }
 
@@ -265,7 +253,7 @@ export class GroupCommitter {
   }
 
   private isIdle(): boolean {
-    return this.inFlight === 0 && this.started.length === 0 && this.sealed.length === 0 && this.current.waiters.length === 0 && this.feeding === null && this.feedQueue.length === 0;
+    return this.inFlight === 0 && this.started.length === 0 && this.sealed.length === 0 && this.current.waiters.length === 0;
   }
 
   private unavailable(retryAfterMs: number): BatchOutcome {
@@ -319,6 +307,7 @@ export class GroupCommitter {
         this.m?.insertSeconds.observe((performance.now() - started) / 1000);
         // Only after success: an engine that gave up on an insert may still be reading its bytes.
         this.lastGroupBytes = g.writer.byteLength;
+        if (this.spareBuffers.length < 2) this.spareBuffers.push(g.writer.release());
       } catch (e) {
         ok = false;
         error = e;
@@ -366,38 +355,6 @@ export class GroupCommitter {
       if (w.ack.duplicates === 0) w.resolve(this.ackNow(w, g));
       else g.held.push(w);
     }
-    if (g.rows > 0) {
-      this.feedQueue.push(g);
-      this.feedPendingOrders += g.rows;
-      this.feed();
-    }
-  }
-
-  /** Adds the committed groups waiting to the key rollups, all in one insert; then the next ones. */
-  private feed(): void {
-    if (this.feeding !== null || this.feedQueue.length === 0) return;
-    const groups = this.feedQueue.splice(0);
-    const rows = groups.reduce((n, g) => n + g.rows, 0);
-    const tsv = groups.length === 1 ? groups[0]!.writer.bytes() : Buffer.concat(groups.map((g) => g.writer.bytes()));
-    this.feeding = this.opts.store
-      .feedKeyRollups({ count: rows, tsv })
-      .then(
-        () => this.m?.feeds.inc(1, { result: 'ok' }),
-        (e: unknown) => {
-          // Not retried: part of it may have landed (two views). The rollups are completed from the orders table
-          // by repairDerived, after an outage or at the next start; the totals never depend on them.
-          this.rollupsIncomplete = true;
-          this.m?.feeds.inc(1, { result: 'failed' });
-          this.opts.log?.('storage.rollup_feed_failed', { error: String(e), rows });
-        },
-      )
-      .finally(() => {
-        this.feedPendingOrders -= rows;
-        for (const g of groups) if (this.spareBuffers.length < 2) this.spareBuffers.push(g.writer.release());
-        this.feeding = null;
-        this.feed();
-        this.pump();
-      });
   }
 
   private failed(g: Group, error: unknown): void {
@@ -436,13 +393,6 @@ export class GroupCommitter {
     if (!(await this.opts.store.ping())) return this.scheduleProbe();
     try {
       await this.settleUncertain();
-      if (this.rollupsIncomplete) {
-        // Ingest is paused and nothing is being inserted once the feed is idle: complete the rollups now.
-        await this.feeding;
-        const added = await this.opts.store.repairDerived(Date.now());
-        this.rollupsIncomplete = false;
-        this.opts.log?.('storage.rollups_repaired', { added });
-      }
     } catch {
       return this.scheduleProbe();
     }

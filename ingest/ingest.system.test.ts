@@ -191,36 +191,6 @@ describe('metrics', () => {
   });
 });
 
-describe('key rollups', () => {
-  it('adds every acknowledged order to the brand, product and region rollups once, after its ack', async () => {
-    const c = await connectIngest(system.ingestPort);
-    const ack = await c.send(
-      JSON.stringify({
-        batch: 'feed-1',
-        orders: [
-          order('feed-a', '10.01', 'CNY', 'mobile', { brand: 'FeedCo', sku: 'FEED-1', region: 'Feedshire' }),
-          order('feed-b', '0.99', 'USD', 'desktop', { brand: 'FeedCo', sku: 'FEED-2', region: 'Feedshire' }),
-          order('feed-a', '10.01', 'CNY', 'mobile', { brand: 'FeedCo', sku: 'FEED-1', region: 'Feedshire' }),
-        ],
-      }),
-    );
-    expect(ack).toMatchObject({ accepted: 2, duplicates: 1 });
-    c.close();
-    await system.committer.whenIdle();
-    const [brand] = await system.store.keySums('brand', ['FeedCo']);
-    expect(brand?.orders).toBe(2);
-    expect([...brand!.byCurrency].sort((a, b) => a.currency.localeCompare(b.currency))).toEqual([
-      { currency: 'CNY', hundredths: 1001n, orders: 1 },
-      { currency: 'USD', hundredths: 99n, orders: 1 },
-    ]);
-    expect((await system.store.keySums('sku', ['FEED-1', 'FEED-2'])).map((k) => [k.key, k.orders]).sort()).toEqual([['FEED-1', 1], ['FEED-2', 1]]);
-    const text = await (await fetch(`http://127.0.0.1:${system.ingestPort}/metrics`, { headers: { Authorization: `Bearer ${TEST_TOKEN}` } })).text();
-    expect(text).toMatch(/^gala_rollup_feeds_total\{result="ok"\} [1-9]\d*$/m);
-    expect(text).toMatch(/^gala_rollup_feed_orders 0$/m);
-    expect(text).toMatch(/^gala_rollups_incomplete 0$/m);
-  });
-});
-
 describe('storage agrees with the live totals', () => {
   it('matches SELECT sum() to the minor unit per currency', async () => {
     await system.committer.whenIdle();

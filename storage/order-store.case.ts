@@ -269,25 +269,6 @@ export function describeOrderStoreContract(name: string, open: OpenStore): void 
         order('r-5', { ts: (s + 62) * 1000, hundredths: 1, brand: "Quo'te\\Brand", sku: '', region: 'Jiangsu' }),
       ];
       const weights = new Map([['EUR', 7.74], ['USD', 7.12]]);
-      /** As ingest stores a group: the insert (acks wait for it), then the key rollups' feed. */
-      const storeAll = async (store: OrderStore, rows: EncodedRows) => {
-        await store.insert(rows);
-        await store.feedKeyRollups(rows);
-      };
-
-      it('fills the key rollups from their feed only, once per feed, and the per-second rollup on insert', async () => {
-        const { store } = await fresh();
-        const rows = encode(mixed, BASE_MS);
-        await store.insert(rows);
-        expect(await store.topKeys('brand', 10, weights)).toEqual([]);
-        expect((await store.rolledSeconds(s, s + 100)).reduce((n, r) => n + r.orders, 0)).toBe(mixed.length);
-        await store.feedKeyRollups(rows);
-        expect((await store.topKeys('brand', 10, weights)).map((b) => [b.key, b.orders])).toEqual([['Bolt', 2], ['Acme', 2], ["Quo'te\\Brand", 1]]);
-        // The feed keeps nothing of its own: the orders table still holds each order once.
-        expect((await store.totals()).reduce((n, r) => n + r.orders, 0)).toBe(mixed.length);
-        await store.feedKeyRollups({ count: 0, tsv: '' });
-        expect((await store.keySums('sku', ['B-1']))[0]?.orders).toBe(2);
-      });
 
       it('keeps per-second sums that equal perSecond over the orders table, across inserts', async () => {
         const { store } = await fresh();
@@ -302,7 +283,7 @@ export function describeOrderStoreContract(name: string, open: OpenStore): void 
 
       it('ranks keys by weighted GMV over the night and within minutes, with exact per-currency sums', async () => {
         const { store } = await fresh();
-        await storeAll(store, encode(mixed, BASE_MS));
+        await store.insert(encode(mixed, BASE_MS));
         const brands = await store.topKeys('brand', 10, weights);
         // Acme: 10.00 EUR + 5.00 USD = 77.40 + 35.60; Bolt: 27.00 EUR = 208.98.
         expect(brands.map((b) => [b.key, b.orders])).toEqual([['Bolt', 2], ['Acme', 2], ["Quo'te\\Brand", 1]]);
@@ -332,8 +313,8 @@ export function describeOrderStoreContract(name: string, open: OpenStore): void 
       it('sums chosen keys exactly, above 2^53, and skips unknown keys', async () => {
         const { store } = await fresh();
         const big = Array.from({ length: 3 }, (_, i) => order(`big-${i}`, { hundredths: MAX_ORDER_HUNDREDTHS, sku: 'BIG' }));
-        await storeAll(store, encode(big, BASE_MS));
-        await storeAll(store, encode(Array.from({ length: 3 }, (_, i) => order(`big2-${i}`, { hundredths: MAX_ORDER_HUNDREDTHS, sku: 'BIG' })), BASE_MS + 1));
+        await store.insert(encode(big, BASE_MS));
+        await store.insert(encode(Array.from({ length: 3 }, (_, i) => order(`big2-${i}`, { hundredths: MAX_ORDER_HUNDREDTHS, sku: 'BIG' })), BASE_MS + 1));
         const [row, ...rest] = await store.keySums('sku', ['BIG', 'never-sold', "it's"]);
         expect(rest).toEqual([]);
         expect(row).toEqual({ key: 'BIG', orders: 6, byCurrency: [{ currency: 'EUR', hundredths: 6_000_000_000n, orders: 6 }] });
@@ -348,8 +329,8 @@ export function describeOrderStoreContract(name: string, open: OpenStore): void 
           regions: await store.topKeys('region', 10, weights, [Math.floor(s / 60), Math.floor(s / 60) + 2]),
           skus: await store.keySums('sku', ['A-1', 'A-2', 'B-1']),
         });
-        await storeAll(store, encode(mixed.slice(0, 3), BASE_MS));
-        await storeAll(store, encode(mixed.slice(3), BASE_MS + 1));
+        await store.insert(encode(mixed.slice(0, 3), BASE_MS));
+        await store.insert(encode(mixed.slice(3), BASE_MS + 1));
         const whole = await sumsOf();
         expect(await store.repairDerived(BASE_MS)).toEqual({});
 
@@ -357,7 +338,7 @@ export function describeOrderStoreContract(name: string, open: OpenStore): void 
         // insert (here the first two), while a later insert reached them; keys overlap, so only a remainder is missing.
         for (const t of ['gala_agg_second', 'gala_agg_key_minute', 'gala_agg_key_total', 'gala_order_fps']) await conn.command(`TRUNCATE TABLE ${t}`);
         const later = [order('r-7', { ts: s * 1000 + 5, hundredths: 40, brand: 'Acme', sku: 'A-1', region: 'Zhejiang' })];
-        await storeAll(store, encode(later, BASE_MS + 2));
+        await store.insert(encode(later, BASE_MS + 2));
         expect((await store.keySums('brand', ['Acme']))[0]?.orders).toBe(1);
         const added = await store.repairDerived(BASE_MS);
         expect(Object.keys(added).sort()).toEqual(['gala_agg_key_minute', 'gala_agg_key_total', 'gala_agg_second', 'gala_order_fps']);

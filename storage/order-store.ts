@@ -1,7 +1,7 @@
 // The engine-neutral order store: SQL over a SqlConnection, results parsed into exact typed values.
 import type { Channel } from '../domain/order.ts';
 import { escapeTsv, FPS_TABLE, ORDER_COLUMNS, ORDERS_TABLE } from './order-rows.ts';
-import { AGG_KEY_MINUTE_TABLE, AGG_KEY_TOTAL_TABLE, AGG_SECOND_TABLE, currentSchemaVersion, KEY_FEED_TABLE, KEY_MINUTE_ROLLUP, KEY_TOTAL_ROLLUP, migrate, MILESTONES_TABLE, RUNS_TABLE, SECOND_ROLLUP } from './schema.ts';
+import { AGG_KEY_MINUTE_TABLE, AGG_KEY_TOTAL_TABLE, AGG_SECOND_TABLE, currentSchemaVersion, KEY_MINUTE_ROLLUP, KEY_TOTAL_ROLLUP, migrate, MILESTONES_TABLE, RUNS_TABLE, SECOND_ROLLUP } from './schema.ts';
 import type { DuplicateIdRow, EncodedRows, QueryOptions, FingerprintPage, KeyKind, KeySums, MilestoneRow, OrderStore, SecondRow, SqlConnection, TotalsRow } from './storage.ts';
 
 const FP_PAGE_ROWS = 1_000_000;
@@ -69,10 +69,6 @@ export function createOrderStore(conn: SqlConnection, opts: OrderStoreOptions = 
     async insert(rows: EncodedRows) {
       if (rows.count === 0) return;
       await conn.insertTsv(ORDERS_TABLE, ORDER_COLUMNS, rows.tsv);
-    },
-    async feedKeyRollups(rows: EncodedRows) {
-      if (rows.count === 0) return;
-      await conn.insertTsv(KEY_FEED_TABLE, ORDER_COLUMNS, rows.tsv, { background: true });
     },
 
     // Sums travel as strings (toString): chDB 26.x does not quote 64-bit integers in JSON, and a JSON

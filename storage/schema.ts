@@ -19,18 +19,11 @@ export const SECOND_ROLLUP = `SELECT intDiv(ts, 1000) AS second, currency, chann
   FROM gala_orders GROUP BY second, currency, channel`;
 // 18.16 converts nothing when a view pushes rows, so the kind is cast to the column's Enum here.
 const KIND = `CAST(k AS Enum8('brand' = 1, 'sku' = 2, 'region' = 3)) AS kind`;
-const keys = (from: string) => `FROM ${from} ARRAY JOIN ['brand', 'sku', 'region'] AS k, [brand, sku, region] AS key WHERE key != ''`;
-const keyMinuteRollup = (from: string) => `SELECT ${KIND}, intDiv(ts, 60000) AS minute, key, currency, sum(hundredths) AS hundredths, count() AS orders
-  ${keys(from)} GROUP BY kind, minute, key, currency`;
-const keyTotalRollup = (from: string) => `SELECT ${KIND}, key, currency, sum(hundredths) AS hundredths, count() AS orders
-  ${keys(from)} GROUP BY kind, key, currency`;
-export const KEY_MINUTE_ROLLUP = keyMinuteRollup('gala_orders');
-export const KEY_TOTAL_ROLLUP = keyTotalRollup('gala_orders');
-/**
- * The key rollups' feed: a Null table (it keeps nothing) whose views fill the brand / product / region rollups.
- * Ingest writes each committed group here after acknowledging it, so the acks no longer wait for those two views.
- */
-export const KEY_FEED_TABLE = 'gala_key_feed';
+const KEYS = `FROM gala_orders ARRAY JOIN ['brand', 'sku', 'region'] AS k, [brand, sku, region] AS key WHERE key != ''`;
+export const KEY_MINUTE_ROLLUP = `SELECT ${KIND}, intDiv(ts, 60000) AS minute, key, currency, sum(hundredths) AS hundredths, count() AS orders
+  ${KEYS} GROUP BY kind, minute, key, currency`;
+export const KEY_TOTAL_ROLLUP = `SELECT ${KIND}, key, currency, sum(hundredths) AS hundredths, count() AS orders
+  ${KEYS} GROUP BY kind, key, currency`;
 
 /**
  * The orders table is ordered by arrival: parts then cover separate time ranges and merges stay cheap (keyed on
@@ -93,23 +86,6 @@ export const MIGRATIONS: readonly Migration[] = [
     // A row when a process starts using the database and another when it stops cleanly: a start without its stop
     // is a crash, after which the tables the views fill are checked against the orders table.
     statements: [`CREATE TABLE IF NOT EXISTS ${RUNS_TABLE} (started_ms Int64, clean_stop UInt8, at_ms Int64) ENGINE = MergeTree() ORDER BY started_ms`],
-  },
-  {
-    version: 4,
-    description: 'key rollups fed after the ack',
-    // The two key-rollup views had run inside every orders insert, and the acks waited for them: with them, the
-    // engine alone paced at 100,000 rows/s (bench:engine-paced) had a latency p99 of 419 ms; without, 192 ms.
-    // They now read a Null table that ingest writes each committed group to after acknowledging it; a crash in
-    // between leaves the rollups short, which the repair after a crash (repairDerived) completes. Nothing needs
-    // backfilling: the rollups already hold every order stored before this migration.
-    statements: [
-      `CREATE TABLE IF NOT EXISTS ${KEY_FEED_TABLE} (id String, fp_hi UInt32, fp_lo UInt32, ts Int64, received_ms Int64, hundredths Int64, currency String,
-        channel Enum8('mobile' = 1, 'desktop' = 2, 'tv' = 3, 'store' = 4), brand String, sku String, category String, region String) ENGINE = Null`,
-      `DROP TABLE IF EXISTS gala_agg_key_minute_mv`,
-      `DROP TABLE IF EXISTS gala_agg_key_total_mv`,
-      `CREATE MATERIALIZED VIEW IF NOT EXISTS gala_key_feed_minute_mv TO ${AGG_KEY_MINUTE_TABLE} AS ${keyMinuteRollup(KEY_FEED_TABLE)}`,
-      `CREATE MATERIALIZED VIEW IF NOT EXISTS gala_key_feed_total_mv TO ${AGG_KEY_TOTAL_TABLE} AS ${keyTotalRollup(KEY_FEED_TABLE)}`,
-    ],
   },
 ];
 

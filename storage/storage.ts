@@ -18,11 +18,8 @@ export interface SqlConnection {
   queryRows<T = Record<string, unknown>>(sql: string, opts?: QueryOptions): Promise<T[]>;
   /** Runs a query and returns its TabSeparated text, for bulk reads that must not build objects. */
   queryTsv(sql: string): Promise<string>;
-  /**
-   * Inserts TabSeparated rows (text or UTF-8 bytes); resolves only once ClickHouse has committed them. A
-   * `background` insert must not queue in front of the inserts acknowledgements wait for (chDB: its own session).
-   */
-  insertTsv(table: string, columns: readonly string[], tsv: string | Uint8Array, opts?: { background?: boolean }): Promise<void>;
+  /** Inserts TabSeparated rows (text or UTF-8 bytes); resolves only once ClickHouse has committed them. */
+  insertTsv(table: string, columns: readonly string[], tsv: string | Uint8Array): Promise<void>;
   /**
    * After an insert failed: makes sure nothing of it can still be running (a server may go on with an insert
    * whose client has gone), so what it stored is final. Resolves once that is so; throws if it cannot tell.
@@ -72,11 +69,6 @@ export interface OrderStore {
   schemaVersion(): Promise<number>;
   /** Inserts encoded orders; resolves once durable. */
   insert(rows: EncodedRows): Promise<void>;
-  /**
-   * Adds stored orders (the same encoded rows, once each, after their insert) to the brand / product / region
-   * rollups. Kept out of insert() so acknowledgements do not wait for it; runs on a connection lane of its own.
-   */
-  feedKeyRollups(rows: EncodedRows): Promise<void>;
   /** See SqlConnection.settleFailedInsert: call before asking what a failed insert stored. */
   settleFailedInsert(error: unknown): Promise<void>;
   /**

@@ -296,9 +296,7 @@ export async function startSystem(cfg: ServeConfig, opts: StartOptions = {}): Pr
         await obs.close();
         httpApp.close();
         // Every insert is over: this run stopped cleanly (if storage is down, the next start checks, which is safe).
-        // Unless a rollup feed failed: then the stop is left unrecorded, so the next start repairs the rollups.
-        if (committer.rollupsIncomplete) log('system.rollups_incomplete', { next: 'the next start repairs them' });
-        else await store.endRun(runStartedMs).catch((e: unknown) => log('system.end_run_failed', { error: String(e) }));
+        await store.endRun(runStartedMs).catch((e: unknown) => log('system.end_run_failed', { error: String(e) }));
         await store.close();
         log('system.stopped', {});
       })();

@@ -29,8 +29,6 @@ export function createChdbConnection(dataDir: string): SqlConnection {
   // have a session of their own; reads and DDL use the other. Both see the same tables and parts at once.
   const session = open();
   const inserts = open();
-  // Background inserts (the key rollups' feed, after the ack) on a third, so they never delay an acked one.
-  const background = open();
   let closed = false;
   const check = () => {
     if (closed) throw new Error('chdb: connection is closed');
@@ -41,10 +39,7 @@ export function createChdbConnection(dataDir: string): SqlConnection {
       check();
       await session.queryAsync(sql, { format: 'TSV' });
       // The current database is a session's own: keep the insert session's the same.
-      if (/^\s*USE\s/i.test(sql)) {
-        await inserts.queryAsync(sql, { format: 'TSV' });
-        await background.queryAsync(sql, { format: 'TSV' });
-      }
+      if (/^\s*USE\s/i.test(sql)) await inserts.queryAsync(sql, { format: 'TSV' });
     },
     async queryRows<T>(sql: string, opts?: QueryOptions) {
       check();
@@ -57,14 +52,14 @@ export function createChdbConnection(dataDir: string): SqlConnection {
       check();
       return (await session.queryAsync(sql, { format: 'TabSeparated' })).text();
     },
-    async insertTsv(table, columns, tsv, opts) {
+    async insertTsv(table, columns, tsv) {
       check();
       const values = typeof tsv === 'string' ? Buffer.from(tsv) : Buffer.from(tsv.buffer, tsv.byteOffset, tsv.byteLength);
       // chDB turns async_insert on by default: each insert would then wait in a batching queue (50-200 ms).
       // Group commit already batches, so write at once; the insert returns only when the part is written.
       // The four materialized views are fed in parallel: acks wait for the whole insert, and at 100,000 orders/s
       // this cut the ack p99 from about 570 to 390 ms (bench:ingest, pairs of 30 s runs) for the same CPU.
-      await (opts?.background === true ? background : inserts).insert({ table, values, format: 'TabSeparated', columns, settings: { async_insert: 0, parallel_view_processing: 1 } });
+      await inserts.insert({ table, values, format: 'TabSeparated', columns, settings: { async_insert: 0, parallel_view_processing: 1 } });
     },
     async settleFailedInsert() {
       // In-process: an insert whose promise has settled is over; drainPending covers a timed-out one.
@@ -87,7 +82,6 @@ export function createChdbConnection(dataDir: string): SqlConnection {
       closed = true;
       await drainPending();
       inserts.close();
-      background.close();
       session.close();
       await drainPending();
     },
