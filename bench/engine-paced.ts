@@ -12,6 +12,7 @@ import { fingerprint } from '../domain/fingerprint.ts';
 import { encodeOrderRow } from '../storage/order-rows.ts';
 import { createChdbConnection } from '../storage/chdb/chdb-connection.ts';
 import { createOrderStore } from '../storage/order-store.ts';
+import { median, pct } from './stats.ts';
 import { DEFAULT_SHOW_FILE, loadShow } from '../cli/config.ts';
 import { parseOrder } from '../domain/order.ts';
 import { createSimulator } from '../fixtures/simulator.ts';
@@ -32,12 +33,6 @@ const FLUSH = Number(values.flush);
 const DURATION = Number(values.duration);
 const WARMUP = Number(values.warmup);
 const RUNS = Number(values.runs);
-
-function pct(xs: number[], p: number): number {
-  if (xs.length === 0) return Number.NaN;
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))]!;
-}
 
 /** Rows like the simulator's (brands, SKUs, regions, currencies), encoded once; ids made unique per use below. */
 function rowPool(n: number): string[] {
@@ -108,4 +103,4 @@ process.stdout.write(`engine alone, paced: ${RATE} rows/s, flush ${FLUSH} ms, ${
 const pool = rowPool(200_000);
 const results = [];
 for (let i = 0; i < RUNS; i++) results.push(await run(i, pool));
-process.stdout.write(`median: ${JSON.stringify({ p50: pct(results.map((r) => r.p50), 50), p99: pct(results.map((r) => r.p99), 50), insertP99: pct(results.map((r) => r.insertP99), 50) })}\n`);
+process.stdout.write(`median: ${JSON.stringify({ p50: median(results.map((r) => r.p50)), p99: median(results.map((r) => r.p99)), insertP99: median(results.map((r) => r.insertP99)) })}\n`);

@@ -13,6 +13,7 @@ import type { Ack, FrameError } from '../domain/order.ts';
 import { startGalaProcess } from '../test-support/gala-process.ts';
 import { TEST_TOKEN } from '../test-support/system-harness.ts';
 import { busiestThreads, cpuOf, rssMbOf, threadCpuByName } from './proc-stats.ts';
+import { median, pct } from './stats.ts';
 
 const { values } = parseArgs({
   options: {
@@ -79,12 +80,6 @@ function createFrameSource() {
   };
 }
 
-const pct = (xs: number[], p: number) => {
-  if (xs.length === 0) return Number.NaN;
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))]!;
-};
-const median = (xs: number[]) => pct(xs, 50);
 
 /** CPU seconds a process has used so far, every thread; NaN once it has gone. */
 const cpuSeconds = (pid: number) => {

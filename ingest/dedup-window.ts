@@ -183,11 +183,6 @@ export class DedupWindow {
     return true;
   }
 
-  /** Moves the window's clock to nowMs: slices older than the window stop counting. */
-  expire(nowMs: number): void {
-    this.advance(nowMs);
-  }
-
   private sliceOf(slot: number): number {
     return this.newest - ((this.newestTag - this.tags[slot]!) & 255);
   }
