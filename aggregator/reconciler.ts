@@ -32,8 +32,9 @@ export interface ReconcilerOptions {
   duplicateCheckMs?: number;
   /**
    * Share of the time the look may keep the storage busy (default 0.05). A look reads the whole fingerprint
-   * side table, in slices; after a slice that took d ms the next waits d / share, so on a long, busy night a
-   * look stretches out instead of taking the cores from the inserts.
+   * side table, in slices: each check reads slices for up to this share of the interval (at least one), and a
+   * check that took longer puts the next ones off until its time is repaid, so on a long, busy night a look
+   * stretches out instead of taking the cores from the inserts.
    */
   duplicateShare?: number;
   /** Slices a look is cut into (default 256). */
