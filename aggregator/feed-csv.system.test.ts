@@ -5,7 +5,7 @@ import { parse } from 'csv-parse/sync';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { testShow } from '../test-support/test-show.ts';
 import { connectIngest, startTestSystem, type Answer } from '../test-support/system-harness.ts';
-import type { FrameData, LeaderEntry, MilestoneData } from './live-protocol.ts';
+import type { FrameData, LeaderEntry, MilestoneData } from '../protocol/live-protocol.ts';
 
 /** Names an order system might send: each hits one CSV rule. */
 const AWKWARD = {

@@ -7,7 +7,7 @@ import { etag } from 'hono/etag';
 import type { ShowConfig } from '../domain/show.ts';
 import type { OrderStore } from '../storage/storage.ts';
 import { toCsv, type Cell } from './csv.ts';
-import type { FrameData, LeaderEntry } from './live-protocol.ts';
+import type { FrameData, LeaderEntry } from '../protocol/live-protocol.ts';
 import type { LiveState } from './live-state.ts';
 import { LiveTotals, SECONDS_KEPT } from './live-totals.ts';
 import type { RateLimiter } from './rate-limit.ts';

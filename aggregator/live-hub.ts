@@ -1,7 +1,7 @@
 // The live state channel on the HTTP port: uWS pub/sub of the topics of live-protocol.ts. A subscriber gets the
 // topic's snapshot at once, then every update (rev + 1 each); one that falls too far behind is dropped.
 import * as uWS from 'uWebSockets.js';
-import { createTokenCheck, presentedToken } from '../ingest/auth.ts';
+import { createTokenCheck, presentedToken } from '../platform/tokens.ts';
 import {
   isTopic,
   LIVE_PATH,
@@ -11,7 +11,7 @@ import {
   type ClientMessage,
   type ServerMessage,
   type Topic,
-} from './live-protocol.ts';
+} from '../protocol/live-protocol.ts';
 
 export interface TopicSnapshot {
   /** The instant the data describes (ISO). */

@@ -5,7 +5,7 @@
 import { convertHundredths, formatHundredths, type Rate } from '../domain/money.ts';
 import type { ShowConfig } from '../domain/show.ts';
 import type { KeyKind, KeySums, OrderStore } from '../storage/storage.ts';
-import type { Log } from '../system/log.ts';
+import type { Log } from '../platform/log.ts';
 import type { LiveHub, TopicSnapshot } from './live-hub.ts';
 import type {
   FrameData,
@@ -17,7 +17,7 @@ import type {
   SnapshotData,
   Topic,
   TotalsData,
-} from './live-protocol.ts';
+} from '../protocol/live-protocol.ts';
 import type { LiveTotals } from './live-totals.ts';
 import type { MilestoneTracker } from './milestones.ts';
 import type { Reconciler } from './reconciler.ts';

@@ -10,7 +10,7 @@ import { parseShowConfig } from '../domain/show.ts';
 import { OrderRowWriter } from '../storage/order-row-writer.ts';
 import { MILESTONES_TABLE } from '../storage/schema.ts';
 import { connectIngest, startTestSystem, storedSums } from '../test-support/system-harness.ts';
-import { LiveClient, type ServerMessage, type SocketLike, type Topic } from './live-protocol.ts';
+import { LiveClient, type ServerMessage, type SocketLike, type Topic } from '../protocol/live-protocol.ts';
 
 const cleanups: (() => Promise<void>)[] = [];
 afterEach(async () => {

@@ -5,8 +5,8 @@ import { convertHundredths, formatHundredths, type Rate } from '../domain/money.
 import type { OrderColumns } from '../domain/order-columns.ts';
 import type { Milestone, ShowConfig } from '../domain/show.ts';
 import type { MilestoneRow, OrderStore } from '../storage/storage.ts';
-import type { Log } from '../system/log.ts';
-import type { MilestoneData } from './live-protocol.ts';
+import type { Log } from '../platform/log.ts';
+import type { MilestoneData } from '../protocol/live-protocol.ts';
 
 /** "2 min 58 s", "1 h 03 min 07 s", "42 s". */
 export function elapsedWords(ms: number): string {

@@ -2,9 +2,9 @@
 // ids stored twice (resends older than the de-duplication window) are looked for and reported.
 import { convertHundredths, formatHundredths } from '../domain/money.ts';
 import type { ShowConfig } from '../domain/show.ts';
-import type { Registry } from '../ingest/metrics.ts';
+import type { Registry } from '../platform/metrics.ts';
 import type { DuplicateIdRow, OrderStore } from '../storage/storage.ts';
-import type { Log } from '../system/log.ts';
+import type { Log } from '../platform/log.ts';
 import type { LiveTotals } from './live-totals.ts';
 
 export interface ReconcileReport {

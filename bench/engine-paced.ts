@@ -15,7 +15,7 @@ import { createOrderStore } from '../storage/order-store.ts';
 import { median, pct } from './stats.ts';
 import { DEFAULT_SHOW_FILE, loadShow } from '../cli/config.ts';
 import { parseOrder } from '../domain/order.ts';
-import { createSimulator } from '../fixtures/simulator.ts';
+import { createSimulator } from '../simulator/simulator.ts';
 
 const { values } = parseArgs({
   options: {

@@ -1,6 +1,6 @@
 // The baseline of `npm run bench:overlays` (browser code): the same counter, with the same motion model, formatting
 // and live channel client, drawn as plain DOM text styled with CSS, so that the bench compares the rendering alone.
-import { LiveClient, type TotalsData } from '../aggregator/live-protocol.ts';
+import { LiveClient, type TotalsData } from '../protocol/live-protocol.ts';
 import { CounterModel } from '../overlays/client/counter-model.ts';
 import { formatMoney, hundredthsToDecimal, parseHundredths, type Numerals } from '../overlays/client/format.ts';
 

@@ -3,48 +3,15 @@ import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import { parseShowConfig, type ShowConfig } from '../domain/show.ts';
-import { parseTokenList } from '../ingest/auth.ts';
-import type { RehearsalConfig } from '../control-room/rehearsal/index.ts';
+import { parseTokenList } from '../platform/tokens.ts';
+import { ConfigError } from '../platform/config-error.ts';
+import type { ServeConfig } from '../system/serve-config.ts';
 
-export interface ServeConfig {
-  httpPort: number;
-  ingestPort: number;
-  host: string;
-  dataDir: string;
-  clickhouseUrl: string | null;
-  show: ShowConfig;
-  showFile: string;
-  ingestTokens: string[];
-  producerTokens: string[];
-  /** Control room: admins edit the rundown (GALA_ADMIN_TOKEN); viewers watch (GALA_VIEWER_TOKEN). Comma-separated. */
-  adminTokens?: string[];
-  viewerTokens?: string[];
-  obsUrl: string | null;
-  obsPassword: string | null;
-  /** De-duplication window (contract: at least 10 minutes). */
-  dedupWindowMs: number;
-  /** Memory ceiling of the de-duplication window, in fingerprints (8 bytes each plus table slack). */
-  dedupMaxEntries: number;
-  /** Orders per second the de-duplication window is sized for up front (it still grows past it). */
-  dedupExpectedPerSecond: number;
-  /** How often live totals are reconciled against storage; 0 turns it off. */
-  reconcileIntervalMs: number;
-  /** How long a group commit's first batch waits for company before the insert (default 100 ms). */
-  flushIntervalMs?: number;
-  /** Public feed rate limit per client: requests per second sustained (0: no limit) and burst. */
-  publicRatePerSecond: number;
-  publicBurst: number;
-  /** Seconds without orders, while the show is live, before input is flagged stale. */
-  staleSeconds: number;
-  /** Set for `gala rehearse` (or GALA_REHEARSAL=1): the whole process is a rehearsal, fixed at start. */
-  rehearsal?: RehearsalConfig | null;
-}
+export { ConfigError } from '../platform/config-error.ts';
+export type { ServeConfig } from '../system/serve-config.ts';
 
-export class ConfigError extends Error {
-  override name = 'ConfigError';
-}
 
-export const DEFAULT_SHOW_FILE = fileURLToPath(new URL('../fixtures/default-show.json', import.meta.url));
+export const DEFAULT_SHOW_FILE = fileURLToPath(new URL('../domain/default-show.json', import.meta.url));
 
 function port(name: string, value: string): number {
   const n = Number(value);

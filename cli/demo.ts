@@ -1,8 +1,8 @@
 // `npm start`: the whole system in one process on the embedded engine, fed by the gala simulator through the
 // real ingest endpoint, printing every URL an operator needs.
 import { randomBytes } from 'node:crypto';
-import { runSimulateCli } from '../fixtures/simulate-cli.ts';
-import { createLog } from '../system/log.ts';
+import { runSimulateCli } from '../simulator/simulate-cli.ts';
+import { createLog } from '../platform/log.ts';
 import { overlayNames } from '../overlays/server/overlay-assets.ts';
 import { startSystem, type RunningSystem } from '../system/start-system.ts';
 import { parseServeConfig } from './config.ts';

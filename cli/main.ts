@@ -1,7 +1,7 @@
 // The `gala` command: `serve` runs the system, `demo` runs it with the gala simulator, `simulate` drives an ingest.
 import { ConfigError, parseServeConfig } from './config.ts';
 import { refuseRehearsalDataDir } from '../control-room/rehearsal/data-dir-guard.ts';
-import { createLog } from '../system/log.ts';
+import { createLog } from '../platform/log.ts';
 import { startSystem, type RunningSystem } from '../system/start-system.ts';
 
 const USAGE = `usage: gala <command> [flags]
@@ -57,7 +57,7 @@ async function main(): Promise<void> {
       return await runDemo(rest, stopOnSignals);
     }
     if (command === 'simulate') {
-      const { runSimulateCli } = await import('../fixtures/simulate-cli.ts');
+      const { runSimulateCli } = await import('../simulator/simulate-cli.ts');
       process.exit(await runSimulateCli(rest));
     }
     process.stderr.write(`${USAGE}\n`);

@@ -4,7 +4,7 @@ import { randomBytes } from 'node:crypto';
 import { parseArgs } from 'node:util';
 import { prepareRehearsalDataDir, checkRehearsalClickhouseUrl } from '../control-room/rehearsal/data-dir-guard.ts';
 import { MAX_SEND_RATE, MAX_SPEED, MIN_SPEED } from '../control-room/rehearsal/replay.ts';
-import { createLog, type Log } from '../system/log.ts';
+import { createLog, type Log } from '../platform/log.ts';
 import { startSystem, type RunningSystem } from '../system/start-system.ts';
 import { ConfigError, parseServeConfig, type ServeConfig } from './config.ts';
 

@@ -3,28 +3,9 @@
 // the recent part is kept in memory for viewing and CSV export.
 import { open, type FileHandle } from 'node:fs/promises';
 import { toCsv } from '../aggregator/csv.ts';
-import type { Role } from './roles.ts';
+import type { AuditEntry } from '../protocol/control-state.ts';
 
-export type AuditVia = 'session' | 'token' | 'trigger' | 'system' | 'none';
-export type AuditResult = 'ok' | 'refused' | 'failed';
-
-export interface AuditEntry {
-  /** Position in the log, from 1, continued across restarts. */
-  seq: number;
-  at: string;
-  operator: string;
-  role: Role | null;
-  via: AuditVia;
-  /** What was asked: `go`, `fire`, `arm`, `undo`, `login`, `rundown.update`... */
-  action: string;
-  /** The cue, trigger or act it was about. */
-  target: string | null;
-  result: AuditResult;
-  /** The HTTP status answered (or 0 for actions without a request, e.g. a data trigger). */
-  status: number;
-  /** The error, or what happened (e.g. "fired look-1, standby look-2"). */
-  detail: string | null;
-}
+export type { AuditEntry, AuditResult, AuditVia } from '../protocol/control-state.ts';
 
 export type AuditInput = Omit<AuditEntry, 'seq' | 'at'>;
 

@@ -3,7 +3,7 @@
 // the browser sends one, an Origin of this very host. Also the cookie's name and attributes for the scheme in use.
 import type { Context } from 'hono';
 import { getCookie } from 'hono/cookie';
-import { presentedToken } from '../ingest/auth.ts';
+import { presentedToken } from '../platform/tokens.ts';
 import { ControlError } from './control-error.ts';
 import type { Actor } from './cue-engine.ts';
 import type { Role } from './roles.ts';

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { GraphicName, GraphicState } from '../aggregator/live-protocol.ts';
+import type { GraphicName, GraphicState } from '../protocol/live-protocol.ts';
 import { DEFAULT_SHOW_FILE, loadShow } from '../cli/config.ts';
 import { launchChromium, requireChromium } from '../test-support/browser.ts';
 import { connectIngest, startTestSystem } from '../test-support/system-harness.ts';

@@ -1,30 +1,22 @@
 // The control room's server side in one object: the cue engine, the data triggers, sessions, roles and the audit,
 // publishing one whole state on the live channel's `control` topic whenever it changes.
+import type { ControlState } from '../protocol/control-state.ts';
+export type { ControlState } from '../protocol/control-state.ts';
 import type { LiveTotals } from '../aggregator/live-totals.ts';
-import { presentedToken } from '../ingest/auth.ts';
+import { presentedToken } from '../platform/tokens.ts';
 import type { TriggerCondition } from '../domain/rundown.ts';
 import type { Rundown } from '../domain/rundown.ts';
 import type { Graphics } from '../overlays/server/graphics.ts';
-import type { Log } from '../system/log.ts';
+import type { Log } from '../platform/log.ts';
 import { AuditLog, type AuditInput } from './audit-log.ts';
 import { ControlError } from './control-error.ts';
-import { CueEngine, type Actor, type ControlSnapshot, type RunView } from './cue-engine.ts';
+import { CueEngine, type Actor, type RunView } from './cue-engine.ts';
 import { DataTriggers, type TriggerValues, type TriggerView } from './data-triggers.ts';
-import type { ObsPort, ObsStatus } from './obs/obs-port.ts';
-import { rehearsalView, type RehearsalHandle, type RehearsalView } from './rehearsal/replay.ts';
+import type { ObsPort } from '../domain/obs-port.ts';
+import { rehearsalView, type RehearsalHandle } from './rehearsal/replay.ts';
 import { createRoleResolver, type Role, type RoleTokens } from './roles.ts';
 import { SessionStore } from './sessions.ts';
 
-/** What the `control` topic carries (snapshot and every update: the whole state, replaced whole). */
-export interface ControlState extends ControlSnapshot {
-  triggers: TriggerView[];
-  obs: ObsStatus;
-  /** Audit entries that could not be written to disk (0 when all is well). */
-  auditUnwritten: number;
-  serverTime: string;
-  /** The rehearsal's replay and OBS mode; null on air. */
-  rehearsal: RehearsalView | null;
-}
 
 export interface ControlRoomOptions {
   rundown: Rundown;

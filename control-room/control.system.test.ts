@@ -5,7 +5,7 @@
 import { Validator } from '@seriousme/openapi-schema-validator';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import type { ServerMessage } from '../aggregator/live-protocol.ts';
+import type { ServerMessage } from '../protocol/live-protocol.ts';
 import { connectIngest, startTestSystem } from '../test-support/system-harness.ts';
 import type { AuditEntry } from './audit-log.ts';
 import { controlOpenApi } from './control-openapi.ts';

@@ -1,9 +1,9 @@
 // Runs a cue's actions (graphics commands, OBS steps batched together, waits) and captures what undoing them needs:
 // the previous state of each graphic touched and the OBS program/preview scenes before.
-import type { GraphicName, GraphicState } from '../aggregator/live-protocol.ts';
+import type { GraphicName, GraphicState } from '../protocol/live-protocol.ts';
 import type { CueAction } from '../domain/rundown.ts';
 import type { Graphics } from '../overlays/server/graphics.ts';
-import type { ObsAction, ObsPort } from './obs/obs-port.ts';
+import type { ObsAction, ObsPort } from '../domain/obs-port.ts';
 
 /** What undoing a cue restores. */
 export interface UndoSnapshot {

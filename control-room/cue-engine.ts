@@ -2,54 +2,20 @@
 // auto-follow chains, arm-then-fire and hold-to-fire for on-air cues, undo of the last cue within a window, panic,
 // and live rundown edits. Every check and state change happens in one synchronous step, so two GOs racing for the
 // same standby cue fire it once: the second finds the standby moved and gets a 409.
+import type { Actor, ControlSnapshot, FireCause, RunView } from '../protocol/control-state.ts';
+export type { Actor, ControlSnapshot, FireCause, RunView } from '../protocol/control-state.ts';
 import { randomBytes } from 'node:crypto';
 import type { Cue, Rundown } from '../domain/rundown.ts';
 import { parseCue, RundownError } from '../domain/rundown.ts';
-import { GRAPHICS } from '../aggregator/live-protocol.ts';
+import { GRAPHICS } from '../protocol/live-protocol.ts';
 import type { Graphics } from '../overlays/server/graphics.ts';
 import { ControlError } from './control-error.ts';
 import { captureUndo, restoreGraphics, runActions, type UndoSnapshot } from './cue-actions.ts';
-import type { ObsPort } from './obs/obs-port.ts';
-import type { Role } from './roles.ts';
+import type { ObsPort } from '../domain/obs-port.ts';
 
-export interface Actor {
-  operator: string;
-  role: Role | null;
-  via: 'session' | 'token' | 'trigger' | 'system';
-}
 
-/** How a cue came to fire. */
-export type FireCause = 'go' | 'fire' | 'hold' | 'follow' | 'trigger';
 
-export interface RunView {
-  runId: string;
-  cueId: string;
-  label: string;
-  cause: FireCause;
-  operator: string;
-  phase: 'pre-wait' | 'running' | 'post-wait' | 'done' | 'failed' | 'cancelled';
-  firedAt: string;
-  /** When the current phase ends, for waits (ISO); null otherwise. */
-  phaseEndsAt: string | null;
-  details: string[];
-  undone: boolean;
-}
 
-export interface ControlSnapshot {
-  rev: number;
-  rundownRev: number;
-  standby: string | null;
-  /** The cue after standby: what GO fires after this one. */
-  next: string | null;
-  running: RunView[];
-  /** The last fired cues, newest first (at most 20). */
-  history: RunView[];
-  /** Arms in force (the arm ids themselves go only to the operator who armed). */
-  arms: { cueId: string; operator: string; expiresAt: string }[];
-  holds: { cueId: string; operator: string; pressedAt: string; fireAfter: string }[];
-  undo: { runId: string; cueId: string | null; label: string; until: string } | null;
-  rundown: Rundown;
-}
 
 export interface CueEngineOptions {
   rundown: Rundown;

@@ -1,5 +1,7 @@
 // Data-triggered cues: a producer arms a condition on the live data (GMV, orders, mobile share, a product's units)
 // for a cue; every totals or product update evaluates the armed ones, and each fires its cue once.
+import type { TriggerView } from '../protocol/control-state.ts';
+export type { TriggerView } from '../protocol/control-state.ts';
 import { formatHundredths } from '../domain/money.ts';
 import type { TriggerCondition } from '../domain/rundown.ts';
 import { ControlError } from './control-error.ts';
@@ -13,19 +15,6 @@ export interface TriggerValues {
   productUnits: (sku: string) => number | undefined;
 }
 
-export interface TriggerView {
-  cueId: string;
-  condition: TriggerCondition;
-  state: 'armed' | 'fired';
-  armedBy: string;
-  armedAt: string;
-  firedAt: string | null;
-  /** The metric now, in the threshold's terms (GMV as a decimal string), and how far it is: 0..1. */
-  current: string | null;
-  progress: number;
-  /** True when the next evaluation fires it. */
-  willFire: boolean;
-}
 
 interface Armed {
   cueId: string;

@@ -4,22 +4,31 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { LiveState } from '../aggregator/live-state.ts';
 import type { LiveTotals } from '../aggregator/live-totals.ts';
-import type { ServeConfig } from '../cli/config.ts';
+import type { ShowConfig } from '../domain/show.ts';
 import type { Graphics } from '../overlays/server/graphics.ts';
-import type { Log } from '../system/log.ts';
+import type { Log } from '../platform/log.ts';
 import { AUDIT_FILE, AuditLog } from './audit-log.ts';
 import { controlOpenApi } from './control-openapi.ts';
 import { ControlRoom, type ControlState } from './control-room.ts';
 import { createControlPages } from './control-pages.ts';
 import { createControlRoutes } from './control-routes.ts';
-import type { ObsPort } from './obs/obs-port.ts';
+import type { ObsPort } from '../domain/obs-port.ts';
 import type { RehearsalHandle } from './rehearsal/replay.ts';
 import { createRundownSaver, loadSavedRundown, RUNDOWN_FILE } from './rundown-file.ts';
 
 export { ControlRoom, type ControlState } from './control-room.ts';
 
+/** What the control room reads of the process configuration. */
+export interface ControlRoomConfig {
+  dataDir: string;
+  show: ShowConfig;
+  producerTokens: string[];
+  adminTokens?: string[];
+  viewerTokens?: string[];
+}
+
 export interface OpenControlRoomOptions {
-  cfg: ServeConfig;
+  cfg: ControlRoomConfig;
   graphics: Graphics;
   totals: LiveTotals;
   state: LiveState;

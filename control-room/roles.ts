@@ -1,8 +1,8 @@
 // Control-room roles and which token grants which: viewer < producer < admin, checked in constant time.
-import { createTokenCheck } from '../ingest/auth.ts';
+import { ROLES, type Role } from '../protocol/control-state.ts';
+import { createTokenCheck } from '../platform/tokens.ts';
 
-export const ROLES = ['viewer', 'producer', 'admin'] as const;
-export type Role = (typeof ROLES)[number];
+export { ROLES, type Role } from '../protocol/control-state.ts';
 
 /** True when `role` may do what `needed` may. */
 export function hasRole(role: Role, needed: Role): boolean {

@@ -1,6 +1,6 @@
 // The show's rundown (acts and their cues, each a list of graphic / OBS / wait actions), parsed once with errors
 // naming the field, the value and the rule. Used for the show config's `rundown` section and for live edits.
-import type { ObsAction } from '../control-room/obs/obs-port.ts';
+import type { ObsAction } from './obs-port.ts';
 
 export const GRAPHIC_NAMES = ['counter', 'chart', 'milestone', 'product', 'lowerthird', 'leaderboard', 'wall'] as const;
 export const GRAPHIC_COMMANDS = ['play', 'update', 'stop', 'next'] as const;

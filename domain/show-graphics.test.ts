@@ -2,7 +2,7 @@
 // show's looks sell in the simulator's catalog.
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { createCatalog } from '../fixtures/catalog.ts';
+import { createCatalog } from '../simulator/catalog.ts';
 import { parseShowConfig, ShowConfigError } from './show.ts';
 
 const base = { currency: 'CNY' };
@@ -40,7 +40,7 @@ describe('show config theme and products', () => {
   });
 
   it("default show: every look's SKU is in the simulator's catalog, with a theme and an image", () => {
-    const show = parseShowConfig(JSON.parse(readFileSync(new URL('../fixtures/default-show.json', import.meta.url), 'utf8')));
+    const show = parseShowConfig(JSON.parse(readFileSync(new URL('./default-show.json', import.meta.url), 'utf8')));
     const skus = new Set(createCatalog(1111).skuCode);
     expect(show.looks.length).toBeGreaterThanOrEqual(3);
     for (const l of show.looks) {

@@ -8,7 +8,7 @@ import { OrderRowWriter } from '../storage/order-row-writer.ts';
 import type { OrderStore } from '../storage/storage.ts';
 import type { DedupWindow } from './dedup-window.ts';
 import type { ScannedOrders } from './frame-scanner.ts';
-import type { Registry } from './metrics.ts';
+import type { Registry } from '../platform/metrics.ts';
 
 export type BatchOutcome = { kind: 'ack'; ack: Ack } | { kind: 'unavailable'; retryAfterMs: number };
 

@@ -2,10 +2,10 @@
 import { isAscii, isUtf8 } from 'node:buffer';
 import * as uWS from 'uWebSockets.js';
 import { parseBatchFrame, type FrameError } from '../domain/order.ts';
-import { createTokenCheck, presentedToken } from './auth.ts';
+import { createTokenCheck, presentedToken } from '../platform/tokens.ts';
 import { createFrameScanner } from './frame-scanner.ts';
 import type { BatchOutcome, GroupCommitter } from './group-commit.ts';
-import type { Registry } from './metrics.ts';
+import type { Registry } from '../platform/metrics.ts';
 
 export interface IngestServerOptions {
   host: string;

@@ -1,6 +1,6 @@
 // The engine's background work (parts per table, merges) sampled every few seconds and shown on /metrics, so a
 // slow stretch of acks can be matched with what ClickHouse was doing then. One read at a time; never throws.
-import type { Registry } from '../ingest/metrics.ts';
+import type { Registry } from '../platform/metrics.ts';
 import type { EngineStats, OrderStore } from '../storage/storage.ts';
 
 export interface EngineWatch {

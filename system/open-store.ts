@@ -2,7 +2,7 @@
 // Each adapter is imported lazily: the embedded engine is a large native library a server deployment never loads.
 import { createOrderStore } from '../storage/order-store.ts';
 import type { OrderStore } from '../storage/storage.ts';
-import type { Log } from './log.ts';
+import type { Log } from '../platform/log.ts';
 
 export async function openStore(opts: { clickhouseUrl: string | null; dataDir: string }, log?: Log): Promise<OrderStore> {
   if (opts.clickhouseUrl !== null) {

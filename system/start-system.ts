@@ -15,19 +15,19 @@ import { OverlayRegistry } from '../overlays/server/overlay-registry.ts';
 import { createOverlayRoutes } from '../overlays/server/overlay-routes.ts';
 import { openControlRoom, type ControlRoom } from '../control-room/index.ts';
 import { createObsPort } from '../control-room/obs/index.ts';
-import type { ObsPort } from '../control-room/obs/obs-port.ts';
+import type { ObsPort } from '../domain/obs-port.ts';
 import { openReplay, rehearsalObs, type Replay } from '../control-room/rehearsal/index.ts';
 import { createReconciler, type Reconciler } from '../aggregator/reconciler.ts';
-import type { ServeConfig } from '../cli/config.ts';
+import type { ServeConfig } from './serve-config.ts';
 import { mountFetch } from '../http/uws-fetch.ts';
 import { DedupWindow } from '../ingest/dedup-window.ts';
 import { GroupCommitter } from '../ingest/group-commit.ts';
 import { startIngestServer, type IngestServerOptions } from '../ingest/ingest-server.ts';
-import { Registry } from '../ingest/metrics.ts';
+import { Registry } from '../platform/metrics.ts';
 import { startEngineWatch } from './engine-watch.ts';
 import { timeStoreCalls } from './timed-store.ts';
 import type { OrderStore } from '../storage/storage.ts';
-import { silentLog, type Log } from './log.ts';
+import { silentLog, type Log } from '../platform/log.ts';
 import { openStore } from './open-store.ts';
 
 export interface RunningSystem {

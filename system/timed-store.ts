@@ -1,6 +1,6 @@
 // Time spent in each storage call, by call, on /metrics: with the engine's merges (engine-watch.ts) it says what
 // ClickHouse is busy with when inserts slow down (chDB keeps no query log).
-import type { Registry } from '../ingest/metrics.ts';
+import type { Registry } from '../platform/metrics.ts';
 import type { OrderStore } from '../storage/storage.ts';
 
 export function timeStoreCalls(store: OrderStore, metrics: Registry): OrderStore {

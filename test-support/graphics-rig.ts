@@ -5,10 +5,10 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Browser, Page } from 'playwright-core';
-import type { GraphicState, OverlayHealth } from '../aggregator/live-protocol.ts';
+import type { GraphicState, OverlayHealth } from '../protocol/live-protocol.ts';
 import { DEFAULT_SHOW_FILE, loadShow } from '../cli/config.ts';
 import { parseShowConfig, type ShowConfig } from '../domain/show.ts';
-import { createSimulator } from '../fixtures/simulator.ts';
+import { createSimulator } from '../simulator/simulator.ts';
 import { launchChromium } from './browser.ts';
 import { connectIngest, startTestSystem } from './system-harness.ts';
 

@@ -1,5 +1,5 @@
 // A test ObsPort that records every batch of OBS steps it is asked to run (log-only underneath: no OBS involved).
-import type { ObsAction, ObsPort } from '../control-room/obs/obs-port.ts';
+import type { ObsAction, ObsPort } from '../domain/obs-port.ts';
 import { createLogOnlyObs } from '../control-room/obs/log-only-obs.ts';
 
 export function createMemoryObs(): ObsPort & { runs: ObsAction[][] } {

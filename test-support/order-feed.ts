@@ -2,8 +2,8 @@
 // browser tests and benchmarks that need orders flowing while they watch a screen.
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { ShowConfig } from '../domain/show.ts';
-import { createIngestClient } from '../fixtures/ingest-client.ts';
-import { createSimulator, type ExpectedTotals } from '../fixtures/simulator.ts';
+import { createIngestClient } from '../simulator/ingest-client.ts';
+import { createSimulator, type ExpectedTotals } from '../simulator/simulator.ts';
 import { TEST_TOKEN } from './system-harness.ts';
 
 export interface OrderFeedOptions {

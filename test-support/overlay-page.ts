@@ -1,7 +1,7 @@
 // Driving overlay pages from tests and benchmarks: open one in Chromium, read what it displays and what the
 // server says (/v1/stats, overlay health), fire cues, and read a screenshot's pixels with the browser's decoder.
 import type { Browser, Page } from 'playwright-core';
-import type { OverlayHealth } from '../aggregator/live-protocol.ts';
+import type { OverlayHealth } from '../protocol/live-protocol.ts';
 
 export const PRODUCER_TOKEN = 'test-producer-token';
 

@@ -6,7 +6,7 @@ import WebSocket from 'ws';
 import { DEFAULT_SHOW_FILE, loadShow, type ServeConfig } from '../cli/config.ts';
 import type { Ack, FrameError } from '../domain/order.ts';
 import type { OrderStore } from '../storage/storage.ts';
-import { createLog } from '../system/log.ts';
+import { createLog } from '../platform/log.ts';
 import { startSystem, type RunningSystem, type StartOptions } from '../system/start-system.ts';
 
 export const TEST_TOKEN = 'test-ingest-token';

@@ -109,7 +109,7 @@ const box = async (page: Page, sel: string, scale = 1) => {
 
 function save(name: string, png: Buffer): void {
   if (process.env.GALA_SAVE_SCREENSHOTS !== '1') return;
-  const dir = new URL('../../docs/', import.meta.url);
+  const dir = new URL('../../docs', import.meta.url);
   mkdirSync(dir, { recursive: true });
   writeFileSync(new URL(name, dir), png);
 }

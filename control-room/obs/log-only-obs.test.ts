@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { createLogOnlyObs } from './log-only-obs.ts';
 import { createObsPort } from './index.ts';
 import { ObsGateway } from './obs-gateway.ts';
-import type { ObsStatus } from './obs-port.ts';
+import type { ObsStatus } from '../../domain/obs-port.ts';
 
 describe('log-only OBS', () => {
   it('logs each step, tracks the scene it would have switched to, and reports log-only', async () => {

@@ -1,6 +1,6 @@
 // An OBS that only logs: rehearsals in log-only mode and shows without OBS run their cues through it and see what OBS would have done.
-import type { Log } from '../../system/log.ts';
-import type { ObsAction, ObsPort, ObsRunResult, ObsStatus } from './obs-port.ts';
+import type { Log } from '../../platform/log.ts';
+import type { ObsAction, ObsPort, ObsRunResult, ObsStatus } from '../../domain/obs-port.ts';
 
 export interface LogOnlyObsOptions {
   log: Log;

@@ -2,7 +2,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { startObsSimulator, type ObsSimulator, type ObsSimulatorOptions } from '../../test-support/obs-simulator.ts';
 import { createObsGateway, type ObsGateway, type ObsGatewayOptions } from './obs-gateway.ts';
-import type { ObsStatus } from './obs-port.ts';
+import type { ObsStatus } from '../../domain/obs-port.ts';
 
 const SCENES: ObsSimulatorOptions['scenes'] = [
   { name: 'Stage', items: [{ source: 'Lower third', enabled: false }, { source: 'Logo' }] },

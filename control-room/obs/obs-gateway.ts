@@ -1,7 +1,7 @@
 // The OBS gateway: the one importer of obs-websocket-js. Keeps a link to OBS alive, follows its scenes, and runs each cue's OBS steps as one request batch.
 import { EventSubscription, OBSWebSocket, RequestBatchExecutionType } from 'obs-websocket-js';
-import type { Log } from '../../system/log.ts';
-import type { ObsAction, ObsLink, ObsPort, ObsRunResult, ObsStatus } from './obs-port.ts';
+import type { Log } from '../../platform/log.ts';
+import type { ObsAction, ObsLink, ObsPort, ObsRunResult, ObsStatus } from '../../domain/obs-port.ts';
 import { emptySceneState, reduceSceneState, type SceneEvent, type SceneState } from './obs-scene-state.ts';
 
 export interface ObsGatewayOptions {

@@ -4,7 +4,7 @@
 // refused for a viewer.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import type { ServerMessage, ShowData } from '../../aggregator/live-protocol.ts';
+import type { ServerMessage, ShowData } from '../../protocol/live-protocol.ts';
 import { startObsSimulator, type ObsSimulator } from '../../test-support/obs-simulator.ts';
 import { startTestSystem } from '../../test-support/system-harness.ts';
 import type { AuditEntry } from '../audit-log.ts';

@@ -1,9 +1,11 @@
 // The rehearsal's replay: the seeded gala night from the simulator, sent through the real ingest endpoint at 1x to
 // 100x, which a producer starts, pauses, resumes, speeds up or restarts from the control room.
-import { createIngestClient, type IngestClient } from '../../fixtures/ingest-client.ts';
-import { createSimulator, type Simulator } from '../../fixtures/simulator.ts';
+import type { RehearsalView, ReplayPhase, ReplayView } from '../../protocol/control-state.ts';
+export type { RehearsalView, ReplayPhase, ReplayView } from '../../protocol/control-state.ts';
+import { createIngestClient, type IngestClient } from '../../simulator/ingest-client.ts';
+import { createSimulator, type Simulator } from '../../simulator/simulator.ts';
 import type { ShowConfig } from '../../domain/show.ts';
-import type { Log } from '../../system/log.ts';
+import type { Log } from '../../platform/log.ts';
 import { ControlError } from '../control-error.ts';
 
 export const MIN_SPEED = 1;
@@ -11,33 +13,7 @@ export const MAX_SPEED = 100;
 /** Orders per real second the replay may be asked to send at its peak (rate × speed): what this 2-core machine ingests with room to spare. */
 export const MAX_SEND_RATE = 20_000;
 
-export type ReplayPhase = 'ready' | 'running' | 'paused' | 'finished';
 
-export interface ReplayView {
-  phase: ReplayPhase;
-  speed: number;
-  /** Peak orders per simulated second: the same night at any speed. */
-  rate: number;
-  seed: number;
-  /** 1 for the first pass over the night, one more at each restart. */
-  run: number;
-  /** The simulated show clock: time since the night's midnight, "HH:MM:SS", and in ms. */
-  simClock: string;
-  simMs: number;
-  /** Length of the night in simulated ms (the show's endsAt - startsAt), null when open-ended. */
-  nightMs: number | null;
-  /** Orders sent and acknowledged since the rehearsal began (every run). */
-  sent: number;
-  acked: number;
-  accepted: number;
-  duplicates: number;
-  rejected: number;
-  inFlight: number;
-  /** How far the replay lags the clock it should keep (a backlog at ingest), simulated ms. */
-  behindMs: number;
-  startedAt: string | null;
-  lastError: string | null;
-}
 
 export interface ReplayOptions {
   /** ws://HOST:PORT/v1/ingest of this process. */
@@ -268,7 +244,5 @@ export interface RehearsalHandle {
   obs: 'log' | 'live';
 }
 
-/** The `rehearsal` field of the control state: the replay's progress and the OBS mode. */
-export type RehearsalView = ReplayView & { obs: 'log' | 'live' };
 
 export const rehearsalView = (h: RehearsalHandle): RehearsalView => ({ ...h.replay.view(), obs: h.obs });

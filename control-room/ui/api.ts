@@ -1,6 +1,6 @@
 // The control room's HTTP calls: JSON in and out, the session's CSRF token on every unsafe request, and one
 // answer shape ({status, body, error}) so the pages can show a refusal (403, 409...) as a clear message.
-import type { Role } from '../roles.ts';
+import type { Role } from '../../protocol/control-state.ts';
 
 export interface SessionInfo {
   operator: string;

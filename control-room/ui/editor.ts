@@ -1,7 +1,7 @@
 // The admins' cue editor under the cue list: edit, add after, delete and move cues live. Each edit carries the
 // rundown revision it was made against, so an edit made on an outdated list is refused (409) rather than applied.
 import { CUE_KINDS, FOLLOW_MODES, type Cue } from '../../domain/rundown.ts';
-import type { ControlState } from '../index.ts';
+import type { ControlState } from '../../protocol/control-state.ts';
 import type { Answer } from './api.ts';
 import { fill, h } from './dom.ts';
 

@@ -1,6 +1,6 @@
 // The control room's connection to the live channel: LiveClient (snapshot then updates, resync on a revision
 // gap, reconnect with backoff) on this origin, the session cookie authorising the control-room topics.
-import { LIVE_PATH, LiveClient, type Topic } from '../../aggregator/live-protocol.ts';
+import { LIVE_PATH, LiveClient, type Topic } from '../../protocol/live-protocol.ts';
 
 export type LinkState = 'connecting' | 'open' | 'closed';
 

@@ -1,7 +1,7 @@
 // The rehearsal bar: a permanent full-width strip on every control-room page while the process is a rehearsal, and a
 // body class that turns the desk's top bar blue and striped, so a rehearsal desk cannot be taken for air. On air
 // (no rehearsal in the state, show not marked) nothing shows and the page looks as it always did.
-import type { RehearsalView } from '../rehearsal/replay.ts';
+import type { RehearsalView } from '../../protocol/control-state.ts';
 import { h, setText } from './dom.ts';
 
 const BAR_ID = 'rehearsal-bar';

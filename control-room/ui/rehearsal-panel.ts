@@ -1,8 +1,7 @@
 // The rehearsal panel: where the replay of the night is (phase, speed, simulated clock, orders sent, acknowledged,
 // refused, in flight, how far behind, last error, where OBS steps go) and, for producers, start, pause, resume,
 // restart and the speed (1-100, presets 1x/10x/30x/100x). A viewer sees the same figures with every control disabled.
-import type { ControlState } from '../control-room.ts';
-import type { RehearsalView } from '../rehearsal/replay.ts';
+import type { ControlState, RehearsalView } from '../../protocol/control-state.ts';
 import { call } from './api.ts';
 import { fill, h, setText } from './dom.ts';
 import { duration } from './format.ts';

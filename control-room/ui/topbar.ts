@@ -1,7 +1,7 @@
 // The bar across the top of every control-room page: the show, a rehearsal marker, the live link, storage and
 // stale-input state, the operator and role, navigation and logout. Also the OBS status pill.
-import type { HealthData, ShowData } from '../../aggregator/live-protocol.ts';
-import type { ObsStatus } from '../obs/obs-port.ts';
+import type { HealthData, ShowData } from '../../protocol/live-protocol.ts';
+import type { ObsStatus } from '../../domain/obs-port.ts';
 import type { SessionInfo } from './api.ts';
 import { fill, h } from './dom.ts';
 import type { LinkState } from './live.ts';

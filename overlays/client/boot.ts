@@ -1,6 +1,6 @@
 // The live state an overlay page is served with: the server writes the current snapshots of a few topics into the
 // page's HTML, so a (re)loaded overlay can draw the current figure without waiting for its live connection.
-import type { Topic } from '../../aggregator/live-protocol.ts';
+import type { Topic } from '../../protocol/live-protocol.ts';
 
 /** Topics inlined in every overlay page: the theme, what is on air, and the figures. */
 export const BOOT_TOPICS = ['show', 'graphics', 'totals'] as const satisfies readonly Topic[];

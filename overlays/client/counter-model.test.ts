@@ -2,7 +2,7 @@
 // catches up after a gap with an ease and no visible jump, extrapolates a lost feed only within its bound.
 import { describe, expect, it } from 'vitest';
 import { CounterModel } from './counter-model.ts';
-import { createPrng } from '../../fixtures/prng.ts';
+import { createPrng } from '../../simulator/prng.ts';
 
 const FRAME = 1000 / 60;
 

@@ -3,7 +3,7 @@
 // animations, the show's theme, a safe-area guide, WebGL context-loss recovery, and a health report to the
 // server every second.
 import { Application, Container, Graphics as Shape, WebGLRenderer } from 'pixi.js';
-import { LiveClient, type GraphicName, type GraphicState, type LiveClientOptions, type ShowData, type Topic } from '../../aggregator/live-protocol.ts';
+import { LiveClient, type GraphicName, type GraphicState, type LiveClientOptions, type ShowData, type Topic } from '../../protocol/live-protocol.ts';
 import { readBoot } from './boot.ts';
 import { markRehearsal } from './rehearsal-mark.ts';
 

@@ -1,6 +1,6 @@
 // The state of every on-air graphic, changed by cues (play / update / stop / next) and published on the live
 // channel's `graphics` topic, so every overlay instance (and a reloaded one) shows the same thing.
-import { GRAPHICS, type GraphicCommand, type GraphicName, type GraphicState } from '../../aggregator/live-protocol.ts';
+import { GRAPHICS, type GraphicCommand, type GraphicName, type GraphicState } from '../../protocol/live-protocol.ts';
 
 export class GraphicsError extends Error {
   override name = 'GraphicsError';

@@ -1,6 +1,6 @@
 // Overlay health: every overlay instance reports over the live channel what it displays, its frame rate and its
 // last update; the control room reads the list (GET /v1/overlays, the `overlays` topic).
-import type { OverlayHealth, OverlayReport } from '../../aggregator/live-protocol.ts';
+import type { OverlayHealth, OverlayReport } from '../../protocol/live-protocol.ts';
 
 const MAX_INSTANCES = 500;
 /** An instance whose socket closed stays listed this long, marked disconnected, so a lost overlay is visible. */

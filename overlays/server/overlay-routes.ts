@@ -1,7 +1,7 @@
 // HTTP routes of the overlays: the pages (public: OBS browser sources load them by URL) and the producer API
 // that cues graphics and lists overlay health (Bearer producer token).
 import { Hono, type MiddlewareHandler } from 'hono';
-import { createTokenCheck, presentedToken } from '../../ingest/auth.ts';
+import { createTokenCheck, presentedToken } from '../../platform/tokens.ts';
 import type { Graphics } from './graphics.ts';
 import { GraphicsError } from './graphics.ts';
 import { lazyBundle } from '../../http/browser-bundle.ts';

@@ -2,11 +2,10 @@
 // fire by id, arm-then-fire and hold-to-fire for on-air cues, undo with its window, panic, running cues with their
 // waits, data triggers, what is on air, and (for admins) a cue editor. State arrives whole on the live channel's
 // `control` topic; every action goes through /v1/control with the session's CSRF token.
-import type { GraphicName, GraphicState, HealthData, ShowData, Topic } from '../../../aggregator/live-protocol.ts';
-import { GRAPHICS } from '../../../aggregator/live-protocol.ts';
+import type { GraphicName, GraphicState, HealthData, ShowData, Topic } from '../../../protocol/live-protocol.ts';
+import { GRAPHICS } from '../../../protocol/live-protocol.ts';
 import type { Cue } from '../../../domain/rundown.ts';
-import type { ControlState } from '../../index.ts';
-import type { RunView } from '../../cue-engine.ts';
+import type { ControlState, RunView } from '../../../protocol/control-state.ts';
 import { call, loadSession, logout, toLogin, type Answer, type SessionInfo } from '../api.ts';
 import { leftMs, serverNow, syncClock, tickCountdowns } from '../clock.ts';
 import { h, fill, byId, setText } from '../dom.ts';

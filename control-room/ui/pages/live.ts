@@ -1,9 +1,8 @@
 // The live panel (/control/live): the figures, the feed's lag, reconciliation drift, stale input, ClickHouse and
 // OBS status, every connected overlay's health with scaled-down previews of the overlay pages, and the audit
 // tail with its CSV export. Figures come from the live channel; the audit is polled (it is not a topic).
-import type { HealthData, OverlayHealth, ShowData, TotalsData } from '../../../aggregator/live-protocol.ts';
-import type { AuditEntry } from '../../audit-log.ts';
-import type { ControlState } from '../../index.ts';
+import type { HealthData, OverlayHealth, ShowData, TotalsData } from '../../../protocol/live-protocol.ts';
+import type { AuditEntry, ControlState } from '../../../protocol/control-state.ts';
 import { call, loadSession, logout, toLogin, type SessionInfo } from '../api.ts';
 import { byId, fill, h, setText } from '../dom.ts';
 import { ago, clock, money, percent } from '../format.ts';

@@ -4,7 +4,7 @@
 import { scaleLinear } from 'd3-scale';
 import { area, curveMonotoneX, line } from 'd3-shape';
 import { BitmapText, Container, FillGradient, Graphics, Text } from 'pixi.js';
-import type { FrameData } from '../../../aggregator/live-protocol.ts';
+import type { FrameData } from '../../../protocol/live-protocol.ts';
 import { parseHundredths, shortMoney, currencySymbol, type Numerals } from '../format.ts';
 import type { OverlayContext } from '../runtime.ts';
 import { FIGURES, FIGURES_BOLD, installFonts } from './fonts.ts';

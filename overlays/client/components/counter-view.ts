@@ -2,7 +2,7 @@
 // fixed-width slots (BitmapText glyphs rasterised once into a font atlas, so nothing is re-rasterised per frame),
 // gliding between live totals at the live rate, never backwards; the mobile share beneath it.
 import { BitmapText, Container, Graphics, Text } from 'pixi.js';
-import type { TotalsData } from '../../../aggregator/live-protocol.ts';
+import type { TotalsData } from '../../../protocol/live-protocol.ts';
 import { CounterModel } from '../counter-model.ts';
 import { formatMoney, hundredthsToDecimal, parseHundredths, shortMoney, type Numerals } from '../format.ts';
 import { onConnection, type OverlayContext } from '../runtime.ts';

@@ -1,7 +1,7 @@
 // The stage wall's milestone column: milestones crossed tonight with the time each took, and the progress towards
 // the next one (a bar and a percentage that follow the live total).
 import { BitmapText, Container, Graphics, Text } from 'pixi.js';
-import type { MilestoneData, TotalsData } from '../../../aggregator/live-protocol.ts';
+import type { MilestoneData, TotalsData } from '../../../protocol/live-protocol.ts';
 import { currencySymbol, parseHundredths } from '../format.ts';
 import type { OverlayContext } from '../runtime.ts';
 import { FIGURES, FIGURES_BOLD, installFonts } from './fonts.ts';

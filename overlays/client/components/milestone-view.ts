@@ -2,7 +2,7 @@
 // card that pops in over rotating light rays and a pooled confetti burst. A new crossing on the `milestones` topic
 // puts it on air by itself; a `play` cue replays the latest (or the one named by `data.id`); it goes out by itself.
 import { Container, Graphics, Text } from 'pixi.js';
-import type { GraphicState, MilestoneData } from '../../../aggregator/live-protocol.ts';
+import type { GraphicState, MilestoneData } from '../../../protocol/live-protocol.ts';
 import type { OverlayContext } from '../runtime.ts';
 import { createConfetti } from './confetti.ts';
 

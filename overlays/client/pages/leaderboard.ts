@@ -2,7 +2,7 @@
 // Cue data `{board: 'brands'|'regions', window: 'night'|'minute'}`; `next` pages through brands tonight, brands in
 // the last minute, regions tonight, regions in the last minute (from the one the cue chose).
 import { BitmapText, Container, Graphics, Text } from 'pixi.js';
-import type { GraphicState, LeaderboardsData, LeaderEntry } from '../../../aggregator/live-protocol.ts';
+import type { GraphicState, LeaderboardsData, LeaderEntry } from '../../../protocol/live-protocol.ts';
 import { FIGURES, FIGURES_BOLD, installFonts } from '../components/fonts.ts';
 import { createPanel } from '../components/panel.ts';
 import { currencySymbol, parseHundredths, shortMoney, type Numerals } from '../format.ts';

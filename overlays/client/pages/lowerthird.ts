@@ -1,7 +1,7 @@
 // /overlays/lowerthird: a name / title strap in the lower left of the graphics-safe area, the bars sliding out from
 // the left edge on `play`. Cue data: `{name, title, tag?}` (`update` changes the text in place).
 import { Container, Graphics, Sprite, Text } from 'pixi.js';
-import type { GraphicState } from '../../../aggregator/live-protocol.ts';
+import type { GraphicState } from '../../../protocol/live-protocol.ts';
 import { loadImageTexture } from '../components/image-texture.ts';
 import { runOverlay } from '../runtime.ts';
 

@@ -2,7 +2,7 @@
 // image from the show's looks, and its live units sold and GMV from the `product:<sku>` topic. Cue data
 // `{sku}` picks the product; `next` pages through the show's looks. A broken image gives a drawn placeholder.
 import { BitmapText, Container, Graphics, Sprite, Text, type Texture } from 'pixi.js';
-import type { GraphicState, ProductData, Topic } from '../../../aggregator/live-protocol.ts';
+import type { GraphicState, ProductData, Topic } from '../../../protocol/live-protocol.ts';
 import type { ShowLook } from '../../../domain/show-graphics.ts';
 import { FIGURES, FIGURES_BOLD, installFonts } from '../components/fonts.ts';
 import { loadImageTexture } from '../components/image-texture.ts';

@@ -1,7 +1,7 @@
 // The live state channel's protocol, shared by the server, the browser pages and the tests: message shapes, and
 // LiveClient, which keeps a per-topic state from snapshot-then-updates and resynchronises on a revision gap.
 // No Node imports: this module is bundled into browser code as it is (type-only imports are erased).
-import type { ControlState } from '../control-room/control-room.ts';
+import type { ControlState } from './control-state.ts';
 import type { ShowLook, ShowTheme } from '../domain/show-graphics.ts';
 
 export const LIVE_PROTOCOL_VERSION = 1;
