@@ -9,18 +9,34 @@ import {
   PRODUCER_TOPICS,
   TOPICS,
   type ClientMessage,
+  type FixedTopic,
+  type ProductTopic,
   type ServerMessage,
+  type SnapshotMessage,
   type Topic,
+  type TopicSnapshot,
+  type UpdateMessage,
+  type UpdateOf,
 } from '../protocol/live-protocol.ts';
 
-export interface TopicSnapshot {
-  /** The instant the data describes (ISO). */
-  at: string;
-  data: unknown;
-}
+type Awaitable<X> = X | Promise<X>;
 
-/** Serves a topic's snapshot; may first have to fetch (a product topic seen for the first time). */
-export type SnapshotSource = (topic: Topic) => TopicSnapshot | Promise<TopicSnapshot>;
+/** Serves a topic's snapshot, typed by the topic; may first have to fetch (a product topic seen for the first time). */
+export type SnapshotSource = <T extends Topic>(topic: T) => Awaitable<TopicSnapshot<T>>;
+
+/**
+ * A snapshot source written topic by topic, each entry checked against its topic's type (protocol/live-protocol.ts
+ * TopicData); `product` serves every `product:<sku>` topic.
+ */
+export type SnapshotTable = { readonly [T in FixedTopic]: () => Awaitable<TopicSnapshot<T>> } & {
+  readonly product: (sku: string) => Awaitable<TopicSnapshot<ProductTopic>>;
+};
+
+/** The source that serves each topic from its entry of the table. */
+export function snapshotSource(table: SnapshotTable): SnapshotSource {
+  // The table's entries are checked one by one above; TypeScript cannot follow a generic topic into the lookup.
+  return <T extends Topic>(topic: T) => (topic.startsWith('product:') ? table.product(topic.slice('product:'.length)) : table[topic as FixedTopic]()) as Awaitable<TopicSnapshot<T>>;
+}
 
 export interface LiveHubOptions {
   producerTokens: readonly string[];
@@ -126,11 +142,11 @@ export class LiveHub {
     return this.revs.get(topic) ?? 0;
   }
 
-  /** Publishes an update to every subscriber of the topic; returns its revision. */
-  publish(topic: Topic, at: string, data: unknown): number {
+  /** Publishes an update, of the topic's update type, to every subscriber of the topic; returns its revision. */
+  publish<T extends Topic>(topic: T, at: string, data: UpdateOf<T>): number {
     const rev = this.rev(topic) + 1;
     this.revs.set(topic, rev);
-    const msg: ServerMessage = { type: 'update', topic, rev, at, sentAt: Date.now(), data };
+    const msg: UpdateMessage<T> = { type: 'update', topic, rev, at, sentAt: Date.now(), data };
     this.app.publish(topic, JSON.stringify(msg), false);
     return rev;
   }
@@ -140,7 +156,7 @@ export class LiveHub {
     return this.app.numSubscribers(topic);
   }
 
-  private send(ws: uWS.WebSocket<SocketData>, msg: ServerMessage): void {
+  private send(ws: uWS.WebSocket<SocketData>, msg: ServerMessage | SnapshotMessage): void {
     // The socket may have closed while a snapshot was being fetched.
     try {
       ws.send(JSON.stringify(msg), false);
@@ -199,9 +215,9 @@ export class LiveHub {
    * The snapshot is taken, and its revision read, in the same turn of the event loop as it is sent: no update can
    * fall between them, so the subscriber's next update is exactly rev + 1.
    */
-  private sendSnapshot(ws: uWS.WebSocket<SocketData>, topic: Topic): void {
-    const sent = (s: TopicSnapshot) => this.send(ws, { type: 'snapshot', topic, rev: this.rev(topic), at: s.at, data: s.data });
-    let first: TopicSnapshot | Promise<TopicSnapshot>;
+  private sendSnapshot<T extends Topic>(ws: uWS.WebSocket<SocketData>, topic: T): void {
+    const sent = (s: TopicSnapshot<T>) => this.send(ws, { type: 'snapshot', topic, rev: this.rev(topic), at: s.at, data: s.data } satisfies SnapshotMessage<T>);
+    let first: Awaitable<TopicSnapshot<T>>;
     try {
       first = this.opts.snapshot(topic);
     } catch (e) {

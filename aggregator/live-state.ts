@@ -6,16 +6,16 @@ import { convertHundredths, formatHundredths, type Rate } from '../domain/money.
 import type { ShowConfig } from '../domain/show.ts';
 import type { KeyKind, KeySums, OrderStore } from '../storage/storage.ts';
 import type { Log } from '../platform/log.ts';
-import type { LiveHub, TopicSnapshot } from './live-hub.ts';
+import type { LiveHub, SnapshotTable } from './live-hub.ts';
 import type {
   FrameData,
   HealthData,
   LeaderboardsData,
   LeaderEntry,
+  MilestoneData,
+  MilestonesData,
   ProductData,
   ShowData,
-  SnapshotData,
-  Topic,
   TotalsData,
 } from '../protocol/live-protocol.ts';
 import type { LiveTotals } from './live-totals.ts';
@@ -128,35 +128,33 @@ export class LiveState {
 
   // ---- snapshots, for the hub and the HTTP feed ----
 
-  snapshot(topic: Topic): TopicSnapshot | Promise<TopicSnapshot> {
-    const nowIso = iso(this.now());
-    switch (topic) {
-      case 'totals':
+  /** The snapshots of the topics this state holds, each typed by its topic (the hub's SnapshotTable). */
+  snapshots(): Omit<SnapshotTable, 'graphics' | 'overlays' | 'control'> {
+    const nowIso = () => iso(this.now());
+    const frames = (topic: 'second' | 'minute') => {
+      const list = this.frames[topic];
+      return { at: list.at(-1)?.start ?? nowIso(), data: { frames: list } };
+    };
+    return {
+      totals: () => {
         this.refreshTotals();
         return { at: this.totalsData.asOf, data: this.totalsData };
-      case 'second':
-      case 'minute': {
-        const frames = this.frames[topic];
-        return { at: frames.at(-1)?.start ?? nowIso, data: { frames } satisfies SnapshotData['second'] };
-      }
-      case 'milestones':
-        return { at: nowIso, data: this.milestonesData() };
-      case 'leaderboards':
-        return { at: iso(this.boardsAt || this.now()), data: this.boards };
-      case 'show':
-        return { at: nowIso, data: this.showData() };
-      case 'health':
-        return { at: nowIso, data: this.health };
-      default: {
-        const sku = topic.slice('product:'.length);
+      },
+      second: () => frames('second'),
+      minute: () => frames('minute'),
+      milestones: () => ({ at: nowIso(), data: this.milestonesData() }),
+      leaderboards: () => ({ at: iso(this.boardsAt || this.now()), data: this.boards }),
+      show: () => ({ at: nowIso(), data: this.showData() }),
+      health: () => ({ at: nowIso(), data: this.health }),
+      product: (sku) => {
         const p = this.products.get(sku);
         if (p !== undefined) return { at: iso(p.at), data: p.data };
         return this.fetchProducts([sku]).then(() => {
           const q = this.products.get(sku);
           return { at: iso(q?.at ?? this.now()), data: q?.data ?? { sku, units: 0, gmv: '0.00' } };
         });
-      }
-    }
+      },
+    };
   }
 
   get totalsSnapshot(): TotalsData {
@@ -164,7 +162,7 @@ export class LiveState {
     return this.totalsData;
   }
 
-  milestonesData(): SnapshotData['milestones'] {
+  milestonesData(): MilestonesData {
     return { milestones: this.opts.milestones.list(), next: this.opts.milestones.next() };
   }
 
@@ -194,7 +192,7 @@ export class LiveState {
   }
 
   /** A milestone was recorded: publish it. */
-  milestoneCrossed(data: SnapshotData['milestones']['milestones'][number]): void {
+  milestoneCrossed(data: MilestoneData): void {
     this.hub?.publish('milestones', data.crossedAt, data);
   }
 

@@ -10,7 +10,7 @@ import { parseShowConfig } from '../domain/show.ts';
 import { OrderRowWriter } from '../storage/order-row-writer.ts';
 import { MILESTONES_TABLE } from '../storage/schema.ts';
 import { connectIngest, startTestSystem, storedSums } from '../test-support/system-harness.ts';
-import { LiveClient, type ServerMessage, type SocketLike, type Topic } from '../protocol/live-protocol.ts';
+import { isMessageOf, LiveClient, type ServerMessage, type SocketLike, type Topic } from '../protocol/live-protocol.ts';
 
 const cleanups: (() => Promise<void>)[] = [];
 afterEach(async () => {
@@ -46,7 +46,7 @@ async function subscriber(port: number, topics: Topic[], token?: string) {
     ws.once('error', reject);
   });
   ws.send(JSON.stringify({ op: 'subscribe', topics }));
-  return { ws, got, of: (topic: Topic) => got.filter((m) => 'topic' in m && m.topic === topic) };
+  return { ws, got, of: <T extends Topic>(topic: T) => got.filter((m) => isMessageOf(m, topic)) };
 }
 
 describe('live state channel', () => {
@@ -60,7 +60,6 @@ describe('live state channel', () => {
     let dropOne = true;
     const client = new LiveClient({
       url: `ws://127.0.0.1:${s.httpPort}/v1/live`,
-      topics: ['totals'],
       connect: (url) => {
         const ws = new WebSocket(url) as unknown as SocketLike & { on: WebSocket['on'] };
         const real = { onmessage: null as SocketLike['onmessage'] };
@@ -79,8 +78,8 @@ describe('live state channel', () => {
         });
         return ws;
       },
-      onMessage: (m) => applied.push({ type: m.type, rev: m.rev, gmv: (m.data as { gmv: string }).gmv }),
     });
+    client.subscribe('totals', (m) => applied.push({ type: m.type, rev: m.rev, gmv: m.data.gmv }));
     client.start();
     await until('first snapshot', () => applied.length >= 1);
     expect(applied[0]!.type).toBe('snapshot');
@@ -106,11 +105,11 @@ describe('live state channel', () => {
   it('serves per-second frames to a late joiner at once and every second after, rev + 1 each', async () => {
     const { system: s } = await system();
     const sub = await subscriber(s.httpPort, ['second', 'minute', 'show', 'milestones', 'leaderboards']);
-    await until('snapshots', () => ['second', 'minute', 'show', 'milestones', 'leaderboards'].every((t) => sub.of(t as Topic).some((m) => m.type === 'snapshot')));
+    await until('snapshots', () => (['second', 'minute', 'show', 'milestones', 'leaderboards'] satisfies Topic[]).every((t) => sub.of(t).some((m) => m.type === 'snapshot')));
     const snap = sub.of('second').find((m) => m.type === 'snapshot')!;
-    expect((snap as { data: { frames: unknown[] } }).data.frames.length).toBeGreaterThanOrEqual(60);
+    expect(snap.data.frames.length).toBeGreaterThanOrEqual(60);
     await until('three frames', () => sub.of('second').filter((m) => m.type === 'update').length >= 3, 6000);
-    const revs = sub.of('second').map((m) => (m as { rev: number }).rev);
+    const revs = sub.of('second').map((m) => m.rev);
     for (let i = 1; i < revs.length; i++) expect(revs[i]).toBe(revs[i - 1]! + 1);
     sub.ws.close();
   });
@@ -125,14 +124,15 @@ describe('live state channel', () => {
     const ack = await ingest.send(JSON.stringify({ batch: 'late', orders: orders(3, { amount: '12.34' }, () => second * 1000 + 400) }));
     expect(ack).toMatchObject({ accepted: 3 });
     const start = new Date(second * 1000).toISOString();
-    await until('the revised frame', () => sub.of('second').some((m) => m.type === 'update' && (m.data as { start: string }).start === start), 5000);
-    const revised = sub.of('second').find((m) => m.type === 'update' && (m.data as { start: string }).start === start) as { data: unknown };
-    expect(revised.data).toMatchObject({ start, seconds: 1, gmv: '37.02', orders: 3 });
+    await until('the revised frame', () => sub.of('second').some((m) => m.type === 'update' && m.data.start === start), 5000);
+    const revised = sub.of('second').find((m) => m.type === 'update' && m.data.start === start);
+    expect(revised?.data).toMatchObject({ start, seconds: 1, gmv: '37.02', orders: 3 });
     // A late joiner's snapshot holds the revised frame too.
     const late = await subscriber(s.httpPort, ['second']);
     await until('late snapshot', () => late.of('second').some((m) => m.type === 'snapshot'));
-    const frames = ((late.of('second')[0] as { data: unknown }).data as { frames: { start: string; gmv: string }[] }).frames;
-    expect(frames.find((f) => f.start === start)?.gmv).toBe('37.02');
+    const lateSnapshot = late.of('second')[0];
+    if (lateSnapshot?.type !== 'snapshot') throw new Error('the late joiner got no snapshot first');
+    expect(lateSnapshot.data.frames.find((f) => f.start === start)?.gmv).toBe('37.02');
     ingest.close();
     sub.ws.close();
     late.ws.close();
@@ -182,7 +182,7 @@ describe('live state channel', () => {
     raw.on('error', () => undefined);
 
     // 30 MB of updates, published in rounds so the reader can drain between them.
-    const big = { filler: 'x'.repeat(10_000) };
+    const big = { ...reader.of('show')[0]!.data, name: 'x'.repeat(10_000) };
     const before = s.hub.rev('show');
     for (let round = 0; round < 150; round++) {
       for (let k = 0; k < 20; k++) s.hub.publish('show', new Date().toISOString(), big);
@@ -192,7 +192,7 @@ describe('live state channel', () => {
     await until('reader got every update', () => reader.of('show').filter((m) => m.type === 'update').length === last - before, 30_000);
     await until('non-reader dropped', () => s.hub.subscribers('show') === 1, 30_000);
     expect(s.hub.dropped).toBeGreaterThan(0);
-    const revs = reader.of('show').filter((m) => m.type === 'update').map((m) => (m as { rev: number }).rev);
+    const revs = reader.of('show').filter((m) => m.type === 'update').map((m) => m.rev);
     expect(revs).toEqual(Array.from({ length: last - before }, (_, i) => before + 1 + i));
     raw.resume();
     await until('raw socket closed', () => rawClosed, 10_000);
@@ -242,8 +242,9 @@ describe('milestones', () => {
     const second = await system({ show, dataDir });
     const sub2 = await subscriber(second.system.httpPort, ['milestones']);
     await until('snapshot', () => sub2.of('milestones').length >= 1);
-    const snap = sub2.of('milestones')[0] as { type: string; data: { milestones: { id: string; crossedAt: string }[] } };
-    expect(snap.type).toBe('snapshot');
+    const snap = sub2.of('milestones')[0];
+    expect(snap?.type).toBe('snapshot');
+    if (snap?.type !== 'snapshot') throw new Error('the restarted system sent no milestones snapshot first');
     expect(snap.data.milestones.map((m) => [m.id, m.crossedAt])).toEqual(res.milestones.map((m) => [m.id, m.crossedAt]));
     const ingest2 = await connectIngest(second.system.ingestPort);
     await ingest2.send(JSON.stringify({ batch: 'm2', orders: orders(2) }));
@@ -371,7 +372,7 @@ describe('show status', () => {
     const sub = await subscriber(s.httpPort, ['show', 'totals']);
     expect(((await (await fetch(`${base}/v1/stats`)).json()) as { status: string }).status).toBe('live');
     await until('final', async () => ((await (await fetch(`${base}/v1/stats`)).json()) as { status: string }).status === 'final', 10_000);
-    await until('show topic final', () => sub.of('show').some((m) => (m as { data: { status: string } }).data.status === 'final'), 5000);
+    await until('show topic final', () => sub.of('show').some((m) => m.data.status === 'final'), 5000);
     expect(((await (await fetch(`${base}/v1/milestones`)).json()) as { status: string; unaudited: boolean })).toMatchObject({ status: 'final', unaudited: true });
     sub.ws.close();
   });
@@ -381,7 +382,7 @@ describe('reconciliation and staleness on the live channel', () => {
   it('flags stale input while live, and a drift, which is repaired from storage so viewers see the stored figure', async () => {
     const { system: s } = await system({ staleSeconds: 1, reconcileIntervalMs: 0 });
     const health = await subscriber(s.httpPort, ['health'], 'test-producer-token');
-    const latest = () => (health.of('health').at(-1) as { data: { stale: boolean; drift: Record<string, string>; repairs?: number } } | undefined)?.data;
+    const latest = () => health.of('health').at(-1)?.data;
     await until('stale', () => latest()?.stale === true, 5000);
     const ingest = await connectIngest(s.ingestPort);
     await ingest.send(JSON.stringify({ batch: 'h', orders: orders(2) }));

@@ -32,20 +32,21 @@ let shown = '';
 const frames: { t: number; v: string | null }[] = [];
 const displayed = () => (totals === null ? null : hundredthsToDecimal(model.shownHundredths(performance.now())));
 
-new LiveClient({
+const live = new LiveClient({
   // The bench serves this page from its own port: the live channel's address comes in the query.
   url: new URLSearchParams(location.search).get('live') ?? `ws://${location.host}/v1/live`,
-  topics: ['totals', 'show'],
-  onMessage: (m) => {
-    if (m.topic === 'show') numerals = (m.data as { numerals: Numerals }).numerals;
-    if (m.topic !== 'totals') return;
-    totals = m.data as TotalsData;
-    const total = parseHundredths(totals.gmv);
-    if (m.type === 'snapshot' && model.targetHundredths === 0n) model.reset(total, performance.now());
-    else model.setTarget(total, parseHundredths(totals.gmvPerSecond), performance.now());
-    mobile.textContent = `Mobile ${(totals.mobileShare * 100).toFixed(1)}% · ${totals.orders.toLocaleString('en-US')} orders`;
-  },
-}).start();
+});
+live.subscribe('totals', (m) => {
+  totals = m.data;
+  const total = parseHundredths(totals.gmv);
+  if (m.type === 'snapshot' && model.targetHundredths === 0n) model.reset(total, performance.now());
+  else model.setTarget(total, parseHundredths(totals.gmvPerSecond), performance.now());
+  mobile.textContent = `Mobile ${(totals.mobileShare * 100).toFixed(1)}% · ${totals.orders.toLocaleString('en-US')} orders`;
+});
+live.subscribe('show', (m) => {
+  numerals = m.data.numerals;
+});
+live.start();
 
 const loop = () => {
   if (totals !== null) {

@@ -5,7 +5,7 @@
 import { Validator } from '@seriousme/openapi-schema-validator';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import type { ServerMessage } from '../protocol/live-protocol.ts';
+import { isMessageOf, type ServerMessage } from '../protocol/live-protocol.ts';
 import { connectIngest, startTestSystem } from '../test-support/system-harness.ts';
 import type { AuditEntry } from './audit-log.ts';
 import { controlOpenApi } from './control-openapi.ts';
@@ -247,11 +247,11 @@ describe('control room API', () => {
     expect((await call('POST', '/v1/control/go', { ...p, body: '[1]' as unknown })).status).toBe(400);
 
     await new Promise((r) => setTimeout(r, 100));
-    const control = got.filter((m) => m.type !== 'hello' && 'topic' in m && m.topic === 'control');
+    const control = got.filter((m) => isMessageOf(m, 'control'));
     expect(control[0]?.type).toBe('snapshot');
-    const revs = control.map((m) => (m as { rev: number }).rev);
+    const revs = control.map((m) => m.rev);
     expect(revs.slice(1)).toEqual(revs.slice(1).map((_, i) => revs[0]! + i + 1));
-    const seen = control.map((m) => (m as { data: ControlState }).data.history[0]?.cueId);
+    const seen = control.map((m) => m.data.history[0]?.cueId);
     expect(seen).toContain('look-1');
     expect(seen).toContain('look-2');
     expect(anonGot.some((m) => m.type === 'error' && m.error === 'topics: "control" needs the producer token')).toBe(true);

@@ -1,5 +1,6 @@
-// The live state channel's protocol, shared by the server, the browser pages and the tests: message shapes, and
-// LiveClient, which keeps a per-topic state from snapshot-then-updates and resynchronises on a revision gap.
+// The live state channel's protocol, shared by the server, the browser pages and the tests: every topic's data
+// (TopicData: a topic's snapshot and update types, declared once), the messages, and LiveClient, whose subscribers
+// are typed by topic and which keeps a per-topic state from snapshot-then-updates, resynchronising on a gap.
 // No Node imports: this module is bundled into browser code as it is (type-only imports are erased).
 import type { ControlState } from './control-state.ts';
 import type { ShowLook, ShowTheme } from '../domain/show-graphics.ts';
@@ -142,7 +143,8 @@ export interface GraphicState {
 }
 
 /** One overlay instance's health, as it reports it over the live channel ({op:'report'}). */
-export interface OverlayReport {
+/** (A type, not an interface: the server takes it as a plain record, Record<string, unknown>.) */
+export type OverlayReport = {
   overlay: string;
   instance: string;
   /** The figure it displays now (the counter's GMV), if any. */
@@ -158,7 +160,7 @@ export interface OverlayReport {
   visible: string[];
   jsHeapBytes: number | null;
   contextLosses: number;
-}
+};
 
 export interface OverlayHealth extends OverlayReport {
   /** Server-side: when the report arrived, and the socket it came on. */
@@ -166,44 +168,114 @@ export interface OverlayHealth extends OverlayReport {
   socket: number;
 }
 
-/** What a snapshot and an update carry, per topic. */
-export interface SnapshotData {
-  totals: TotalsData;
-  /** The most recent frames, oldest first. */
-  second: { frames: FrameData[] };
-  minute: { frames: FrameData[] };
-  milestones: { milestones: MilestoneData[]; next: { id: string; label: string; threshold: string } | null };
-  leaderboards: LeaderboardsData;
-  show: ShowData;
-  graphics: { graphics: Record<GraphicName, GraphicState> };
-  health: HealthData;
-  overlays: { overlays: OverlayHealth[] };
-  /** The control room's whole state (control-room/control-room.ts), replaced whole on every change. */
-  control: ControlState;
+/** The `milestones` topic's snapshot: every milestone crossed so far, and the next one (null once all are). */
+export interface MilestonesData {
+  milestones: MilestoneData[];
+  next: { id: string; label: string; threshold: string } | null;
 }
-export interface UpdateData {
-  totals: TotalsData;
-  second: FrameData;
-  minute: FrameData;
-  /** A newly crossed milestone. */
-  milestones: MilestoneData;
-  leaderboards: LeaderboardsData;
-  show: ShowData;
-  /** One graphic's new state. */
-  graphics: GraphicState;
-  health: HealthData;
-  overlays: { overlays: OverlayHealth[] };
-  control: ControlState;
-}
-type DataOf<M extends Record<FixedTopic, unknown>, T extends Topic> = T extends FixedTopic ? M[T] : ProductData;
 
-/** Server -> client. `rev` counts messages of the topic in this server's life: updates come as rev + 1. */
-export type ServerMessage =
-  | { type: 'hello'; protocol: number; server: string; topics: readonly string[]; serverTime: string }
-  | { type: 'snapshot'; topic: Topic; rev: number; at: string; data: unknown }
-  /** `sentAt`: epoch ms the server published it (lag = receipt - sentAt, on synchronised clocks). */
-  | { type: 'update'; topic: Topic; rev: number; at: string; sentAt: number; data: unknown }
-  | { type: 'error'; error: string; topic?: string };
+/** The `second` and `minute` topics' snapshot: the most recent frames, oldest first. */
+export interface FramesData {
+  frames: FrameData[];
+}
+
+/** The `graphics` topic's snapshot: every graphic's state. */
+export interface GraphicsData {
+  graphics: Record<GraphicName, GraphicState>;
+}
+
+/** The `overlays` topic: every connected overlay instance's last health report. */
+export interface OverlaysData {
+  overlays: OverlayHealth[];
+}
+
+/**
+ * Every topic's data: what its snapshot carries (on subscribing, and on a resync) and what each of its updates
+ * carries. The one place a topic's data is declared: the server's publish and snapshot source, LiveClient's
+ * subscribers and the snapshots an overlay page is served with all take their types from here.
+ */
+export interface TopicData {
+  totals: { snapshot: TotalsData; update: TotalsData };
+  /** Updates: the frame of the second just ended, or a frame sent again with the same `start` (late orders). */
+  second: { snapshot: FramesData; update: FrameData };
+  minute: { snapshot: FramesData; update: FrameData };
+  /** Updates: a newly crossed milestone. */
+  milestones: { snapshot: MilestonesData; update: MilestoneData };
+  leaderboards: { snapshot: LeaderboardsData; update: LeaderboardsData };
+  show: { snapshot: ShowData; update: ShowData };
+  /** Updates: one graphic's new state. */
+  graphics: { snapshot: GraphicsData; update: GraphicState };
+  health: { snapshot: HealthData; update: HealthData };
+  overlays: { snapshot: OverlaysData; update: OverlaysData };
+  /** The control room's whole state (control-room/control-room.ts), replaced whole on every change. */
+  control: { snapshot: ControlState; update: ControlState };
+  /** One product's live sales (see-now-buy-now). */
+  [product: ProductTopic]: { snapshot: ProductData; update: ProductData };
+}
+
+/** What a topic's snapshot carries. */
+export type SnapshotOf<T extends Topic> = TopicData[T]['snapshot'];
+/** What each of a topic's updates carries. */
+export type UpdateOf<T extends Topic> = TopicData[T]['update'];
+
+/** TopicData covers exactly the topics (a missing topic already fails SnapshotOf; this catches an extra one). */
+const _everyTopicHasData: [keyof TopicData] extends [Topic] ? ([Topic] extends [keyof TopicData] ? true : never) : never = true;
+
+/** A topic's snapshot as a server holds it: the instant it describes, and its data. */
+export interface TopicSnapshot<T extends Topic = Topic> {
+  at: string;
+  data: SnapshotOf<T>;
+}
+
+export interface HelloMessage {
+  type: 'hello';
+  protocol: number;
+  server: string;
+  topics: readonly string[];
+  serverTime: string;
+}
+
+/** A topic's snapshot: on subscribing, and when asked again (after a revision gap). */
+export interface SnapshotMessage<T extends Topic = Topic> {
+  type: 'snapshot';
+  topic: T;
+  /** The topic's revision the snapshot is at: the next update is rev + 1. */
+  rev: number;
+  at: string;
+  data: SnapshotOf<T>;
+}
+
+/** One update of a topic. */
+export interface UpdateMessage<T extends Topic = Topic> {
+  type: 'update';
+  topic: T;
+  /** Counts the topic's messages in this server's life: each update is the previous rev + 1. */
+  rev: number;
+  at: string;
+  /** Epoch ms the server published it (lag = receipt - sentAt, on synchronised clocks). */
+  sentAt: number;
+  data: UpdateOf<T>;
+}
+
+export interface ErrorMessage {
+  type: 'error';
+  error: string;
+  topic?: string;
+}
+
+/**
+ * A snapshot or an update of a topic in T, as one member per topic: checking `type` and `topic` narrows `data`.
+ * (For a single topic T, `TopicMessage<T>` is what a subscriber to T receives.)
+ */
+export type TopicMessage<T extends Topic = Topic> = T extends unknown ? SnapshotMessage<T> | UpdateMessage<T> : never;
+
+/** Server -> client. */
+export type ServerMessage = HelloMessage | TopicMessage | ErrorMessage;
+
+/** Whether a message is a snapshot or an update of the topic; narrows it to that topic's message (and data). */
+export function isMessageOf<T extends Topic>(msg: ServerMessage | SnapshotMessage | UpdateMessage, topic: T): msg is TopicMessage<T> {
+  return (msg.type === 'snapshot' || msg.type === 'update') && msg.topic === topic;
+}
 
 /** Client -> server. */
 export type ClientMessage =
@@ -212,10 +284,53 @@ export type ClientMessage =
   /** Ask again for a topic's snapshot (after a revision gap). */
   | { op: 'snapshot'; topic: Topic }
   /** Overlay health report (see the overlays); the server answers nothing. */
-  | { op: 'report'; report: Record<string, unknown> };
+  | { op: 'report'; report: OverlayReport };
 
-export type SnapshotOf<T extends Topic> = DataOf<SnapshotData, T>;
-export type UpdateOf<T extends Topic> = DataOf<UpdateData, T>;
+/** A subscriber to topic T: it receives T's snapshots and in-order updates, typed. */
+export type TopicListener<T extends Topic> = (msg: TopicMessage<T>) => void;
+
+/**
+ * Listeners by topic, each registered with its topic's type and called only with messages of that topic (that a
+ * message's `data` fits its `topic`, as TopicData says, is the sender's word: LiveClient's is the server's).
+ */
+export class TopicListeners {
+  private readonly byTopic = new Map<Topic, ((msg: never) => void)[]>();
+
+  /** Adds a listener; returns the function that removes it. */
+  on<T extends Topic>(topic: T, fn: TopicListener<T>): () => void {
+    const list = this.byTopic.get(topic) ?? [];
+    list.push(fn);
+    this.byTopic.set(topic, list);
+    return () => {
+      const l = this.byTopic.get(topic);
+      const i = l?.indexOf(fn) ?? -1;
+      if (i < 0) return;
+      l!.splice(i, 1);
+      if (l!.length === 0) this.byTopic.delete(topic);
+    };
+  }
+
+  /** Whether the topic has a listener. */
+  has(topic: Topic): boolean {
+    return this.byTopic.has(topic);
+  }
+
+  /** Topics with a listener, in the order their first listener came. */
+  topics(): Topic[] {
+    return [...this.byTopic.keys()];
+  }
+
+  /** Calls the message's topic's listeners with it. */
+  emit(msg: SnapshotMessage | UpdateMessage): void {
+    const list = this.byTopic.get(msg.topic);
+    if (list === undefined) return;
+    for (const fn of [...list]) (fn as (m: SnapshotMessage | UpdateMessage) => void)(msg);
+  }
+}
+
+/** The live connection's state: `connecting` on each attempt, `open` once connected, `closed` (and why) when lost. */
+export type LinkStatus = 'connecting' | 'open' | 'closed';
+export type StatusListener = (status: LinkStatus, detail?: string) => void;
 
 /** The minimal WebSocket surface LiveClient needs: the browser's WebSocket and Node's `ws` both fit. */
 export interface SocketLike {
@@ -230,23 +345,23 @@ export interface SocketLike {
 
 export interface LiveClientOptions {
   url: string;
-  topics: Topic[];
   /** Makes a socket; default `new WebSocket(url)`. */
   connect?: (url: string) => SocketLike;
-  /** Every snapshot (after connect, or a resync) and every in-order update. */
-  onMessage: (msg: { type: 'snapshot' | 'update'; topic: Topic; rev: number; at: string; data: unknown }) => void;
-  onStatus?: (status: 'connecting' | 'open' | 'closed', detail?: string) => void;
   /** Reconnect backoff: first delay and cap, ms (jittered). */
   minBackoffMs?: number;
   maxBackoffMs?: number;
 }
 
 /**
- * Subscribes, applies snapshot-then-updates per topic, and on a revision gap asks for a fresh snapshot and
- * ignores that topic's updates until it comes. Reconnects by itself with jittered exponential backoff.
+ * The browser's (and tests') end of the live channel. Subscribers are typed by topic: `subscribe('totals', fn)`
+ * calls fn with the totals' snapshots and updates. Applies snapshot-then-updates per topic, and on a revision gap
+ * asks for a fresh snapshot and ignores that topic's updates until it comes. Reconnects by itself with jittered
+ * exponential backoff, subscribing again to every topic it has subscribers for; its state comes as status events.
  */
 export class LiveClient {
   private socket: SocketLike | null = null;
+  private readonly listeners = new TopicListeners();
+  private readonly statusListeners: StatusListener[] = [];
   private readonly revs = new Map<Topic, number>();
   private readonly resyncing = new Set<Topic>();
   private attempt = 0;
@@ -256,6 +371,30 @@ export class LiveClient {
   gaps = 0;
 
   constructor(private readonly opts: LiveClientOptions) {}
+
+  /**
+   * Subscribes fn to a topic's snapshots and in-order updates: the topic is subscribed to now if connected, else
+   * on connecting, and again on every reconnection. Returns the function that ends it (the topic is unsubscribed
+   * from when its last subscriber goes).
+   */
+  subscribe<T extends Topic>(topic: T, fn: TopicListener<T>): () => void {
+    const fresh = !this.listeners.has(topic);
+    const off = this.listeners.on(topic, fn);
+    if (fresh) this.send({ op: 'subscribe', topics: [topic] });
+    return () => {
+      off();
+      if (!this.listeners.has(topic)) this.send({ op: 'unsubscribe', topics: [topic] });
+    };
+  }
+
+  /** Listens to the connection's status; returns the function that stops listening. */
+  onStatus(fn: StatusListener): () => void {
+    this.statusListeners.push(fn);
+    return () => {
+      const i = this.statusListeners.indexOf(fn);
+      if (i >= 0) this.statusListeners.splice(i, 1);
+    };
+  }
 
   start(): void {
     this.stopped = false;
@@ -267,6 +406,13 @@ export class LiveClient {
     if (this.timer !== null) clearTimeout(this.timer);
     this.socket?.close(1000, 'bye');
     this.socket = null;
+  }
+
+  /** Drops the connection, reported `closed` with the reason, and opens a new one at once (a connection found dead). */
+  reconnect(detail: string): void {
+    this.stop();
+    this.status('closed', detail);
+    this.start();
   }
 
   /** Sends a client message if connected; false otherwise. */
@@ -292,7 +438,7 @@ export class LiveClient {
     if (msg.type === 'snapshot') {
       this.resyncing.delete(msg.topic);
       this.revs.set(msg.topic, msg.rev);
-      this.opts.onMessage(msg);
+      this.listeners.emit(msg);
       return;
     }
     if (msg.type !== 'update') return;
@@ -307,12 +453,16 @@ export class LiveClient {
       return;
     }
     this.revs.set(msg.topic, msg.rev);
-    this.opts.onMessage(msg);
+    this.listeners.emit(msg);
+  }
+
+  private status(s: LinkStatus, detail?: string): void {
+    for (const fn of [...this.statusListeners]) fn(s, detail);
   }
 
   private open(): void {
     if (this.stopped) return;
-    this.opts.onStatus?.('connecting');
+    this.status('connecting');
     const make = this.opts.connect ?? ((url: string) => new WebSocket(url) as unknown as SocketLike);
     let s: SocketLike;
     try {
@@ -326,8 +476,9 @@ export class LiveClient {
       this.attempt = 0;
       this.revs.clear();
       this.resyncing.clear();
-      this.opts.onStatus?.('open');
-      s.send(JSON.stringify({ op: 'subscribe', topics: this.opts.topics } satisfies ClientMessage));
+      this.status('open');
+      const topics = this.listeners.topics();
+      if (topics.length > 0) s.send(JSON.stringify({ op: 'subscribe', topics } satisfies ClientMessage));
     };
     s.onmessage = (ev) => this.handle(typeof ev.data === 'string' ? ev.data : String(ev.data));
     s.onerror = () => undefined;
@@ -340,7 +491,7 @@ export class LiveClient {
 
   private retry(detail: string): void {
     if (this.stopped) return;
-    this.opts.onStatus?.('closed', detail);
+    this.status('closed', detail);
     const min = this.opts.minBackoffMs ?? 250;
     const max = this.opts.maxBackoffMs ?? 10_000;
     const delay = Math.min(max, min * 2 ** this.attempt++) * (0.5 + Math.random() * 0.5);

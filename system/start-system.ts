@@ -2,7 +2,7 @@
 import * as uWS from 'uWebSockets.js';
 import { Hono } from 'hono';
 import { createFeedRoutes } from '../aggregator/feed-routes.ts';
-import { LiveHub, type SnapshotSource } from '../aggregator/live-hub.ts';
+import { LiveHub, snapshotSource } from '../aggregator/live-hub.ts';
 import { LiveState } from '../aggregator/live-state.ts';
 import { LiveTotals, SECONDS_KEPT } from '../aggregator/live-totals.ts';
 import { MilestoneTracker } from '../aggregator/milestones.ts';
@@ -190,14 +190,12 @@ export async function startSystem(cfg: ServeConfig, opts: StartOptions = {}): Pr
   const replay = cfg.rehearsal != null ? openReplay(cfg, cfg.rehearsal, ingest.port, log) : null;
   const rehearsal = replay === null ? null : { replay, obs: cfg.rehearsal!.obs };
   const control = await openControlRoom({ cfg, graphics, totals, state: liveState, obs, log, publish: (at, s) => hubRef?.publish('control', at, s), rehearsal });
-  const liveSnapshot: SnapshotSource = (t) =>
-    t === 'graphics'
-      ? { at: new Date().toISOString(), data: graphics.snapshot() }
-      : t === 'overlays'
-        ? { at: new Date().toISOString(), data: { overlays: overlays.list() } }
-        : t === 'control'
-          ? { at: new Date().toISOString(), data: control.room.state() }
-          : liveState.snapshot(t);
+  const liveSnapshot = snapshotSource({
+    ...liveState.snapshots(),
+    graphics: () => ({ at: new Date().toISOString(), data: graphics.snapshot() }),
+    overlays: () => ({ at: new Date().toISOString(), data: { overlays: overlays.list() } }),
+    control: () => ({ at: new Date().toISOString(), data: control.room.state() }),
+  });
   const web = new Hono<{ Bindings: { remoteAddress?: string } }>()
     .get('/healthz', (c) => c.json({ ok: true, storage: committer.state }))
     .route('/', createOverlayRoutes({ producerTokens: cfg.producerTokens, graphics, registry: overlays, snapshot: liveSnapshot, onBuildError: (e) => log('overlays.build_error', { error: String(e) }) }))

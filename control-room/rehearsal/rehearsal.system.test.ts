@@ -61,7 +61,7 @@ describe('rehearsal mode', () => {
     const show = new Promise<ShowData>((resolve) =>
       ws.on('message', (d) => {
         const m = JSON.parse(String(d)) as ServerMessage;
-        if (m.type === 'snapshot' && m.topic === 'show') resolve(m.data as ShowData);
+        if (m.type === 'snapshot' && m.topic === 'show') resolve(m.data);
       }),
     );
     await new Promise((r) => ws.once('open', r));

@@ -1,11 +1,14 @@
-// What every overlay page shares: a transparent 1920x1080 Pixi stage driven by its own frame loop, the live
-// channel (snapshot then updates, resync on gaps, reconnect with backoff), graphics cues with in/out
-// animations, the show's theme, a safe-area guide, WebGL context-loss recovery, and a health report to the
-// server every second.
+// What every overlay page shares: a transparent 1920x1080 Pixi stage with the show's theme and a safe-area guide,
+// put together from the page's live feed (live-feed.ts: snapshot then updates, typed per topic, reconnect), its
+// graphics on their cues (graphic-animator.ts: in/out animations) and its frame and health loop (frame-loop.ts).
 import { Application, Container, Graphics as Shape, WebGLRenderer } from 'pixi.js';
-import { LiveClient, type GraphicName, type GraphicState, type LiveClientOptions, type ShowData, type Topic } from '../../protocol/live-protocol.ts';
-import { readBoot } from './boot.ts';
+import type { GraphicName, GraphicState, ShowData, StatusListener, Topic, TopicListener } from '../../protocol/live-protocol.ts';
+import { FrameLoop, startHealthReports } from './frame-loop.ts';
+import { GraphicAnimator, type GraphicOptions } from './graphic-animator.ts';
+import { openLiveFeed } from './live-feed.ts';
 import { markRehearsal } from './rehearsal-mark.ts';
+
+export type { GraphicOptions } from './graphic-animator.ts';
 
 export interface Theme {
   primary: string;
@@ -33,17 +36,16 @@ export const DEFAULT_THEME: Theme = {
  */
 const SHOW_WAIT_MS = 10_000;
 
-type LiveMessage = Parameters<LiveClientOptions['onMessage']>[0];
-type Listener = (data: unknown, kind: 'snapshot' | 'update', at: string) => void;
-
 export interface OverlayContext {
   app: Application;
   stage: Container;
   params: URLSearchParams;
   theme: Theme;
   show: ShowData | null;
-  /** Subscribes to a topic's snapshots and updates. */
-  on(topic: Topic, fn: Listener): void;
+  /** Subscribes to a topic's snapshots and updates, typed by the topic. */
+  on<T extends Topic>(topic: T, fn: TopicListener<T>): void;
+  /** Listens to the live connection's status ('connecting' | 'open' | 'closed'). */
+  onStatus(fn: StatusListener): void;
   /** Called every frame with the frame's instant (performance.now() ms) before rendering. */
   onFrame(fn: (now: number) => void): void;
   /** Tells the health report what the overlay displays now. */
@@ -60,31 +62,6 @@ export interface OverlayContext {
   unwatch(topic: Topic): void;
   /** Live connection up? */
   readonly connected: boolean;
-}
-
-export interface GraphicOptions {
-  /** A transient graphic: after a `play` (or a trigger) it goes out by itself after this long. */
-  holdMs?: number;
-}
-
-interface FrameStat {
-  interval: number;
-  work: number;
-}
-
-const FRAME_RING = 240;
-/** Messages kept while the page sets up; more means setup is stuck, and the client starts over. */
-const EARLY_MAX = 2000;
-/** No message at all for this long (the `second` heartbeat comes every second) means a dead connection. */
-const SILENT_MS = 3500;
-const IN_MS = 450;
-/** Frame rate of a control-room preview (`?preview=1`). */
-const PREVIEW_FPS = 5;
-const OUT_MS = 350;
-
-function percentile(sorted: number[], p: number): number {
-  if (sorted.length === 0) return 0;
-  return sorted[Math.min(sorted.length - 1, Math.floor((sorted.length - 1) * p))]!;
 }
 
 declare global {
@@ -123,94 +100,39 @@ function capBatchTexturesInSoftware(): void {
   }
 }
 
+
 export async function runOverlay(name: string, topics: Topic[], setup: (ctx: OverlayContext) => void | Promise<void>): Promise<void> {
   // Marks on the page's timeline (DevTools, tests): how long a reload takes to show the figure, and where.
   performance.mark('gala:start');
   const params = new URLSearchParams(location.search);
-  const listeners = new Map<Topic, Listener[]>();
   const frameFns: ((now: number) => void)[] = [];
   let readDisplayed: () => string | null = () => null;
-  let connected = false;
-  let lastUpdate: string | null = null;
-  let contextLosses = 0;
   const theme: Theme = { ...DEFAULT_THEME };
-  const bound = new Map<GraphicName, { view: Container; onChange?: (s: GraphicState) => void; state: GraphicState | null; anim: { kind: 'in' | 'out'; t0: number } | null; holdMs: number; outAt: number | null }>();
-  // `second` comes every second whatever happens: the heartbeat that tells a silent connection from a quiet show.
-  const topicList = [...new Set<Topic>(['show', 'graphics', 'second', ...topics])];
-  const forced = params.get('show') === '1';
-  const stats: FrameStat[] = [];
-  const frames: { t: number; v: string | null }[] = [];
+  const graphics = new GraphicAnimator(params.get('show') === '1');
 
-  // The live channel opens first, while Pixi starts and the page builds its scene (a few hundred ms in software
-  // rendering), so a reloaded overlay has the current figures by its first frame. Messages that arrive before
-  // the page has registered its listeners wait here, in order.
-  let early: LiveMessage[] | null = [];
-  let lastMessageAt = performance.now();
-  const deliver = (m: LiveMessage) => {
-    lastUpdate = new Date().toISOString();
-    for (const fn of listeners.get(m.topic) ?? []) fn(m.data, m.type, m.at);
-  };
+  // The page sets up once the show (and its theme: fonts are rasterised at setup) is known, at once from the page's
+  // inlined snapshot, else from the live channel or after SHOW_WAIT_MS with the default theme; what arrives
+  // meanwhile waits in the feed and is delivered after setup.
   let showArrived: () => void = () => undefined;
   let earlyShow: ShowData | null = null;
   const showKnown = new Promise<void>((resolve) => {
     showArrived = resolve;
     setTimeout(resolve, SHOW_WAIT_MS);
   });
-  const proto = location.protocol === 'https:' ? 'wss' : 'ws';
-  const token = params.get('token');
-  const receive = (m: LiveMessage) => {
-    if (m.topic === 'totals' && performance.getEntriesByName('gala:live').length === 0) performance.mark('gala:live');
-    if (m.topic === 'show' && early !== null) {
-      const show = m.data as ShowData;
+  const feed = openLiveFeed({
+    params,
+    topics,
+    onEarlyShow: (show) => {
       earlyShow = show;
       Object.assign(theme, show.theme ?? {});
       showArrived();
-    }
-    if (early === null) deliver(m);
-    else if (early.length < EARLY_MAX) early.push(m);
-    else {
-      // Setup is taking very long: start over with fresh snapshots rather than keep an unbounded backlog.
-      early = [];
-      client.stop();
-      client.start();
-    }
-  };
-  // The snapshots the page was served with (client/boot.ts) come first: with them the page sets up and draws the
-  // figure of the instant it was served without waiting for its live connection, whose own snapshots (as new or
-  // newer) then take over. Never a zero or a blank, whichever comes first.
-  for (const s of readBoot()) receive({ type: 'snapshot', topic: s.topic, rev: 0, at: s.at, data: s.data });
-  const client = new LiveClient({
-    url: `${proto}://${location.host}/v1/live${token ? `?token=${encodeURIComponent(token)}` : ''}`,
-    // The same array `watch` adds to, so a reconnection subscribes again to every watched topic.
-    topics: topicList,
-    onMessage: (m) => {
-      lastMessageAt = performance.now();
-      receive(m);
     },
-    onStatus: (s) => {
-      connected = s === 'open';
-      if (connected) lastMessageAt = performance.now();
-      for (const fn of listeners.get('__status' as Topic) ?? []) fn(s, 'update', new Date().toISOString());
-    },
-    maxBackoffMs: 5000,
   });
-  client.start();
-  // A connection can die without a close (a pulled cable, a sleeping NAT, offline emulation): the socket still
-  // says open while nothing arrives. Past SILENT_MS without even the per-second heartbeat it is dropped, and the
-  // client reconnects (with backoff while the network stays down) and resyncs from fresh snapshots.
-  setInterval(() => {
-    if (connected && performance.now() - lastMessageAt > SILENT_MS) {
-      client.stop();
-      connected = false;
-      for (const fn of listeners.get('__status' as Topic) ?? []) fn('closed', 'update', new Date().toISOString());
-      client.start();
-    }
-  }, 500);
 
   capBatchTexturesInSoftware();
   const app = new Application();
-  // `?preview=1` (the control room's thumbnails): a quarter-resolution canvas drawn at most PREVIEW_FPS times a
-  // second, so a wall of previews costs an operator's machine little, while it reports its health like any instance.
+  // `?preview=1` (the control room's thumbnails): a quarter-resolution canvas drawn at most a few times a second,
+  // so a wall of previews costs an operator's machine little, while it reports its health like any instance.
   const preview = params.get('preview') === '1';
   const options = { width: 1920, height: 1080, backgroundAlpha: 0, antialias: params.get('aa') === '1', resolution: preview ? 0.25 : 1, autoDensity: preview };
   // The WebGL renderer is made directly: Application.init would first probe for WebGL with a throwaway context
@@ -234,9 +156,10 @@ export async function runOverlay(name: string, topics: Topic[], setup: (ctx: Ove
     theme,
     show: earlyShow,
     on(topic, fn) {
-      const l = listeners.get(topic) ?? [];
-      l.push(fn);
-      listeners.set(topic, l);
+      feed.on(topic, fn);
+    },
+    onStatus(fn) {
+      feed.onStatus(fn);
     },
     onFrame(fn) {
       frameFns.push(fn);
@@ -245,79 +168,32 @@ export async function runOverlay(name: string, topics: Topic[], setup: (ctx: Ove
       readDisplayed = read;
     },
     graphic(g, view, onChange, opts) {
-      view.visible = false;
-      bound.set(g, { view, onChange, state: null, anim: null, holdMs: opts?.holdMs ?? 0, outAt: null });
+      graphics.bind(g, view, onChange, opts);
     },
     trigger(g) {
-      const b = bound.get(g);
-      if (b === undefined) return;
-      const now = performance.now();
-      b.view.visible = true;
-      b.anim = { kind: 'in', t0: now };
-      b.outAt = b.holdMs > 0 ? now + b.holdMs : null;
+      graphics.trigger(g);
     },
     watch(topic) {
-      if (topicList.includes(topic)) return;
-      topicList.push(topic);
-      client.send({ op: 'subscribe', topics: [topic] });
+      feed.watch(topic);
     },
     unwatch(topic) {
-      const i = topicList.indexOf(topic);
-      if (i < 0) return;
-      topicList.splice(i, 1);
-      client.send({ op: 'unsubscribe', topics: [topic] });
+      feed.unwatch(topic);
     },
     get connected() {
-      return connected;
+      return feed.connected;
     },
   };
 
-  const applyGraphic = (s: GraphicState, snapshot: boolean) => {
-    const b = bound.get(s.name);
-    if (b === undefined) return;
-    const was = b.state;
-    b.state = s;
-    // A forced state (?show=1) keeps a graphic on screen for setup, whatever the cues say.
-    let visible = forced || s.visible;
-    const now = performance.now();
-    // A transient graphic loaded after its hold has run out stays off; loaded within it, it stays for the rest.
-    const age = Date.now() - Date.parse(s.changedAt);
-    if (b.holdMs > 0 && snapshot && !forced && !(age >= 0 && age < b.holdMs && s.lastCommand === 'play')) visible = false;
-    if (visible && (was === null || !was.visible || (s.lastCommand === 'play' && s.rev !== was.rev))) {
-      b.view.visible = true;
-      b.anim = snapshot ? null : { kind: 'in', t0: now };
-      if (snapshot) {
-        b.view.alpha = 1;
-        b.view.pivot.y = 0;
-      }
-      b.outAt = b.holdMs > 0 && !forced ? now + b.holdMs - (snapshot ? Math.max(0, age) : 0) : null;
-    } else if (!visible && (was === null || was.visible)) {
-      b.outAt = null;
-      if (snapshot || was === null) b.view.visible = false;
-      else b.anim = { kind: 'out', t0: now };
-    }
-    b.onChange?.(s);
-  };
-
-  ctx.on('show', (d) => {
-    const show = d as ShowData & { theme?: Partial<Theme> };
-    ctx.show = show;
-    markRehearsal(app.stage, show.rehearsal === true);
+  ctx.on('show', (m) => {
+    ctx.show = m.data;
+    markRehearsal(app.stage, m.data.rehearsal === true);
   });
-  ctx.on('graphics', (d, kind) => {
-    if (kind === 'snapshot') for (const s of Object.values((d as { graphics: Record<string, GraphicState> }).graphics)) applyGraphic(s, true);
-    else applyGraphic(d as GraphicState, false);
-  });
+  ctx.on('graphics', (m) => graphics.receive(m));
 
-  // The page sets up once the show (and its theme: fonts are rasterised at setup) is known, at once from the page's
-  // inlined snapshot, else from the live channel or after SHOW_WAIT_MS with the default theme; what arrives
-  // meanwhile waits in `early` and is delivered after setup.
   await showKnown;
   await setup(ctx);
   performance.mark('gala:setup');
-  const waiting = early;
-  early = null;
-  for (const m of waiting) deliver(m);
+  feed.ready();
 
   // Safe-area guide for setting up OBS: action-safe 93% and graphics-safe 90% (SMPTE ST 2046-1), centre cross.
   if (params.get('guide') === '1') {
@@ -329,90 +205,42 @@ export async function runOverlay(name: string, topics: Topic[], setup: (ctx: Ove
     app.stage.addChild(g);
   }
 
-  // WebGL context loss: Pixi restores its resources on `webglcontextrestored`; the loop skips rendering meanwhile,
-  // and if the browser does not bring the context back by itself, it is asked to. The extension is taken now:
-  // a lost context answers getExtension with null.
-  const canvas = app.canvas;
-  const loseContext = (app.renderer as unknown as { gl?: WebGL2RenderingContext }).gl?.getExtension('WEBGL_lose_context') ?? null;
-  canvas.addEventListener('webglcontextlost', () => {
-    contextLosses++;
-    setTimeout(() => {
-      const gl = (app.renderer as unknown as { gl?: WebGL2RenderingContext }).gl;
-      if (gl?.isContextLost()) loseContext?.restoreContext();
-    }, 1000);
+  const loop = new FrameLoop({
+    app,
+    preview,
+    beforeRender: (now) => {
+      for (const fn of frameFns) fn(now);
+      graphics.step(now);
+    },
+    displayed: () => readDisplayed(),
   });
+  loop.start();
 
-  let last = performance.now();
-  const loop = () => {
-    const t0 = performance.now();
-    if (preview && t0 - last < 1000 / PREVIEW_FPS) {
-      requestAnimationFrame(loop);
-      return;
-    }
-    for (const fn of frameFns) fn(t0);
-    for (const b of bound.values()) {
-      if (b.outAt !== null && t0 >= b.outAt) {
-        b.outAt = null;
-        b.anim = { kind: 'out', t0 };
-      }
-      if (b.anim === null) continue;
-      const p = Math.min(1, (t0 - b.anim.t0) / (b.anim.kind === 'in' ? IN_MS : OUT_MS));
-      const e = 1 - (1 - p) ** 3;
-      if (b.anim.kind === 'in') {
-        b.view.alpha = e;
-        b.view.pivot.y = -40 * (1 - e);
-      } else {
-        b.view.alpha = 1 - e;
-        b.view.pivot.y = 40 * e;
-        if (p >= 1) b.view.visible = false;
-      }
-      if (p >= 1) b.anim = null;
-    }
-    const gl = (app.renderer as unknown as { gl?: WebGL2RenderingContext }).gl;
-    if (!gl?.isContextLost()) app.render();
-    const t1 = performance.now();
-    stats.push({ interval: t0 - last, work: t1 - t0 });
-    if (stats.length > FRAME_RING) stats.shift();
-    const v = readDisplayed();
-    if (v !== null && frames.at(-1)?.v == null) performance.mark('gala:figure');
-    frames.push({ t: Date.now(), v });
-    if (frames.length > 1000) frames.shift();
-    last = t0;
-    requestAnimationFrame(loop);
-  };
-  // The first frame now, with the figure the page was served with, rather than at the next animation frame.
-  loop();
-
-  const visibleNow = () => [...bound].filter(([, b]) => b.view.visible).map(([n]) => n);
   const countObjects = (c: Container): number => c.children.reduce((n, k) => n + countObjects(k), 1);
-  window.__gala = { overlay: name, displayed: () => readDisplayed(), frames, get contextLosses() { return contextLosses; }, connected: () => connected, visible: visibleNow, objects: () => countObjects(app.stage) };
+  window.__gala = {
+    overlay: name,
+    displayed: () => readDisplayed(),
+    frames: loop.frames,
+    get contextLosses() {
+      return loop.contextLosses;
+    },
+    connected: () => feed.connected,
+    visible: () => graphics.visible(),
+    objects: () => countObjects(app.stage),
+  };
 
   const instance = Math.random().toString(36).slice(2, 10);
-  setInterval(() => {
-    const recent = stats.slice(-60);
-    const work = recent.map((s) => s.work).sort((a, b) => a - b);
-    const mean = recent.reduce((a, s) => a + s.interval, 0) / Math.max(1, recent.length);
-    const heap = (performance as unknown as { memory?: { usedJSHeapSize: number } }).memory?.usedJSHeapSize ?? null;
-    client.send({
-      op: 'report',
-      report: {
-        overlay: name,
-        instance,
-        displayed: readDisplayed(),
-        fps: mean > 0 ? Math.round(10_000 / mean) / 10 : 0,
-        frameMsP50: percentile(work, 0.5),
-        frameMsP99: percentile(work, 0.99),
-        lastUpdate,
-        connected,
-        visible: visibleNow(),
-        jsHeapBytes: heap,
-        contextLosses,
-      },
-    });
-  }, 1000);
-}
-
-/** Listens to the live connection's state ('connecting' | 'open' | 'closed'). */
-export function onConnection(ctx: OverlayContext, fn: (state: string) => void): void {
-  ctx.on('__status' as Topic, (s) => fn(String(s)));
+  startHealthReports(
+    () => ({
+      overlay: name,
+      instance,
+      displayed: readDisplayed(),
+      ...loop.rates(),
+      lastUpdate: feed.lastUpdate,
+      connected: feed.connected,
+      visible: graphics.visible(),
+      contextLosses: loop.contextLosses,
+    }),
+    (report) => feed.send({ op: 'report', report }),
+  );
 }

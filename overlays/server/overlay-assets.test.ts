@@ -1,6 +1,7 @@
 // The overlay page's HTML: the inlined live snapshots survive any show text (no way to close their element early),
 // and every module the script imports is announced for preloading.
 import { describe, expect, it } from 'vitest';
+import type { ShowData, TotalsData } from '../../protocol/live-protocol.ts';
 import { BOOT_ELEMENT_ID, type BootSnapshot } from '../client/boot.ts';
 import { overlayHtml } from './overlay-assets.ts';
 
@@ -12,9 +13,32 @@ const bootOf = (html: string): unknown => {
 
 describe('overlayHtml', () => {
   it('inlines the snapshots as JSON that show text cannot break out of', () => {
+    const show: ShowData = {
+      name: 'Gala </script><script>alert(1)</script> <!-- night',
+      currency: 'CNY',
+      numerals: 'western',
+      startsAt: '2026-11-11T00:00:00.000Z',
+      endsAt: null,
+      status: 'live',
+      rehearsal: false,
+      theme: { fontFamily: 'Gala</style><script>alert(2)</script>' },
+      looks: [],
+    };
+    const totals: TotalsData = {
+      gmv: '123456.78',
+      orders: 12,
+      mobileShare: 0.5,
+      mobileOrderShare: 0.5,
+      currency: 'CNY',
+      status: 'live',
+      unaudited: true,
+      gmvPerSecond: '0.00',
+      ordersPerSecond: 0,
+      asOf: '2026-11-11T00:00:01.000Z',
+    };
     const boot: BootSnapshot[] = [
-      { topic: 'show', at: '2026-11-11T00:00:00.000Z', data: { name: 'Gala </script><script>alert(1)</script> <!-- night', currency: 'CNY' } },
-      { topic: 'totals', at: '2026-11-11T00:00:01.000Z', data: { gmv: '123456.78' } },
+      { topic: 'show', at: '2026-11-11T00:00:00.000Z', data: show },
+      { topic: 'totals', at: '2026-11-11T00:00:01.000Z', data: totals },
     ];
     const html = overlayHtml('counter', 'counter-ABC.js', [], boot);
     expect(html.match(/<script/g)).toHaveLength(2); // the module and the JSON, nothing smuggled in

@@ -2,7 +2,7 @@
 // fire by id, arm-then-fire and hold-to-fire for on-air cues, undo with its window, panic, running cues with their
 // waits, data triggers, what is on air, and (for admins) a cue editor. State arrives whole on the live channel's
 // `control` topic; every action goes through /v1/control with the session's CSRF token.
-import type { GraphicName, GraphicState, HealthData, ShowData, Topic } from '../../../protocol/live-protocol.ts';
+import type { GraphicName, GraphicState, HealthData, ShowData } from '../../../protocol/live-protocol.ts';
 import { GRAPHICS } from '../../../protocol/live-protocol.ts';
 import type { Cue } from '../../../domain/rundown.ts';
 import type { ControlState, RunView } from '../../../protocol/control-state.ts';
@@ -11,7 +11,7 @@ import { leftMs, serverNow, syncClock, tickCountdowns } from '../clock.ts';
 import { h, fill, byId, setText } from '../dom.ts';
 import { createEditor, type Editor } from '../editor.ts';
 import { actionsSummary, clock, duration, metricValue, triggerSummary } from '../format.ts';
-import { connectLive, type LinkState } from '../live.ts';
+import { liveClient, type LinkState } from '../live.ts';
 import { renderRehearsalBar } from '../rehearsal-bar.ts';
 import { createRehearsalPanel, type RehearsalPanel } from '../rehearsal-panel.ts';
 import { renderObsPill, renderTopbar } from '../topbar.ts';
@@ -28,24 +28,43 @@ interface LocalHold {
   holdId: Promise<string | null>;
 }
 
-const app = {
-  session: null as SessionInfo | null,
-  state: null as ControlState | null,
-  graphics: null as Record<GraphicName, GraphicState> | null,
-  show: null as ShowData | null,
-  health: null as HealthData | null,
-  link: 'connecting' as LinkState,
-  arm: null as LocalArm | null,
-  hold: null as LocalHold | null,
+interface PageState {
+  session: SessionInfo | null;
+  state: ControlState | null;
+  graphics: Record<GraphicName, GraphicState> | null;
+  show: ShowData | null;
+  health: HealthData | null;
+  link: LinkState;
+  arm: LocalArm | null;
+  hold: LocalHold | null;
+  busy: boolean;
+  renderedRundownRev: number;
+  rows: Map<string, { tr: HTMLTableRowElement; status: HTMLElement; fire: HTMLButtonElement }>;
+  lastEsc: number;
+  editor: Editor | null;
+  /** Thresholds typed but not yet armed, kept across re-renders. */
+  thresholds: Map<string, string>;
+  shownStandby: string | null | undefined;
+  rehearsal: RehearsalPanel | null;
+}
+
+const app: PageState = {
+  session: null,
+  state: null,
+  graphics: null,
+  show: null,
+  health: null,
+  link: 'connecting',
+  arm: null,
+  hold: null,
   busy: false,
   renderedRundownRev: -1,
-  rows: new Map<string, { tr: HTMLTableRowElement; status: HTMLElement; fire: HTMLButtonElement }>(),
+  rows: new Map(),
   lastEsc: 0,
-  editor: null as Editor | null,
-  /** Thresholds typed but not yet armed, kept across re-renders. */
-  thresholds: new Map<string, string>(),
-  shownStandby: undefined as string | null | undefined,
-  rehearsal: null as RehearsalPanel | null,
+  editor: null,
+  thresholds: new Map(),
+  shownStandby: undefined,
+  rehearsal: null,
 };
 
 const canAct = () => app.session !== null && app.session.role !== 'viewer';
@@ -571,28 +590,26 @@ async function main(): Promise<void> {
   if (session.role === 'admin') app.editor = createEditor(byId('editor-host'), { say, state: () => app.state, act });
   keyboard();
   render();
-  const topics: Topic[] = ['control', 'graphics', 'show', 'health'];
-  connectLive(
-    topics,
-    (topic, kind, data) => {
-      if (topic === 'control') applyState(data as ControlState);
-      else if (topic === 'graphics') {
-        if (kind === 'snapshot') app.graphics = (data as { graphics: Record<GraphicName, GraphicState> }).graphics;
-        else if (app.graphics !== null) app.graphics = { ...app.graphics, [(data as GraphicState).name]: data as GraphicState };
-        renderGraphics();
-      } else if (topic === 'show') {
-        app.show = data as ShowData;
-        renderTop();
-      } else if (topic === 'health') {
-        app.health = data as HealthData;
-        renderTop();
-      }
-    },
-    (s) => {
-      app.link = s;
-      render();
-    },
-  );
+  const live = liveClient();
+  live.subscribe('control', (m) => applyState(m.data));
+  live.subscribe('graphics', (m) => {
+    if (m.type === 'snapshot') app.graphics = m.data.graphics;
+    else if (app.graphics !== null) app.graphics = { ...app.graphics, [m.data.name]: m.data };
+    renderGraphics();
+  });
+  live.subscribe('show', (m) => {
+    app.show = m.data;
+    renderTop();
+  });
+  live.subscribe('health', (m) => {
+    app.health = m.data;
+    renderTop();
+  });
+  live.onStatus((s) => {
+    app.link = s;
+    render();
+  });
+  live.start();
   setInterval(() => {
     tickCountdowns();
     // Arms and the undo offer lapse on their own: re-render the buttons when one does.

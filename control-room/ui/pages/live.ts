@@ -6,25 +6,40 @@ import type { AuditEntry, ControlState } from '../../../protocol/control-state.t
 import { call, loadSession, logout, toLogin, type SessionInfo } from '../api.ts';
 import { byId, fill, h, setText } from '../dom.ts';
 import { ago, clock, money, percent } from '../format.ts';
-import { connectLive, type LinkState } from '../live.ts';
+import { liveClient, type LinkState } from '../live.ts';
 import { renderRehearsalBar } from '../rehearsal-bar.ts';
 import { createRehearsalPanel, type RehearsalPanel } from '../rehearsal-panel.ts';
 import { pill, renderObsPill, renderTopbar } from '../topbar.ts';
 
-const app = {
-  session: null as SessionInfo | null,
-  totals: null as TotalsData | null,
-  /** Receipt instant of the last totals message and its server send instant. */
+interface PageState {
+  session: SessionInfo | null;
+  totals: TotalsData | null;
+  /** Receipt instant of the last totals message, and the feed's lag (receipt - the server's send instant). */
+  totalsAt: number;
+  feedLagMs: number | null;
+  health: HealthData | null;
+  overlays: OverlayHealth[];
+  show: ShowData | null;
+  control: ControlState | null;
+  link: LinkState;
+  audit: AuditEntry[];
+  auditSeq: number;
+  rehearsal: RehearsalPanel | null;
+}
+
+const app: PageState = {
+  session: null,
+  totals: null,
   totalsAt: 0,
-  feedLagMs: null as number | null,
-  health: null as HealthData | null,
-  overlays: [] as OverlayHealth[],
-  show: null as ShowData | null,
-  control: null as ControlState | null,
-  link: 'connecting' as LinkState,
-  audit: [] as AuditEntry[],
+  feedLagMs: null,
+  health: null,
+  overlays: [],
+  show: null,
+  control: null,
+  link: 'connecting',
+  audit: [],
   auditSeq: 0,
-  rehearsal: null as RehearsalPanel | null,
+  rehearsal: null,
 };
 
 const AUDIT_ROWS = 200;
@@ -240,35 +255,36 @@ async function main(): Promise<void> {
   byId('topbar').addEventListener('click', (ev) => {
     if ((ev.target as HTMLElement).id === 'logout') void logout();
   });
-  connectLive(
-    ['totals', 'health', 'overlays', 'show', 'control'],
-    (topic, _kind, data, sentAt) => {
-      if (topic === 'totals') {
-        app.totals = data as TotalsData;
-        app.totalsAt = Date.now();
-        if (sentAt !== null) app.feedLagMs = Date.now() - sentAt;
-        renderTotals();
-        renderFeed();
-      } else if (topic === 'health') {
-        app.health = data as HealthData;
-        renderHealth();
-        renderTop();
-      } else if (topic === 'overlays') {
-        app.overlays = (data as { overlays: OverlayHealth[] }).overlays;
-        renderOverlays();
-      } else if (topic === 'show') {
-        app.show = data as ShowData;
-        renderTop();
-      } else if (topic === 'control') {
-        app.control = data as ControlState;
-        renderControl();
-      }
-    },
-    (s) => {
-      app.link = s;
-      renderTop();
-    },
-  );
+  const live = liveClient();
+  live.subscribe('totals', (m) => {
+    app.totals = m.data;
+    app.totalsAt = Date.now();
+    if (m.type === 'update') app.feedLagMs = Date.now() - m.sentAt;
+    renderTotals();
+    renderFeed();
+  });
+  live.subscribe('health', (m) => {
+    app.health = m.data;
+    renderHealth();
+    renderTop();
+  });
+  live.subscribe('overlays', (m) => {
+    app.overlays = m.data.overlays;
+    renderOverlays();
+  });
+  live.subscribe('show', (m) => {
+    app.show = m.data;
+    renderTop();
+  });
+  live.subscribe('control', (m) => {
+    app.control = m.data;
+    renderControl();
+  });
+  live.onStatus((s) => {
+    app.link = s;
+    renderTop();
+  });
+  live.start();
   void loadPreviews();
   await pollAudit();
   setInterval(() => void pollAudit(), 2000);

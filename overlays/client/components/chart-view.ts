@@ -148,13 +148,13 @@ export function createChartView(ctx: OverlayContext, o: ChartViewOptions): Chart
     sub.text = `${p.orders.toLocaleString('en-US')} orders/s · last ${Math.round(windowMs / 1000)} s`;
   };
 
-  ctx.on('second', (d, kind) => {
+  ctx.on('second', (m) => {
     const now = performance.now();
-    if (kind === 'snapshot') for (const f of (d as { frames: FrameData[] }).frames) add(f, now);
-    else add(d as FrameData, now);
+    if (m.type === 'snapshot') for (const f of m.data.frames) add(f, now);
+    else add(m.data, now);
   });
-  ctx.on('show', (d) => {
-    const show = d as { currency: string; numerals: Numerals };
+  ctx.on('show', (m) => {
+    const show = m.data;
     currency = show.currency;
     numerals = show.numerals;
   });

@@ -5,7 +5,7 @@ import { BitmapText, Container, Graphics, Text } from 'pixi.js';
 import type { TotalsData } from '../../../protocol/live-protocol.ts';
 import { CounterModel } from '../counter-model.ts';
 import { formatMoney, hundredthsToDecimal, parseHundredths, shortMoney, type Numerals } from '../format.ts';
-import { onConnection, type OverlayContext } from '../runtime.ts';
+import type { OverlayContext } from '../runtime.ts';
 import { installAtlas } from './fonts.ts';
 
 /** How long a digit takes to roll over, and how far (in line heights) the glyphs travel doing it. */
@@ -159,21 +159,21 @@ export function createCounterView(ctx: OverlayContext, o: CounterViewOptions = {
   let currency = 'CNY';
   let shownText = '';
 
-  ctx.on('totals', (d, kind) => {
-    totals = d as TotalsData;
+  ctx.on('totals', (m) => {
+    totals = m.data;
     currency = totals.currency;
     const total = parseHundredths(totals.gmv);
-    if (kind === 'snapshot' && model.targetHundredths === 0n) model.reset(total, performance.now());
+    if (m.type === 'snapshot' && model.targetHundredths === 0n) model.reset(total, performance.now());
     else model.setTarget(total, parseHundredths(totals.gmvPerSecond), performance.now());
     mobile.text = `Mobile ${(totals.mobileShare * 100).toFixed(1)}% · ${totals.orders.toLocaleString('en-US')} orders`;
     status.text = totals.status === 'final' ? 'FINAL · UNAUDITED' : 'LIVE · UNAUDITED';
   });
-  ctx.on('show', (d) => {
-    const show = d as { numerals: Numerals; currency: string };
+  ctx.on('show', (m) => {
+    const show = m.data;
     numerals = o.numerals ?? show.numerals;
     currency = show.currency;
   });
-  onConnection(ctx, (s) => {
+  ctx.onStatus((s) => {
     if (s !== 'open') model.disconnected(performance.now());
   });
 

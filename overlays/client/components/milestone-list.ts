@@ -1,7 +1,7 @@
 // The stage wall's milestone column: milestones crossed tonight with the time each took, and the progress towards
 // the next one (a bar and a percentage that follow the live total).
 import { BitmapText, Container, Graphics, Text } from 'pixi.js';
-import type { MilestoneData, TotalsData } from '../../../protocol/live-protocol.ts';
+import type { MilestoneData } from '../../../protocol/live-protocol.ts';
 import { currencySymbol, parseHundredths } from '../format.ts';
 import type { OverlayContext } from '../runtime.ts';
 import { FIGURES, FIGURES_BOLD, installFonts } from './fonts.ts';
@@ -64,25 +64,24 @@ export function createMilestoneList(ctx: OverlayContext, W: number, H: number): 
     shownP = -1;
   };
 
-  ctx.on('milestones', (d, kind) => {
-    if (kind === 'snapshot') {
-      const s = d as { milestones: MilestoneData[]; next: { label: string; threshold: string } | null };
-      crossed = s.milestones.slice(-ROWS);
-      next = s.next;
+  ctx.on('milestones', (m) => {
+    if (m.type === 'snapshot') {
+      crossed = m.data.milestones.slice(-ROWS);
+      next = m.data.next;
     } else {
-      crossed.push(d as MilestoneData);
+      crossed.push(m.data);
       crossed = crossed.slice(-ROWS);
       // The next one is whatever the snapshot says on the next resync; until then, the bar shows "reached".
-      if (next !== null && parseHundredths(next.threshold) <= parseHundredths((d as MilestoneData).total)) next = null;
+      if (next !== null && parseHundredths(next.threshold) <= parseHundredths(m.data.total)) next = null;
     }
     layout();
   });
-  ctx.on('totals', (d, kind) => {
-    total = Number(parseHundredths((d as TotalsData).gmv)) / 100;
-    if (kind === 'snapshot') shownP = -1;
+  ctx.on('totals', (m) => {
+    total = Number(parseHundredths(m.data.gmv)) / 100;
+    if (m.type === 'snapshot') shownP = -1;
   });
-  ctx.on('show', (d) => {
-    currency = (d as { currency: string }).currency;
+  ctx.on('show', (m) => {
+    currency = m.data.currency;
   });
   layout();
 

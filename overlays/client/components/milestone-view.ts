@@ -95,11 +95,10 @@ export function createMilestoneView(ctx: OverlayContext, o: MilestoneViewOptions
     confetti.burst(960, cy, 1920, 1080);
   };
 
-  ctx.on('milestones', (d, kind) => {
-    if (kind === 'snapshot') {
-      const s = d as { milestones: MilestoneData[]; next: { label: string } | null };
-      crossed = s.milestones.slice(-32);
-      next = s.next;
+  ctx.on('milestones', (msg) => {
+    if (msg.type === 'snapshot') {
+      crossed = msg.data.milestones.slice(-32);
+      next = msg.data.next;
       if (shown === null) {
         const latest = crossed.at(-1) ?? null;
         if (latest !== null) {
@@ -110,7 +109,7 @@ export function createMilestoneView(ctx: OverlayContext, o: MilestoneViewOptions
       }
       return;
     }
-    const m = d as MilestoneData;
+    const m = msg.data;
     crossed.push(m);
     if (crossed.length > 32) crossed.shift();
     show(m);

@@ -100,12 +100,12 @@ void runOverlay('leaderboard', ['leaderboards'], (ctx) => {
     shown = `${b.board}/${b.window}: ${entries.slice(0, 3).map((e) => e.key).join(', ')}`;
   };
 
-  ctx.on('leaderboards', (d) => {
-    boards = d as LeaderboardsData;
+  ctx.on('leaderboards', (m) => {
+    boards = m.data;
     render(false);
   });
-  ctx.on('show', (d) => {
-    const s = d as { currency: string; numerals: Numerals };
+  ctx.on('show', (m) => {
+    const s = m.data;
     currency = s.currency;
     numerals = s.numerals;
   });

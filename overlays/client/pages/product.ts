@@ -2,7 +2,7 @@
 // image from the show's looks, and its live units sold and GMV from the `product:<sku>` topic. Cue data
 // `{sku}` picks the product; `next` pages through the show's looks. A broken image gives a drawn placeholder.
 import { BitmapText, Container, Graphics, Sprite, Text, type Texture } from 'pixi.js';
-import type { GraphicState, ProductData, Topic } from '../../../protocol/live-protocol.ts';
+import type { GraphicState, ProductData, ProductTopic } from '../../../protocol/live-protocol.ts';
 import type { ShowLook } from '../../../domain/show-graphics.ts';
 import { FIGURES, FIGURES_BOLD, installFonts } from '../components/fonts.ts';
 import { loadImageTexture } from '../components/image-texture.ts';
@@ -77,7 +77,7 @@ void runOverlay('product', [], (ctx) => {
   let looks: ShowLook[] = [];
   let currency = 'CNY';
   let current: ShowLook | null = null;
-  let watched: Topic | null = null;
+  let watched: ProductTopic | null = null;
   let swapAt = -1e9;
   document.body.dataset.image = 'none';
 
@@ -126,11 +126,11 @@ void runOverlay('product', [], (ctx) => {
     name.text = l.name;
     price.text = l.price === '' ? '' : formatMoney(parseHundredths(l.price), currency, 'western');
     setImage(l);
-    const topic: Topic = `product:${l.sku}`;
+    const topic: ProductTopic = `product:${l.sku}`;
     if (!listened.has(l.sku)) {
       listened.add(l.sku);
-      ctx.on(topic, (d) => {
-        sales.set(l.sku, d as ProductData);
+      ctx.on(topic, (m) => {
+        sales.set(l.sku, m.data);
         if (current?.sku === l.sku) showSales();
       });
     }
@@ -153,8 +153,8 @@ void runOverlay('product', [], (ctx) => {
   };
 
   let state: GraphicState | null = null;
-  ctx.on('show', (d) => {
-    const show = d as { looks?: ShowLook[]; currency: string };
+  ctx.on('show', (m) => {
+    const show = m.data;
     looks = show.looks ?? [];
     currency = show.currency;
     const l = lookFor(state);
