@@ -2,7 +2,7 @@
 // publishing one whole state on the live channel's `control` topic whenever it changes.
 import type { ControlState } from '../protocol/control-state.ts';
 export type { ControlState } from '../protocol/control-state.ts';
-import type { LiveTotals } from '../aggregator/live-totals.ts';
+import type { TotalsReader } from '../aggregator/index.ts';
 import { presentedToken } from '../platform/tokens.ts';
 import type { TriggerCondition } from '../domain/rundown.ts';
 import type { Rundown } from '../domain/rundown.ts';
@@ -25,7 +25,7 @@ export interface ControlRoomOptions {
   saveRundown?: (r: Rundown, rev: number) => void;
   graphics: Graphics;
   obs: ObsPort;
-  totals: LiveTotals;
+  totals: TotalsReader;
   /** A product's units sold now (for productUnits triggers); fetched once a second per armed SKU. */
   productUnits: (sku: string) => Promise<number>;
   /** Publishes the whole state on the live channel. */

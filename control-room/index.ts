@@ -3,7 +3,7 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { LiveState } from '../aggregator/live-state.ts';
-import type { LiveTotals } from '../aggregator/live-totals.ts';
+import type { TotalsReader } from '../aggregator/index.ts';
 import type { ShowConfig } from '../domain/show.ts';
 import type { Graphics } from '../overlays/server/graphics.ts';
 import type { Log } from '../platform/log.ts';
@@ -30,7 +30,7 @@ export interface ControlRoomConfig {
 export interface OpenControlRoomOptions {
   cfg: ControlRoomConfig;
   graphics: Graphics;
-  totals: LiveTotals;
+  totals: TotalsReader;
   state: LiveState;
   obs: ObsPort;
   log: Log;
