@@ -28,8 +28,6 @@ export interface ControlRoomOptions {
   totals: TotalsReader;
   /** A product's units sold now (for productUnits triggers); fetched once a second per armed SKU. */
   productUnits: (sku: string) => Promise<number>;
-  /** Publishes the whole state on the live channel. */
-  publish: (at: string, state: ControlState) => void;
   audit: AuditLog;
   tokens: RoleTokens;
   log: Log;
@@ -48,6 +46,7 @@ export class ControlRoom {
   readonly rehearsal: RehearsalHandle | null;
   private readonly units = new Map<string, number>();
   private publishQueued = false;
+  private readonly listeners = new Set<(at: string, state: ControlState) => void>();
   private triggersJson = '';
   private totalsRev = -1;
   private timers: NodeJS.Timeout[] = [];
@@ -107,6 +106,12 @@ export class ControlRoom {
     this.unsubscribeObs();
     this.engine.close();
     await this.audit.close();
+  }
+
+  /** Calls `listener` with the whole state whenever it changes (the live channel publishes it); returns the unsubscribe. */
+  onState(listener: (at: string, state: ControlState) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
   }
 
   values(): TriggerValues {
@@ -195,7 +200,7 @@ export class ControlRoom {
     queueMicrotask(() => {
       this.publishQueued = false;
       const s = this.state();
-      this.opts.publish(s.serverTime, s);
+      for (const l of this.listeners) l(s.serverTime, s);
     });
   }
 }

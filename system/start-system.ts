@@ -1,4 +1,5 @@
-// Wires the roles into one process: storage, the live totals, the ingest listener and the public HTTP listener.
+// Wires the roles into one process: storage, ingest, the aggregator, the live channel and public feed, overlays and
+// the control room, in construction order (each takes what was built before it; later ones reach back by subscription).
 import * as uWS from 'uWebSockets.js';
 import { Hono } from 'hono';
 import { createFeedRoutes } from '../aggregator/feed-routes.ts';
@@ -87,7 +88,8 @@ export async function startSystem(cfg: ServeConfig, opts: StartOptions = {}): Pr
   await restoreDedupWindow(store, dedup, log);
   const aggregator = await openAggregator({ store, show: cfg.show, reconcileIntervalMs: cfg.reconcileIntervalMs, rehearsal: cfg.rehearsal != null, metrics, log });
 
-  // An order: socket -> validate -> de-duplicate -> commit (ingest) -> aggregate (the sink) -> publish (below).
+  // An order: socket -> validate -> de-duplicate -> commit (ingest) -> aggregate (the sink) -> publish (the live
+  // state on the live channel, the public feed's stats and SSE). The publishing side is built before ingest opens.
   const committer = new GroupCommitter({
     store,
     dedup,
@@ -98,8 +100,6 @@ export async function startSystem(cfg: ServeConfig, opts: StartOptions = {}): Pr
     metrics,
     log,
   });
-  const ingest = await startIngestServer({ ...opts.ingest, host: cfg.host, port: cfg.ingestPort, tokens: cfg.ingestTokens, currencies: [...cfg.show.rates.keys()], committer, metrics, log });
-
   const limiter = new RateLimiter({ perSecond: cfg.publicRatePerSecond, burst: cfg.publicBurst });
   const publicFeed = new PublicFeed({
     limiter,
@@ -126,14 +126,14 @@ export async function startSystem(cfg: ServeConfig, opts: StartOptions = {}): Pr
     liveState.milestoneCrossed(m);
     publicFeed.emit('milestone', m);
   });
+  const ingest = await startIngestServer({ ...opts.ingest, host: cfg.host, port: cfg.ingestPort, tokens: cfg.ingestTokens, currencies: [...cfg.show.rates.keys()], committer, metrics, log });
 
-  let hubRef: LiveHub | null = null;
-  const graphics = new Graphics((g) => hubRef?.publish('graphics', g.changedAt, g));
+  const graphics = new Graphics();
   const overlays = new OverlayRegistry();
   const obs = opts.obs ?? (cfg.rehearsal != null ? rehearsalObs(cfg, cfg.rehearsal, log) : createObsPort(cfg, log));
   const replay = cfg.rehearsal != null ? openReplay(cfg, cfg.rehearsal, ingest.port, log) : null;
   const rehearsal = replay === null ? null : { replay, obs: cfg.rehearsal!.obs };
-  const control = await openControlRoom({ cfg, graphics, totals: aggregator.totals, state: liveState, obs, log, publish: (at, s) => hubRef?.publish('control', at, s), rehearsal });
+  const control = await openControlRoom({ cfg, graphics, totals: aggregator.totals, state: liveState, obs, log, rehearsal });
   const liveSnapshot: SnapshotSource = (t) =>
     t === 'graphics'
       ? { at: new Date().toISOString(), data: graphics.snapshot() }
@@ -167,18 +167,11 @@ export async function startSystem(cfg: ServeConfig, opts: StartOptions = {}): Pr
       return false;
     },
   });
-  hubRef = hub;
+  // The hub reads the graphics and the control room for its snapshots; their changes reach it by subscription.
+  graphics.onChange((g) => hub.publish('graphics', g.changedAt, g));
+  control.room.onState((at, s) => hub.publish('control', at, s));
+  const stopOverlayWatch = overlays.watch((at, list) => hub.publish('overlays', at, { overlays: list }));
   publicFeed.mount(httpApp);
-  // Overlay health goes to the control room once a second, when it changed.
-  let overlaysJson = '';
-  const overlaysTimer = setInterval(() => {
-    const list = overlays.list();
-    const j = JSON.stringify(list.map((o) => ({ ...o, reportedAt: '' })));
-    if (j === overlaysJson) return;
-    overlaysJson = j;
-    hub.publish('overlays', new Date().toISOString(), { overlays: list });
-  }, 1000);
-  overlaysTimer.unref();
   mountFetch(httpApp, (req, env) => web.fetch(req, env), { maxBodyBytes: 1024 * 1024, onError: (e) => log('http.error', { error: String(e) }) });
   liveState.start(hub);
   const engineWatch = startEngineWatch(store, metrics, 10_000, log);
@@ -220,7 +213,7 @@ export async function startSystem(cfg: ServeConfig, opts: StartOptions = {}): Pr
         await ingest.close();
         // After ingest: the last commits' milestone crossings are recorded and published before the feeds close.
         await aggregator.close();
-        clearInterval(overlaysTimer);
+        stopOverlayWatch();
         liveState.stop();
         publicFeed.close();
         await engineWatch.stop();
