@@ -9,7 +9,7 @@ import type { OrderStore } from '../storage/storage.ts';
 import { toCsv, type Cell } from './csv.ts';
 import type { FrameData, LeaderEntry } from '../protocol/live-protocol.ts';
 import type { LiveState } from './live-state.ts';
-import { LiveTotals, SECONDS_KEPT } from './live-totals.ts';
+import { LiveTotals, SECONDS_KEPT, type TotalsReader } from './live-totals.ts';
 import type { RateLimiter } from './rate-limit.ts';
 
 export interface FeedEnv {
@@ -18,7 +18,7 @@ export interface FeedEnv {
 
 export interface FeedRoutesOptions {
   show: ShowConfig;
-  totals: LiveTotals;
+  totals: TotalsReader;
   state: LiveState;
   store: OrderStore;
   limiter: RateLimiter;
@@ -85,10 +85,11 @@ export function createFeedRoutes(opts: FeedRoutesOptions) {
     if (to < from) throw new BadParam('to: must not be before from');
     if ((to - from) / step > MAX_SERIES_POINTS) throw new BadParam(`from, to: at most ${MAX_SERIES_POINTS} points per request (resolution ${res})`);
     // Recent seconds are in memory; older ones come from the rollup table.
-    let source: LiveTotals = totals;
+    let source: TotalsReader = totals;
     if (from < nowS - SECONDS_KEPT + 600) {
-      source = new LiveTotals(show);
-      source.load([], await store.rolledSeconds(from, to));
+      const past = new LiveTotals(show);
+      past.load([], await store.rolledSeconds(from, to));
+      source = past;
     }
     const out: FrameData[] = [];
     const total = { gmv: totals.snapshot().gmv, orders: totals.orders };

@@ -18,16 +18,16 @@ import type {
   ShowData,
   TotalsData,
 } from '../protocol/live-protocol.ts';
-import type { LiveTotals } from './live-totals.ts';
-import type { MilestoneTracker } from './milestones.ts';
+import type { TotalsReader } from './live-totals.ts';
+import type { MilestoneReader } from './milestones.ts';
 import type { Reconciler } from './reconciler.ts';
 
 export interface LiveStateOptions {
   show: ShowConfig;
-  totals: LiveTotals;
+  totals: TotalsReader;
   store: OrderStore;
-  milestones: MilestoneTracker;
-  reconciler: Reconciler;
+  milestones: MilestoneReader;
+  reconciler: Pick<Reconciler, 'report'>;
   storageState: () => 'up' | 'down';
   /** Ingest lag of the latest commit (arrival to durable, ms), for the control room. */
   ingestLagMs?: () => number | null;

@@ -77,24 +77,49 @@ export const SECONDS_KEPT = 6 * 3600;
 /** Complete seconds the live rate (GMV/s, orders/s) is averaged over. */
 const RATE_SECONDS = 5;
 
+/** What readers of the totals may use: everything but the three ways of changing them, which the aggregator owns. */
+export type TotalsReader = Omit<LiveTotals, 'load' | 'apply' | 'markFinal'>;
+
 export class LiveTotals {
   private total = emptySums();
   private ordersByCurrency = new Map<string, number>();
   private seconds = new Map<number, Sums>();
-  /** Bumped on every change; screens use it to order updates and spot gaps. */
-  revision = 0;
-  status: 'live' | 'final' = 'live';
-  /** When orders were last applied (epoch ms), for staleness; null before any. */
-  lastAppliedMs: number | null = null;
-  /** Latest arrival instant among the orders applied: storage up to it is exactly what these totals hold. */
-  appliedThroughMs = Number.NEGATIVE_INFINITY;
-  /** Bumped whenever a second's figures change, including late orders for an older second. */
+  private rev = 0;
+  private state: 'live' | 'final' = 'live';
+  private lastApplied: number | null = null;
+  private appliedThrough = Number.NEGATIVE_INFINITY;
 
   constructor(private readonly show: ShowConfig, private readonly now: () => number = Date.now) {}
 
+  /** Bumped on every change, the status included; screens use it to order updates and spot gaps. */
+  get revision(): number {
+    return this.rev;
+  }
+
+  get status(): 'live' | 'final' {
+    return this.state;
+  }
+
+  /** When orders were last applied (epoch ms), for staleness; null before any. */
+  get lastAppliedMs(): number | null {
+    return this.lastApplied;
+  }
+
+  /** Latest arrival instant among the orders applied: storage up to it is exactly what these totals hold. */
+  get appliedThroughMs(): number {
+    return this.appliedThrough;
+  }
+
+  /** The figures are final (the show is over and storage agrees); screens see it with the next revision. */
+  markFinal(): void {
+    if (this.state === 'final') return;
+    this.state = 'final';
+    this.rev++;
+  }
+
   /** Replaces the totals (and, unless `seconds` is null, the per-second figures) with what storage holds. */
   load(totals: readonly TotalsRow[], seconds: readonly SecondRow[] | null, receivedThroughMs?: number): void {
-    if (receivedThroughMs !== undefined) this.appliedThroughMs = receivedThroughMs;
+    if (receivedThroughMs !== undefined) this.appliedThrough = receivedThroughMs;
     this.total = emptySums();
     this.ordersByCurrency.clear();
     if (seconds !== null) this.seconds.clear();
@@ -107,12 +132,12 @@ export class LiveTotals {
       if (s === undefined) this.seconds.set(r.second, (s = emptySums()));
       addRow(s, r.currency, r.channel, r.hundredths, r.orders);
     }
-    this.revision++;
+    this.rev++;
   }
 
   /** Adds committed orders. Sums per second and currency in safe integers first, then once into the bigints. */
   apply(orders: OrderColumns, receivedThroughMs?: number): void {
-    if (receivedThroughMs !== undefined) this.appliedThroughMs = Math.max(this.appliedThroughMs, receivedThroughMs);
+    if (receivedThroughMs !== undefined) this.appliedThrough = Math.max(this.appliedThrough, receivedThroughMs);
     if (orders.count === 0) return;
     const { currencies } = orders;
     // second -> currency index -> partial sums; a group of orders spans few seconds and few currencies.
@@ -143,8 +168,8 @@ export class LiveTotals {
       }
     }
     this.prune();
-    this.revision++;
-    this.lastAppliedMs = this.now();
+    this.rev++;
+    this.lastApplied = this.now();
   }
 
   /** Exact total GMV in hundredths of the display currency. */

@@ -29,6 +29,9 @@ export interface MilestoneTrackerOptions {
   log?: Log;
 }
 
+/** What readers of the milestones may use; crossings are found and recorded by the aggregator alone. */
+export type MilestoneReader = Pick<MilestoneTracker, 'list' | 'next'>;
+
 export class MilestoneTracker {
   private readonly recorded = new Map<string, MilestoneRow>();
   /** Crossings detected and waiting to be recorded, in order. */

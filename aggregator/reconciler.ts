@@ -5,7 +5,7 @@ import type { ShowConfig } from '../domain/show.ts';
 import type { Registry } from '../platform/metrics.ts';
 import type { DuplicateIdRow, OrderStore } from '../storage/storage.ts';
 import type { Log } from '../platform/log.ts';
-import type { LiveTotals } from './live-totals.ts';
+import type { TotalsReader } from './live-totals.ts';
 
 export interface ReconcileReport {
   /** When the last comparison with storage completed (ISO), or null before the first. */
@@ -25,7 +25,7 @@ export interface ReconcileReport {
 
 export interface ReconcilerOptions {
   store: OrderStore;
-  totals: LiveTotals;
+  totals: TotalsReader;
   show: ShowConfig;
   intervalMs?: number;
   /** How often a look for ids stored twice starts, at most (default 5 min). */

@@ -2,7 +2,7 @@
 // publishing one whole state on the live channel's `control` topic whenever it changes.
 import type { ControlState } from '../protocol/control-state.ts';
 export type { ControlState } from '../protocol/control-state.ts';
-import type { LiveTotals } from '../aggregator/live-totals.ts';
+import type { TotalsReader } from '../aggregator/index.ts';
 import { presentedToken } from '../platform/tokens.ts';
 import type { TriggerCondition } from '../domain/rundown.ts';
 import type { Rundown } from '../domain/rundown.ts';
@@ -25,11 +25,9 @@ export interface ControlRoomOptions {
   saveRundown?: (r: Rundown, rev: number) => void;
   graphics: Graphics;
   obs: ObsPort;
-  totals: LiveTotals;
+  totals: TotalsReader;
   /** A product's units sold now (for productUnits triggers); fetched once a second per armed SKU. */
   productUnits: (sku: string) => Promise<number>;
-  /** Publishes the whole state on the live channel. */
-  publish: (at: string, state: ControlState) => void;
   audit: AuditLog;
   tokens: RoleTokens;
   log: Log;
@@ -48,6 +46,7 @@ export class ControlRoom {
   readonly rehearsal: RehearsalHandle | null;
   private readonly units = new Map<string, number>();
   private publishQueued = false;
+  private readonly listeners = new Set<(at: string, state: ControlState) => void>();
   private triggersJson = '';
   private totalsRev = -1;
   private timers: NodeJS.Timeout[] = [];
@@ -107,6 +106,12 @@ export class ControlRoom {
     this.unsubscribeObs();
     this.engine.close();
     await this.audit.close();
+  }
+
+  /** Calls `listener` with the whole state whenever it changes (the live channel publishes it); returns the unsubscribe. */
+  onState(listener: (at: string, state: ControlState) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
   }
 
   values(): TriggerValues {
@@ -195,7 +200,7 @@ export class ControlRoom {
     queueMicrotask(() => {
       this.publishQueued = false;
       const s = this.state();
-      this.opts.publish(s.serverTime, s);
+      for (const l of this.listeners) l(s.serverTime, s);
     });
   }
 }

@@ -3,13 +3,13 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { LiveState } from '../aggregator/live-state.ts';
-import type { LiveTotals } from '../aggregator/live-totals.ts';
+import type { TotalsReader } from '../aggregator/index.ts';
 import type { ShowConfig } from '../domain/show.ts';
 import type { Graphics } from '../overlays/server/graphics.ts';
 import type { Log } from '../platform/log.ts';
 import { AUDIT_FILE, AuditLog } from './audit-log.ts';
 import { controlOpenApi } from './control-openapi.ts';
-import { ControlRoom, type ControlState } from './control-room.ts';
+import { ControlRoom } from './control-room.ts';
 import { createControlPages } from './control-pages.ts';
 import { createControlRoutes } from './control-routes.ts';
 import type { ObsPort } from '../domain/obs-port.ts';
@@ -30,11 +30,10 @@ export interface ControlRoomConfig {
 export interface OpenControlRoomOptions {
   cfg: ControlRoomConfig;
   graphics: Graphics;
-  totals: LiveTotals;
+  totals: TotalsReader;
   state: LiveState;
   obs: ObsPort;
   log: Log;
-  publish: (at: string, s: ControlState) => void;
   /** Set when the process is a rehearsal. */
   rehearsal?: RehearsalHandle | null;
 }
@@ -59,7 +58,6 @@ export async function openControlRoom(o: OpenControlRoomOptions): Promise<{ room
     obs: o.obs,
     totals: o.totals,
     productUnits: async (sku) => (await o.state.product(sku)).data.units,
-    publish: o.publish,
     audit,
     tokens: { viewer: o.cfg.viewerTokens ?? [], producer: o.cfg.producerTokens, admin: o.cfg.adminTokens ?? [] },
     log: o.log,

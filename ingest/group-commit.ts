@@ -12,6 +12,16 @@ import type { Registry } from '../platform/metrics.ts';
 
 export type BatchOutcome = { kind: 'ack'; ack: Ack } | { kind: 'unavailable'; retryAfterMs: number };
 
+/**
+ * Where committed orders go next: the aggregator, which satisfies this shape without either side importing the
+ * other. Called for each insert once it is durable, before any of its batches is acked (so the totals never
+ * trail an ack), and for an insert thought failed that storage later shows had landed.
+ */
+export interface CommitSink {
+  /** Committed orders, with the latest arrival instant among them (groups commit in arrival order). */
+  committed(orders: OrderColumns, receivedThroughMs: number): void;
+}
+
 export interface GroupCommitOptions {
   store: OrderStore;
   dedup: DedupWindow;
@@ -30,9 +40,8 @@ export interface GroupCommitOptions {
   maxConcurrentInserts?: number;
   /** How often a down storage is probed. */
   probeIntervalMs?: number;
-  /** Called with the orders of each committed insert, before the batches are acked. */
-  /** Committed orders, with the latest arrival instant among them (groups commit in arrival order). */
-  onCommitted?: (orders: OrderColumns, receivedThroughMs: number) => void;
+  /** Takes the orders of each committed insert; none when the committer runs alone (its tests, a bench). */
+  sink?: CommitSink;
   metrics?: Registry;
   now?: () => number;
   log?: (event: string, fields: Record<string, unknown>) => void;
@@ -348,7 +357,7 @@ export class GroupCommitter {
     if (g.rows > 0) {
       this.m?.inserts.inc(1, { result: 'ok' });
       this.m?.insertRows.observe(g.rows);
-      this.opts.onCommitted?.(g.cols, g.maxReceivedMs);
+      this.opts.sink?.committed(g.cols, g.maxReceivedMs);
     }
     // A batch of only new orders is durable now; one that reported duplicates waits for the earlier inserts.
     for (const w of g.waiters) {
@@ -425,7 +434,7 @@ export class GroupCommitter {
         const found = cols.filter((k) => stored.has(`${cols.hi[k]}:${cols.lo[k]}`));
         for (let k = 0; k < found.count; k++) this.opts.dedup.add(found.hi[k]!, found.lo[k]!, g.openedAt);
         this.opts.log?.('storage.ambiguous_insert_committed', { rows: found.count });
-        this.opts.onCommitted?.(found, g.maxReceivedMs);
+        this.opts.sink?.committed(found, g.maxReceivedMs);
       }
       this.uncertain.shift();
     }

@@ -1,11 +1,11 @@
-// Wires the roles into one process: storage, the live totals, the ingest listener and the public HTTP listener.
+// Wires the roles into one process: storage, ingest, the aggregator, the live channel and public feed, overlays and
+// the control room, in construction order (each takes what was built before it; later ones reach back by subscription).
 import * as uWS from 'uWebSockets.js';
 import { Hono } from 'hono';
 import { createFeedRoutes } from '../aggregator/feed-routes.ts';
 import { LiveHub, snapshotSource } from '../aggregator/live-hub.ts';
 import { LiveState } from '../aggregator/live-state.ts';
-import { LiveTotals, SECONDS_KEPT } from '../aggregator/live-totals.ts';
-import { MilestoneTracker } from '../aggregator/milestones.ts';
+import { openAggregator, type Aggregator, type MilestoneReader, type TotalsReader } from '../aggregator/index.ts';
 import { publicOpenApi } from '../aggregator/openapi.ts';
 import { loadPublicPage } from '../aggregator/page/page-assets.ts';
 import { clientAddress, PublicFeed } from '../aggregator/public-feed.ts';
@@ -17,11 +17,11 @@ import { openControlRoom, type ControlRoom } from '../control-room/index.ts';
 import { createObsPort } from '../control-room/obs/index.ts';
 import type { ObsPort } from '../domain/obs-port.ts';
 import { openReplay, rehearsalObs, type Replay } from '../control-room/rehearsal/index.ts';
-import { createReconciler, type Reconciler } from '../aggregator/reconciler.ts';
 import type { ServeConfig } from './serve-config.ts';
 import { mountFetch } from '../http/uws-fetch.ts';
 import { DedupWindow } from '../ingest/dedup-window.ts';
 import { GroupCommitter } from '../ingest/group-commit.ts';
+import { restoreDedupWindow } from '../ingest/restore-dedup-window.ts';
 import { startIngestServer, type IngestServerOptions } from '../ingest/ingest-server.ts';
 import { Registry } from '../platform/metrics.ts';
 import { startEngineWatch } from './engine-watch.ts';
@@ -34,16 +34,18 @@ export interface RunningSystem {
   httpPort: number;
   ingestPort: number;
   store: OrderStore;
-  totals: LiveTotals;
+  aggregator: Aggregator;
+  /** The aggregator's parts, as readers (and tests) use them. */
+  totals: TotalsReader;
+  milestones: MilestoneReader;
+  reconciler: Aggregator['reconciler'];
   committer: GroupCommitter;
   metrics: Registry;
-  reconciler: Reconciler;
   state: LiveState;
   hub: LiveHub;
   graphics: Graphics;
   overlays: OverlayRegistry;
   feed: PublicFeed;
-  milestones: MilestoneTracker;
   control: ControlRoom;
   obs: ObsPort;
   /** The rehearsal's replay; null on air. */
@@ -67,19 +69,6 @@ export interface StartOptions {
   obs?: ObsPort;
 }
 
-/** Rebuilds the live totals and the de-duplication window from storage, so a restart changes no number. */
-async function restore(store: OrderStore, totals: LiveTotals, dedup: DedupWindow, windowMs: number, log: Log): Promise<void> {
-  const nowS = Math.floor(Date.now() / 1000);
-  const [rows, seconds] = await Promise.all([store.totals(), store.rolledSeconds(nowS - SECONDS_KEPT, nowS + 3600)]);
-  // Nothing is being ingested yet: every stored order was received before now.
-  totals.load(rows, seconds, Date.now());
-  const started = Date.now();
-  const n = await store.fingerprintsSince(Date.now() - windowMs, (p) => {
-    for (let i = 0; i < p.count; i++) dedup.add(p.hi[i]!, p.lo[i]!, p.receivedMs[i]!);
-  });
-  log('restore.done', { orders: totals.orders, dedupFingerprints: n, ms: Date.now() - started });
-}
-
 export async function startSystem(cfg: ServeConfig, opts: StartOptions = {}): Promise<RunningSystem> {
   const log = opts.log ?? silentLog;
   const metrics = new Registry();
@@ -93,103 +82,58 @@ export async function startSystem(cfg: ServeConfig, opts: StartOptions = {}): Pr
     const added = await store.repairDerived(runStartedMs - cfg.dedupWindowMs);
     log('restore.derived_checked', { added, ms: Date.now() - t0 });
   }
-  const totals = new LiveTotals(cfg.show);
+  // Storage is the truth: the de-duplication window and the aggregator's figures are restored from it before
+  // ingest opens, so a restart changes no number.
   const dedup = new DedupWindow({ windowMs: cfg.dedupWindowMs, maxEntries: cfg.dedupMaxEntries, expectedPerSecond: cfg.dedupExpectedPerSecond });
-  await restore(store, totals, dedup, cfg.dedupWindowMs, log);
+  await restoreDedupWindow(store, dedup, log);
+  const aggregator = await openAggregator({ store, show: cfg.show, reconcileIntervalMs: cfg.reconcileIntervalMs, rehearsal: cfg.rehearsal != null, metrics, log });
 
-  // The show starts at its configured instant, else at the first order held, else now.
-  const startsAtMs = cfg.show.startsAt ?? (totals.firstSecond() ?? Math.floor(Date.now() / 1000)) * 1000;
-  let state: LiveState | null = null;
-  let feed: PublicFeed | null = null;
-  const milestones = new MilestoneTracker({
-    store,
-    show: cfg.show,
-    startsAtMs: () => startsAtMs,
-    onCrossed: (m) => {
-      state?.milestoneCrossed(m);
-      feed?.emit('milestone', m);
-    },
-    log,
-  });
-  await milestones.load(totals.gmvHundredths(), totals.orders, async () => {
-    const rows = await store.rolledSeconds(0, Math.floor(Date.now() / 1000) + 3600);
-    const bySecond = new Map<number, { second: number; sums: Map<string, bigint>; orders: number }>();
-    for (const r of rows) {
-      const e = bySecond.get(r.second) ?? { second: r.second, sums: new Map<string, bigint>(), orders: 0 };
-      e.sums.set(r.currency, (e.sums.get(r.currency) ?? 0n) + r.hundredths);
-      e.orders += r.orders;
-      bySecond.set(r.second, e);
-    }
-    return [...bySecond.values()].sort((a, b) => a.second - b.second).map((e) => ({ second: e.second, display: totals.displayOf(e.sums), orders: e.orders }));
-  });
-
+  // An order: socket -> validate -> de-duplicate -> commit (ingest) -> aggregate (the sink) -> publish (the live
+  // state on the live channel, the public feed's stats and SSE). The publishing side is built before ingest opens.
   const committer = new GroupCommitter({
     store,
     dedup,
     currencies: [...cfg.show.rates.keys()],
     flushIntervalMs: opts.flushIntervalMs ?? cfg.flushIntervalMs,
     maxBufferedOrders: opts.maxBufferedOrders,
-    onCommitted: (orders, receivedThroughMs) => {
-      const before = new Map(totals.currencySums());
-      const ordersBefore = totals.orders;
-      totals.apply(orders, receivedThroughMs);
-      milestones.check(before, ordersBefore, totals.gmvHundredths(), orders);
-    },
+    sink: aggregator,
     metrics,
     log,
   });
-  const ingest = await startIngestServer({ ...opts.ingest, host: cfg.host, port: cfg.ingestPort, tokens: cfg.ingestTokens, currencies: [...cfg.show.rates.keys()], committer, metrics, log });
-
-  const reconciler = createReconciler({
-    store,
-    totals,
-    show: cfg.show,
-    intervalMs: cfg.reconcileIntervalMs,
-    metrics,
-    log,
-    onDrift: async () => {
-      // Rebuilt only if no commit lands meanwhile; otherwise the next check looks again.
-      const rev = totals.revision;
-      const through = totals.appliedThroughMs;
-      const rows = await store.totals(through);
-      if (totals.revision === rev) totals.load(rows, null, through);
-    },
-  });
-  if (cfg.reconcileIntervalMs > 0) reconciler.start();
-
-  const liveState = new LiveState({
-    show: cfg.show,
-    totals,
-    store,
-    milestones,
-    reconciler,
-    storageState: () => (committer.state === 'down' ? 'down' : 'up'),
-    ingestLagMs: () => committer.lastCommitLagMs,
-    startsAtMs: () => startsAtMs,
-    staleSeconds: cfg.staleSeconds,
-    rehearsal: cfg.rehearsal != null,
-    log,
-    // Each SSE stats event describes the second just published, even when the beat runs late and publishes two.
-    onSecond: (f) => feed?.emit('stats', { ...statsBody(), lastSecond: { second: f.start, gmv: f.gmv, orders: f.orders, mobileShare: f.mobileShare, mobileOrderShare: f.mobileOrderShare } }),
-  });
-  state = liveState;
   const limiter = new RateLimiter({ perSecond: cfg.publicRatePerSecond, burst: cfg.publicBurst });
-  const statsBody = () => ({ ...totals.snapshot(), ...totals.rate(), reconciliation: reconciler.report(), ...(cfg.rehearsal != null ? { rehearsal: true } : {}) });
   const publicFeed = new PublicFeed({
     limiter,
     heartbeatMs: opts.live?.heartbeatMs,
     maxBufferedBytes: opts.live?.maxBackpressureBytes,
-    stats: () => ({ key: `${totals.revision}|${Math.floor(Date.now() / 1000)}|${reconciler.report().checkedAt}|${totals.status}`, body: statsBody }),
+    stats: () => ({ key: aggregator.statsKey(), body: () => aggregator.stats() }),
   });
-  feed = publicFeed;
+  const liveState = new LiveState({
+    show: cfg.show,
+    totals: aggregator.totals,
+    store,
+    milestones: aggregator.milestones,
+    reconciler: aggregator.reconciler,
+    storageState: () => (committer.state === 'down' ? 'down' : 'up'),
+    ingestLagMs: () => committer.lastCommitLagMs,
+    startsAtMs: () => aggregator.startsAtMs,
+    staleSeconds: cfg.staleSeconds,
+    rehearsal: cfg.rehearsal != null,
+    log,
+    // Each SSE stats event describes the second just published, even when the beat runs late and publishes two.
+    onSecond: (f) => publicFeed.emit('stats', aggregator.stats(f)),
+  });
+  aggregator.onMilestone((m) => {
+    liveState.milestoneCrossed(m);
+    publicFeed.emit('milestone', m);
+  });
+  const ingest = await startIngestServer({ ...opts.ingest, host: cfg.host, port: cfg.ingestPort, tokens: cfg.ingestTokens, currencies: [...cfg.show.rates.keys()], committer, metrics, log });
 
-  let hubRef: LiveHub | null = null;
-  const graphics = new Graphics((g) => hubRef?.publish('graphics', g.changedAt, g));
+  const graphics = new Graphics();
   const overlays = new OverlayRegistry();
   const obs = opts.obs ?? (cfg.rehearsal != null ? rehearsalObs(cfg, cfg.rehearsal, log) : createObsPort(cfg, log));
   const replay = cfg.rehearsal != null ? openReplay(cfg, cfg.rehearsal, ingest.port, log) : null;
   const rehearsal = replay === null ? null : { replay, obs: cfg.rehearsal!.obs };
-  const control = await openControlRoom({ cfg, graphics, totals, state: liveState, obs, log, publish: (at, s) => hubRef?.publish('control', at, s), rehearsal });
+  const control = await openControlRoom({ cfg, graphics, totals: aggregator.totals, state: liveState, obs, log, rehearsal });
   const liveSnapshot = snapshotSource({
     ...liveState.snapshots(),
     graphics: () => ({ at: new Date().toISOString(), data: graphics.snapshot() }),
@@ -200,7 +144,7 @@ export async function startSystem(cfg: ServeConfig, opts: StartOptions = {}): Pr
     .get('/healthz', (c) => c.json({ ok: true, storage: committer.state }))
     .route('/', createOverlayRoutes({ producerTokens: cfg.producerTokens, graphics, registry: overlays, snapshot: liveSnapshot, onBuildError: (e) => log('overlays.build_error', { error: String(e) }) }))
     .route('/', control.routes)
-    .route('/', createFeedRoutes({ show: cfg.show, totals, state: liveState, store, limiter, openapi: () => publicOpenApi(cfg.show), page: loadPublicPage() }));
+    .route('/', createFeedRoutes({ show: cfg.show, totals: aggregator.totals, state: liveState, store, limiter, openapi: () => publicOpenApi(cfg.show), page: loadPublicPage() }));
   const httpApp = uWS.App();
   const hub = new LiveHub(httpApp, {
     producerTokens: cfg.producerTokens,
@@ -221,32 +165,13 @@ export async function startSystem(cfg: ServeConfig, opts: StartOptions = {}): Pr
       return false;
     },
   });
-  hubRef = hub;
+  // The hub reads the graphics and the control room for its snapshots; their changes reach it by subscription.
+  graphics.onChange((g) => hub.publish('graphics', g.changedAt, g));
+  control.room.onState((at, s) => hub.publish('control', at, s));
+  const stopOverlayWatch = overlays.watch((at, list) => hub.publish('overlays', at, { overlays: list }));
   publicFeed.mount(httpApp);
-  // Overlay health goes to the control room once a second, when it changed.
-  let overlaysJson = '';
-  const overlaysTimer = setInterval(() => {
-    const list = overlays.list();
-    const j = JSON.stringify(list.map((o) => ({ ...o, reportedAt: '' })));
-    if (j === overlaysJson) return;
-    overlaysJson = j;
-    hub.publish('overlays', new Date().toISOString(), { overlays: list });
-  }, 1000);
-  overlaysTimer.unref();
   mountFetch(httpApp, (req, env) => web.fetch(req, env), { maxBodyBytes: 1024 * 1024, onError: (e) => log('http.error', { error: String(e) }) });
   liveState.start(hub);
-  // After the show's end, the figures turn final once a reconciliation completed after it agrees with storage.
-  const finalTimer = setInterval(() => {
-    const end = cfg.show.endsAt;
-    if (end === null || totals.status === 'final' || Date.now() < end) return;
-    const rep = reconciler.report();
-    if (rep.checkedAt !== null && Date.parse(rep.checkedAt) > end && Object.keys(rep.drift).length === 0) {
-      totals.status = 'final';
-      totals.revision++;
-      log('show.final', { gmv: totals.snapshot().gmv, orders: totals.orders });
-    }
-  }, 250);
-  finalTimer.unref();
   const engineWatch = startEngineWatch(store, metrics, 10_000, log);
   metrics.gauge('gala_live_connections', 'Live channel WebSocket connections', () => hub.connections);
   metrics.gauge('gala_live_dropped_total', 'Live channel subscribers dropped for falling behind', () => hub.dropped);
@@ -265,16 +190,17 @@ export async function startSystem(cfg: ServeConfig, opts: StartOptions = {}): Pr
     httpPort,
     ingestPort: ingest.port,
     store,
-    totals,
+    aggregator,
+    totals: aggregator.totals,
+    milestones: aggregator.milestones,
+    reconciler: aggregator.reconciler,
     committer,
     metrics,
-    reconciler,
     state: liveState,
     hub,
     graphics,
     overlays,
     feed: publicFeed,
-    milestones,
     control: control.room,
     obs,
     rehearsal: replay,
@@ -283,12 +209,11 @@ export async function startSystem(cfg: ServeConfig, opts: StartOptions = {}): Pr
         await replay?.close();
         uWS.us_listen_socket_close(httpListen);
         await ingest.close();
-        await milestones.flush();
-        clearInterval(finalTimer);
-        clearInterval(overlaysTimer);
+        // After ingest: the last commits' milestone crossings are recorded and published before the feeds close.
+        await aggregator.close();
+        stopOverlayWatch();
         liveState.stop();
         publicFeed.close();
-        await reconciler.stop();
         await engineWatch.stop();
         await control.close();
         await obs.close();

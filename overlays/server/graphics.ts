@@ -16,8 +16,9 @@ export function isGraphic(name: string): name is GraphicName {
 
 export class Graphics {
   private readonly states = new Map<GraphicName, GraphicState>();
+  private readonly listeners = new Set<(s: GraphicState) => void>();
 
-  constructor(private readonly onChange: (s: GraphicState) => void = () => undefined, now: () => number = Date.now) {
+  constructor(now: () => number = Date.now) {
     for (const name of GRAPHICS) {
       this.states.set(name, { name, visible: ON_AT_START.has(name), data: {}, page: 0, rev: 0, lastCommand: null, changedAt: new Date(now()).toISOString() });
     }
@@ -25,6 +26,12 @@ export class Graphics {
   }
 
   private readonly now: () => number;
+
+  /** Calls `listener` with each graphic's new state (the live channel publishes it); returns the unsubscribe. */
+  onChange(listener: (s: GraphicState) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
 
   get(name: GraphicName): GraphicState {
     return this.states.get(name)!;
@@ -56,7 +63,7 @@ export class Graphics {
       changedAt: new Date(this.now()).toISOString(),
     };
     this.states.set(name, next);
-    this.onChange(next);
+    for (const l of this.listeners) l(next);
     return next;
   }
 }

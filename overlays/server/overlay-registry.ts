@@ -45,6 +45,23 @@ export class OverlayRegistry {
     this.gone.set(socket, { health: { ...h, connected: false }, at: this.now() });
   }
 
+  /**
+   * Calls `listener` with the list once every `everyMs` when it changed (a newer report instant alone is no change),
+   * for the control room's `overlays` topic. Returns the stop.
+   */
+  watch(listener: (at: string, list: OverlayHealth[]) => void, everyMs = 1000): () => void {
+    let last = '';
+    const timer = setInterval(() => {
+      const list = this.list();
+      const j = JSON.stringify(list.map((o) => ({ ...o, reportedAt: '' })));
+      if (j === last) return;
+      last = j;
+      listener(new Date(this.now()).toISOString(), list);
+    }, everyMs);
+    timer.unref();
+    return () => clearInterval(timer);
+  }
+
   list(): OverlayHealth[] {
     const t = this.now();
     for (const [k, g] of this.gone) if (t - g.at > KEEP_GONE_MS) this.gone.delete(k);
