@@ -1,38 +1,27 @@
 // The OpenAPI document against a real OpenAPI 3.1 validator, and against the running system: every documented path
 // is requested and every answer (200, 304, 400, 404, 429, the SSE stream's first event) is checked against the
-// documented status, headers and schema; every route of the feed is documented.
+// documented status, headers and schema, whose objects are all closed; every route of the feed is documented.
 import { Validator } from '@seriousme/openapi-schema-validator';
-import { Ajv2020 } from 'ajv/dist/2020.js';
-import formats from 'ajv-formats';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_SHOW_FILE, loadShow } from '../cli/config.ts';
 import { testShow } from '../test-support/test-show.ts';
 import { connectIngest, startTestSystem } from '../test-support/system-harness.ts';
+import { createOpenApiCheck, openObjectSchemas, type OpenApiDoc, type OperationDoc } from '../test-support/openapi-check.ts';
 import { createFeedRoutes } from './feed-routes.ts';
 import { publicOpenApi } from './openapi.ts';
 import { RateLimiter } from './rate-limit.ts';
 
-interface Doc {
-  paths: Record<string, Record<string, Operation>>;
-  components: { parameters: Record<string, Param>; headers: Record<string, HeaderDoc>; responses: Record<string, ResponseDoc> };
-}
 interface Param {
   name: string;
   in: string;
   required?: boolean;
   schema?: { default?: unknown; enum?: unknown[] };
 }
-interface HeaderDoc {
-  required?: boolean;
-  schema: object;
-}
-interface ResponseDoc {
-  headers?: Record<string, HeaderDoc | { $ref: string }>;
-  content?: Record<string, { schema: object }>;
-}
-interface Operation {
+interface Operation extends OperationDoc {
   parameters?: (Param | { $ref: string })[];
-  responses: Record<string, ResponseDoc | { $ref: string }>;
+}
+interface Doc extends OpenApiDoc {
+  paths: Record<string, Record<string, Operation>>;
 }
 
 /** A few orders' worth of values for path parameters, per parameter name. */
@@ -54,55 +43,7 @@ let base = '';
 let doc: Doc;
 let served: unknown;
 let cleanup: () => Promise<void> = async () => undefined;
-const ajv = new Ajv2020({ strict: false, allErrors: true });
-let compiledCount = 0;
-// ajv-formats is CommonJS: its function is the default export's `default`.
-formats.default(ajv);
-
-const deref = <T>(x: T | { $ref: string }): T => {
-  if (typeof x === 'object' && x !== null && '$ref' in x) {
-    const parts = x.$ref.replace(/^#\//, '').split('/');
-    let at: unknown = doc;
-    for (const p of parts) at = (at as Record<string, unknown>)[p.replace(/~1/g, '/').replace(/~0/g, '~')];
-    return at as T;
-  }
-  return x as T;
-};
-
-/** Validates a value against a schema of the document (refs resolve inside it). */
-const compiled = new WeakMap<object, ReturnType<typeof ajv.compile>>();
-function check(schema: object, value: unknown, what: string): void {
-  let validate = compiled.get(schema);
-  if (validate === undefined) compiled.set(schema, (validate = ajv.compile({ $id: `check:${compiledCount++}`, ...schema, components: doc.components })));
-  if (!validate(value)) throw new Error(`${what}: ${ajv.errorsText(validate.errors)} in ${JSON.stringify(value).slice(0, 400)}`);
-}
-
-/** An answer checked against the operation's documentation for its status; returns the parsed body. */
-async function conforms(path: string, op: Operation, res: Response, what: string): Promise<unknown> {
-  const documented = op.responses[String(res.status)];
-  if (documented === undefined) throw new Error(`${what}: status ${res.status} is not documented for ${path} (${await res.text()})`);
-  const r = deref(documented);
-  for (const [name, h] of Object.entries(r.headers ?? {})) {
-    const hd = deref(h);
-    const value = res.headers.get(name);
-    if (value === null) {
-      if (hd.required === true) throw new Error(`${what}: required header ${name} missing`);
-      continue;
-    }
-    check(hd.schema, value, `${what} header ${name}`);
-  }
-  const body = res.status === 304 || res.status === 204 ? '' : await res.text();
-  if (r.content === undefined) {
-    expect(body, `${what}: no body documented`).toBe('');
-    return null;
-  }
-  const type = (res.headers.get('content-type') ?? '').split(';')[0]!.trim();
-  const media = r.content[type];
-  if (media === undefined) throw new Error(`${what}: content type ${type} not documented (${Object.keys(r.content).join(', ')})`);
-  const value = type === 'application/json' ? JSON.parse(body) : body;
-  check(media.schema, value, what);
-  return value;
-}
+let api: ReturnType<typeof createOpenApiCheck>;
 
 function operationUrl(path: string, op: Operation): string {
   const url = path.replace(/\{(\w+)\}/g, (_, name: string) => {
@@ -111,7 +52,7 @@ function operationUrl(path: string, op: Operation): string {
     return encodeURIComponent(v);
   });
   const q = new URLSearchParams();
-  for (const p of (op.parameters ?? []).map(deref)) if (p.in === 'query' && p.schema?.default !== undefined) q.set(p.name, String(p.schema.default));
+  for (const p of (op.parameters ?? []).map((p) => api.deref(p))) if (p.in === 'query' && p.schema?.default !== undefined) q.set(p.name, String(p.schema.default));
   return q.size === 0 ? url : `${url}?${q}`;
 }
 
@@ -133,6 +74,7 @@ describe('the OpenAPI document of the public feed', () => {
     while (s.system.state.leaderboards().brands.night.length === 0 && Date.now() < end) await new Promise((r) => setTimeout(r, 100));
     doc = (await (await fetch(`${base}/v1/openapi.json`)).json()) as Doc;
     served = JSON.parse(JSON.stringify(publicOpenApi(show)));
+    api = createOpenApiCheck(doc);
   });
   afterAll(async () => cleanup());
 
@@ -143,6 +85,10 @@ describe('the OpenAPI document of the public feed', () => {
     expect(res.valid).toBe(true);
     expect(validator.version).toBe('3.1');
     expect(doc).toEqual(served);
+  });
+
+  it('leaves no object of any answer open to undocumented fields', () => {
+    expect(openObjectSchemas(doc)).toEqual([]);
   });
 
   it('documents every route of the feed', async () => {
@@ -164,10 +110,10 @@ describe('the OpenAPI document of the public feed', () => {
       const res = await fetch(base + url);
       expect(res.status, url).toBe(200);
       const etag = res.headers.get('etag');
-      await conforms(path, op, res, `GET ${url}`);
+      await api.conforms('GET', path, res, `GET ${url}`);
       const again = await fetch(base + url, { headers: { 'If-None-Match': etag! } });
       // Live figures can move between the two requests; the answer must then be a documented 200 with a new tag.
-      await conforms(path, op, again, `GET ${url} If-None-Match`);
+      await api.conforms('GET', path, again, `GET ${url} If-None-Match`);
       if (again.status === 200) expect(again.headers.get('etag')).not.toBe(etag);
       checked++;
     }
@@ -176,14 +122,14 @@ describe('the OpenAPI document of the public feed', () => {
     const tag = (await fetch(`${base}/v1/openapi.json`)).headers.get('etag')!;
     const notModified = await fetch(`${base}/v1/openapi.json`, { headers: { 'If-None-Match': tag } });
     expect(notModified.status).toBe(304);
-    await conforms('/v1/openapi.json', doc.paths['/v1/openapi.json']!.get!, notModified, '304');
+    await api.conforms('GET', '/v1/openapi.json', notModified, '304');
   });
 
   it('answers HEAD /v1/stats as documented', async () => {
-    const op = doc.paths['/v1/stats']!.head!;
+    expect(doc.paths['/v1/stats']!.head).toBeDefined();
     const res = await fetch(`${base}/v1/stats`, { method: 'HEAD' });
     expect(res.status).toBe(200);
-    await conforms('/v1/stats', op, res, 'HEAD /v1/stats');
+    await api.conforms('HEAD', '/v1/stats', res, 'HEAD /v1/stats');
   });
 
   it('streams events whose data is the documented snapshot', async () => {
@@ -199,7 +145,7 @@ describe('the OpenAPI document of the public feed', () => {
     ctl.abort();
     const data = JSON.parse(/\ndata: (.*)\n\n/.exec(text)![1]!) as unknown;
     expect(op.responses['200']).toBeDefined();
-    check((doc as unknown as { components: { schemas: Record<string, object> } }).components.schemas.Stats!, data, 'stream event');
+    api.check((doc as unknown as { components: { schemas: Record<string, object> } }).components.schemas.Stats!, data, 'stream event');
   });
 
   it('answers the documented 400 and 404 with an error naming the parameter', async () => {
@@ -210,7 +156,7 @@ describe('the OpenAPI document of the public feed', () => {
         expect(url, `a bad request for ${path}`).toBeDefined();
         const res = await fetch(base + url!);
         expect(res.status, url).toBe(400);
-        const body = (await conforms(path, op, res, `400 ${url}`)) as { error: string };
+        const body = (await api.conforms('GET', path, res, `400 ${url}`)) as { error: string };
         expect(body.error).toMatch(/^(resolution|from|to|limit|window|sku|board): /);
       }
       if (op.responses['404'] !== undefined) {
@@ -218,7 +164,7 @@ describe('the OpenAPI document of the public feed', () => {
         expect(url, `a missing resource for ${path}`).toBeDefined();
         const res = await fetch(base + url!);
         expect(res.status, url).toBe(404);
-        expect(((await conforms(path, op, res, `404 ${url}`)) as { error: string }).error).toMatch(/^board: no board "shops"/);
+        expect(((await api.conforms('GET', path, res, `404 ${url}`)) as { error: string }).error).toMatch(/^board: no board "shops"/);
       }
     }
   });
@@ -234,10 +180,10 @@ describe('the OpenAPI document of the public feed', () => {
       await r.arrayBuffer();
     }
     expect(res).not.toBeNull();
-    const body = (await conforms('/v1/milestones', doc.paths['/v1/milestones']!.get!, res!, '429')) as { error: string };
+    const body = (await api.conforms('GET', '/v1/milestones', res!, '429')) as { error: string };
     expect(body.error).toMatch(/^rate limit: /);
     const stats = await fetch(`${base}/v1/stats`);
     expect(stats.status).toBe(429);
-    await conforms('/v1/stats', doc.paths['/v1/stats']!.get!, stats, '429 /v1/stats');
+    await api.conforms('GET', '/v1/stats', stats, '429 /v1/stats');
   });
 });

@@ -10,6 +10,8 @@ const header = (name: string) => ({ $ref: `#/components/headers/${name}` });
 const answer = (name: string) => ({ $ref: `#/components/responses/${name}` });
 
 const obj = (properties: Record<string, object>, required = Object.keys(properties)) => ({ type: 'object', additionalProperties: false, required, properties });
+/** A closed object whose `optional` properties may be absent. */
+const objWith = (properties: Record<string, object>, optional: Record<string, object>) => obj({ ...properties, ...optional }, Object.keys(properties));
 
 /** Headers of every successful answer. */
 const CACHED = { ETag: header('ETag'), 'Cache-Control': header('CacheControl'), RateLimit: header('RateLimit'), 'RateLimit-Policy': header('RateLimitPolicy') };
@@ -90,7 +92,7 @@ export function publicOpenApi(show: ShowConfig): object {
       '/v1/leaderboards/{board}': get('Top brands, products (SKU) or regions by GMV.', json(ref('Leaderboard'), 'The board, highest GMV first.'), [param('Board'), param('Window'), param('Limit')], ['400', '404']),
       '/v1/leaderboards/{board}.csv': get('A board as CSV.', csv('One row per entry.', 'rank, key, gmv, orders, share, currency, window, minute'), [param('Board'), param('Window'), param('Limit')], ['400', '404']),
       '/v1/products/{sku}': get("One product's live sales (see now, buy now).", json(ref('Product'), 'Units sold and GMV of the product; zero when it has sold nothing.'), [param('Sku')], ['400']),
-      '/v1/openapi.json': get('This document.', json({ type: 'object', required: ['openapi', 'info', 'paths'] }, 'The OpenAPI 3.1 document.')),
+      '/v1/openapi.json': get('This document.', json(ref('Document'), 'The OpenAPI 3.1 document.')),
     },
     components: {
       schemas: {
@@ -99,7 +101,17 @@ export function publicOpenApi(show: ShowConfig): object {
         Status: { type: 'string', enum: ['live', 'final'], description: '`final` once the show has ended and a reconciliation after it agreed with storage.' },
         Unaudited: { const: true, description: 'Always true: these are live figures, not audited results.' },
         Error: obj({ error: { type: 'string', description: 'What is wrong, naming the parameter and the rule.' } }),
-        Stats: obj({
+        Document: {
+          ...obj({
+            openapi: { const: '3.1.0' },
+            info: { type: 'object', additionalProperties: true },
+            servers: { type: 'array' },
+            paths: { type: 'object', additionalProperties: true },
+            components: { type: 'object', additionalProperties: true },
+          }),
+          description: 'This OpenAPI 3.1 document: its parts are described by the OpenAPI specification, not here.',
+        },
+        Stats: objWith({
           ...META,
           ...FIGURES,
           asOf: { ...INSTANT, description: 'The instant the snapshot describes.' },
@@ -109,7 +121,7 @@ export function publicOpenApi(show: ShowConfig): object {
           gmvPerSecond: { ...MONEY, description: 'GMV per second over the last five complete seconds.' },
           ordersPerSecond: { type: 'number', minimum: 0 },
           reconciliation: ref('Reconciliation'),
-        }),
+        }, { rehearsal: { const: true, description: "Present only in a rehearsal: simulated orders, never the night's figures." } }),
         Reconciliation: obj({
           checkedAt: { oneOf: [{ type: 'null' }, INSTANT], description: 'When the live totals were last compared with storage.' },
           drift: { type: 'object', additionalProperties: SIGNED_MONEY, description: 'Live minus stored, per currency; empty when they agree.' },

@@ -5,6 +5,7 @@ import { parseArgs } from 'node:util';
 import { prepareRehearsalDataDir, checkRehearsalClickhouseUrl } from '../control-room/rehearsal/data-dir-guard.ts';
 import { MAX_SEND_RATE, MAX_SPEED, MIN_SPEED } from '../control-room/rehearsal/replay.ts';
 import { createLog, type Log } from '../platform/log.ts';
+import { refuseHeldDataDir } from '../storage/chdb/data-dir-lock.ts';
 import { startSystem, type RunningSystem } from '../system/start-system.ts';
 import { ConfigError, parseServeConfig, type ServeConfig } from './config.ts';
 
@@ -135,6 +136,8 @@ export async function runRehearse(argv: string[], stopOnSignals: (s: RunningSyst
   const { cfg, keep } = parsed;
   let how = 'server';
   if (cfg.clickhouseUrl === null) {
+    // Before anything is wiped: a running rehearsal's directory is not the previous rehearsal's to clear.
+    refuseHeldDataDir(cfg.dataDir);
     try {
       how = prepareRehearsalDataDir(cfg.dataDir, keep);
     } catch (e) {

@@ -2,6 +2,7 @@
 import { fstatSync, mkdirSync } from 'node:fs';
 import { Session, drainPending } from 'chdb';
 import type { QueryOptions, SqlConnection } from '../storage.ts';
+import { refuseHeldDataDir } from './data-dir-lock.ts';
 
 /**
  * chDB is clickhouse-local inside the process and treats a readable standard input as data for an INSERT:
@@ -18,12 +19,21 @@ export function stdinHazard(): string | null {
 }
 
 export function createChdbConnection(dataDir: string): SqlConnection {
+  // Before chDB tries: its own refusal of a held directory is a native error line and a stack trace.
+  refuseHeldDataDir(dataDir);
   mkdirSync(dataDir, { recursive: true });
-  const open = () =>
-    new Session(dataDir, {
-      // Load tables before the first query so start-up reads see every committed part.
-      connectionArgs: ['--async_load_databases=0', '--async_load_system_database=0', '--output_format_json_quote_64bit_integers=1'],
-    });
+  const open = () => {
+    try {
+      return new Session(dataDir, {
+        // Load tables before the first query so start-up reads see every committed part.
+        connectionArgs: ['--async_load_databases=0', '--async_load_system_database=0', '--output_format_json_quote_64bit_integers=1'],
+      });
+    } catch (e) {
+      // Another process may have opened the directory since the check above: say who, if that is why.
+      refuseHeldDataDir(dataDir);
+      throw e;
+    }
+  };
   // A session runs one statement at a time: an insert sent while a long read runs on the same session waits for
   // it (measured: 4.2 s behind a 4.4 s query, 6 ms on another session). Inserts, which acks wait for, therefore
   // have a session of their own; reads and DDL use the other. Both see the same tables and parts at once.
