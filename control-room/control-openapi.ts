@@ -6,7 +6,7 @@ const errors = {
   '401': { description: 'No valid session or token', content: json(ref('Error')) },
   '403': { description: 'Role too low, or a cross-site / CSRF-less cookie request', content: json(ref('Error')) },
   '404': { description: 'No such cue or trigger', content: json(ref('Error')) },
-  '409': { description: 'The state changed (stale standby or revision, arm needed or expired, nothing to undo); carries the current state', content: json(ref('Conflict')) },
+  '409': { description: 'The state changed (stale standby or revision, arm needed or expired, a double GO, nothing to undo); carries the current state', content: json(ref('Conflict')) },
 };
 const idParam = { name: 'id', in: 'path', required: true, schema: { type: 'string' }, description: 'Cue id' };
 
@@ -23,6 +23,8 @@ function op(summary: string, role: string, opts: { body?: object; ok?: object; p
 export function controlOpenApi(): object {
   const withState = { type: 'object', properties: { state: ref('ControlState') } };
   const fired = { type: 'object', properties: { fired: ref('Run'), state: ref('ControlState') } };
+  const armed = { type: 'object', properties: { armId: { type: 'string' }, cueId: { type: 'string' }, expiresAt: { type: 'string' } } };
+  const held = { type: 'object', properties: { holdId: { type: 'string' }, cueId: { type: 'string' }, fireAfter: { type: 'string' } } };
   const revBody = (props: object, required: string[] = []) => ({ type: 'object', properties: props, required });
   const rehearsalOk = { type: 'object', properties: { rehearsal: ref('Rehearsal'), state: ref('ControlState') } };
   return {
@@ -82,25 +84,36 @@ export function controlOpenApi(): object {
         },
       },
       '/v1/control/go': {
-        post: op('GO: fire the standby cue and advance. Send the standby cue id you saw; an on-air cue also needs its armId', 'producer', {
-          body: revBody({ standby: { type: ['string', 'null'] }, rev: { type: 'integer' }, armId: { type: 'string' } }),
-          ok: fired,
-        }),
+        post: op(
+          'GO: fire the standby cue and advance. With `standby` (the cue id you saw) or `rev`, refused with 409 if it moved; with no body or `{}` (a ' +
+            "button's fixed request), whatever is on standby. Double-GO protection: any GO within the rundown's doubleGoMs (default 1000 ms) of the " +
+            'GO that last fired a cue is refused with 409 and fires nothing. An on-air cue also needs its armId, or an arm its caller made',
+          'producer',
+          { body: revBody({ standby: { type: ['string', 'null'] }, rev: { type: 'integer' }, armId: { type: 'string' } }), ok: fired },
+        ),
+      },
+      '/v1/control/standby/arm': {
+        post: op('Arm the standby cue (no body): a plain GO from the same operator then fires it; the arm lasts armWindowMs', 'producer', { ok: armed }),
+      },
+      '/v1/control/standby/hold': { post: op('Hold-to-fire the standby cue: press (no body)', 'producer', { ok: held }) },
+      '/v1/control/standby/release': {
+        post: op(
+          'Hold-to-fire the standby cue: release (no body). Fires the cue this operator holds if it is still on standby and was held at least holdMs; counts as a GO for double-GO protection',
+          'producer',
+          { ok: fired },
+        ),
       },
       '/v1/control/standby': { post: op('Put a cue on standby', 'producer', { body: revBody({ cueId: { type: ['string', 'null'] }, rev: { type: 'integer' } }, ['cueId']), ok: withState }) },
       '/v1/control/next': { post: op('Move standby to the next cue', 'producer', { ok: withState }) },
       '/v1/control/back': { post: op('Move standby to the previous cue', 'producer', { ok: withState }) },
-      '/v1/control/cues/{id}/fire': { post: op('Fire a cue by id (on-air cues need the armId of /arm)', 'producer', { params: [idParam], body: revBody({ armId: { type: 'string' }, rev: { type: 'integer' } }), ok: fired }) },
-      '/v1/control/cues/{id}/arm': {
-        post: op('Arm a cue: the first step of arm-then-fire; the arm id is valid armWindowMs', 'producer', {
-          params: [idParam],
-          ok: { type: 'object', properties: { armId: { type: 'string' }, cueId: { type: 'string' }, expiresAt: { type: 'string' } } },
-        }),
+      '/v1/control/cues/{id}/fire': {
+        post: op('Fire a cue by id (an on-air cue needs the armId of /arm, or without one an arm its caller made)', 'producer', { params: [idParam], body: revBody({ armId: { type: 'string' }, rev: { type: 'integer' } }), ok: fired }),
       },
-      '/v1/control/cues/{id}/hold': {
-        post: op('Hold-to-fire: press', 'producer', { params: [idParam], ok: { type: 'object', properties: { holdId: { type: 'string' }, cueId: { type: 'string' }, fireAfter: { type: 'string' } } } }),
+      '/v1/control/cues/{id}/arm': { post: op('Arm a cue: the first step of arm-then-fire; the arm id is valid armWindowMs', 'producer', { params: [idParam], ok: armed }) },
+      '/v1/control/cues/{id}/hold': { post: op('Hold-to-fire: press', 'producer', { params: [idParam], ok: held }) },
+      '/v1/control/cues/{id}/release': {
+        post: op('Hold-to-fire: release; fires when held at least holdMs. Without holdId, the hold its caller pressed on this cue', 'producer', { params: [idParam], body: revBody({ holdId: { type: 'string' } }), ok: fired }),
       },
-      '/v1/control/cues/{id}/release': { post: op('Hold-to-fire: release; fires when held at least holdMs', 'producer', { params: [idParam], body: revBody({ holdId: { type: 'string' } }, ['holdId']), ok: fired }) },
       '/v1/control/undo': { post: op('Undo the last cue (or panic) within the undo window; its cue goes back on standby', 'producer', { ok: withState }) },
       '/v1/control/panic': { post: op('Stop every graphic on air and cancel running cues (undoable)', 'producer', { ok: withState }) },
       '/v1/control/triggers/{id}/arm': {
