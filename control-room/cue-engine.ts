@@ -171,7 +171,6 @@ export class CueEngine {
    * advances, and counts as a GO for double-GO protection. The hold ends whatever the answer.
    */
   releaseStandby(by: Actor): RunView {
-    this.prune(this.now());
     const h = [...this.holds.values()].filter((x) => x.operator === by.operator).at(-1);
     if (h === undefined) throw new ControlError(409, 'hold: you hold no cue (press first: POST /v1/control/standby/hold)');
     if (h.cueId !== this.standbyId) {
@@ -217,7 +216,6 @@ export class CueEngine {
    * the caller's own hold of the cue is released (a button's fixed request).
    */
   release(cueId: string, holdId: string | undefined, by: Actor): RunView {
-    this.prune(this.now());
     const h = holdId === undefined ? [...this.holds.values()].filter((x) => x.cueId === cueId && x.operator === by.operator).at(-1) : this.holds.get(holdId);
     if (h === undefined || h.cueId !== cueId) {
       throw new ControlError(409, holdId === undefined ? `holdId: you hold no press of cue "${cueId}" (press first, or give the holdId)` : `holdId: no hold of cue "${cueId}" with this id (expired or never pressed)`);
