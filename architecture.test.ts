@@ -24,6 +24,8 @@ const ALLOWED: Record<string, readonly string[]> = {
   'control-room': ['domain', 'platform', 'protocol', 'http', 'storage', 'aggregator', 'overlays', 'simulator'],
   system: ['domain', 'platform', 'protocol', 'http', 'storage', 'ingest', 'aggregator', 'overlays', 'control-room', 'simulator'],
   cli: ['domain', 'platform', 'protocol', 'storage', 'ingest', 'aggregator', 'overlays', 'control-room', 'simulator', 'system'],
+  // The Bitfocus Companion module: a separate program that reaches Gala only over its public protocols.
+  companion: ['domain', 'protocol'],
 };
 
 /** Folders whose code is bundled for the browser: they may import only the browser-safe leaves and libraries. */

@@ -25,7 +25,7 @@ const errorAnswers: Record<string, object> = {
   },
   '403': { description: 'Role too low, or a cross-site / CSRF-less cookie request', headers: NO_STORE, content: json(ref('Error')) },
   '404': { description: 'No such cue or trigger; on air, no rehearsal', headers: NO_STORE, content: json(ref('Error')) },
-  '409': { description: 'The state changed (stale standby or revision, arm needed or expired, nothing to undo); carries the current state', headers: NO_STORE, content: json(ref('Conflict')) },
+  '409': { description: 'The state changed (stale standby or revision, arm needed or expired, a double GO, nothing to undo); carries the current state', headers: NO_STORE, content: json(ref('Conflict')) },
 };
 const idParam = { name: 'id', in: 'path', required: true, schema: { type: 'string' }, description: 'Cue id' };
 
@@ -48,6 +48,8 @@ function op(summary: string, role: string, opts: { body?: object; ok: object; pa
 export function controlOpenApi(): object {
   const withState = ref('WithState');
   const fired = ref('Fired');
+  const armed = obj({ armId: STRING, cueId: STRING, expiresAt: INSTANT });
+  const held = obj({ holdId: STRING, cueId: STRING, fireAfter: INSTANT });
   const revBody = (props: object, required: string[] = []) => ({ type: 'object', properties: props, required });
   const rehearsalOk = ref('RehearsalChanged');
   const rehearsalErrors = [...ACTION, '404', '409'];
@@ -120,11 +122,24 @@ export function controlOpenApi(): object {
         },
       },
       '/v1/control/go': {
-        post: op('GO: fire the standby cue and advance. Send the standby cue id you saw; an on-air cue also needs its armId', 'producer', {
-          body: revBody({ standby: { type: ['string', 'null'] }, rev: { type: 'integer' }, armId: { type: 'string' } }),
-          ok: fired,
-          errors: [...ACTION, '409'],
-        }),
+        post: op(
+          'GO: fire the standby cue and advance. With `standby` (the cue id you saw) or `rev`, refused with 409 if it moved; with no body or `{}` (a ' +
+            "button's fixed request), whatever is on standby. Double-GO protection: any GO within the rundown's doubleGoMs (default 1000 ms) of the " +
+            'GO that last fired a cue is refused with 409 and fires nothing. An on-air cue also needs its armId, or an arm its caller made',
+          'producer',
+          { body: revBody({ standby: { type: ['string', 'null'] }, rev: { type: 'integer' }, armId: { type: 'string' } }), ok: fired, errors: [...ACTION, '409'] },
+        ),
+      },
+      '/v1/control/standby/arm': {
+        post: op('Arm the standby cue (no body): a plain GO from the same operator then fires it; the arm lasts armWindowMs', 'producer', { ok: armed, errors: [...ACTION, '409'] }),
+      },
+      '/v1/control/standby/hold': { post: op('Hold-to-fire the standby cue: press (no body)', 'producer', { ok: held, errors: [...ACTION, '409'] }) },
+      '/v1/control/standby/release': {
+        post: op(
+          'Hold-to-fire the standby cue: release (no body). Fires the cue this operator holds if it is still on standby and was held at least holdMs; counts as a GO for double-GO protection',
+          'producer',
+          { ok: fired, errors: [...ACTION, '409'] },
+        ),
       },
       '/v1/control/standby': {
         post: op('Put a cue on standby', 'producer', { body: revBody({ cueId: { type: ['string', 'null'] }, rev: { type: 'integer' } }, ['cueId']), ok: withState, errors: [...ACTION, '404', '409'] }),
@@ -132,20 +147,26 @@ export function controlOpenApi(): object {
       '/v1/control/next': { post: op('Move standby to the next cue', 'producer', { ok: withState, errors: [...ACTION, '409'] }) },
       '/v1/control/back': { post: op('Move standby to the previous cue', 'producer', { ok: withState, errors: [...ACTION, '409'] }) },
       '/v1/control/cues/{id}/fire': {
-        post: op('Fire a cue by id (on-air cues need the armId of /arm)', 'producer', { params: [idParam], body: revBody({ armId: { type: 'string' }, rev: { type: 'integer' } }), ok: fired, errors: [...ACTION, '404', '409'] }),
-      },
-      '/v1/control/cues/{id}/arm': {
-        post: op('Arm a cue: the first step of arm-then-fire; the arm id is valid armWindowMs', 'producer', {
+        post: op('Fire a cue by id (an on-air cue needs the armId of /arm, or without one an arm its caller made)', 'producer', {
           params: [idParam],
-          ok: obj({ armId: STRING, cueId: STRING, expiresAt: INSTANT }),
+          body: revBody({ armId: { type: 'string' }, rev: { type: 'integer' } }),
+          ok: fired,
           errors: [...ACTION, '404', '409'],
         }),
       },
+      '/v1/control/cues/{id}/arm': {
+        post: op('Arm a cue: the first step of arm-then-fire; the arm id is valid armWindowMs', 'producer', { params: [idParam], ok: armed, errors: [...ACTION, '404', '409'] }),
+      },
       '/v1/control/cues/{id}/hold': {
-        post: op('Hold-to-fire: press', 'producer', { params: [idParam], ok: obj({ holdId: STRING, cueId: STRING, fireAfter: INSTANT }), errors: [...ACTION, '404', '409'] }),
+        post: op('Hold-to-fire: press', 'producer', { params: [idParam], ok: held, errors: [...ACTION, '404', '409'] }),
       },
       '/v1/control/cues/{id}/release': {
-        post: op('Hold-to-fire: release; fires when held at least holdMs', 'producer', { params: [idParam], body: revBody({ holdId: { type: 'string' } }, ['holdId']), ok: fired, errors: [...ACTION, '404', '409'] }),
+        post: op('Hold-to-fire: release; fires when held at least holdMs. Without holdId, the hold its caller pressed on this cue', 'producer', {
+          params: [idParam],
+          body: revBody({ holdId: { type: 'string' } }),
+          ok: fired,
+          errors: [...ACTION, '404', '409'],
+        }),
       },
       '/v1/control/undo': {
         post: op('Undo the last cue (or panic) within the undo window; its cue goes back on standby', 'producer', {
@@ -304,6 +325,7 @@ export function controlOpenApi(): object {
           armWindowMs: COUNT,
           holdMs: COUNT,
           undoWindowMs: COUNT,
+          doubleGoMs: { ...COUNT, description: 'A second GO within this many ms of the GO that last fired a cue is refused (0: off)' },
         }),
         RundownDoc: obj({ rundownRev: COUNT, rundown: ref('Rundown') }),
         RundownEdit: obj({ cue: ref('Cue'), rundownRev: COUNT, rundown: ref('Rundown') }),

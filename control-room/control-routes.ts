@@ -195,12 +195,37 @@ export function createControlRoutes(room: ControlRoom, opts: { openapi: () => ob
   // ---- the playhead (producer) ----
 
   const withState = (extra: object) => ({ ...extra, state: room.state() });
+  // GO with a body names the standby cue the operator saw (or the rev); without one (a Stream Deck button's fixed
+  // request) it fires whatever is on standby. Either is refused within the rundown's doubleGoMs of the last GO.
   app.post(
     `${P}/go`,
     route('go', 'producer', (_c, p, b) => {
       const standby = b.standby === null ? null : optString(b, 'standby');
-      const run = room.engine.go({ standby, rev: optInt(b, 'rev'), armId: optString(b, 'armId') }, p);
-      return { body: withState({ fired: run }), detail: `fired ${run.cueId}` };
+      const rev = optInt(b, 'rev');
+      const run = room.engine.go({ standby, rev, armId: optString(b, 'armId') }, p);
+      return { body: withState({ fired: run }), detail: `fired ${run.cueId}${standby === undefined && rev === undefined ? ' (plain GO)' : ''}` };
+    }),
+  );
+  // The standby cue's two-step firing for buttons: fixed requests, acting on whatever is on standby.
+  app.post(
+    `${P}/standby/arm`,
+    route('arm', 'producer', (_c, p) => {
+      const a = room.engine.armStandby(p);
+      return { body: a, detail: `armed standby ${a.cueId} until ${a.expiresAt}` };
+    }),
+  );
+  app.post(
+    `${P}/standby/hold`,
+    route('hold', 'producer', (_c, p) => {
+      const h = room.engine.pressStandby(p);
+      return { body: h, detail: `held standby ${h.cueId}, fires on release after ${h.fireAfter}` };
+    }),
+  );
+  app.post(
+    `${P}/standby/release`,
+    route('release', 'producer', (_c, p) => {
+      const run = room.engine.releaseStandby(p);
+      return { body: withState({ fired: run }), detail: `fired ${run.cueId} (standby release)` };
     }),
   );
   app.post(

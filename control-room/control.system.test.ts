@@ -1,7 +1,8 @@
 // The control room against the whole system (embedded ClickHouse, real sockets): every route refuses the
 // anonymous, roles and CSRF, the OpenAPI document (validated, and covering every route), two GOs at once,
 // arm-then-fire and undo over HTTP, the `control` live topic, a data trigger fired by real ingest, HTML kept as
-// data (the audit across a restart: control-audit.system.test.ts).
+// data, and a button's fixed requests: the plain GO, double-GO protection, arm-then-GO and hold-then-release of
+// the standby cue (the audit across a restart: control-audit.system.test.ts).
 import { Validator } from '@seriousme/openapi-schema-validator';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
@@ -340,3 +341,113 @@ describe('control room API', () => {
     ingest.close();
   });
 });
+
+describe('GO from a button: fixed requests and double-GO protection', () => {
+  const deck = { token: PRODUCER, headers: { 'x-operator': 'Deck' } };
+  const sleep = (ms: number) => new Promise((r) => setTimeout(r, Math.max(0, ms)));
+  /** Waits out double-GO protection: the engine counts doubleGoMs from the firing of the last GO (or any cue, to be safe). */
+  const afterDoubleGoWindow = async () => {
+    const s = await state();
+    if (s.history[0] !== undefined) await sleep(Date.parse(s.history[0].firedAt) + s.rundown.doubleGoMs + 20 - Date.now());
+  };
+
+  it('a plain GO (no body, or {}) fires the standby cue; another GO inside doubleGoMs is refused with 409 and the state; after it, GO fires again', async () => {
+    await call('POST', '/v1/control/standby', { ...deck, body: { cueId: 'ms-mobile' } });
+    await afterDoubleGoWindow();
+    const first = await call('POST', '/v1/control/go', deck);
+    expect(first.status).toBe(200);
+    expect(first.body.fired).toMatchObject({ cueId: 'ms-mobile', cause: 'go', operator: 'Deck' });
+    expect(first.body.state.standby).toBe('ms-off');
+    expect(first.body.state.rundown.doubleGoMs).toBe(1000);
+
+    const bounce = await call('POST', '/v1/control/go', { ...deck, body: {} });
+    expect(bounce.status).toBe(409);
+    expect(bounce.body.error).toMatch(/^go: double-GO protection: \d+ ms after the GO that fired "ms-mobile" \(Deck\); a GO within 1000 ms fires nothing$/);
+    expect(bounce.body.state.standby).toBe('ms-off');
+    expect(bounce.body.state.history[0]).toMatchObject({ cueId: 'ms-mobile' });
+    // The strict form that names the right standby cue is inside the window too: two desks, one cue.
+    const strict = await call('POST', '/v1/control/go', { ...deck, body: { standby: 'ms-off' } });
+    expect(strict.status).toBe(409);
+    expect(strict.body.error).toMatch(/^go: double-GO protection/);
+    expect((await state()).history[0]?.cueId).toBe('ms-mobile');
+
+    await sleep(Date.parse(first.body.fired.firedAt) + 1000 + 20 - Date.now());
+    const again = await call('POST', '/v1/control/go', deck);
+    expect(again.status).toBe(200);
+    expect(again.body.fired).toMatchObject({ cueId: 'ms-off', cause: 'go' });
+
+    const audit = (await call('GET', '/v1/control/audit?operator=Deck&action=go', { token: VIEWER })).body.entries as AuditEntry[];
+    expect(audit.map((e) => [e.result, e.status, e.detail?.replace(/\d+ ms after/, 'N ms after')])).toEqual([
+      ['ok', 200, 'fired ms-mobile (plain GO)'],
+      ['refused', 409, 'go: double-GO protection: N ms after the GO that fired "ms-mobile" (Deck); a GO within 1000 ms fires nothing'],
+      ['refused', 409, 'go: double-GO protection: N ms after the GO that fired "ms-mobile" (Deck); a GO within 1000 ms fires nothing'],
+      ['ok', 200, 'fired ms-off (plain GO)'],
+    ]);
+  });
+
+  it('two desks pressing a plain GO at once fire one cue', async () => {
+    await call('POST', '/v1/control/standby', { ...deck, body: { cueId: 'ms-mobile' } });
+    await afterDoubleGoWindow();
+    const fired0 = (await state()).history.length;
+    const [a, b] = await Promise.all([
+      call('POST', '/v1/control/go', { token: PRODUCER, headers: { 'x-operator': 'Deck A' } }),
+      call('POST', '/v1/control/go', { token: PRODUCER, headers: { 'x-operator': 'Deck B' } }),
+    ]);
+    expect([a.status, b.status].sort()).toEqual([200, 409]);
+    expect((a.status === 409 ? a : b).body.error).toMatch(/^go: double-GO protection/);
+    const s = await state();
+    expect(s.history.length - fired0).toBe(1);
+    expect(s.history[0]).toMatchObject({ cueId: 'ms-mobile', cause: 'go' });
+    expect(s.standby).toBe('ms-off');
+  });
+
+  it('an on-air cue by fixed requests: arm the standby cue, then GO; hold the standby cue, then release', async () => {
+    await call('POST', '/v1/control/standby', { ...deck, body: { cueId: 'look-1' } });
+    await afterDoubleGoWindow();
+    const unarmed = await call('POST', '/v1/control/go', deck);
+    expect(unarmed.status).toBe(409);
+    expect(unarmed.body.error).toMatch(/^armId: on-air cue "look-1"/);
+
+    const arm = await call('POST', '/v1/control/standby/arm', deck);
+    expect(arm.status).toBe(200);
+    expect(arm.body).toMatchObject({ cueId: 'look-1' });
+    // Another operator's plain GO does not use Deck's arm.
+    const other = await call('POST', '/v1/control/go', { token: PRODUCER, headers: { 'x-operator': 'Other' } });
+    expect(other.status).toBe(409);
+    expect(other.body.error).toMatch(/^armId: /);
+    const go = await call('POST', '/v1/control/go', deck);
+    expect(go.status).toBe(200);
+    expect(go.body.fired).toMatchObject({ cueId: 'look-1', cause: 'go', operator: 'Deck' });
+    expect(go.body.state).toMatchObject({ standby: 'look-2', arms: [] });
+
+    const hold = await call('POST', '/v1/control/standby/hold', deck);
+    expect(hold.status).toBe(200);
+    expect(hold.body).toMatchObject({ cueId: 'look-2' });
+    expect((await state()).holds).toMatchObject([{ cueId: 'look-2', operator: 'Deck' }]);
+    // Released once held long enough and outside the GO's double-GO window (the release is a GO too).
+    await sleep(Math.max(Date.parse(hold.body.fireAfter), Date.parse(go.body.fired.firedAt) + 1000) + 20 - Date.now());
+    const rel = await call('POST', '/v1/control/standby/release', deck);
+    expect(rel.status).toBe(200);
+    expect(rel.body.fired).toMatchObject({ cueId: 'look-2', cause: 'hold', operator: 'Deck' });
+    expect(rel.body.state).toMatchObject({ standby: 'look-out', holds: [] });
+    await until('the look-2 product card on air', () => sys.system.graphics.get('product').data.sku === 'SKU-0003-00');
+    expect(sys.system.graphics.get('product').visible).toBe(true);
+
+    const early = await call('POST', '/v1/control/standby/hold', deck);
+    expect(early.status).toBe(200);
+    const refused = await call('POST', '/v1/control/standby/release', deck);
+    expect(refused.status).toBe(409);
+    expect(refused.body.error).toMatch(/^hold: released after \d+ ms; hold at least 800 ms/);
+    expect(refused.body.state.standby).toBe('look-out');
+    const audit = (await call('GET', '/v1/control/audit?operator=Deck', { token: VIEWER })).body.entries as AuditEntry[];
+    expect(audit.filter((e) => e.action === 'arm' || e.action === 'hold' || e.action === 'release').map((e) => `${e.action}:${e.result}`)).toEqual(['arm:ok', 'hold:ok', 'release:ok', 'hold:ok', 'release:refused']);
+  });
+});
+
+async function until(what: string, cond: () => boolean | Promise<boolean>, ms = 5000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!(await cond())) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}

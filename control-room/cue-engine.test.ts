@@ -1,5 +1,6 @@
-// The cue list's rules with real Graphics and a recording OBS: GO and its race, arm-then-fire, hold-to-fire,
-// pre/post waits and follow chains (fake timers), undo within its window, panic, and edits with revision checks.
+// The cue list's rules with real Graphics and a recording OBS: GO and its race, the plain GO and double-GO
+// protection, arm-then-fire, hold-to-fire (by id and on the standby cue), pre/post waits and follow chains (fake
+// timers), undo within its window, panic, and edits with revision checks.
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { parseRundown } from '../domain/rundown.ts';
 import { Graphics } from '../overlays/server/graphics.ts';
@@ -63,7 +64,74 @@ describe('CueEngine', () => {
     // Bob saw c1 on standby too and pressed at the same moment: his GO must not fire c2.
     expect(conflict(() => engine.go({ standby: 'c1' }, bob))).toMatch(/^standby: /);
     expect(engine.snapshot().history).toHaveLength(1);
-    expect(conflict(() => engine.go({}, bob), 400)).toMatch(/^standby: required/);
+  });
+
+  it('a plain GO fires whatever is on standby; any GO within doubleGoMs of the last one fires nothing; undo ends the window', () => {
+    const { engine } = setup();
+    engine.setStandby('c3', ann);
+    expect(engine.go({}, ann)).toMatchObject({ cueId: 'c3', cause: 'go' });
+    expect(engine.snapshot().standby).toBe('f1');
+    // A bounced button, and another desk naming the right standby cue: both inside the window.
+    vi.advanceTimersByTime(999);
+    expect(conflict(() => engine.go({}, ann))).toBe('go: double-GO protection: 999 ms after the GO that fired "c3" (Ann); a GO within 1000 ms fires nothing');
+    expect(conflict(() => engine.go({ standby: 'f1' }, bob))).toMatch(/^go: double-GO protection: 999 ms/);
+    expect(engine.snapshot()).toMatchObject({ standby: 'f1', history: [{ cueId: 'c3' }] });
+    vi.advanceTimersByTime(1);
+    expect(engine.go({}, bob)).toMatchObject({ cueId: 'f1', operator: 'Bob' });
+    // Undoing the cue a GO fired takes that GO back: the cue, on standby again, may be GOne at once.
+    engine.undo(ann);
+    expect(engine.snapshot().standby).toBe('f1');
+    expect(engine.go({}, ann)).toMatchObject({ cueId: 'f1' });
+    expect(conflict(() => engine.go({}, ann))).toMatch(/^go: double-GO/);
+    // Firing by id is not a GO: the window does not stop it.
+    expect(engine.fire('c1', {}, bob).cueId).toBe('c1');
+  });
+
+  it('arm-then-fire by fixed requests: the standby cue armed, then a plain GO or a fire without arm id from the same operator', () => {
+    const { engine } = setup();
+    engine.setStandby('c2', ann);
+    expect(conflict(() => engine.go({}, ann))).toMatch(/^armId: on-air cue "c2"/);
+    expect(engine.armStandby(ann)).toMatchObject({ cueId: 'c2' });
+    // Ann's arm is Ann's: Bob's plain GO is refused, and leaves the arm in force.
+    expect(conflict(() => engine.go({}, bob))).toMatch(/^armId: /);
+    expect(engine.go({}, ann)).toMatchObject({ cueId: 'c2', cause: 'go' });
+    expect(engine.snapshot().arms).toEqual([]);
+    engine.arm('f4', bob);
+    expect(engine.fire('f4', {}, bob)).toMatchObject({ cueId: 'f4', cause: 'fire' });
+    expect(conflict(() => engine.fire('f4', {}, bob))).toMatch(/^armId: /);
+  });
+
+  it('a bounced GO on an on-air cue keeps the arm: it is taken only by the GO that fires', () => {
+    const { engine } = setup();
+    engine.go({}, ann);
+    engine.armStandby(ann);
+    expect(conflict(() => engine.go({}, ann))).toMatch(/^go: double-GO/);
+    expect(engine.snapshot().arms).toMatchObject([{ cueId: 'c2', operator: 'Ann' }]);
+    vi.advanceTimersByTime(1000);
+    expect(engine.go({}, ann).cueId).toBe('c2');
+  });
+
+  it('hold-to-fire on the standby cue by fixed requests: the release fires it as a GO, unless the standby moved', () => {
+    const { engine } = setup();
+    engine.setStandby('c2', ann);
+    expect(conflict(() => engine.releaseStandby(ann))).toMatch(/^hold: you hold no cue/);
+    engine.pressStandby(ann);
+    vi.advanceTimersByTime(800);
+    expect(engine.releaseStandby(ann)).toMatchObject({ cueId: 'c2', cause: 'hold', operator: 'Ann' });
+    expect(engine.snapshot()).toMatchObject({ standby: 'c3', holds: [] });
+    // The release counted as a GO.
+    expect(conflict(() => engine.go({}, bob))).toMatch(/^go: double-GO/);
+    vi.advanceTimersByTime(1000);
+    engine.pressStandby(ann);
+    engine.go({}, bob);
+    vi.advanceTimersByTime(800);
+    expect(conflict(() => engine.releaseStandby(ann))).toBe('standby: the standby cue changed while you held "c3" (it is "f1"); nothing fired');
+    expect(engine.snapshot().holds).toEqual([]);
+    // By id, without a hold id: the caller's own press of that cue.
+    engine.press('f4', bob);
+    vi.advanceTimersByTime(800);
+    expect(conflict(() => engine.release('f4', undefined, ann))).toMatch(/^holdId: you hold no press of cue "f4"/);
+    expect(engine.release('f4', undefined, bob)).toMatchObject({ cueId: 'f4', cause: 'hold' });
   });
 
   it('an on-air cue fires only with a fresh arm id, used once', () => {

@@ -1,7 +1,9 @@
 // The cue list: a standby cue, GO (fire standby, advance), next/back, pre- and post-waits, auto-continue and
 // auto-follow chains, arm-then-fire and hold-to-fire for on-air cues, undo of the last cue within a window, panic,
 // and live rundown edits. Every check and state change happens in one synchronous step, so two GOs racing for the
-// same standby cue fire it once: the second finds the standby moved and gets a 409.
+// same standby cue fire it once: the second finds the standby moved and gets a 409. A GO that names nothing (a
+// Stream Deck button's fixed request) is guarded instead by double-GO protection, as in QLab: any GO within
+// doubleGoMs of the GO that last fired a cue is refused.
 import type { Actor, ControlSnapshot, FireCause, RunView } from '../protocol/control-state.ts';
 export type { Actor, ControlSnapshot, FireCause, RunView } from '../protocol/control-state.ts';
 import { randomBytes } from 'node:crypto';
@@ -12,10 +14,6 @@ import type { Graphics } from '../overlays/server/graphics.ts';
 import { ControlError } from './control-error.ts';
 import { captureUndo, restoreGraphics, runActions, type UndoSnapshot } from './cue-actions.ts';
 import type { ObsPort } from '../domain/obs-port.ts';
-
-
-
-
 
 export interface CueEngineOptions {
   rundown: Rundown;
@@ -56,6 +54,8 @@ export class CueEngine {
   private readonly arms = new Map<string, { armId: string; cueId: string; operator: string; expiresAt: number }>();
   private readonly holds = new Map<string, { holdId: string; cueId: string; operator: string; pressedAt: number }>();
   private lastUndoable: { run: Run | null; runId: string; cueId: string | null; label: string; until: number; snapshot: UndoSnapshot } | null = null;
+  /** The GO that last fired a cue: double-GO protection counts from it. */
+  private lastGo: { at: number; cueId: string; operator: string } | null = null;
   private readonly now: () => number;
 
   constructor(private readonly opts: CueEngineOptions) {
@@ -105,21 +105,26 @@ export class CueEngine {
 
   // ---- the playhead ----
 
-  /** GO: fires the standby cue and advances. `expect` is the standby cue id (or revision) the operator saw. */
+  /**
+   * GO: fires the standby cue and advances. `expect`, when given, is the standby cue id (or revision) the operator
+   * saw, refused if it moved; a plain GO names nothing. Either is refused within doubleGoMs of the last GO.
+   */
   go(expect: { standby?: string | null; rev?: number; armId?: string }, by: Actor): RunView {
-    if (expect.standby === undefined && expect.rev === undefined) throw new ControlError(400, 'standby: required, the standby cue id you saw (or rev, the state revision)');
     this.expectState(expect);
-    if (this.standbyId === null) throw new ControlError(409, 'standby: nothing on standby (end of the rundown)');
-    const cue = this.cue(this.standbyId);
-    if (cue.onAir) this.takeArm(cue, expect.armId);
-    return this.start(cue, 'go', by);
+    const cue = this.standbyCue();
+    // The arm is checked first (its refusal says what to do) but taken only once nothing else refuses the GO, so a
+    // bounced press never burns the operator's arm.
+    const arm = cue.onAir ? this.findArm(cue, expect.armId, by) : null;
+    this.guardDoubleGo();
+    if (arm !== null) this.arms.delete(arm.armId);
+    return this.wentGo(this.start(cue, 'go', by));
   }
 
-  /** Fires one cue by id; an on-air cue needs the arm id from arm(). */
+  /** Fires one cue by id; an on-air cue needs an arm (the arm id from arm(), or without one the caller's own). */
   fire(cueId: string, opts: { armId?: string; rev?: number }, by: Actor): RunView {
     if (opts.rev !== undefined) this.expectState({ rev: opts.rev });
     const cue = this.cue(cueId);
-    if (cue.onAir) this.takeArm(cue, opts.armId);
+    if (cue.onAir) this.arms.delete(this.findArm(cue, opts.armId, by).armId);
     return this.start(cue, 'fire', by);
   }
 
@@ -151,6 +156,38 @@ export class CueEngine {
 
   // ---- two-step firing ----
 
+  /** Arms whatever is on standby (a button's fixed request); GO then fires it. */
+  armStandby(by: Actor): { armId: string; cueId: string; expiresAt: string } {
+    return this.arm(this.standbyCue().id, by);
+  }
+
+  /** Presses hold-to-fire on whatever is on standby (a button's press); releaseStandby is its release. */
+  pressStandby(by: Actor): { holdId: string; cueId: string; fireAfter: string } {
+    return this.press(this.standbyCue().id, by);
+  }
+
+  /**
+   * Hold-to-fire's release as a GO (a button's release): fires the cue the caller holds if it is still on standby,
+   * advances, and counts as a GO for double-GO protection. The hold ends whatever the answer.
+   */
+  releaseStandby(by: Actor): RunView {
+    const h = [...this.holds.values()].filter((x) => x.operator === by.operator).at(-1);
+    if (h === undefined) throw new ControlError(409, 'hold: you hold no cue (press first: POST /v1/control/standby/hold)');
+    if (h.cueId !== this.standbyId) {
+      this.holds.delete(h.holdId);
+      this.changed();
+      throw new ControlError(409, `standby: the standby cue changed while you held "${h.cueId}" (it is ${JSON.stringify(this.standbyId)}); nothing fired`);
+    }
+    this.endHold(h);
+    try {
+      this.guardDoubleGo();
+    } catch (e) {
+      this.changed();
+      throw e;
+    }
+    return this.wentGo(this.start(this.cue(h.cueId), 'hold', by));
+  }
+
   /** First step of arm-then-fire: an arm id valid for armWindowMs, which fire/GO consume. */
   arm(cueId: string, by: Actor): { armId: string; cueId: string; expiresAt: string } {
     const cue = this.cue(cueId);
@@ -174,20 +211,16 @@ export class CueEngine {
     return { holdId: h.holdId, cueId: h.cueId, fireAfter: new Date(h.pressedAt + this.rundown.holdMs).toISOString() };
   }
 
-  /** Hold-to-fire, release: fires when held long enough; a release too early cancels the hold. */
+  /**
+   * Hold-to-fire, release: fires when held long enough; a release too early cancels the hold. Without a hold id,
+   * the caller's own hold of the cue is released (a button's fixed request).
+   */
   release(cueId: string, holdId: string | undefined, by: Actor): RunView {
-    const h = holdId === undefined ? undefined : this.holds.get(holdId);
-    if (h === undefined || h.cueId !== cueId) throw new ControlError(409, `holdId: no hold of cue "${cueId}" with this id (expired or never pressed)`);
-    this.holds.delete(h.holdId);
-    const held = this.now() - h.pressedAt;
-    if (held < this.rundown.holdMs) {
-      this.changed();
-      throw new ControlError(409, `hold: released after ${held} ms; hold at least ${this.rundown.holdMs} ms to fire`);
+    const h = holdId === undefined ? [...this.holds.values()].filter((x) => x.cueId === cueId && x.operator === by.operator).at(-1) : this.holds.get(holdId);
+    if (h === undefined || h.cueId !== cueId) {
+      throw new ControlError(409, holdId === undefined ? `holdId: you hold no press of cue "${cueId}" (press first, or give the holdId)` : `holdId: no hold of cue "${cueId}" with this id (expired or never pressed)`);
     }
-    if (held > MAX_HOLD_MS) {
-      this.changed();
-      throw new ControlError(409, `hold: held ${held} ms, longer than ${MAX_HOLD_MS} ms; press again`);
-    }
+    this.endHold(h);
     return this.start(this.cue(cueId), 'hold', by);
   }
 
@@ -210,6 +243,8 @@ export class CueEngine {
     }
     for (const i of u.snapshot.irreversible) restored.push(`not undone: ${i}`);
     if (u.cueId !== null && this.rundown.cues.some((c) => c.id === u.cueId)) this.standbyId = u.cueId;
+    // The GO that fired the undone cue is taken back: the cue back on standby may be GOne again at once.
+    if (u.cueId !== null && this.lastGo?.cueId === u.cueId) this.lastGo = null;
     this.changed();
     return { cueId: u.cueId, restored };
   }
@@ -417,13 +452,48 @@ export class CueEngine {
     });
   }
 
-  private takeArm(cue: Cue, armId: string | undefined): void {
+  /** The arm that lets `by` fire an on-air cue: the one `armId` names, or without an id the caller's own arm of it. */
+  private findArm(cue: Cue, armId: string | undefined, by: Actor): { armId: string } {
     this.prune(this.now());
-    const a = armId === undefined ? undefined : this.arms.get(armId);
+    const a = armId === undefined ? [...this.arms.values()].find((x) => x.cueId === cue.id && x.operator === by.operator) : this.arms.get(armId);
     if (a === undefined || a.cueId !== cue.id) {
-      throw new ControlError(409, `armId: on-air cue "${cue.id}" fires only with a valid arm id (arm it first; an arm lasts ${this.rundown.armWindowMs} ms)`);
+      throw new ControlError(409, `armId: on-air cue "${cue.id}" fires only with a valid arm id, or after its operator armed it (arm it first; an arm lasts ${this.rundown.armWindowMs} ms)`);
     }
-    this.arms.delete(a.armId);
+    return a;
+  }
+
+  /** Ends a hold being released: refused (and ended) when released too early or held too long. */
+  private endHold(h: { holdId: string; pressedAt: number }): void {
+    this.holds.delete(h.holdId);
+    const held = this.now() - h.pressedAt;
+    if (held < this.rundown.holdMs) {
+      this.changed();
+      throw new ControlError(409, `hold: released after ${held} ms; hold at least ${this.rundown.holdMs} ms to fire`);
+    }
+    if (held > MAX_HOLD_MS) {
+      this.changed();
+      throw new ControlError(409, `hold: held ${held} ms, longer than ${MAX_HOLD_MS} ms; press again`);
+    }
+  }
+
+  private standbyCue(): Cue {
+    if (this.standbyId === null) throw new ControlError(409, 'standby: nothing on standby (end of the rundown)');
+    return this.cue(this.standbyId);
+  }
+
+  /** QLab's double-GO protection: a GO within doubleGoMs of the GO that last fired a cue fires nothing. */
+  private guardDoubleGo(): void {
+    const last = this.lastGo;
+    if (last === null) return;
+    const since = this.now() - last.at;
+    if (since >= 0 && since < this.rundown.doubleGoMs) {
+      throw new ControlError(409, `go: double-GO protection: ${since} ms after the GO that fired "${last.cueId}" (${last.operator}); a GO within ${this.rundown.doubleGoMs} ms fires nothing`);
+    }
+  }
+
+  private wentGo(run: RunView): RunView {
+    this.lastGo = { at: Date.parse(run.firedAt), cueId: run.cueId, operator: run.operator };
+    return run;
   }
 
   private expectState(expect: { standby?: string | null; rev?: number }): void {

@@ -18,6 +18,7 @@ export function toRaw(r: Rundown): object {
     armWindowMs: r.armWindowMs,
     holdMs: r.holdMs,
     undoWindowMs: r.undoWindowMs,
+    doubleGoMs: r.doubleGoMs,
     acts: r.acts.map((a) => ({ ...a, cues: r.cues.filter((c) => c.act === a.id).map(({ act: _act, ...c }) => ({ ...c, trigger: c.trigger ?? undefined })) })),
   };
 }

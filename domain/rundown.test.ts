@@ -13,11 +13,11 @@ describe('parseRundown', () => {
     expect(r.cues.find((c) => c.id === 'look-1')).toMatchObject({ kind: 'look', onAir: true, products: ['SKU-0002-00'], act: 'act-runway' });
     expect(r.cues.find((c) => c.id === 'ms-1b')?.trigger).toEqual({ metric: 'gmv', atLeast: '1000000000' });
     expect(r.cues.find((c) => c.id === 'open-scene')).toMatchObject({ follow: 'auto-continue', postWaitMs: 2000 });
-    expect(r).toMatchObject({ armWindowMs: 5000, holdMs: 800, undoWindowMs: 10_000 });
+    expect(r).toMatchObject({ armWindowMs: 5000, holdMs: 800, undoWindowMs: 10_000, doubleGoMs: 1000 });
   });
 
   it('has defaults for a show without a rundown', () => {
-    expect(parseRundown(undefined)).toEqual({ acts: [], cues: [], armWindowMs: 5000, holdMs: 800, undoWindowMs: 10_000 });
+    expect(parseRundown(undefined)).toEqual({ acts: [], cues: [], armWindowMs: 5000, holdMs: 800, undoWindowMs: 10_000, doubleGoMs: 1000 });
   });
 
   it.each([
@@ -31,6 +31,7 @@ describe('parseRundown', () => {
     [cue({ trigger: { metric: 'productUnits', atLeast: '5' } }), 'rundown.acts[0].cues[0].trigger.sku: must be a product SKU'],
     [cue({ trigger: { metric: 'mobileShare', atLeast: '1.5' } }), 'rundown.acts[0].cues[0].trigger.atLeast: must be a share from 0 to 1'],
     [{ acts: [{ id: 'a', label: 'A', cues: [{ id: 'c', label: 'C' }, { id: 'c', label: 'D' }] }] }, 'rundown.acts[0].cues[1].id: must be unique in the rundown'],
+    [{ acts: [], doubleGoMs: 20_000 }, 'rundown.doubleGoMs: must be a whole number of milliseconds, 0 to 10000'],
   ])('names the field and the rule: %#', (raw, message) => {
     expect(() => parseRundown(raw)).toThrow(message);
   });

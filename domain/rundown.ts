@@ -57,6 +57,8 @@ export interface Rundown {
   armWindowMs: number;
   holdMs: number;
   undoWindowMs: number;
+  /** Double-GO protection (QLab's): a GO within this long of the GO that last fired a cue is refused; 0 turns it off. */
+  doubleGoMs: number;
 }
 
 export class RundownError extends Error {
@@ -184,9 +186,9 @@ export function parseCue(path: string, raw: unknown, act: string): Cue {
   };
 }
 
-/** Parses the `rundown` section: `{acts: [{id, label, cues: [...]}], armWindowMs?, holdMs?, undoWindowMs?}`. */
+/** Parses the `rundown` section: `{acts: [{id, label, cues: [...]}], armWindowMs?, holdMs?, undoWindowMs?, doubleGoMs?}`. */
 export function parseRundown(raw: unknown, path = 'rundown'): Rundown {
-  if (raw === undefined || raw === null) return { acts: [], cues: [], armWindowMs: 5000, holdMs: 800, undoWindowMs: 10_000 };
+  if (raw === undefined || raw === null) return { acts: [], cues: [], armWindowMs: 5000, holdMs: 800, undoWindowMs: 10_000, doubleGoMs: 1000 };
   const o = obj(path, raw);
   const actsRaw = o.acts ?? [];
   if (!Array.isArray(actsRaw)) fail(`${path}.acts`, 'must be an array', actsRaw);
@@ -215,5 +217,6 @@ export function parseRundown(raw: unknown, path = 'rundown'): Rundown {
     armWindowMs: ms(`${path}.armWindowMs`, o.armWindowMs, 5000, 60_000),
     holdMs: ms(`${path}.holdMs`, o.holdMs, 800, 10_000),
     undoWindowMs: ms(`${path}.undoWindowMs`, o.undoWindowMs, 10_000, 10 * 60_000),
+    doubleGoMs: ms(`${path}.doubleGoMs`, o.doubleGoMs, 1000, 10_000),
   };
 }
