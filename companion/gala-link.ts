@@ -3,7 +3,7 @@
 // requests, each naming the operator for the audit.
 import WebSocket from 'ws';
 import type { ControlState } from '../protocol/control-state.ts';
-import { LIVE_PATH, LiveClient, type GraphicName, type GraphicState, type HealthData, type SocketLike, type Topic, type TotalsData } from '../protocol/live-protocol.ts';
+import { LIVE_PATH, LiveClient, type GraphicName, type GraphicState, type HealthData, type SocketLike, type TotalsData } from '../protocol/live-protocol.ts';
 import type { GalaTarget } from './config.ts';
 
 /** What the buttons show: the latest of each topic (null until its snapshot), and the link. */
@@ -17,7 +17,6 @@ export interface GalaView {
 
 export type ViewPart = 'control' | 'totals' | 'health' | 'graphics' | 'link';
 
-const TOPICS: Topic[] = ['control', 'totals', 'health', 'graphics'];
 const REQUEST_TIMEOUT_MS = 5000;
 
 /** A request Gala answered with an error: its status and its `{error}` (a 409 is a refusal, e.g. a double GO). */
@@ -42,15 +41,31 @@ export class GalaLink {
     const url = `${target.origin.replace(/^http/, 'ws')}${LIVE_PATH}`;
     this.live = new LiveClient({
       url,
-      topics: TOPICS,
       // The token goes in a header, not in the URL, so that it never reaches a proxy's access log.
       connect: (u) => new WebSocket(u, { headers: { authorization: `Bearer ${target.token}` } }) as unknown as SocketLike,
-      onMessage: (m) => this.apply(m.topic, m.type, m.data),
-      onStatus: (status, detail) => {
-        this.view.link = status;
-        this.onChange('link', detail);
-      },
       maxBackoffMs: 5000,
+    });
+    this.live.onStatus((status, detail) => {
+      this.view.link = status;
+      this.onChange('link', detail);
+    });
+    this.live.subscribe('control', (m) => {
+      this.view.control = m.data;
+      this.onChange('control');
+    });
+    this.live.subscribe('totals', (m) => {
+      this.view.totals = m.data;
+      this.onChange('totals');
+    });
+    this.live.subscribe('health', (m) => {
+      this.view.health = m.data;
+      this.onChange('health');
+    });
+    this.live.subscribe('graphics', (m) => {
+      // The snapshot holds every graphic, an update one of them.
+      if (m.type === 'snapshot') this.view.graphics = { ...m.data.graphics };
+      else this.view.graphics[m.data.name] = m.data;
+      this.onChange('graphics');
     });
   }
 
@@ -92,24 +107,5 @@ export class GalaLink {
       throw new GalaRequestError(res.status, `${res.status}: ${error}`);
     }
     return answer;
-  }
-
-  private apply(topic: Topic, type: 'snapshot' | 'update', data: unknown): void {
-    switch (topic) {
-      case 'control':
-        this.view.control = data as ControlState;
-        return this.onChange('control');
-      case 'totals':
-        this.view.totals = data as TotalsData;
-        return this.onChange('totals');
-      case 'health':
-        this.view.health = data as HealthData;
-        return this.onChange('health');
-      case 'graphics':
-        // The snapshot holds every graphic, an update one of them.
-        if (type === 'snapshot') this.view.graphics = { ...(data as { graphics: Record<GraphicName, GraphicState> }).graphics };
-        else this.view.graphics[(data as GraphicState).name] = data as GraphicState;
-        return this.onChange('graphics');
-    }
   }
 }
