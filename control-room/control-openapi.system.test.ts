@@ -50,6 +50,11 @@ async function call(method: string, path: string, status: number, c: Call = {}, 
   return parsed;
 }
 
+/** Resolves once the clock has passed `t` (epoch ms): a rule that counts time (holdMs, doubleGoMs) is waited out. */
+async function waitPast(t: number): Promise<void> {
+  while (Date.now() <= t) await new Promise((r) => setTimeout(r, t - Date.now() + 1));
+}
+
 /** Every documented operation, with `{id}` filled in. */
 const operations = () =>
   Object.entries(doc.paths).flatMap(([path, ops]) => Object.keys(ops).map((m) => ({ method: m.toUpperCase(), path, url: path.replace('{id}', 'look-out') })));
@@ -119,7 +124,7 @@ describe('the control API on air, against its OpenAPI document', () => {
     await call('POST', '/v1/control/standby', 404, { ...p, body: { cueId: 'nope' } });
     await call('POST', '/v1/control/standby', 409, { ...p, body: { cueId: 'open-title', rev: 0 } });
     await call('POST', '/v1/control/standby', 400, { ...p, body: {} });
-    await call('POST', '/v1/control/go', 400, { ...p, body: {} });
+    await call('POST', '/v1/control/go', 400, { ...p, body: { standby: 5 } });
     await call('POST', '/v1/control/go', 409, { ...p, body: { standby: 'look-2' } });
     // open-title waits 6 s between its steps: the answer carries a run in a wait, with phaseEndsAt.
     const go = await call('POST', '/v1/control/go', 200, { ...p, body: { standby: 'open-title' } });
@@ -142,7 +147,7 @@ describe('the control API on air, against its OpenAPI document', () => {
     await call('POST', '/v1/control/cues/{id}/hold', 404, p, '/v1/control/cues/nope/hold');
     const hold = await call('POST', '/v1/control/cues/{id}/hold', 200, p, '/v1/control/cues/look-2/hold');
     // The rule itself: a release fires only once the hold has lasted holdMs, i.e. after fireAfter.
-    while (Date.now() <= Date.parse(hold.fireAfter)) await new Promise((r) => setTimeout(r, Date.parse(hold.fireAfter) - Date.now() + 1));
+    await waitPast(Date.parse(hold.fireAfter));
     await call('POST', '/v1/control/cues/{id}/release', 200, { ...p, body: { holdId: hold.holdId } }, '/v1/control/cues/look-2/release');
     await call('POST', '/v1/control/cues/{id}/release', 400, { ...p, body: { holdId: '' } }, '/v1/control/cues/look-2/release');
 
@@ -153,6 +158,20 @@ describe('the control API on air, against its OpenAPI document', () => {
     const panic = await call('POST', '/v1/control/panic', 200, p);
     expect(panic.stopped).toContain('counter');
     expect((await call('POST', '/v1/control/undo', 200, p)).undone.cueId).toBeNull();
+
+    // A button's fixed requests on the standby cue. Double-GO protection counts from the GO that last fired a cue
+    // (doubleGoMs), and a standby release is a GO: each waits the rule out, as the hold waited out holdMs above.
+    const { doubleGoMs } = (await call('GET', '/v1/control/rundown', 200, { token: VIEWER })).rundown;
+    await call('POST', '/v1/control/standby', 200, { ...p, body: { cueId: 'look-1' } });
+    await call('POST', '/v1/control/standby/arm', 200, p);
+    await waitPast(Date.parse(go.fired.firedAt) + doubleGoMs);
+    const plain = await call('POST', '/v1/control/go', 200, p);
+    expect(plain.fired).toMatchObject({ cueId: 'look-1', cause: 'go' });
+    const press = await call('POST', '/v1/control/standby/hold', 200, p);
+    expect(press.cueId).toBe('look-2');
+    await waitPast(Math.max(Date.parse(press.fireAfter), Date.parse(plain.fired.firedAt) + doubleGoMs));
+    const released = await call('POST', '/v1/control/standby/release', 200, p);
+    expect(released.fired).toMatchObject({ cueId: 'look-2' });
   });
 
   it('answers data triggers as documented', async () => {
