@@ -1,11 +1,10 @@
 // Serves a Fetch-style handler (the Hono app) on a uWebSockets.js App: capped request bodies, backpressured streaming responses.
 import { STATUS_CODES } from 'node:http';
 import type { HttpRequest, HttpResponse, TemplatedApp } from 'uWebSockets.js';
+import type { RequestBindings } from '../platform/http-env.ts';
 
-/** What the bridge knows of the client beyond the request: handed to Hono as `c.env`. */
-export interface FetchEnv {
-  remoteAddress: string;
-}
+/** What the bridge knows of the client beyond the request: handed to Hono as `c.env` (always set here). */
+export type FetchEnv = Required<RequestBindings>;
 
 export type FetchHandler = (req: Request, env: FetchEnv) => Response | Promise<Response>;
 

@@ -24,6 +24,7 @@ import { DedupWindow } from '../ingest/dedup-window.ts';
 import { GroupCommitter } from '../ingest/group-commit.ts';
 import { startIngestServer, type IngestServerOptions } from '../ingest/ingest-server.ts';
 import { Registry } from '../platform/metrics.ts';
+import type { HttpEnv } from '../platform/http-env.ts';
 import { startEngineWatch } from './engine-watch.ts';
 import { timeStoreCalls } from './timed-store.ts';
 import type { OrderStore } from '../storage/storage.ts';
@@ -198,7 +199,7 @@ export async function startSystem(cfg: ServeConfig, opts: StartOptions = {}): Pr
         : t === 'control'
           ? { at: new Date().toISOString(), data: control.room.state() }
           : liveState.snapshot(t);
-  const web = new Hono<{ Bindings: { remoteAddress?: string } }>()
+  const web = new Hono<HttpEnv>()
     .get('/healthz', (c) => c.json({ ok: true, storage: committer.state }))
     .route('/', createOverlayRoutes({ producerTokens: cfg.producerTokens, graphics, registry: overlays, snapshot: liveSnapshot, onBuildError: (e) => log('overlays.build_error', { error: String(e) }) }))
     .route('/', control.routes)

@@ -5,6 +5,7 @@ import { createTokenCheck, presentedToken } from '../../platform/tokens.ts';
 import type { Graphics } from './graphics.ts';
 import { GraphicsError } from './graphics.ts';
 import { lazyBundle } from '../../http/browser-bundle.ts';
+import type { HttpEnv } from '../../platform/http-env.ts';
 import { buildOverlays, overlayHtml, overlayNames } from './overlay-assets.ts';
 import type { OverlayRegistry } from './overlay-registry.ts';
 import type { SnapshotSource } from '../../aggregator/live-hub.ts';
@@ -22,7 +23,7 @@ export interface OverlayRoutesOptions {
 export function createOverlayRoutes(opts: OverlayRoutesOptions) {
   const isProducer = createTokenCheck(opts.producerTokens);
   const assets = lazyBundle(buildOverlays, opts.onBuildError);
-  const app = new Hono();
+  const app = new Hono<HttpEnv>();
 
   app.get('/overlays', (c) => {
     const names = overlayNames();
