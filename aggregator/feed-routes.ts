@@ -5,13 +5,14 @@ import { Hono, type Context, type MiddlewareHandler } from 'hono';
 import { cors } from 'hono/cors';
 import { etag } from 'hono/etag';
 import type { ShowConfig } from '../domain/show.ts';
+import { toResponse } from '../platform/http-answer.ts';
 import type { HttpEnv } from '../platform/http-env.ts';
 import type { OrderStore } from '../storage/storage.ts';
 import { toCsv, type Cell } from './csv.ts';
 import type { FrameData, LeaderEntry } from '../protocol/live-protocol.ts';
 import type { LiveState } from './live-state.ts';
 import { LiveTotals, SECONDS_KEPT } from './live-totals.ts';
-import type { RateLimiter } from './rate-limit.ts';
+import { tooManyRequests, type RateLimiter } from './rate-limit.ts';
 
 export interface FeedRoutesOptions {
   show: ShowConfig;
@@ -48,11 +49,7 @@ function instantSeconds(name: string, v: string | undefined, fallback: number): 
 function rateLimit(limiter: RateLimiter): MiddlewareHandler<HttpEnv> {
   return async (c, next) => {
     const d = limiter.take(c.env?.remoteAddress ?? 'unknown');
-    if (!d.allowed) {
-      for (const [k, v] of Object.entries(d.headers)) c.header(k, v);
-      c.header('Cache-Control', 'no-store');
-      return c.json({ error: `rate limit: too many requests from this client; retry after ${d.retryAfterSeconds} s` }, 429);
-    }
+    if (!d.allowed) return toResponse(tooManyRequests(d));
     await next();
     for (const [k, v] of Object.entries(d.headers)) c.res.headers.set(k, v);
   };

@@ -1,6 +1,8 @@
 // The live state channel on the HTTP port: uWS pub/sub of the topics of live-protocol.ts. A subscriber gets the
 // topic's snapshot at once, then every update (rev + 1 each); one that falls too far behind is dropped.
 import * as uWS from 'uWebSockets.js';
+import { writeAnswer } from '../http/uws-reply.ts';
+import { jsonAnswer } from '../platform/http-answer.ts';
 import { createTokenCheck, presentedToken } from '../platform/tokens.ts';
 import {
   isTopic,
@@ -82,14 +84,8 @@ export class LiveHub {
         const protocol = req.getHeader('sec-websocket-protocol');
         const extensions = req.getHeader('sec-websocket-extensions');
         if (opts.admit && !opts.admit(res, req)) return;
-        if (this.sockets >= (opts.maxSockets ?? 50_000)) {
-          res.cork(() => res.writeStatus('503 Service Unavailable').writeHeader('retry-after', '5').end(JSON.stringify({ error: 'live channel full' })));
-          return;
-        }
-        if (url !== LIVE_PATH) {
-          res.cork(() => res.writeStatus('404 Not Found').end());
-          return;
-        }
+        if (this.sockets >= (opts.maxSockets ?? 50_000)) return writeAnswer(res, jsonAnswer(503, { error: 'live channel full' }, { 'Retry-After': '5' }));
+        if (url !== LIVE_PATH) return writeAnswer(res, { status: 404, headers: {}, body: '' });
         res.cork(() => res.upgrade<SocketData>({ id: this.nextId++, producer, topics: new Set() }, key, protocol, extensions, context));
       },
       open: (ws) => {

@@ -3,6 +3,9 @@
 // `id:`, Last-Event-ID resume from a bounded history, a heartbeat comment every 15 s and per-client backpressure.
 import { createHash } from 'node:crypto';
 import type { HttpRequest, HttpResponse, TemplatedApp } from 'uWebSockets.js';
+import { jsonAnswer } from '../platform/http-answer.ts';
+import { writeAnswer } from '../http/uws-reply.ts';
+import { admitClient } from './admit-client.ts';
 import type { RateLimiter } from './rate-limit.ts';
 
 export const STATS_CACHE_CONTROL = 'public, max-age=1, s-maxage=1, stale-while-revalidate=2, stale-if-error=60';
@@ -49,10 +52,6 @@ export function etagMatches(ifNoneMatch: string, etag: string): boolean {
   if (ifNoneMatch === '') return false;
   if (ifNoneMatch.trim() === '*') return true;
   return ifNoneMatch.split(',').some((t) => t.trim().replace(/^W\//, '') === etag);
-}
-
-export function clientAddress(res: HttpResponse): string {
-  return Buffer.from(res.getRemoteAddressAsText()).toString();
 }
 
 export class PublicFeed {
@@ -154,26 +153,17 @@ export class PublicFeed {
     for (const [k, v] of Object.entries(extra)) res.writeHeader(k, v);
   }
 
-  private refuse(res: HttpResponse, headers: Record<string, string>, retryAfter: number): void {
-    res.cork(() => {
-      res.writeStatus('429 Too Many Requests');
-      this.headers(res, { ...headers, 'Content-Type': 'application/json', 'Cache-Control': 'no-store' });
-      res.end(JSON.stringify({ error: `rate limit: too many requests from this client; retry after ${retryAfter} s` }));
-    });
-  }
-
   private serveStats(res: HttpResponse, req: HttpRequest, head: boolean): void {
     const ifNoneMatch = req.getHeader('if-none-match');
-    const limiter = this.opts.limiter;
-    const decision = limiter.enabled ? limiter.take(clientAddress(res)) : null;
-    if (decision !== null && !decision.allowed) return this.refuse(res, decision.headers, decision.retryAfterSeconds);
+    const decision = admitClient(this.opts.limiter, res, CORS);
+    if (decision === null) return;
     const { body, etag } = this.current();
     const notModified = etagMatches(ifNoneMatch, etag);
     const headers = notModified ? this.notModifiedHeaders : this.okHeaders;
     res.cork(() => {
       res.writeStatus(notModified ? '304 Not Modified' : '200 OK');
       for (const [k, v] of headers) res.writeHeader(k, v);
-      if (decision !== null) for (const k in decision.headers) res.writeHeader(k, decision.headers[k]!);
+      for (const k in decision.headers) res.writeHeader(k, decision.headers[k]!);
       if (notModified) res.endWithoutBody();
       else if (head) {
         res.writeHeader('Content-Length', this.contentLength);
@@ -184,12 +174,9 @@ export class PublicFeed {
 
   private openStream(res: HttpResponse, req: HttpRequest): void {
     const lastId = req.getHeader('last-event-id') || new URLSearchParams(req.getQuery() ?? '').get('lastEventId') || '';
-    const decision = this.opts.limiter.take(clientAddress(res));
-    if (!decision.allowed) return this.refuse(res, decision.headers, decision.retryAfterSeconds);
-    if (this.streams.size >= (this.opts.maxStreams ?? 50_000)) {
-      res.cork(() => res.writeStatus('503 Service Unavailable').writeHeader('Retry-After', '5').end(JSON.stringify({ error: 'stream: server full' })));
-      return;
-    }
+    const decision = admitClient(this.opts.limiter, res, CORS);
+    if (decision === null) return;
+    if (this.streams.size >= (this.opts.maxStreams ?? 50_000)) return writeAnswer(res, jsonAnswer(503, { error: 'stream: server full' }, { ...CORS, 'Retry-After': '5' }));
     const s: Stream = { res, unconfirmed: 0, open: true, flush: () => this.write(s, this.outgoing) };
     res.onAborted(() => {
       s.open = false;

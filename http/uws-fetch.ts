@@ -1,7 +1,9 @@
 // Serves a Fetch-style handler (the Hono app) on a uWebSockets.js App: capped request bodies, backpressured streaming responses.
-import { STATUS_CODES } from 'node:http';
 import type { HttpRequest, HttpResponse, TemplatedApp } from 'uWebSockets.js';
+import { jsonAnswer } from '../platform/http-answer.ts';
 import type { RequestBindings } from '../platform/http-env.ts';
+import { clientAddress } from './client-address.ts';
+import { statusLine, writeAnswer } from './uws-reply.ts';
 
 /** What the bridge knows of the client beyond the request: handed to Hono as `c.env` (always set here). */
 export type FetchEnv = Required<RequestBindings>;
@@ -112,7 +114,7 @@ function wakePump(x: Exchange): void {
 function serve(x: Exchange, req: HttpRequest, handler: FetchHandler, limits: Limits, report: (err: unknown) => void): void {
   // HttpRequest is stack-allocated by uWS: everything must be read before the first await.
   const head = readRequestHead(req);
-  const env: FetchEnv = { remoteAddress: Buffer.from(x.res.getRemoteAddressAsText()).toString() };
+  const env: FetchEnv = { remoteAddress: clientAddress(x.res) };
   if (typeof head === 'string') {
     replyJson(x, 400, { error: head });
     return;
@@ -437,8 +439,7 @@ async function pump(
 }
 
 function writeHead(res: HttpResponse, response: Response): void {
-  // HTTP/1.1 needs the space after the code even when the reason phrase is empty.
-  res.writeStatus(`${response.status} ${response.statusText || STATUS_CODES[response.status] || ''}`);
+  res.writeStatus(statusLine(response.status, response.statusText));
   for (const [name, value] of response.headers) {
     if (FRAMING_HEADERS.has(name) || name === 'set-cookie') continue;
     res.writeHeader(name, value);
@@ -449,12 +450,7 @@ function writeHead(res: HttpResponse, response: Response): void {
 
 function replyJson(x: Exchange, status: number, body: object, closeConnection = false): void {
   if (!live(x)) return;
-  x.res.cork(() => {
-    x.res
-      .writeStatus(`${status} ${STATUS_CODES[status] ?? ''}`)
-      .writeHeader('content-type', 'application/json')
-      .end(JSON.stringify(body), closeConnection);
-  });
+  writeAnswer(x.res, jsonAnswer(status, body), closeConnection);
   x.finished = true;
 }
 

@@ -8,7 +8,8 @@ import { LiveTotals, SECONDS_KEPT } from '../aggregator/live-totals.ts';
 import { MilestoneTracker } from '../aggregator/milestones.ts';
 import { publicOpenApi } from '../aggregator/openapi.ts';
 import { loadPublicPage } from '../aggregator/page/page-assets.ts';
-import { clientAddress, PublicFeed } from '../aggregator/public-feed.ts';
+import { admitClient } from '../aggregator/admit-client.ts';
+import { PublicFeed } from '../aggregator/public-feed.ts';
 import { RateLimiter } from '../aggregator/rate-limit.ts';
 import { Graphics } from '../overlays/server/graphics.ts';
 import { OverlayRegistry } from '../overlays/server/overlay-registry.ts';
@@ -213,16 +214,7 @@ export async function startSystem(cfg: ServeConfig, opts: StartOptions = {}): Pr
     onReport: (socket, report) => overlays.report(socket, report),
     onClose: (socket) => overlays.closed(socket),
     watchProduct: (sku) => liveState.watchProduct(sku),
-    admit: (res) => {
-      const d = limiter.take(clientAddress(res));
-      if (d.allowed) return true;
-      res.cork(() => {
-        res.writeStatus('429 Too Many Requests');
-        for (const [k, v] of Object.entries(d.headers)) res.writeHeader(k, v);
-        res.end(JSON.stringify({ error: `rate limit: too many requests from this client; retry after ${d.retryAfterSeconds} s` }));
-      });
-      return false;
-    },
+    admit: (res) => admitClient(limiter, res) !== null,
   });
   hubRef = hub;
   publicFeed.mount(httpApp);
