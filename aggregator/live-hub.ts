@@ -3,7 +3,7 @@
 import * as uWS from 'uWebSockets.js';
 import { writeAnswer } from '../http/uws-reply.ts';
 import { jsonAnswer } from '../platform/http-answer.ts';
-import { createTokenCheck, presentedToken } from '../platform/tokens.ts';
+import { createBearerGuard } from '../platform/tokens.ts';
 import {
   isTopic,
   LIVE_PATH,
@@ -66,7 +66,7 @@ export class LiveHub {
     this.app = app;
     this.opts = opts;
     const maxBackpressure = opts.maxBackpressureBytes ?? 256 * 1024;
-    const isProducer = createTokenCheck(opts.producerTokens);
+    const producerGuard = createBearerGuard(opts.producerTokens);
     app.ws<SocketData>(LIVE_PATH, {
       maxPayloadLength: 16 * 1024,
       maxBackpressure,
@@ -78,7 +78,7 @@ export class LiveHub {
         const authorization = req.getHeader('authorization');
         const query = req.getQuery() ?? '';
         const producer =
-          isProducer(presentedToken(authorization, query)) ||
+          producerGuard(authorization, query) === true ||
           (opts.authorize?.({ authorization, cookie: req.getHeader('cookie'), origin: req.getHeader('origin'), host: req.getHeader('host'), query }) ?? false);
         const key = req.getHeader('sec-websocket-key');
         const protocol = req.getHeader('sec-websocket-protocol');

@@ -6,7 +6,7 @@ import { deleteCookie, setCookie } from 'hono/cookie';
 import { parseTrigger, RundownError } from '../domain/rundown.ts';
 import type { HttpEnv } from '../platform/http-env.ts';
 import { auditCsv } from './audit-log.ts';
-import { authenticate, CsrfError, isHttps, parseOperator, sameOrigin, sessionCookieName, type Principal } from './control-auth.ts';
+import { authenticate, CONTROL_CHALLENGE, CsrfError, isHttps, parseOperator, sameOrigin, sessionCookieName, type Principal } from './control-auth.ts';
 import { ControlError } from './control-error.ts';
 import type { ControlRoom } from './control-room.ts';
 import { hasRole, type Role } from './roles.ts';
@@ -69,7 +69,7 @@ export function createControlRoutes(room: ControlRoom, opts: { openapi: () => ob
   const fail = (c: Context, e: ControlError) => {
     c.header('Cache-Control', 'no-store');
     c.header('X-Content-Type-Options', 'nosniff');
-    if (e.status === 401) c.header('WWW-Authenticate', 'Bearer realm="gala-control"');
+    if (e.status === 401) c.header('WWW-Authenticate', CONTROL_CHALLENGE);
     return c.json(e.status === 409 ? { error: e.message, state: room.state() } : { error: e.message }, e.status);
   };
   const asControlError = (e: unknown): ControlError | null =>
@@ -85,7 +85,7 @@ export function createControlRoutes(room: ControlRoom, opts: { openapi: () => ob
       let p: Principal | null = null;
       const target = c.req.param('id') ?? null;
       try {
-        p = authenticate(c, room.sessions, room.roleOf);
+        p = authenticate(c, room.sessions, room.bearer);
         if (!hasRole(p.role, need)) throw new ControlError(403, `role: ${action ?? 'this'} needs the ${need} role or higher (you are ${p.role})`);
         const body = action === null ? {} : await readBody(c);
         const out = await fn(c, p, body);

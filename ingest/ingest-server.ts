@@ -2,7 +2,8 @@
 import { isAscii, isUtf8 } from 'node:buffer';
 import * as uWS from 'uWebSockets.js';
 import { parseBatchFrame, type FrameError } from '../domain/order.ts';
-import { createTokenCheck, presentedToken } from '../platform/tokens.ts';
+import { writeAnswer } from '../http/uws-reply.ts';
+import { createBearerGuard, Unauthorized } from '../platform/tokens.ts';
 import { createFrameScanner } from './frame-scanner.ts';
 import type { BatchOutcome, GroupCommitter } from './group-commit.ts';
 import type { Registry } from '../platform/metrics.ts';
@@ -46,7 +47,9 @@ export function startIngestServer(opts: IngestServerOptions): Promise<IngestServ
   const maxFrame = opts.maxFrameBytes ?? 16 * 1024 * 1024;
   const maxBackpressure = opts.maxBackpressureBytes ?? 4 * 1024 * 1024;
   const maxInflight = opts.maxInflightPerConnection ?? 64;
-  const authorized = createTokenCheck(opts.tokens);
+  // The same tokens everywhere; the WebSocket's refusal also says where a browser-side client may put one.
+  const socketGuard = createBearerGuard(opts.tokens, { error: 'unauthorized: present a valid ingest token (Authorization: Bearer <token> or ?token=)' });
+  const httpGuard = createBearerGuard(opts.tokens, { error: 'unauthorized: present a valid ingest token' });
   const { committer, metrics } = opts;
   const sockets = new Set<uWS.WebSocket<Conn>>();
   const frameErrors = metrics.counter('gala_ingest_frame_errors_total', 'Frames and bodies refused as not a batch');
@@ -92,17 +95,13 @@ export function startIngestServer(opts: IngestServerOptions): Promise<IngestServ
     idleTimeout: 120,
     sendPingsAutomatically: true,
     upgrade: (res, req, context) => {
-      const token = presentedToken(req.getHeader('authorization'), req.getQuery() ?? '');
+      const denied = socketGuard(req.getHeader('authorization'), req.getQuery() ?? '');
       const key = req.getHeader('sec-websocket-key');
       const protocol = req.getHeader('sec-websocket-protocol');
       const extensions = req.getHeader('sec-websocket-extensions');
-      if (!authorized(token)) {
+      if (denied instanceof Unauthorized) {
         refused.inc();
-        res.cork(() => {
-          res.writeStatus('401 Unauthorized').writeHeader('WWW-Authenticate', 'Bearer').writeHeader('Content-Type', 'application/json')
-            .end(JSON.stringify({ error: 'unauthorized: present a valid ingest token (Authorization: Bearer <token> or ?token=)' }));
-        });
-        return;
+        return writeAnswer(res, denied.answer());
       }
       res.upgrade<Conn>({ inflight: 0, closed: false }, key, protocol, extensions, context);
     },
@@ -151,7 +150,7 @@ export function startIngestServer(opts: IngestServerOptions): Promise<IngestServ
     res.onAborted(() => {
       aborted = true;
     });
-    const token = presentedToken(req.getHeader('authorization'), req.getQuery() ?? '');
+    const denied = httpGuard(req.getHeader('authorization'), req.getQuery() ?? '');
     const declared = Number(req.getHeader('content-length') || '0');
     const respond = (status: string, body: string, headers: Record<string, string> = {}, closeConnection = false) => {
       if (aborted) return;
@@ -162,9 +161,9 @@ export function startIngestServer(opts: IngestServerOptions): Promise<IngestServ
       });
       aborted = true;
     };
-    if (!authorized(token)) {
+    if (denied instanceof Unauthorized) {
       refused.inc();
-      return respond('401 Unauthorized', JSON.stringify({ error: 'unauthorized: present a valid ingest token' }), { 'WWW-Authenticate': 'Bearer' }, true);
+      return respond('401 Unauthorized', denied.body, { 'WWW-Authenticate': denied.challenge }, true);
     }
     const tooLarge = () => {
       frameErrors.inc();
@@ -196,14 +195,9 @@ export function startIngestServer(opts: IngestServerOptions): Promise<IngestServ
   });
 
   app.get('/metrics', (res, req) => {
-    const token = presentedToken(req.getHeader('authorization'), req.getQuery() ?? '');
-    res.cork(() => {
-      if (!authorized(token)) {
-        res.writeStatus('401 Unauthorized').writeHeader('WWW-Authenticate', 'Bearer').end('unauthorized\n');
-        return;
-      }
-      res.writeHeader('Content-Type', 'text/plain; version=0.0.4').end(metrics.render());
-    });
+    const denied = httpGuard(req.getHeader('authorization'), req.getQuery() ?? '');
+    if (denied instanceof Unauthorized) return writeAnswer(res, denied.answer());
+    res.cork(() => res.writeHeader('Content-Type', 'text/plain; version=0.0.4').end(metrics.render()));
   });
 
   app.any('/*', (res) => {
