@@ -4,6 +4,8 @@
 import { createHash } from 'node:crypto';
 import type { HttpRequest, HttpResponse, TemplatedApp } from 'uWebSockets.js';
 import { jsonAnswer } from '../platform/http-answer.ts';
+import { live, openExchange, type Exchange } from '../http/uws-exchange.ts';
+import { ResponsePump } from '../http/uws-pump.ts';
 import { writeAnswer } from '../http/uws-reply.ts';
 import { admitClient } from './admit-client.ts';
 import type { RateLimiter } from './rate-limit.ts';
@@ -35,10 +37,8 @@ interface SseEvent {
 }
 
 interface Stream {
-  res: HttpResponse;
-  /** Bytes handed to uWS since it last reported the socket writable. */
-  unconfirmed: number;
-  open: boolean;
+  x: Exchange;
+  out: ResponsePump;
   /** Writes the event being sent to every stream; made once per stream, not once per stream and event. */
   flush: () => void;
 }
@@ -94,8 +94,9 @@ export class PublicFeed {
   close(): void {
     if (this.heartbeat !== null) clearInterval(this.heartbeat);
     for (const s of this.streams) {
-      s.open = false;
-      s.res.cork(() => s.res.end());
+      if (!live(s.x)) continue;
+      s.x.res.cork(() => s.x.res.end());
+      s.x.finished = true;
     }
     this.streams.clear();
   }
@@ -177,17 +178,14 @@ export class PublicFeed {
     const decision = admitClient(this.opts.limiter, res, CORS);
     if (decision === null) return;
     if (this.streams.size >= (this.opts.maxStreams ?? 50_000)) return writeAnswer(res, jsonAnswer(503, { error: 'stream: server full' }, { ...CORS, 'Retry-After': '5' }));
-    const s: Stream = { res, unconfirmed: 0, open: true, flush: () => this.write(s, this.outgoing) };
-    res.onAborted(() => {
-      s.open = false;
-      this.streams.delete(s);
+    const x = openExchange(res);
+    const out = new ResponsePump(x, {
+      maxBufferedBytes: this.opts.maxBufferedBytes ?? 256 * 1024,
+      // A client that does not read: dropped rather than holding its events.
+      onOverflow: () => this.dropped++,
     });
-    res.onWritable(() => {
-      // Registering onWritable stops uWS draining its own queue on writable events: an empty cork flushes it.
-      res.cork(() => undefined);
-      s.unconfirmed = 0;
-      return true;
-    });
+    const s: Stream = { x, out, flush: () => out.write(this.outgoing) };
+    x.clientGone.signal.addEventListener('abort', () => this.streams.delete(s), { once: true });
     this.streams.add(s);
     // Resume: every held event after the last one seen; if it is no longer held (or none was given), the
     // current snapshot, so the client is never left without the figures.
@@ -211,7 +209,7 @@ export class PublicFeed {
         const last = this.history.at(-1);
         text += last !== undefined ? last.text : `event: stats\ndata: ${this.current().body}\n\n`;
       }
-      this.write(s, text);
+      s.out.write(text);
     });
   }
 
@@ -219,24 +217,7 @@ export class PublicFeed {
     // Encoded once for every stream, rather than once per stream inside uWS; each write corked, so the chunk's
     // framing and the event leave in one send.
     this.outgoing = Buffer.from(text);
-    for (const s of this.streams) s.res.cork(s.flush);
+    for (const s of this.streams) s.x.res.cork(s.flush);
     this.outgoing = Buffer.alloc(0);
-  }
-
-  private write(s: Stream, text: string | Buffer): void {
-    if (!s.open) return;
-    const ok = s.res.write(text);
-    if (ok) {
-      s.unconfirmed = 0;
-      return;
-    }
-    s.unconfirmed += text.length;
-    if (s.unconfirmed > (this.opts.maxBufferedBytes ?? 256 * 1024)) {
-      // A client that does not read: drop it rather than hold its events.
-      s.open = false;
-      this.streams.delete(s);
-      this.dropped++;
-      s.res.close();
-    }
   }
 }

@@ -2,7 +2,10 @@
 import { isAscii, isUtf8 } from 'node:buffer';
 import * as uWS from 'uWebSockets.js';
 import { parseBatchFrame, type FrameError } from '../domain/order.ts';
+import { readBody } from '../http/uws-body.ts';
+import { answer, openExchange } from '../http/uws-exchange.ts';
 import { writeAnswer } from '../http/uws-reply.ts';
+import { jsonAnswer } from '../platform/http-answer.ts';
 import { createBearerGuard, Unauthorized } from '../platform/tokens.ts';
 import { createFrameScanner } from './frame-scanner.ts';
 import type { BatchOutcome, GroupCommitter } from './group-commit.ts';
@@ -146,50 +149,32 @@ export function startIngestServer(opts: IngestServerOptions): Promise<IngestServ
   });
 
   app.post('/v1/orders', (res, req) => {
-    let aborted = false;
-    res.onAborted(() => {
-      aborted = true;
-    });
+    const x = openExchange(res);
     const denied = httpGuard(req.getHeader('authorization'), req.getQuery() ?? '');
-    const declared = Number(req.getHeader('content-length') || '0');
-    const respond = (status: string, body: string, headers: Record<string, string> = {}, closeConnection = false) => {
-      if (aborted) return;
-      res.cork(() => {
-        res.writeStatus(status).writeHeader('Content-Type', 'application/json');
-        for (const [k, v] of Object.entries(headers)) res.writeHeader(k, v);
-        res.end(body, closeConnection);
-      });
-      aborted = true;
-    };
+    const declared = req.getHeader('content-length');
+    const respond = (status: number, body: string, headers: Record<string, string> = {}, closeConnection = false) =>
+      answer(x, { status, headers: { 'Content-Type': 'application/json', ...headers }, body }, closeConnection);
     if (denied instanceof Unauthorized) {
       refused.inc();
-      return respond('401 Unauthorized', denied.body, { 'WWW-Authenticate': denied.challenge }, true);
+      return respond(401, denied.body, { 'WWW-Authenticate': denied.challenge }, true);
     }
     const tooLarge = () => {
       frameErrors.inc();
-      respond('413 Payload Too Large', JSON.stringify({ batch: null, error: `body: larger than ${maxFrame} bytes` }), {}, true);
+      return jsonAnswer(413, { batch: null, error: `body: larger than ${maxFrame} bytes` });
     };
-    if (declared > maxFrame) return tooLarge();
-    const chunks: Buffer[] = [];
-    let size = 0;
-    res.onData((chunk, isLast) => {
-      if (aborted) return;
-      size += chunk.byteLength;
-      if (size > maxFrame) return tooLarge();
-      chunks.push(Buffer.from(chunk.slice(0)));
-      if (!isLast) return;
+    readBody(x, { declaredLength: declared === '' ? undefined : Number(declared), maxBytes: maxFrame, tooLarge }, (body) => {
       const refuse = (e: FrameError) => {
         frameErrors.inc();
-        respond('400 Bad Request', JSON.stringify(e.error === 'frame: not valid UTF-8' ? { batch: null, error: 'body: not valid UTF-8' } : e));
+        respond(400, JSON.stringify(e.error === 'frame: not valid UTF-8' ? { batch: null, error: 'body: not valid UTF-8' } : e));
       };
       try {
-        take(Buffer.concat(chunks, size), Date.now(), refuse, () => true, (batch, o) => {
-          if (o.kind === 'ack') respond('200 OK', JSON.stringify(o.ack));
-          else respond('503 Service Unavailable', outcomeFrame(batch, o), { 'Retry-After': String(Math.max(1, Math.ceil(o.retryAfterMs / 1000))) });
+        take(body, Date.now(), refuse, () => true, (batch, o) => {
+          if (o.kind === 'ack') respond(200, JSON.stringify(o.ack));
+          else respond(503, outcomeFrame(batch, o), { 'Retry-After': String(Math.max(1, Math.ceil(o.retryAfterMs / 1000))) });
         });
       } catch (e) {
         opts.log?.('ingest.internal_error', { error: String(e), stack: (e as Error).stack });
-        respond('500 Internal Server Error', JSON.stringify({ batch: null, error: 'internal error: the body was not taken; send it again' }));
+        respond(500, JSON.stringify({ batch: null, error: 'internal error: the body was not taken; send it again' }));
       }
     });
   });
