@@ -141,7 +141,7 @@ export function startIngestServer(opts: IngestServerOptions): Promise<IngestServ
     const declared = req.getHeader('content-length');
     if (denied instanceof Unauthorized) {
       refused.inc();
-      // Closed: the body is never read.
+      // Closed: the body is never read. Content-Type first, as every answer of this route (not denied.answer()).
       return answer(x, jsonAnswer(401, { error: denied.error }, { 'WWW-Authenticate': denied.challenge }), true);
     }
     const reply = (o: IngestOutcome) => answer(x, toHttpAnswer(counted(o)));
