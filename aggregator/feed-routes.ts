@@ -5,16 +5,14 @@ import { Hono, type Context, type MiddlewareHandler } from 'hono';
 import { cors } from 'hono/cors';
 import { etag } from 'hono/etag';
 import type { ShowConfig } from '../domain/show.ts';
+import { toResponse } from '../platform/http-answer.ts';
+import type { HttpEnv } from '../platform/http-env.ts';
 import type { OrderStore } from '../storage/storage.ts';
 import { toCsv, type Cell } from './csv.ts';
 import type { FrameData, LeaderEntry } from '../protocol/live-protocol.ts';
 import type { LiveState } from './live-state.ts';
 import { LiveTotals, SECONDS_KEPT, type TotalsReader } from './live-totals.ts';
-import type { RateLimiter } from './rate-limit.ts';
-
-export interface FeedEnv {
-  Bindings: { remoteAddress?: string };
-}
+import { tooManyRequests, type RateLimiter } from './rate-limit.ts';
 
 export interface FeedRoutesOptions {
   show: ShowConfig;
@@ -48,14 +46,10 @@ function instantSeconds(name: string, v: string | undefined, fallback: number): 
   return Math.floor(t / 1000);
 }
 
-function rateLimit(limiter: RateLimiter): MiddlewareHandler<FeedEnv> {
+function rateLimit(limiter: RateLimiter): MiddlewareHandler<HttpEnv> {
   return async (c, next) => {
     const d = limiter.take(c.env?.remoteAddress ?? 'unknown');
-    if (!d.allowed) {
-      for (const [k, v] of Object.entries(d.headers)) c.header(k, v);
-      c.header('Cache-Control', 'no-store');
-      return c.json({ error: `rate limit: too many requests from this client; retry after ${d.retryAfterSeconds} s` }, 429);
-    }
+    if (!d.allowed) return toResponse(tooManyRequests(d));
     await next();
     for (const [k, v] of Object.entries(d.headers)) c.res.headers.set(k, v);
   };
@@ -107,7 +101,7 @@ export function createFeedRoutes(opts: FeedRoutesOptions) {
     return { entries: b[name as Board][w].slice(0, limit), window: w, minute: b.minute };
   }
 
-  const app = new Hono<FeedEnv>();
+  const app = new Hono<HttpEnv>();
   app.onError((err, c) => {
     if (err instanceof BadParam) return c.json({ error: err.message }, 400);
     if (err instanceof NotFound) return c.json({ error: err.message }, 404);

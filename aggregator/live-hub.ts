@@ -1,7 +1,9 @@
 // The live state channel on the HTTP port: uWS pub/sub of the topics of live-protocol.ts. A subscriber gets the
 // topic's snapshot at once, then every update (rev + 1 each); one that falls too far behind is dropped.
 import * as uWS from 'uWebSockets.js';
-import { createTokenCheck, presentedToken } from '../platform/tokens.ts';
+import { writeAnswer } from '../http/uws-reply.ts';
+import { jsonAnswer } from '../platform/http-answer.ts';
+import { createBearerGuard } from '../platform/tokens.ts';
 import {
   isTopic,
   LIVE_PATH,
@@ -80,7 +82,7 @@ export class LiveHub {
     this.app = app;
     this.opts = opts;
     const maxBackpressure = opts.maxBackpressureBytes ?? 256 * 1024;
-    const isProducer = createTokenCheck(opts.producerTokens);
+    const producerGuard = createBearerGuard(opts.producerTokens);
     app.ws<SocketData>(LIVE_PATH, {
       maxPayloadLength: 16 * 1024,
       maxBackpressure,
@@ -92,20 +94,14 @@ export class LiveHub {
         const authorization = req.getHeader('authorization');
         const query = req.getQuery() ?? '';
         const producer =
-          isProducer(presentedToken(authorization, query)) ||
+          producerGuard(authorization, query) === true ||
           (opts.authorize?.({ authorization, cookie: req.getHeader('cookie'), origin: req.getHeader('origin'), host: req.getHeader('host'), query }) ?? false);
         const key = req.getHeader('sec-websocket-key');
         const protocol = req.getHeader('sec-websocket-protocol');
         const extensions = req.getHeader('sec-websocket-extensions');
         if (opts.admit && !opts.admit(res, req)) return;
-        if (this.sockets >= (opts.maxSockets ?? 50_000)) {
-          res.cork(() => res.writeStatus('503 Service Unavailable').writeHeader('retry-after', '5').end(JSON.stringify({ error: 'live channel full' })));
-          return;
-        }
-        if (url !== LIVE_PATH) {
-          res.cork(() => res.writeStatus('404 Not Found').end());
-          return;
-        }
+        if (this.sockets >= (opts.maxSockets ?? 50_000)) return writeAnswer(res, jsonAnswer(503, { error: 'live channel full' }, { 'Retry-After': '5' }));
+        if (url !== LIVE_PATH) return writeAnswer(res, { status: 404, headers: {}, body: '' });
         res.cork(() => res.upgrade<SocketData>({ id: this.nextId++, producer, topics: new Set() }, key, protocol, extensions, context));
       },
       open: (ws) => {

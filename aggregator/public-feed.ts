@@ -3,6 +3,11 @@
 // `id:`, Last-Event-ID resume from a bounded history, a heartbeat comment every 15 s and per-client backpressure.
 import { createHash } from 'node:crypto';
 import type { HttpRequest, HttpResponse, TemplatedApp } from 'uWebSockets.js';
+import { jsonAnswer } from '../platform/http-answer.ts';
+import { live, openExchange, type Exchange } from '../http/uws-exchange.ts';
+import { ResponsePump } from '../http/uws-pump.ts';
+import { writeAnswer } from '../http/uws-reply.ts';
+import { admitClient } from './admit-client.ts';
 import type { RateLimiter } from './rate-limit.ts';
 
 export const STATS_CACHE_CONTROL = 'public, max-age=1, s-maxage=1, stale-while-revalidate=2, stale-if-error=60';
@@ -32,10 +37,8 @@ interface SseEvent {
 }
 
 interface Stream {
-  res: HttpResponse;
-  /** Bytes handed to uWS since it last reported the socket writable. */
-  unconfirmed: number;
-  open: boolean;
+  x: Exchange;
+  out: ResponsePump;
   /** Writes the event being sent to every stream; made once per stream, not once per stream and event. */
   flush: () => void;
 }
@@ -49,10 +52,6 @@ export function etagMatches(ifNoneMatch: string, etag: string): boolean {
   if (ifNoneMatch === '') return false;
   if (ifNoneMatch.trim() === '*') return true;
   return ifNoneMatch.split(',').some((t) => t.trim().replace(/^W\//, '') === etag);
-}
-
-export function clientAddress(res: HttpResponse): string {
-  return Buffer.from(res.getRemoteAddressAsText()).toString();
 }
 
 export class PublicFeed {
@@ -95,8 +94,9 @@ export class PublicFeed {
   close(): void {
     if (this.heartbeat !== null) clearInterval(this.heartbeat);
     for (const s of this.streams) {
-      s.open = false;
-      s.res.cork(() => s.res.end());
+      if (!live(s.x)) continue;
+      s.x.res.cork(() => s.x.res.end());
+      s.x.finished = true;
     }
     this.streams.clear();
   }
@@ -154,26 +154,17 @@ export class PublicFeed {
     for (const [k, v] of Object.entries(extra)) res.writeHeader(k, v);
   }
 
-  private refuse(res: HttpResponse, headers: Record<string, string>, retryAfter: number): void {
-    res.cork(() => {
-      res.writeStatus('429 Too Many Requests');
-      this.headers(res, { ...headers, 'Content-Type': 'application/json', 'Cache-Control': 'no-store' });
-      res.end(JSON.stringify({ error: `rate limit: too many requests from this client; retry after ${retryAfter} s` }));
-    });
-  }
-
   private serveStats(res: HttpResponse, req: HttpRequest, head: boolean): void {
     const ifNoneMatch = req.getHeader('if-none-match');
-    const limiter = this.opts.limiter;
-    const decision = limiter.enabled ? limiter.take(clientAddress(res)) : null;
-    if (decision !== null && !decision.allowed) return this.refuse(res, decision.headers, decision.retryAfterSeconds);
+    const decision = admitClient(this.opts.limiter, res, CORS);
+    if (decision === null) return;
     const { body, etag } = this.current();
     const notModified = etagMatches(ifNoneMatch, etag);
     const headers = notModified ? this.notModifiedHeaders : this.okHeaders;
     res.cork(() => {
       res.writeStatus(notModified ? '304 Not Modified' : '200 OK');
       for (const [k, v] of headers) res.writeHeader(k, v);
-      if (decision !== null) for (const k in decision.headers) res.writeHeader(k, decision.headers[k]!);
+      for (const k in decision.headers) res.writeHeader(k, decision.headers[k]!);
       if (notModified) res.endWithoutBody();
       else if (head) {
         res.writeHeader('Content-Length', this.contentLength);
@@ -184,23 +175,17 @@ export class PublicFeed {
 
   private openStream(res: HttpResponse, req: HttpRequest): void {
     const lastId = req.getHeader('last-event-id') || new URLSearchParams(req.getQuery() ?? '').get('lastEventId') || '';
-    const decision = this.opts.limiter.take(clientAddress(res));
-    if (!decision.allowed) return this.refuse(res, decision.headers, decision.retryAfterSeconds);
-    if (this.streams.size >= (this.opts.maxStreams ?? 50_000)) {
-      res.cork(() => res.writeStatus('503 Service Unavailable').writeHeader('Retry-After', '5').end(JSON.stringify({ error: 'stream: server full' })));
-      return;
-    }
-    const s: Stream = { res, unconfirmed: 0, open: true, flush: () => this.write(s, this.outgoing) };
-    res.onAborted(() => {
-      s.open = false;
-      this.streams.delete(s);
+    const decision = admitClient(this.opts.limiter, res, CORS);
+    if (decision === null) return;
+    if (this.streams.size >= (this.opts.maxStreams ?? 50_000)) return writeAnswer(res, jsonAnswer(503, { error: 'stream: server full' }, { ...CORS, 'Retry-After': '5' }));
+    const x = openExchange(res);
+    const out = new ResponsePump(x, {
+      maxBufferedBytes: this.opts.maxBufferedBytes ?? 256 * 1024,
+      // A client that does not read: dropped rather than holding its events.
+      onOverflow: () => this.dropped++,
     });
-    res.onWritable(() => {
-      // Registering onWritable stops uWS draining its own queue on writable events: an empty cork flushes it.
-      res.cork(() => undefined);
-      s.unconfirmed = 0;
-      return true;
-    });
+    const s: Stream = { x, out, flush: () => out.write(this.outgoing) };
+    x.clientGone.signal.addEventListener('abort', () => this.streams.delete(s), { once: true });
     this.streams.add(s);
     // Resume: every held event after the last one seen; if it is no longer held (or none was given), the
     // current snapshot, so the client is never left without the figures.
@@ -224,7 +209,7 @@ export class PublicFeed {
         const last = this.history.at(-1);
         text += last !== undefined ? last.text : `event: stats\ndata: ${this.current().body}\n\n`;
       }
-      this.write(s, text);
+      s.out.write(text);
     });
   }
 
@@ -232,24 +217,7 @@ export class PublicFeed {
     // Encoded once for every stream, rather than once per stream inside uWS; each write corked, so the chunk's
     // framing and the event leave in one send.
     this.outgoing = Buffer.from(text);
-    for (const s of this.streams) s.res.cork(s.flush);
+    for (const s of this.streams) s.x.res.cork(s.flush);
     this.outgoing = Buffer.alloc(0);
-  }
-
-  private write(s: Stream, text: string | Buffer): void {
-    if (!s.open) return;
-    const ok = s.res.write(text);
-    if (ok) {
-      s.unconfirmed = 0;
-      return;
-    }
-    s.unconfirmed += text.length;
-    if (s.unconfirmed > (this.opts.maxBufferedBytes ?? 256 * 1024)) {
-      // A client that does not read: drop it rather than hold its events.
-      s.open = false;
-      this.streams.delete(s);
-      this.dropped++;
-      s.res.close();
-    }
   }
 }

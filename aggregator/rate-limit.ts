@@ -1,5 +1,6 @@
 // Per-client rate limit of the public feed: a token bucket per client address, answered with the IETF
 // RateLimit / RateLimit-Policy fields (draft-ietf-httpapi-ratelimit-headers) and Retry-After on 429.
+import type { HttpAnswer } from '../platform/http-answer.ts';
 
 export interface RateLimitOptions {
   /** Requests a client may make per second, sustained; 0 turns the limit off. */
@@ -14,9 +15,21 @@ export interface RateLimitOptions {
 export interface RateDecision {
   allowed: boolean;
   /** Header fields to send with the answer (allowed or not). */
-  headers: Record<string, string>;
+  headers: Readonly<Record<string, string>>;
   /** Seconds until a refused client may try again. */
   retryAfterSeconds: number;
+}
+
+/** The decision of a limiter that is turned off: every request passes, with no fields to send. */
+export const UNLIMITED: RateDecision = Object.freeze({ allowed: true, headers: Object.freeze({}), retryAfterSeconds: 0 });
+
+/** The 429 of every rate-limited endpoint, HTTP or live-channel upgrade: the decision's fields, never cached. */
+export function tooManyRequests(d: RateDecision): HttpAnswer {
+  return {
+    status: 429,
+    headers: { ...d.headers, 'Content-Type': 'application/json', 'Cache-Control': 'no-store' },
+    body: JSON.stringify({ error: `rate limit: too many requests from this client; retry after ${d.retryAfterSeconds} s` }),
+  };
 }
 
 interface Bucket {
@@ -46,7 +59,7 @@ export class RateLimiter {
 
   /** Takes one request from the client's bucket. */
   take(client: string): RateDecision {
-    if (!this.enabled) return { allowed: true, headers: {}, retryAfterSeconds: 0 };
+    if (!this.enabled) return UNLIMITED;
     const t = this.now();
     let b = this.buckets.get(client);
     if (b === undefined) {

@@ -3,7 +3,7 @@
 // the browser sends one, an Origin of this very host. Also the cookie's name and attributes for the scheme in use.
 import type { Context } from 'hono';
 import { getCookie } from 'hono/cookie';
-import { presentedToken } from '../platform/tokens.ts';
+import { createBearerGuard, Unauthorized, type BearerGuard } from '../platform/tokens.ts';
 import { ControlError } from './control-error.ts';
 import type { Actor } from './cue-engine.ts';
 import type { Role } from './roles.ts';
@@ -16,6 +16,8 @@ export interface Principal extends Actor {
 }
 
 export const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
+/** The challenge of every 401 of the control room, token or session. */
+export const CONTROL_CHALLENGE = 'Bearer realm="gala-control"';
 // Letters, marks, numbers, punctuation, symbols and plain spaces: no control or format characters.
 const OPERATOR = /^[\p{L}\p{M}\p{N}\p{P}\p{S} ]{1,64}$/u;
 
@@ -48,15 +50,20 @@ export function sameOrigin(c: Context): boolean {
   }
 }
 
+/** A role's token, as Bearer header or (live channel upgrades) `?token=`, or the control room's 401. */
+export function createRoleGuard(roleOf: (token: string | null) => Role | null): BearerGuard<Role> {
+  return createBearerGuard(roleOf, { challenge: CONTROL_CHALLENGE, error: 'authorization: the token is not valid (Authorization: Bearer <token>)' });
+}
+
 /**
  * Resolves the principal of a request, or throws 401/403. A Bearer header is never mixed with a cookie: a wrong
  * token is refused even if a session cookie is present.
  */
-export function authenticate(c: Context, sessions: SessionStore, roleOf: (t: string | null) => Role | null): Principal {
+export function authenticate(c: Context, sessions: SessionStore, bearer: BearerGuard<Role>): Principal {
   const authz = c.req.header('authorization');
   if (authz !== undefined && authz !== '') {
-    const role = roleOf(presentedToken(authz, ''));
-    if (role === null) throw new ControlError(401, 'authorization: the token is not valid (Authorization: Bearer <token>)');
+    const role = bearer(authz, '');
+    if (role instanceof Unauthorized) throw new ControlError(role.status, role.error);
     const named = c.req.header('x-operator');
     const operator = named === undefined || named === '' ? `${role} token` : parseOperator(named, 'x-operator');
     return { operator, role, via: 'token', session: null };

@@ -5,6 +5,7 @@ import { Hono, type Context } from 'hono';
 import { getCookie } from 'hono/cookie';
 import { buildControlAssets, STYLE_ENTRY, type BuiltControlAssets } from './control-assets.ts';
 import { lazyBundle } from '../http/browser-bundle.ts';
+import type { HttpEnv } from '../platform/http-env.ts';
 import { isHttps, sessionCookieName } from './control-auth.ts';
 import type { SessionStore } from './sessions.ts';
 
@@ -63,7 +64,7 @@ export function createControlPages(opts: ControlPagesOptions) {
   };
   const signedIn = (c: Context) => opts.sessions.get(getCookie(c, sessionCookieName(isHttps(c)))) !== null;
 
-  const app = new Hono();
+  const app = new Hono<HttpEnv>();
   app.get('/control/login', (c) => page(c, 'login'));
   app.get('/control', (c) => (signedIn(c) ? page(c, 'control') : c.redirect('/control/login', 303)));
   app.get('/control/live', (c) => (signedIn(c) ? page(c, 'live') : c.redirect('/control/login?next=live', 303)));

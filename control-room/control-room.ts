@@ -3,12 +3,13 @@
 import type { ControlState } from '../protocol/control-state.ts';
 export type { ControlState } from '../protocol/control-state.ts';
 import type { TotalsReader } from '../aggregator/index.ts';
-import { presentedToken } from '../platform/tokens.ts';
+import { Unauthorized, type BearerGuard } from '../platform/tokens.ts';
 import type { TriggerCondition } from '../domain/rundown.ts';
 import type { Rundown } from '../domain/rundown.ts';
 import type { Graphics } from '../overlays/server/graphics.ts';
 import type { Log } from '../platform/log.ts';
 import { AuditLog, type AuditInput } from './audit-log.ts';
+import { createRoleGuard } from './control-auth.ts';
 import { ControlError } from './control-error.ts';
 import { CueEngine, type Actor, type RunView } from './cue-engine.ts';
 import { DataTriggers, type TriggerValues, type TriggerView } from './data-triggers.ts';
@@ -43,6 +44,8 @@ export class ControlRoom {
   readonly sessions: SessionStore;
   readonly audit: AuditLog;
   readonly roleOf: (token: string | null) => Role | null;
+  /** The role a request's token grants, or the 401. */
+  readonly bearer: BearerGuard<Role>;
   readonly rehearsal: RehearsalHandle | null;
   private readonly units = new Map<string, number>();
   private publishQueued = false;
@@ -57,6 +60,7 @@ export class ControlRoom {
     this.audit = opts.audit;
     this.sessions = opts.sessions ?? new SessionStore();
     this.roleOf = createRoleResolver(opts.tokens);
+    this.bearer = createRoleGuard(this.roleOf);
     this.engine = new CueEngine({
       rundown: opts.rundown,
       graphics: opts.graphics,
@@ -143,7 +147,7 @@ export class ControlRoom {
    * session cookie on a same-origin upgrade (a cross-site page must not read the cue list with a producer's cookie).
    */
   liveAuthorized(h: { authorization: string; cookie: string; origin: string; host: string; query: string }): boolean {
-    if (this.roleOf(presentedToken(h.authorization, h.query)) !== null) return true;
+    if (!(this.bearer(h.authorization, h.query) instanceof Unauthorized)) return true;
     if (h.origin !== '') {
       try {
         if (new URL(h.origin).host !== h.host) return false;

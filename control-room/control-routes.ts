@@ -4,14 +4,14 @@
 import { Hono, type Context } from 'hono';
 import { deleteCookie, setCookie } from 'hono/cookie';
 import { parseTrigger, RundownError } from '../domain/rundown.ts';
+import type { HttpEnv } from '../platform/http-env.ts';
 import { auditCsv } from './audit-log.ts';
-import { authenticate, CsrfError, isHttps, parseOperator, sameOrigin, sessionCookieName, type Principal } from './control-auth.ts';
+import { authenticate, CONTROL_CHALLENGE, CsrfError, isHttps, parseOperator, sameOrigin, sessionCookieName, type Principal } from './control-auth.ts';
 import { ControlError } from './control-error.ts';
 import type { ControlRoom } from './control-room.ts';
 import { hasRole, type Role } from './roles.ts';
 import { mountRehearsalRoutes } from './rehearsal/rehearsal-routes.ts';
 
-type Env = { Bindings: { remoteAddress?: string } };
 type Body = Record<string, unknown>;
 
 /** What an action handler answers: the body, and a line for the audit. */
@@ -24,12 +24,12 @@ export interface Outcome {
 export const CONTROL_PREFIX = '/v1/control';
 
 /** The app and the route wrapper (authenticate, check the role, run, audit), for features that mount routes here. */
-export type ControlApp = Hono<Env>;
+export type ControlApp = Hono<HttpEnv>;
 export type ControlRoute = (
   action: string | null,
   need: Role,
-  fn: (c: Context<Env>, p: Principal, body: Body) => Outcome | Response | Promise<Outcome | Response>,
-) => (c: Context<Env>) => Promise<Response>;
+  fn: (c: Context<HttpEnv>, p: Principal, body: Body) => Outcome | Response | Promise<Outcome | Response>,
+) => (c: Context<HttpEnv>) => Promise<Response>;
 
 async function readBody(c: Context): Promise<Body> {
   const text = await c.req.text();
@@ -65,11 +65,11 @@ function optAfter(b: Body): string | null | undefined {
 }
 
 export function createControlRoutes(room: ControlRoom, opts: { openapi: () => object }) {
-  const app = new Hono<Env>();
+  const app = new Hono<HttpEnv>();
   const fail = (c: Context, e: ControlError) => {
     c.header('Cache-Control', 'no-store');
     c.header('X-Content-Type-Options', 'nosniff');
-    if (e.status === 401) c.header('WWW-Authenticate', 'Bearer realm="gala-control"');
+    if (e.status === 401) c.header('WWW-Authenticate', CONTROL_CHALLENGE);
     return c.json(e.status === 409 ? { error: e.message, state: room.state() } : { error: e.message }, e.status);
   };
   const asControlError = (e: unknown): ControlError | null =>
@@ -80,12 +80,12 @@ export function createControlRoutes(room: ControlRoom, opts: { openapi: () => ob
    * which are not audited); refusals of an identified caller (403, 409, 400) are audited too.
    */
   const route: ControlRoute =
-    (action: string | null, need: Role, fn: (c: Context<Env>, p: Principal, body: Body) => Outcome | Response | Promise<Outcome | Response>) =>
-    async (c: Context<Env>) => {
+    (action: string | null, need: Role, fn: (c: Context<HttpEnv>, p: Principal, body: Body) => Outcome | Response | Promise<Outcome | Response>) =>
+    async (c: Context<HttpEnv>) => {
       let p: Principal | null = null;
       const target = c.req.param('id') ?? null;
       try {
-        p = authenticate(c, room.sessions, room.roleOf);
+        p = authenticate(c, room.sessions, room.bearer);
         if (!hasRole(p.role, need)) throw new ControlError(403, `role: ${action ?? 'this'} needs the ${need} role or higher (you are ${p.role})`);
         const body = action === null ? {} : await readBody(c);
         const out = await fn(c, p, body);

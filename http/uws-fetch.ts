@@ -1,11 +1,15 @@
 // Serves a Fetch-style handler (the Hono app) on a uWebSockets.js App: capped request bodies, backpressured streaming responses.
-import { STATUS_CODES } from 'node:http';
 import type { HttpRequest, HttpResponse, TemplatedApp } from 'uWebSockets.js';
+import { jsonAnswer } from '../platform/http-answer.ts';
+import type { RequestBindings } from '../platform/http-env.ts';
+import { clientAddress } from './client-address.ts';
+import { concat, readBody } from './uws-body.ts';
+import { answer, live, openExchange, type Exchange } from './uws-exchange.ts';
+import { endWhole, ResponsePump } from './uws-pump.ts';
+import { statusLine } from './uws-reply.ts';
 
-/** What the bridge knows of the client beyond the request: handed to Hono as `c.env`. */
-export interface FetchEnv {
-  remoteAddress: string;
-}
+/** What the bridge knows of the client beyond the request: handed to Hono as `c.env` (always set here). */
+export type FetchEnv = Required<RequestBindings>;
 
 export type FetchHandler = (req: Request, env: FetchEnv) => Response | Promise<Response>;
 
@@ -52,7 +56,7 @@ export function mountFetch(app: TemplatedApp, handler: FetchHandler, opts: Mount
       serve(x, req, handler, limits, report);
     } catch (err) {
       report(err);
-      replyJson(x, 500, { error: 'internal error' });
+      answer(x, jsonAnswer(500, { error: 'internal error' }));
     }
   });
 }
@@ -79,43 +83,12 @@ function defaultOnError(err: unknown): void {
   console.error('uws-fetch:', err);
 }
 
-/** One request/response pair; every access to `res` goes through `live`, since uWS throws once it is gone. */
-interface Exchange {
-  res: HttpResponse;
-  /** Aborted from uWS's onAborted: the client left, timed out, or we closed the connection. */
-  clientGone: AbortController;
-  /** The response was ended successfully; uWS owns the socket from here. */
-  finished: boolean;
-  /** Resolves a pump waiting for the socket to accept more. */
-  wake: (() => void) | undefined;
-}
-
-function openExchange(res: HttpResponse): Exchange {
-  const x: Exchange = { res, clientGone: new AbortController(), finished: false, wake: undefined };
-  // Must be attached before the route handler returns, or uWS terminates the process.
-  res.onAborted(() => {
-    x.clientGone.abort();
-    wakePump(x);
-  });
-  return x;
-}
-
-function live(x: Exchange): boolean {
-  return !x.finished && !x.clientGone.signal.aborted;
-}
-
-function wakePump(x: Exchange): void {
-  const wake = x.wake;
-  x.wake = undefined;
-  wake?.();
-}
-
 function serve(x: Exchange, req: HttpRequest, handler: FetchHandler, limits: Limits, report: (err: unknown) => void): void {
   // HttpRequest is stack-allocated by uWS: everything must be read before the first await.
   const head = readRequestHead(req);
-  const env: FetchEnv = { remoteAddress: Buffer.from(x.res.getRemoteAddressAsText()).toString() };
+  const env: FetchEnv = { remoteAddress: clientAddress(x.res) };
   if (typeof head === 'string') {
-    replyJson(x, 400, { error: head });
+    answer(x, jsonAnswer(400, { error: head }));
     return;
   }
   const run = (body: Uint8Array<ArrayBuffer> | undefined): void => {
@@ -128,7 +101,8 @@ function serve(x: Exchange, req: HttpRequest, handler: FetchHandler, limits: Lim
     run(undefined);
     return;
   }
-  readBody(x, head.contentLength, limits.maxBodyBytes, run);
+  const tooLarge = () => jsonAnswer(413, { error: 'payload too large', limitBytes: limits.maxBodyBytes });
+  readBody(x, { declaredLength: head.contentLength, maxBytes: limits.maxBodyBytes, tooLarge }, run);
 }
 
 interface RequestHead {
@@ -161,49 +135,6 @@ function readRequestHead(req: HttpRequest): RequestHead | string {
   return { method, url, headers, contentLength };
 }
 
-/**
- * Collects the body into one buffer, at most `limit` bytes, then calls `done`. Over the limit (declared or
- * while streaming) it answers 413 and closes the connection, so the rest of the upload is never read.
- */
-function readBody(
-  x: Exchange,
-  declared: number | undefined,
-  limit: number,
-  done: (body: Uint8Array<ArrayBuffer>) => void,
-): void {
-  if (declared !== undefined && declared > limit) {
-    replyTooLarge(x, limit);
-    return;
-  }
-  const chunks: Uint8Array<ArrayBuffer>[] = [];
-  let total = 0;
-  let over = false;
-  x.res.onData((chunk, isLast) => {
-    if (over) return;
-    total += chunk.byteLength;
-    if (total > limit) {
-      over = true;
-      chunks.length = 0;
-      replyTooLarge(x, limit);
-      return;
-    }
-    // uWS neuters the ArrayBuffer when this callback returns: keep a copy.
-    if (chunk.byteLength > 0) chunks.push(new Uint8Array(chunk.slice(0)));
-    if (isLast) done(concat(chunks, total));
-  });
-}
-
-function concat<T extends ArrayBufferLike>(chunks: Uint8Array<T>[], total: number): Uint8Array<T | ArrayBuffer> {
-  if (chunks.length === 1 && chunks[0] !== undefined) return chunks[0];
-  const out = new Uint8Array(total);
-  let offset = 0;
-  for (const chunk of chunks) {
-    out.set(chunk, offset);
-    offset += chunk.byteLength;
-  }
-  return out;
-}
-
 async function dispatch(
   x: Exchange,
   head: RequestHead,
@@ -223,7 +154,7 @@ async function dispatch(
     });
   } catch (err) {
     // Forbidden methods (CONNECT, TRACE) and invalid method tokens end up here.
-    replyJson(x, 400, { error: err instanceof Error ? err.message : 'bad request' });
+    answer(x, jsonAnswer(400, { error: err instanceof Error ? err.message : 'bad request' }));
     return;
   }
   let response: Response;
@@ -234,7 +165,7 @@ async function dispatch(
     }
   } catch (err) {
     report(err);
-    replyJson(x, 500, { error: 'internal error' });
+    answer(x, jsonAnswer(500, { error: 'internal error' }));
     return;
   }
   await writeResponse(x, head.method.toUpperCase(), response, limits, report);
@@ -342,26 +273,11 @@ function toBytes(value: unknown): Uint8Array {
   throw new TypeError(`response body chunk must be bytes, got ${typeof value}`);
 }
 
-/** Sends a complete body with Content-Length; tryEnd + onWritable keep a large one from being copied into uWS. */
+/** Sends a complete body with Content-Length. */
 function sendWhole(x: Exchange, response: Response, body: Uint8Array): void {
   x.res.cork(() => {
     writeHead(x.res, response);
-    if (body.byteLength === 0) {
-      x.res.end();
-      x.finished = true;
-      return;
-    }
-    const base = x.res.getWriteOffset();
-    const [, done] = x.res.tryEnd(body, body.byteLength);
-    if (done) {
-      x.finished = true;
-      return;
-    }
-    x.res.onWritable((offset) => {
-      const [ok, finished] = x.res.tryEnd(body.subarray(offset - base), body.byteLength);
-      if (finished) x.finished = true;
-      return ok;
-    });
+    endWhole(x, body);
   });
 }
 
@@ -377,45 +293,22 @@ async function pump(
   limits: Limits,
 ): Promise<void> {
   const res = x.res;
-  // Counts bytes handed to uWS since it last reported an empty queue: an upper bound on what it buffers.
-  let unconfirmed = 0;
-  let probeNext = false;
+  const out = new ResponsePump(x, { maxBufferedBytes: limits.maxBufferedBytes });
   let headWritten = false;
-  res.onWritable(() => {
-    // Once onWritable is registered uWS stops draining its own queue on writable events; an empty cork
-    // flushes it, or the tail of the last write would wait for the next one (an SSE event, indefinitely).
-    res.cork(() => undefined);
-    probeNext = true;
-    wakePump(x);
-    return true;
-  });
 
   const writeBytes = async (chunk: Uint8Array): Promise<void> => {
     let offset = 0;
     while (offset < chunk.byteLength && live(x)) {
-      const size = probeNext ? PROBE_BYTES : WRITE_SLICE_BYTES;
+      const size = out.drained ? PROBE_BYTES : WRITE_SLICE_BYTES;
       const slice = chunk.subarray(offset, offset + size);
       offset += slice.byteLength;
-      probeNext = false;
       let ok = false;
       res.cork(() => {
         if (!headWritten) writeHead(res, response);
         headWritten = true;
-        ok = res.write(slice);
+        ok = out.write(slice);
       });
-      if (ok) {
-        unconfirmed = 0;
-        continue;
-      }
-      unconfirmed += slice.byteLength;
-      if (unconfirmed > limits.maxBufferedBytes) {
-        // The client drains less than we queue, wake-up after wake-up: drop it rather than grow.
-        res.cork(() => res.close());
-        return;
-      }
-      await new Promise<void>((resolve) => {
-        x.wake = resolve;
-      });
+      if (!ok) await out.writable();
     }
   };
 
@@ -438,8 +331,7 @@ async function pump(
 }
 
 function writeHead(res: HttpResponse, response: Response): void {
-  // HTTP/1.1 needs the space after the code even when the reason phrase is empty.
-  res.writeStatus(`${response.status} ${response.statusText || STATUS_CODES[response.status] || ''}`);
+  res.writeStatus(statusLine(response.status, response.statusText));
   for (const [name, value] of response.headers) {
     if (FRAMING_HEADERS.has(name) || name === 'set-cookie') continue;
     res.writeHeader(name, value);
@@ -448,18 +340,3 @@ function writeHead(res: HttpResponse, response: Response): void {
   for (const cookie of response.headers.getSetCookie()) res.writeHeader('set-cookie', cookie);
 }
 
-function replyJson(x: Exchange, status: number, body: object, closeConnection = false): void {
-  if (!live(x)) return;
-  x.res.cork(() => {
-    x.res
-      .writeStatus(`${status} ${STATUS_CODES[status] ?? ''}`)
-      .writeHeader('content-type', 'application/json')
-      .end(JSON.stringify(body), closeConnection);
-  });
-  x.finished = true;
-}
-
-function replyTooLarge(x: Exchange, limit: number): void {
-  // Closing is the only way to refuse the rest of an upload without reading it.
-  replyJson(x, 413, { error: 'payload too large', limitBytes: limit }, true);
-}

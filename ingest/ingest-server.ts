@@ -1,11 +1,16 @@
 // The ingest listener (uWebSockets.js): WebSocket /v1/ingest, POST /v1/orders and GET /metrics, per the contract.
-import { isAscii, isUtf8 } from 'node:buffer';
+// Both ingest routes parse their bytes into one message at the edge, and answer the outcome of handling it each
+// in its own framing (ingest-outcome.ts).
 import * as uWS from 'uWebSockets.js';
-import { parseBatchFrame, type FrameError } from '../domain/order.ts';
-import { createTokenCheck, presentedToken } from '../platform/tokens.ts';
-import { createFrameScanner } from './frame-scanner.ts';
-import type { BatchOutcome, GroupCommitter } from './group-commit.ts';
+import { readBody } from '../http/uws-body.ts';
+import { answer, openExchange } from '../http/uws-exchange.ts';
+import { writeAnswer } from '../http/uws-reply.ts';
+import { jsonAnswer } from '../platform/http-answer.ts';
 import type { Registry } from '../platform/metrics.ts';
+import { createBearerGuard, Unauthorized } from '../platform/tokens.ts';
+import type { GroupCommitter } from './group-commit.ts';
+import { createIngestParser, isBatch, submitBatch } from './ingest-message.ts';
+import { isFrameError, toFrame, toHttpAnswer, type IngestOutcome } from './ingest-outcome.ts';
 
 export interface IngestServerOptions {
   host: string;
@@ -37,51 +42,46 @@ interface Conn {
   closed: boolean;
 }
 
-
-function outcomeFrame(batch: string, o: BatchOutcome): string {
-  return o.kind === 'ack' ? JSON.stringify(o.ack) : JSON.stringify({ batch, error: 'unavailable', retryAfterMs: o.retryAfterMs });
-}
-
 export function startIngestServer(opts: IngestServerOptions): Promise<IngestServer> {
   const maxFrame = opts.maxFrameBytes ?? 16 * 1024 * 1024;
   const maxBackpressure = opts.maxBackpressureBytes ?? 4 * 1024 * 1024;
   const maxInflight = opts.maxInflightPerConnection ?? 64;
-  const authorized = createTokenCheck(opts.tokens);
+  // The same tokens everywhere; the WebSocket's refusal also says where a browser-side client may put one.
+  const socketGuard = createBearerGuard(opts.tokens, { error: 'unauthorized: present a valid ingest token (Authorization: Bearer <token> or ?token=)' });
+  const httpGuard = createBearerGuard(opts.tokens, { error: 'unauthorized: present a valid ingest token' });
   const { committer, metrics } = opts;
   const sockets = new Set<uWS.WebSocket<Conn>>();
   const frameErrors = metrics.counter('gala_ingest_frame_errors_total', 'Frames and bodies refused as not a batch');
   const refused = metrics.counter('gala_ingest_unauthorized_total', 'Connections and requests refused for a missing or wrong token');
   metrics.gauge('gala_ingest_connections', 'Open ingest WebSocket connections', () => sockets.size);
+  const parse = createIngestParser({ currencies: opts.currencies, maxFrameBytes: maxFrame });
 
-  // Frames are almost always ASCII: latin1 decoding is then exact and gives V8 the one-byte strings its
-  // JSON parser is fastest on. Anything else must be valid UTF-8 (validated with simdutf, not replaced).
-  const scanner = createFrameScanner(opts.currencies);
-
-  /**
-   * Reads a frame and hands it to the committer: the fast scanner when it can prove the frame's shape,
-   * else decoding and JSON.parse. The bytes are used synchronously only (uWS frees them after the callback).
-   */
-  const take = (bytes: Uint8Array, receivedMs: number, refuse: (e: FrameError) => void, admit: (batch: string) => boolean, done: (batch: string, o: BatchOutcome) => void): void => {
-    const scanned = scanner.scan(bytes);
-    if (scanned.ok) {
-      if (!admit(scanned.batch)) return;
-      void committer.submitScanned(scanned.batch, scanned.orders, bytes, receivedMs).then((o) => done(scanned.batch, o));
-      return;
-    }
-    const text = decode(bytes);
-    if (text === null) return refuse({ batch: null, error: 'frame: not valid UTF-8' });
-    const parsed = parseBatchFrame(text);
-    if (!parsed.ok) return refuse({ batch: parsed.batch, error: parsed.error });
-    const batch = parsed.value.batch;
-    if (!admit(batch)) return;
-    void committer.submit(parsed.value, receivedMs).then((o) => done(batch, o));
+  /** Every outcome passes here on its way to the wire, so each is counted once whichever side answers it. */
+  const counted = (o: IngestOutcome): IngestOutcome => {
+    if (isFrameError(o)) frameErrors.inc();
+    return o;
   };
-
-  const decode = (buf: ArrayBuffer | Uint8Array): string | null => {
-    const b = buf instanceof Uint8Array ? Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength) : Buffer.from(buf);
-    if (isAscii(b)) return b.toString('latin1');
-    return isUtf8(b) ? b.toString('utf8') : null;
+  /** A bug must cost one batch its answer, not the process and every connection with it. */
+  const internalError = (e: unknown): IngestOutcome => {
+    opts.log?.('ingest.internal_error', { error: String(e), stack: (e as Error).stack });
+    return { kind: 'internal-error' };
   };
+  /** Wakes acksSent() on uWS's drain and close events. */
+  let onDrained: (() => void) | null = null;
+  /** Resolves once no socket holds unsent acks, or after `ms`: gives queued acks a moment to leave before the sockets go. */
+  const acksSent = (ms: number) =>
+    new Promise<void>((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        onDrained = null;
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      onDrained = () => {
+        if (![...sockets].some((ws) => ws.getBufferedAmount() > 0)) done();
+      };
+      onDrained();
+    });
 
   const app = uWS.App();
   app.ws<Conn>('/v1/ingest', {
@@ -92,17 +92,13 @@ export function startIngestServer(opts: IngestServerOptions): Promise<IngestServ
     idleTimeout: 120,
     sendPingsAutomatically: true,
     upgrade: (res, req, context) => {
-      const token = presentedToken(req.getHeader('authorization'), req.getQuery() ?? '');
+      const denied = socketGuard(req.getHeader('authorization'), req.getQuery() ?? '');
       const key = req.getHeader('sec-websocket-key');
       const protocol = req.getHeader('sec-websocket-protocol');
       const extensions = req.getHeader('sec-websocket-extensions');
-      if (!authorized(token)) {
+      if (denied instanceof Unauthorized) {
         refused.inc();
-        res.cork(() => {
-          res.writeStatus('401 Unauthorized').writeHeader('WWW-Authenticate', 'Bearer').writeHeader('Content-Type', 'application/json')
-            .end(JSON.stringify({ error: 'unauthorized: present a valid ingest token (Authorization: Bearer <token> or ?token=)' }));
-        });
-        return;
+        return writeAnswer(res, denied.answer());
       }
       res.upgrade<Conn>({ inflight: 0, closed: false }, key, protocol, extensions, context);
     },
@@ -111,103 +107,64 @@ export function startIngestServer(opts: IngestServerOptions): Promise<IngestServ
     },
     message: (ws, message, isBinary) => {
       const conn = ws.getUserData();
-      const reply = (text: string) => {
-        if (!conn.closed) ws.cork(() => ws.send(text, false));
-      };
-      const fail = (e: FrameError) => {
-        frameErrors.inc();
-        reply(JSON.stringify(e));
-      };
-      if (isBinary) return fail({ batch: null, error: 'frame: binary frames are not batches; send the batch as JSON text' });
-      if (message.byteLength > maxFrame) return fail({ batch: null, error: `frame: larger than ${maxFrame} bytes` });
-      const admit = (batch: string) => {
-        // A client that sends faster than it reads its acks is told to wait rather than buffered without end.
-        if (conn.inflight < maxInflight && ws.getBufferedAmount() <= maxBackpressure / 2) {
-          conn.inflight++;
-          return true;
-        }
-        reply(JSON.stringify({ batch, error: 'unavailable', retryAfterMs: 200 }));
-        return false;
+      const reply = (o: IngestOutcome) => {
+        if (!conn.closed) ws.cork(() => ws.send(toFrame(counted(o)), false));
       };
       try {
-        take(new Uint8Array(message), Date.now(), fail, admit, (batch, outcome) => {
+        // The message's bytes die when this callback returns: parsed and submitted before it does.
+        const m = parse.frame(message, isBinary);
+        if (!isBatch(m)) return reply(m);
+        // A client that sends faster than it reads its acks is told to wait rather than buffered without end.
+        if (conn.inflight >= maxInflight || ws.getBufferedAmount() > maxBackpressure / 2) return reply({ kind: 'unavailable', batch: m.batch, retryAfterMs: 200 });
+        const outcome = submitBatch(committer, m, Date.now());
+        conn.inflight++;
+        const settle = (o: IngestOutcome) => {
           conn.inflight--;
-          reply(outcomeFrame(batch, outcome));
-        });
+          reply(o);
+        };
+        void outcome.then(settle, (e: unknown) => settle(internalError(e)));
       } catch (e) {
-        // A bug must cost one frame its answer, not the process and every connection with it.
-        opts.log?.('ingest.internal_error', { error: String(e), stack: (e as Error).stack });
-        fail({ batch: null, error: 'internal error: the frame was not taken; send it again' });
+        reply(internalError(e));
       }
     },
+    drain: () => onDrained?.(),
     close: (ws) => {
       ws.getUserData().closed = true;
       sockets.delete(ws);
+      onDrained?.();
     },
   });
 
   app.post('/v1/orders', (res, req) => {
-    let aborted = false;
-    res.onAborted(() => {
-      aborted = true;
-    });
-    const token = presentedToken(req.getHeader('authorization'), req.getQuery() ?? '');
-    const declared = Number(req.getHeader('content-length') || '0');
-    const respond = (status: string, body: string, headers: Record<string, string> = {}, closeConnection = false) => {
-      if (aborted) return;
-      res.cork(() => {
-        res.writeStatus(status).writeHeader('Content-Type', 'application/json');
-        for (const [k, v] of Object.entries(headers)) res.writeHeader(k, v);
-        res.end(body, closeConnection);
-      });
-      aborted = true;
-    };
-    if (!authorized(token)) {
+    const x = openExchange(res);
+    const denied = httpGuard(req.getHeader('authorization'), req.getQuery() ?? '');
+    const declared = req.getHeader('content-length');
+    if (denied instanceof Unauthorized) {
       refused.inc();
-      return respond('401 Unauthorized', JSON.stringify({ error: 'unauthorized: present a valid ingest token' }), { 'WWW-Authenticate': 'Bearer' }, true);
+      // Closed: the body is never read. Content-Type first, as every answer of this route (not denied.answer()).
+      return answer(x, jsonAnswer(401, { error: denied.error }, { 'WWW-Authenticate': denied.challenge }), true);
     }
-    const tooLarge = () => {
-      frameErrors.inc();
-      respond('413 Payload Too Large', JSON.stringify({ batch: null, error: `body: larger than ${maxFrame} bytes` }), {}, true);
-    };
-    if (declared > maxFrame) return tooLarge();
-    const chunks: Buffer[] = [];
-    let size = 0;
-    res.onData((chunk, isLast) => {
-      if (aborted) return;
-      size += chunk.byteLength;
-      if (size > maxFrame) return tooLarge();
-      chunks.push(Buffer.from(chunk.slice(0)));
-      if (!isLast) return;
-      const refuse = (e: FrameError) => {
-        frameErrors.inc();
-        respond('400 Bad Request', JSON.stringify(e.error === 'frame: not valid UTF-8' ? { batch: null, error: 'body: not valid UTF-8' } : e));
-      };
+    const reply = (o: IngestOutcome) => answer(x, toHttpAnswer(counted(o)));
+    const tooLarge = () => toHttpAnswer(counted({ kind: 'too-large', limitBytes: maxFrame }));
+    readBody(x, { declaredLength: declared === '' ? undefined : Number(declared), maxBytes: maxFrame, tooLarge }, (body) => {
       try {
-        take(Buffer.concat(chunks, size), Date.now(), refuse, () => true, (batch, o) => {
-          if (o.kind === 'ack') respond('200 OK', JSON.stringify(o.ack));
-          else respond('503 Service Unavailable', outcomeFrame(batch, o), { 'Retry-After': String(Math.max(1, Math.ceil(o.retryAfterMs / 1000))) });
-        });
+        const m = parse.body(body);
+        if (!isBatch(m)) return reply(m);
+        void submitBatch(committer, m, Date.now()).then(reply, (e: unknown) => reply(internalError(e)));
       } catch (e) {
-        opts.log?.('ingest.internal_error', { error: String(e), stack: (e as Error).stack });
-        respond('500 Internal Server Error', JSON.stringify({ batch: null, error: 'internal error: the body was not taken; send it again' }));
+        reply(internalError(e));
       }
     });
   });
 
   app.get('/metrics', (res, req) => {
-    const token = presentedToken(req.getHeader('authorization'), req.getQuery() ?? '');
-    res.cork(() => {
-      if (!authorized(token)) {
-        res.writeStatus('401 Unauthorized').writeHeader('WWW-Authenticate', 'Bearer').end('unauthorized\n');
-        return;
-      }
-      res.writeHeader('Content-Type', 'text/plain; version=0.0.4').end(metrics.render());
-    });
+    const denied = httpGuard(req.getHeader('authorization'), req.getQuery() ?? '');
+    if (denied instanceof Unauthorized) return writeAnswer(res, denied.answer());
+    res.cork(() => res.writeHeader('Content-Type', 'text/plain; version=0.0.4').end(metrics.render()));
   });
 
   app.any('/*', (res) => {
-    res.cork(() => res.writeStatus('404 Not Found').writeHeader('Content-Type', 'application/json').end(JSON.stringify({ error: 'not found: ingest serves /v1/ingest, /v1/orders and /metrics' })));
+    writeAnswer(res, jsonAnswer(404, { error: 'not found: ingest serves /v1/ingest, /v1/orders and /metrics' }));
   });
 
   return new Promise((resolve, reject) => {
@@ -224,9 +181,7 @@ export function startIngestServer(opts: IngestServerOptions): Promise<IngestServ
         async close() {
           stopAccepting();
           await committer.close();
-          // Give queued acks a moment to leave before the sockets go.
-          const deadline = Date.now() + 2000;
-          while ([...sockets].some((ws) => ws.getBufferedAmount() > 0) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+          await acksSent(2000);
           for (const ws of [...sockets]) ws.end(1001, 'server shutting down');
           app.close();
         },

@@ -8,7 +8,8 @@ import { LiveState } from '../aggregator/live-state.ts';
 import { openAggregator, type Aggregator, type MilestoneReader, type TotalsReader } from '../aggregator/index.ts';
 import { publicOpenApi } from '../aggregator/openapi.ts';
 import { loadPublicPage } from '../aggregator/page/page-assets.ts';
-import { clientAddress, PublicFeed } from '../aggregator/public-feed.ts';
+import { admitClient } from '../aggregator/admit-client.ts';
+import { PublicFeed } from '../aggregator/public-feed.ts';
 import { RateLimiter } from '../aggregator/rate-limit.ts';
 import { Graphics } from '../overlays/server/graphics.ts';
 import { OverlayRegistry } from '../overlays/server/overlay-registry.ts';
@@ -24,6 +25,7 @@ import { GroupCommitter } from '../ingest/group-commit.ts';
 import { restoreDedupWindow } from '../ingest/restore-dedup-window.ts';
 import { startIngestServer, type IngestServerOptions } from '../ingest/ingest-server.ts';
 import { Registry } from '../platform/metrics.ts';
+import type { HttpEnv } from '../platform/http-env.ts';
 import { startEngineWatch } from './engine-watch.ts';
 import { timeStoreCalls } from './timed-store.ts';
 import type { OrderStore } from '../storage/storage.ts';
@@ -140,7 +142,7 @@ export async function startSystem(cfg: ServeConfig, opts: StartOptions = {}): Pr
     overlays: () => ({ at: new Date().toISOString(), data: { overlays: overlays.list() } }),
     control: () => ({ at: new Date().toISOString(), data: control.room.state() }),
   });
-  const web = new Hono<{ Bindings: { remoteAddress?: string } }>()
+  const web = new Hono<HttpEnv>()
     .get('/healthz', (c) => c.json({ ok: true, storage: committer.state }))
     .route('/', createOverlayRoutes({ producerTokens: cfg.producerTokens, graphics, registry: overlays, snapshot: liveSnapshot, onBuildError: (e) => log('overlays.build_error', { error: String(e) }) }))
     .route('/', control.routes)
@@ -154,16 +156,7 @@ export async function startSystem(cfg: ServeConfig, opts: StartOptions = {}): Pr
     onReport: (socket, report) => overlays.report(socket, report),
     onClose: (socket) => overlays.closed(socket),
     watchProduct: (sku) => liveState.watchProduct(sku),
-    admit: (res) => {
-      const d = limiter.take(clientAddress(res));
-      if (d.allowed) return true;
-      res.cork(() => {
-        res.writeStatus('429 Too Many Requests');
-        for (const [k, v] of Object.entries(d.headers)) res.writeHeader(k, v);
-        res.end(JSON.stringify({ error: `rate limit: too many requests from this client; retry after ${d.retryAfterSeconds} s` }));
-      });
-      return false;
-    },
+    admit: (res) => admitClient(limiter, res) !== null,
   });
   // The hub reads the graphics and the control room for its snapshots; their changes reach it by subscription.
   graphics.onChange((g) => hub.publish('graphics', g.changedAt, g));

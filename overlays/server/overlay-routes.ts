@@ -1,10 +1,12 @@
 // HTTP routes of the overlays: the pages (public: OBS browser sources load them by URL) and the producer API
 // that cues graphics and lists overlay health (Bearer producer token).
 import { Hono, type MiddlewareHandler } from 'hono';
-import { createTokenCheck, presentedToken } from '../../platform/tokens.ts';
+import { toResponse } from '../../platform/http-answer.ts';
+import { createBearerGuard, Unauthorized } from '../../platform/tokens.ts';
 import type { Graphics } from './graphics.ts';
 import { GraphicsError } from './graphics.ts';
 import { lazyBundle } from '../../http/browser-bundle.ts';
+import type { HttpEnv } from '../../platform/http-env.ts';
 import { buildOverlays, overlayHtml, overlayNames } from './overlay-assets.ts';
 import type { OverlayRegistry } from './overlay-registry.ts';
 import type { SnapshotSource } from '../../aggregator/live-hub.ts';
@@ -20,9 +22,12 @@ export interface OverlayRoutesOptions {
 }
 
 export function createOverlayRoutes(opts: OverlayRoutesOptions) {
-  const isProducer = createTokenCheck(opts.producerTokens);
+  const producerGuard = createBearerGuard(opts.producerTokens, {
+    challenge: 'Bearer realm="gala-producer"',
+    error: 'authorization: a valid producer token is required (Authorization: Bearer <token>)',
+  });
   const assets = lazyBundle(buildOverlays, opts.onBuildError);
-  const app = new Hono();
+  const app = new Hono<HttpEnv>();
 
   app.get('/overlays', (c) => {
     const names = overlayNames();
@@ -59,10 +64,8 @@ export function createOverlayRoutes(opts: OverlayRoutesOptions) {
   // Producer API: Bearer token (the control room's sessions come later and use the same routes). The check is
   // attached per route: a `use('*')` here would, once mounted at '/', guard every route of the server.
   const producer: MiddlewareHandler = async (c, next) => {
-    if (!isProducer(presentedToken(c.req.header('authorization') ?? '', ''))) {
-      c.header('WWW-Authenticate', 'Bearer realm="gala-producer"');
-      return c.json({ error: 'authorization: a valid producer token is required (Authorization: Bearer <token>)' }, 401);
-    }
+    const denied = producerGuard(c.req.header('authorization') ?? '', '');
+    if (denied instanceof Unauthorized) return toResponse(denied.answer());
     await next();
   };
   app.get('/v1/overlays', producer, (c) => c.json({ overlays: opts.registry.list() }));
