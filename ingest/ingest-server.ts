@@ -197,13 +197,23 @@ export function startIngestServer(opts: IngestServerOptions): Promise<IngestServ
 
   app.get('/metrics', (res, req) => {
     const token = presentedToken(req.getHeader('authorization'), req.getQuery() ?? '');
-    res.cork(() => {
-      if (!authorized(token)) {
-        res.writeStatus('401 Unauthorized').writeHeader('WWW-Authenticate', 'Bearer').end('unauthorized\n');
-        return;
-      }
-      res.writeHeader('Content-Type', 'text/plain; version=0.0.4').end(metrics.render());
+    if (!authorized(token)) {
+      res.cork(() => res.writeStatus('401 Unauthorized').writeHeader('WWW-Authenticate', 'Bearer').end('unauthorized\n'));
+      return;
+    }
+    // The registry renders asynchronously (prom-client): the client may be gone by then.
+    let aborted = false;
+    res.onAborted(() => {
+      aborted = true;
     });
+    void metrics.render().then(
+      (text) => {
+        if (!aborted) res.cork(() => res.writeHeader('Content-Type', metrics.contentType).end(text));
+      },
+      (e: unknown) => {
+        if (!aborted) res.cork(() => res.writeStatus('500 Internal Server Error').end(`metrics: ${String(e)}\n`));
+      },
+    );
   });
 
   app.any('/*', (res) => {
