@@ -122,7 +122,7 @@ export class GroupCommitter {
       r.gauge('gala_dedup_entries', 'Order fingerprints held by the de-duplication window', () => opts.dedup.size);
       r.gauge('gala_dedup_bytes', 'Memory held by the de-duplication window', () => opts.dedup.bytes);
       r.gauge('gala_dedup_window_seconds', 'How far back the de-duplication window reaches now', () => opts.dedup.coverageMs(this.now()) / 1000);
-      r.gauge('gala_dedup_evicted_early_total', 'Fingerprints dropped before their time by the memory ceiling', () => opts.dedup.evictedEarly);
+      r.counterReading('gala_dedup_evicted_early_total', 'Fingerprints dropped before their time by the memory ceiling', () => opts.dedup.evictedEarly);
     }
   }
 

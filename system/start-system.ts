@@ -24,6 +24,7 @@ import { DedupWindow } from '../ingest/dedup-window.ts';
 import { GroupCommitter } from '../ingest/group-commit.ts';
 import { startIngestServer, type IngestServerOptions } from '../ingest/ingest-server.ts';
 import { Registry } from '../platform/metrics.ts';
+import { registerAudienceMetrics } from './audience-metrics.ts';
 import { startEngineWatch } from './engine-watch.ts';
 import { timeStoreCalls } from './timed-store.ts';
 import type { OrderStore } from '../storage/storage.ts';
@@ -251,9 +252,10 @@ export async function startSystem(cfg: ServeConfig, opts: StartOptions = {}): Pr
   finalTimer.unref();
   const engineWatch = startEngineWatch(store, metrics, 10_000, log);
   metrics.gauge('gala_live_connections', 'Live channel WebSocket connections', () => hub.connections);
-  metrics.gauge('gala_live_dropped_total', 'Live channel subscribers dropped for falling behind', () => hub.dropped);
+  metrics.counterReading('gala_live_dropped_total', 'Live channel subscribers dropped for falling behind', () => hub.dropped);
   metrics.gauge('gala_sse_streams', 'Open SSE streams of /v1/stats/stream', () => publicFeed.streamCount);
   metrics.gauge('gala_input_stale', '1 when no order arrived for GALA_STALE_SECONDS while the show is live', () => (liveState.healthData().stale ? 1 : 0));
+  registerAudienceMetrics(metrics, hub, overlays);
   const httpListen = await new Promise<uWS.us_listen_socket>((resolve, reject) =>
     httpApp.listen(cfg.host, cfg.httpPort, (s) => (s ? resolve(s) : reject(new Error(`http: cannot listen on ${cfg.host}:${cfg.httpPort}`)))),
   );
