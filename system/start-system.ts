@@ -19,16 +19,19 @@ import type { ObsPort } from '../domain/obs-port.ts';
 import { openReplay, rehearsalObs, type Replay } from '../control-room/rehearsal/index.ts';
 import { createReconciler, type Reconciler } from '../aggregator/reconciler.ts';
 import type { ServeConfig } from './serve-config.ts';
+import { mountStartingGate } from '../http/starting-gate.ts';
 import { mountFetch } from '../http/uws-fetch.ts';
 import { DedupWindow } from '../ingest/dedup-window.ts';
 import { GroupCommitter } from '../ingest/group-commit.ts';
 import { startIngestServer, type IngestServerOptions } from '../ingest/ingest-server.ts';
+import { restoreDedupWindow } from '../ingest/restore-dedup.ts';
 import { Registry } from '../platform/metrics.ts';
 import { registerAudienceMetrics } from './audience-metrics.ts';
 import { startEngineWatch } from './engine-watch.ts';
 import { timeStoreCalls } from './timed-store.ts';
 import type { OrderStore } from '../storage/storage.ts';
 import { silentLog, type Log } from '../platform/log.ts';
+import { createProgress, type ProgressReporter } from '../platform/progress.ts';
 import { openStore } from './open-store.ts';
 
 export interface RunningSystem {
@@ -64,25 +67,38 @@ export interface StartOptions {
   live?: { maxBackpressureBytes?: number; heartbeatMs?: number };
   /** Called once each listener is bound, with the contract's "listening" line. */
   onListening?: (line: string) => void;
+  /** Lines for the operator's console: how a long start (restoring, repairing) is going. */
+  print?: (line: string) => void;
   /** The OBS the control room drives (the system closes it); default: log-only. */
   obs?: ObsPort;
 }
 
 /** Rebuilds the live totals and the de-duplication window from storage, so a restart changes no number. */
-async function restore(store: OrderStore, totals: LiveTotals, dedup: DedupWindow, windowMs: number, log: Log): Promise<void> {
+async function restore(store: OrderStore, totals: LiveTotals, dedup: DedupWindow, windowMs: number, log: Log, progress: ProgressReporter): Promise<void> {
   const nowS = Math.floor(Date.now() / 1000);
   const [rows, seconds] = await Promise.all([store.totals(), store.rolledSeconds(nowS - SECONDS_KEPT, nowS + 3600)]);
   // Nothing is being ingested yet: every stored order was received before now.
   totals.load(rows, seconds, Date.now());
   const started = Date.now();
-  const n = await store.fingerprintsSince(Date.now() - windowMs, (p) => {
-    for (let i = 0; i < p.count; i++) dedup.add(p.hi[i]!, p.lo[i]!, p.receivedMs[i]!);
-  });
+  const n = await restoreDedupWindow(store, dedup, Date.now() - windowMs, progress);
   log('restore.done', { orders: totals.orders, dedupFingerprints: n, ms: Date.now() - started });
 }
 
 export async function startSystem(cfg: ServeConfig, opts: StartOptions = {}): Promise<RunningSystem> {
   const log = opts.log ?? silentLog;
+  // The HTTP listener is bound first: until the node serves, /healthz says what a long start is doing and how far
+  // it has got, and everything else is 503.
+  const progress = createProgress({ log, print: opts.print });
+  const httpApp = uWS.App();
+  const gate = mountStartingGate(httpApp, () => {
+    const now = progress.current();
+    return { phase: now?.task ?? 'starting', progress: now };
+  });
+  const httpListen = await new Promise<uWS.us_listen_socket>((resolve, reject) =>
+    httpApp.listen(cfg.host, cfg.httpPort, (s) => (s ? resolve(s) : reject(new Error(`http: cannot listen on ${cfg.host}:${cfg.httpPort}`)))),
+  );
+  const httpPort = uWS.us_socket_local_port(httpListen);
+  opts.onListening?.(`listening http=${httpPort}`);
   const metrics = new Registry();
   const store = timeStoreCalls(await openStore(cfg, log), metrics);
   await store.migrate();
@@ -91,12 +107,12 @@ export async function startSystem(cfg: ServeConfig, opts: StartOptions = {}): Pr
   const runStartedMs = Date.now();
   if (!(await store.beginRun(runStartedMs)).previousStoppedCleanly) {
     const t0 = Date.now();
-    const added = await store.repairDerived(runStartedMs - cfg.dedupWindowMs);
+    const added = await progress.run('restore.repair_derived', 'rows compared', (p) => store.repairDerived(runStartedMs - cfg.dedupWindowMs, p));
     log('restore.derived_checked', { added, ms: Date.now() - t0 });
   }
   const totals = new LiveTotals(cfg.show);
   const dedup = new DedupWindow({ windowMs: cfg.dedupWindowMs, maxEntries: cfg.dedupMaxEntries, expectedPerSecond: cfg.dedupExpectedPerSecond });
-  await restore(store, totals, dedup, cfg.dedupWindowMs, log);
+  await restore(store, totals, dedup, cfg.dedupWindowMs, log, progress);
 
   // The show starts at its configured instant, else at the first order held, else now.
   const startsAtMs = cfg.show.startsAt ?? (totals.firstSecond() ?? Math.floor(Date.now() / 1000)) * 1000;
@@ -204,7 +220,6 @@ export async function startSystem(cfg: ServeConfig, opts: StartOptions = {}): Pr
     .route('/', createOverlayRoutes({ producerTokens: cfg.producerTokens, graphics, registry: overlays, snapshot: liveSnapshot, onBuildError: (e) => log('overlays.build_error', { error: String(e) }) }))
     .route('/', control.routes)
     .route('/', createFeedRoutes({ show: cfg.show, totals, state: liveState, store, limiter, openapi: () => publicOpenApi(cfg.show), page: loadPublicPage() }));
-  const httpApp = uWS.App();
   const hub = new LiveHub(httpApp, {
     producerTokens: cfg.producerTokens,
     maxBackpressureBytes: opts.live?.maxBackpressureBytes,
@@ -256,11 +271,7 @@ export async function startSystem(cfg: ServeConfig, opts: StartOptions = {}): Pr
   metrics.gauge('gala_sse_streams', 'Open SSE streams of /v1/stats/stream', () => publicFeed.streamCount);
   metrics.gauge('gala_input_stale', '1 when no order arrived for GALA_STALE_SECONDS while the show is live', () => (liveState.healthData().stale ? 1 : 0));
   registerAudienceMetrics(metrics, hub, overlays);
-  const httpListen = await new Promise<uWS.us_listen_socket>((resolve, reject) =>
-    httpApp.listen(cfg.host, cfg.httpPort, (s) => (s ? resolve(s) : reject(new Error(`http: cannot listen on ${cfg.host}:${cfg.httpPort}`)))),
-  );
-  const httpPort = uWS.us_socket_local_port(httpListen);
-  opts.onListening?.(`listening http=${httpPort}`);
+  gate.open();
   opts.onListening?.(`listening ingest=${ingest.port}`);
   if (replay !== null && cfg.rehearsal?.wait === false) replay.start();
 
