@@ -1,7 +1,7 @@
 // Prometheus metrics through prom-client, behind the small facade the roles use: counters and histograms they
 // update, gauges read at scrape time, and one registry per running system. prom-client replaced a hand-written
 // registry (kept in bench/hand-written-registry.ts): on the ingest hot path at 100,000 orders/s it costs 0.02% of a
-// core against 0.03% (npm run bench:metrics), and its exposition is the format's reference implementation.
+// core against 0.03% (npm run bench:metrics), and its text exposition is maintained and widely scraped.
 import * as prom from 'prom-client';
 
 export type Labels = Record<string, string>;
