@@ -38,11 +38,11 @@ interface StatsBody {
 
 const readStats = async (s: RunningSystem): Promise<StatsBody> => (await (await fetch(`http://127.0.0.1:${s.httpPort}/v1/stats`)).json()) as StatsBody;
 
-const storageUp = (s: RunningSystem): number => Number(/^gala_storage_up (\d+)$/m.exec(s.metrics.render())?.[1] ?? NaN);
+const storageUp = async (s: RunningSystem): Promise<number> => Number(/^gala_storage_up (\d+)$/m.exec(await s.metrics.render())?.[1] ?? NaN);
 
-async function waitFor(what: string, cond: () => boolean, timeoutMs: number): Promise<void> {
+async function waitFor(what: string, cond: () => boolean | Promise<boolean>, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
-  while (!cond()) {
+  while (!(await cond())) {
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
     await sleep(10);
   }
@@ -147,10 +147,11 @@ describe.skipIf(!serverAvailable)('ClickHouse server outage mid-stream', () => {
     const durable = trackDurable(system.store);
 
     // gala_storage_up, sampled every few ms: the values it took, each change recorded once.
-    const upSeen: number[] = [storageUp(system)];
+    const upSeen: number[] = [await storageUp(system)];
     const sampler = setInterval(() => {
-      const v = storageUp(system);
-      if (v !== upSeen[upSeen.length - 1]) upSeen.push(v);
+      void storageUp(system).then((v) => {
+        if (v !== upSeen[upSeen.length - 1]) upSeen.push(v);
+      });
     }, 5);
     cleanups.push(async () => clearInterval(sampler));
 
@@ -179,7 +180,7 @@ describe.skipIf(!serverAvailable)('ClickHouse server outage mid-stream', () => {
     await waitFor('20 acks before the outage', () => client.counters.acked >= 20, 15_000);
     if (how === 'stop') await server.stop();
     else await server.kill();
-    await waitFor('gala_storage_up to drop to 0', () => storageUp(system) === 0, 5_000);
+    await waitFor('gala_storage_up to drop to 0', async () => (await storageUp(system)) === 0, 5_000);
     const atDown = { ...client.counters };
     await sleep(OUTAGE_MS);
     // The window filled with batches answered "unavailable" and resent after retryAfterMs, answered so again;
@@ -187,12 +188,12 @@ describe.skipIf(!serverAvailable)('ClickHouse server outage mid-stream', () => {
     expect(client.counters.unavailable).toBeGreaterThan(atDown.unavailable);
     expect(client.counters.resent).toBeGreaterThan(atDown.resent);
     expect(client.counters.acked).toBe(atDown.acked);
-    expect(storageUp(system)).toBe(0);
+    expect(await storageUp(system)).toBe(0);
     expect(system.committer.state).toBe('down');
 
     await server.start();
     // Recovery waits until the failed insert is proven over: up to the adapter's 20 s grace after a restart.
-    await waitFor('gala_storage_up back at 1', () => storageUp(system) === 1, 45_000);
+    await waitFor('gala_storage_up back at 1', async () => (await storageUp(system)) === 1, 45_000);
     const ackedAtRecovery = client.counters.acked;
     await waitFor('acks after recovery', () => client.counters.acked >= ackedAtRecovery + 20, 15_000);
     await stream.stop();

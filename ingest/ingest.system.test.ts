@@ -143,17 +143,17 @@ describe('a client that never reads its acks', () => {
     let answers = 0;
     c.ws.on('message', () => answers++);
     const closed = new Promise<void>((resolve) => c.ws.once('close', () => resolve()));
-    const acked = () => system.metrics.render().match(/gala_ingest_batches_total\{answer="ack"\} (\d+)/)?.[1];
-    const before = Number(acked() ?? 0);
+    const acked = async () => (await system.metrics.render()).match(/gala_ingest_batches_total\{answer="ack"\} (\d+)/)?.[1];
+    const before = Number((await acked()) ?? 0);
     // Each ack of 2,000 rejected orders is ~150 kB: far more than the 256 kB limit plus kernel buffers.
     const SENT = 150;
     const frame = (i: number) => JSON.stringify({ batch: `slow-${i}`, orders: Array.from({ length: 2000 }, (_, j) => order(`s-${i}-${j}`, '1.001')) });
     for (let i = 0; i < SENT; i++) c.ws.send(frame(i));
     await new Promise((r) => setTimeout(r, 1500));
-    const stalledAt = Number(acked()) - before;
+    const stalledAt = Number(await acked()) - before;
     await new Promise((r) => setTimeout(r, 1000));
     // The server took no more work from it: its memory for this client is bounded by the limit.
-    expect(Number(acked()) - before).toBe(stalledAt);
+    expect(Number(await acked()) - before).toBe(stalledAt);
     expect(stalledAt).toBeLessThan(SENT);
     const other = await connectIngest(system.ingestPort);
     expect(await other.send(JSON.stringify({ batch: 'fast', orders: [order('fast-1', '1.00')] }))).toMatchObject({ accepted: 1 });
@@ -186,7 +186,7 @@ describe('metrics', () => {
     expect(text).toMatch(/^gala_storage_merged_bytes_total \d+$/m);
     // Time spent in each storage call: the inserts of the batches above, and the start-up reads.
     expect(text).toMatch(/^gala_storage_calls_total\{call="insert"\} [1-9]\d*$/m);
-    expect(text).toMatch(/^gala_storage_call_seconds_total\{call="insert"\} (?!0\.000000)\d+\.\d{6}$/m);
+    expect(Number(/^gala_storage_call_seconds_total\{call="insert"\} (\S+)$/m.exec(text)?.[1])).toBeGreaterThan(0);
     expect(text).toMatch(/^gala_storage_calls_total\{call="fingerprintsSince"\} 1$/m);
   });
 });

@@ -340,7 +340,14 @@ export function describeOrderStoreContract(name: string, open: OpenStore): void 
         const later = [order('r-7', { ts: s * 1000 + 5, hundredths: 40, brand: 'Acme', sku: 'A-1', region: 'Zhejiang' })];
         await store.insert(encode(later, BASE_MS + 2));
         expect((await store.keySums('brand', ['Acme']))[0]?.orders).toBe(1);
-        const added = await store.repairDerived(BASE_MS);
+        // With a progress sink: the rows its comparisons read, counted first (three rollups over the whole orders
+        // table, the side table over those received since BASE_MS), and all of them done by the end.
+        const steps: [string, number][] = [];
+        const added = await store.repairDerived(BASE_MS, { setTotal: (n) => steps.push(['total', n]), advance: (n) => steps.push(['done', n]) });
+        const stored = mixed.length + later.length;
+        expect(steps[0]).toEqual(['total', 4 * stored]);
+        expect(steps.slice(1).reduce((a, [, n]) => a + n, 0)).toBe(4 * stored);
+        expect(steps.length).toBeGreaterThan(2);
         expect(Object.keys(added).sort()).toEqual(['gala_agg_key_minute', 'gala_agg_key_total', 'gala_agg_second', 'gala_order_fps']);
         expect(added.gala_order_fps).toBe(mixed.length);
 
@@ -453,6 +460,14 @@ export function describeOrderStoreContract(name: string, open: OpenStore): void 
         const later = await collect(store, SINCE + 1_001);
         expect(later.total).toBe(0);
         expect(later.seen).toEqual([]);
+      });
+
+      it('counts beforehand the rows a read will return', async () => {
+        const { store } = await fresh();
+        for (const [ms, ids] of batches) await store.insert(encode(ids.map((id) => order(id)), ms));
+        expect(await store.ordersReceivedSince(SINCE)).toBe(expected.length);
+        expect(await store.ordersReceivedSince(SINCE + 1_000)).toBe(2);
+        expect(await store.ordersReceivedSince(SINCE + 1_001)).toBe(0);
       });
     });
 

@@ -61,6 +61,9 @@ export function createOrderStore(conn: SqlConnection, opts: OrderStoreOptions = 
   if (!Number.isInteger(pageRows) || pageRows < 1) {
     throw new Error(`createOrderStore: fingerprintPageRows = ${pageRows} must be a positive integer`);
   }
+  /** Orders stored, or received at or after sinceMs (on the table's sort key: a few granules of its index). */
+  const countOrders = async (sinceMs?: number) =>
+    int((await conn.queryRows<{ n: string | number }>(`SELECT count() AS n FROM ${ORDERS_TABLE}${sinceMs === undefined ? '' : ` WHERE received_ms >= ${Math.trunc(sinceMs)}`}`))[0]?.n ?? 0);
   return {
     engine: conn.engine,
     migrate: () => migrate(conn),
@@ -134,6 +137,8 @@ export function createOrderStore(conn: SqlConnection, opts: OrderStoreOptions = 
       }
     },
 
+    ordersReceivedSince: (sinceMs) => countOrders(sinceMs),
+
     async storedFingerprints(fps, receivedBetween) {
       const source = receivedBetween === undefined
         ? FPS_TABLE
@@ -189,20 +194,25 @@ export function createOrderStore(conn: SqlConnection, opts: OrderStoreOptions = 
       }));
     },
 
-    async repairDerived(receivedSinceMs) {
+    async repairDerived(receivedSinceMs, progress) {
       const added: Record<string, number> = {};
       const count = async (sql: string) => int((await conn.queryRows<{ n: string | number }>(`SELECT count() AS n FROM (${sql})`))[0]?.n ?? 0);
+      const since = Math.trunc(receivedSinceMs);
+      // Each rollup's comparison reads the whole orders table, the side table's the rows received since `since`.
+      const [all, recent] = progress === undefined ? [0, 0] : [await countOrders(), await countOrders(since)];
+      progress?.setTotal(ROLLUP_REPAIRS.length * all + recent);
       for (const r of ROLLUP_REPAIRS) {
         // What the orders table says, less what the rollup holds, per key: a positive remainder is what a view missed.
         const missing = `SELECT ${r.keys}, h - ah AS hundredths, n - an AS orders FROM (${r.truth}) AS truth ALL LEFT JOIN (
             SELECT ${r.keys}, sum(hundredths) AS ah, sum(orders) AS an FROM ${r.table} GROUP BY ${r.keys}
           ) AS held USING (${r.keys}) WHERE n > an`;
         const n = await count(missing);
-        if (n === 0) continue;
-        await conn.command(`INSERT INTO ${r.table} (${r.keys}, hundredths, orders) ${missing}`);
-        added[r.table] = n;
+        if (n > 0) {
+          await conn.command(`INSERT INTO ${r.table} (${r.keys}, hundredths, orders) ${missing}`);
+          added[r.table] = n;
+        }
+        progress?.advance(all);
       }
-      const since = Math.trunc(receivedSinceMs);
       const lost = `SELECT fp_hi, fp_lo, received_ms FROM ${ORDERS_TABLE} WHERE received_ms >= ${since}
         AND (fp_hi, fp_lo, received_ms) NOT IN (SELECT fp_hi, fp_lo, received_ms FROM ${FPS_TABLE} WHERE received_ms >= ${since})`;
       const n = await count(lost);
@@ -210,6 +220,7 @@ export function createOrderStore(conn: SqlConnection, opts: OrderStoreOptions = 
         await conn.command(`INSERT INTO ${FPS_TABLE} (fp_hi, fp_lo, received_ms) ${lost}`);
         added[FPS_TABLE] = n;
       }
+      progress?.advance(recent);
       return added;
     },
 

@@ -1,5 +1,6 @@
 // The storage seam: each engine supplies a small SqlConnection; everything above it is engine-neutral.
 import type { Channel } from '../domain/order.ts';
+import type { Progress } from '../platform/progress.ts';
 
 export interface QueryOptions {
   /**
@@ -83,6 +84,8 @@ export interface OrderStore {
    * so the de-duplication window can be rebuilt after a restart. Returns how many were read.
    */
   fingerprintsSince(sinceMs: number, onPage: (page: FingerprintPage) => void): Promise<number>;
+  /** How many orders were received at or after sinceMs: the size of a fingerprintsSince read, before it starts. */
+  ordersReceivedSince(sinceMs: number): Promise<number>;
   /**
    * Which of these fingerprints are stored; keys are `${hi}:${lo}`. With `receivedBetween` (inclusive epoch ms)
    * the orders table itself is asked, which is authoritative (the fingerprint side table is filled by a
@@ -101,9 +104,10 @@ export interface OrderStore {
    * table holds and they lack: a crash between an insert's orders part and its views' parts leaves them short.
    * Rollups are compared in full, the side table for rows received since `receivedSinceMs`. Only while nothing
    * is being inserted (start-up, or ingest paused): an insert landing during the comparison would be added twice.
-   * Returns the rows added per table (none when all agree).
+   * Returns the rows added per table (none when all agree). With `progress`, the orders rows its comparisons read are
+   * counted first and reported as they are done.
    */
-  repairDerived(receivedSinceMs: number): Promise<Record<string, number>>;
+  repairDerived(receivedSinceMs: number, progress?: Progress): Promise<Record<string, number>>;
   /**
    * Records that a process started using the database at `startedMs`, and says whether the one before it (if
    * any) stopped cleanly: false means it crashed, possibly mid-insert.
