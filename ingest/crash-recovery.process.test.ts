@@ -61,6 +61,8 @@ function stream(port: number, from: number, to: number, answers: Map<string, Ack
 
 const getStats = async (p: GalaProcess) => (await (await fetch(`http://127.0.0.1:${p.httpPort}/v1/stats`)).json()) as { gmv: string; orders: number };
 
+// Each test starts the real process two or three times and streams through it: about 20 s alone, several times
+// that on a machine shared with other suites, so the timeouts bound a hang rather than the machine's speed.
 describe('crash and restart', () => {
   it('loses nothing acknowledged and counts nothing twice across kill -9', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'gala-crash-'));
@@ -100,7 +102,7 @@ describe('crash and restart', () => {
     expect(final.gmv).toBe(fmt(expectedHundredths(TOTAL)));
     second.proc.kill('SIGTERM');
     expect(await second.exited).toBe(0);
-  });
+  }, 180_000);
 
   it('answers every in-flight batch on SIGTERM, exits 0, and keeps what it acknowledged', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'gala-term-'));
@@ -131,5 +133,5 @@ describe('crash and restart', () => {
     expect(again.stderr()).not.toContain('restore.derived_checked');
     again.proc.kill('SIGTERM');
     expect(await again.exited).toBe(0);
-  });
+  }, 180_000);
 });

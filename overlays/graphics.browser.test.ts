@@ -58,48 +58,52 @@ describe.skipIf(!run)('on-air graphics in Chromium', () => {
 
   it('milestone: on air by itself on a crossing, out by itself, replayed by a cue; confetti pooled, landing clear of the corners', async () => {
     const page = await rig.open('/overlays/milestone?hold=12');
-    const objects0 = await confetti(page);
-    // ¥1 million is crossed about 25 s into the simulated night.
+    const start = await confetti(page);
+    await until('the page connected', () => page.evaluate(() => window.__gala!.connected()));
+    // The crossing is the test's own, made once the page listens: ¥1 billion in one batch (the simulated night's
+    // ¥1 million can come before a loaded machine has the page up, and never on this page). The orders name no
+    // brand, SKU or region, so the boards are as the night made them; no threshold is left to cross after it.
+    await rig.send(Array.from({ length: 100 }, (_, i) => ({ id: `crossing-${i}`, ts: Date.now(), amount: '10000000.00', currency: 'CNY', channel: 'mobile' })));
     const on = async () => ({ shown: await displayed(page), visible: await rig.visible(page) });
-    const crossing = await until('the ¥1 million crossing on air', on, (v) => v.visible.includes('milestone') && v.shown?.startsWith('¥1 million') === true, { timeoutMs: 60_000 });
-    expect(crossing.shown).toMatch(/^¥1 million · (\d+ min )?\d+ s$/);
+    const crossing = await until('the ¥1 billion crossing on air', on, (v) => v.visible.includes('milestone') && v.shown?.startsWith('¥1 billion') === true);
+    expect(crossing.shown).toMatch(/^¥1 billion · (\d+ min )?\d+ s$/);
     await healthShows('milestone', true);
     await until('out by itself', () => rig.visible(page), (v) => v.length === 0);
-    // The crossing's burst took its sprites from the pool: not one display object more than at load.
-    const crossed = await confetti(page);
-    expect(crossed.bursts).toBeGreaterThan(objects0.bursts);
-    expect(crossed.objects).toBe(objects0.objects);
+    const b0 = (await confetti(page)).bursts;
+    expect(b0).toBeGreaterThan(start.bursts);
+    await rig.cue('milestone', 'play');
+    const replayed = async () => ({ visible: await rig.visible(page), bursts: (await confetti(page)).bursts });
+    await until('replayed by the cue, with a burst', replayed, (v) => v.visible.includes('milestone') && v.bursts === b0 + 1);
+    await rig.cue('milestone', 'play');
+    await rig.cue('milestone', 'stop');
+    await until('stopped', () => rig.visible(page), (v) => v.length === 0);
+    await healthShows('milestone', false);
+    // Every burst took its sprites from the pool: not one display object more than at load.
+    const after = await confetti(page);
+    expect(after.bursts).toBe(b0 + 2);
+    expect(after.objects).toBe(start.objects);
+    expect(after.pool).toBe(start.pool);
     await page.close();
 
-    // The replay, on a page holding the card for 60 s: the card stays on air until the confetti has landed, which
-    // takes about 4.5 s of frames (each frame advances it by at most 50 ms) however slowly the page draws.
-    const replay = await rig.open('/overlays/milestone?hold=60');
-    const before = await confetti(replay);
+    // The picture, on a page in setup mode (?show=1: on air whatever the cues, never out by itself), so the card is
+    // still there when the confetti has landed, however few frames a second a loaded machine draws (each frame
+    // moves the confetti by at most 50 ms: about 90 frames to land).
+    const shot = await rig.open('/overlays/milestone?show=1');
+    const before = await confetti(shot);
     await rig.cue('milestone', 'play');
-    const replayed = async () => ({ visible: await rig.visible(replay), bursts: (await confetti(replay)).bursts });
-    await until('replayed by the cue, with a burst', replayed, (v) => v.visible.includes('milestone') && v.bursts === before.bursts + 1);
+    await until('a burst on the setup page', () => confetti(shot), (c) => c.bursts > before.bursts);
     // The card's pop and fade-in (0.6 s) over: drawn, confetti flying around it (the picture of docs/).
-    await framesDrawn(replay, { afterMs: 700 });
-    const flying = await rig.pixels(replay, [CARD], 'milestone');
+    await framesDrawn(shot, { afterMs: 700 });
+    const flying = await rig.pixels(shot, [CARD], 'milestone');
     expect(flying.regions[0]!.opaque).toBeGreaterThan(200_000);
     expect(flying.regions[0]!.colours).toBeGreaterThan(20);
     // Confetti may cross any corner while it flies (that is the effect); what the graphic promises is a transparent
-    // frame around the card, so the corners are checked once every particle has landed, the card still on air.
-    await until('the confetti landed', () => confetti(replay), (c) => c.live === 0);
-    expect(await rig.visible(replay)).toContain('milestone');
-    const card = await drawn(replay, CARD);
+    // frame around the card, so the corners are checked once every particle has landed.
+    await until('the confetti landed', () => confetti(shot), (c) => c.live === 0, { timeoutMs: 180_000 });
+    const card = await drawn(shot, CARD);
     expect(card.opaque).toBeGreaterThan(200_000);
-    await rig.cue('milestone', 'play');
-    await rig.cue('milestone', 'stop');
-    await until('stopped', () => rig.visible(replay), (v) => v.length === 0);
-    await healthShows('milestone', false);
-    // Two bursts on this page: the same pool, the same number of display objects.
-    const after = await confetti(replay);
-    expect(after.bursts).toBe(before.bursts + 2);
-    expect(after.objects).toBe(before.objects);
-    expect(after.pool).toBe(before.pool);
-    await replay.close();
-  }, 180_000);
+    await shot.close();
+  }, 420_000);
 
   it('chart: on air at once with the latest second, moving every second; stop and play', async () => {
     const page = await rig.open('/overlays/chart');
@@ -108,7 +112,10 @@ describe.skipIf(!run)('on-air graphics in Chromium', () => {
     const seen = new Set<string>();
     await until('three different seconds', async () => seen.add(String(await displayed(page))).size, (n) => n >= 4);
     for (const v of seen) if (v !== 'null') expect(v).toMatch(/^\d+\.\d{2}\/s at \d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.000Z$/);
-    await until('a second with sales', () => displayed(page), (v) => v !== null && Number(v.split('/')[0]) > 0);
+    // Seconds with sales on the chart, revised ones included: with a lagging ingest (a loaded machine) the latest
+    // second goes out empty and its sales come in a revision, so the headline alone may show none for a while.
+    const withSales = () => page.evaluate(() => (window as unknown as { __galaChart: () => { secondsWithSales: number } }).__galaChart().secondsWithSales);
+    await until('seconds with sales on the chart', withSales, (n) => n > 0);
     const region = await drawn(page, { x: 144, y: 594, w: 1632, h: 400 }, 'chart');
     expect(region.opaque).toBeGreaterThan(400_000);
     expect(region.colours).toBeGreaterThan(30);
