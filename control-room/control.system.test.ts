@@ -25,12 +25,15 @@ type Sys = Awaited<ReturnType<typeof startTestSystem>>;
 let sys: Sys;
 let base: string;
 
+/** A bounce must land inside the window even when the machine takes a second between two requests. */
+const DOUBLE_GO_MS = 3000;
+
 beforeAll(async () => {
-  // Wider arm window and a longer hold than the show's: on a loaded machine the gap between two requests can take
-  // seconds, and these tests are about what the room does, not how fast the machine is (an early release must
-  // stay early, an arm must outlive the steps before its fire).
+  // Wider arm window, a longer hold and a longer double-GO window than the show's: on a loaded machine the gap
+  // between two requests can take seconds, and these tests are about what the room does, not how fast the machine
+  // is (an early release must stay early, an arm must outlive the steps before its fire, a bounce must bounce).
   const show = loadShow(DEFAULT_SHOW_FILE);
-  show.rundown = { ...show.rundown, armWindowMs: 20_000, holdMs: 2000 };
+  show.rundown = { ...show.rundown, armWindowMs: 20_000, holdMs: 2000, doubleGoMs: DOUBLE_GO_MS };
   sys = await startTestSystem({ ...tokens, show });
   base = `http://127.0.0.1:${sys.system.httpPort}`;
 });
@@ -356,11 +359,11 @@ describe('GO from a button: fixed requests and double-GO protection', () => {
     expect(first.status).toBe(200);
     expect(first.body.fired).toMatchObject({ cueId: 'ms-mobile', cause: 'go', operator: 'Deck' });
     expect(first.body.state.standby).toBe('ms-off');
-    expect(first.body.state.rundown.doubleGoMs).toBe(1000);
+    expect(first.body.state.rundown.doubleGoMs).toBe(DOUBLE_GO_MS);
 
     const bounce = await call('POST', '/v1/control/go', { ...deck, body: {} });
     expect(bounce.status).toBe(409);
-    expect(bounce.body.error).toMatch(/^go: double-GO protection: \d+ ms after the GO that fired "ms-mobile" \(Deck\); a GO within 1000 ms fires nothing$/);
+    expect(bounce.body.error).toMatch(/^go: double-GO protection: \d+ ms after the GO that fired "ms-mobile" \(Deck\); a GO within 3000 ms fires nothing$/);
     expect(bounce.body.state.standby).toBe('ms-off');
     expect(bounce.body.state.history[0]).toMatchObject({ cueId: 'ms-mobile' });
     // The strict form that names the right standby cue is inside the window too: two desks, one cue.
@@ -369,7 +372,7 @@ describe('GO from a button: fixed requests and double-GO protection', () => {
     expect(strict.body.error).toMatch(/^go: double-GO protection/);
     expect((await state()).history[0]?.cueId).toBe('ms-mobile');
 
-    await sleep(Date.parse(first.body.fired.firedAt) + 1000 + 20 - Date.now());
+    await sleep(Date.parse(first.body.fired.firedAt) + DOUBLE_GO_MS + 20 - Date.now());
     const again = await call('POST', '/v1/control/go', deck);
     expect(again.status).toBe(200);
     expect(again.body.fired).toMatchObject({ cueId: 'ms-off', cause: 'go' });
@@ -377,8 +380,8 @@ describe('GO from a button: fixed requests and double-GO protection', () => {
     const audit = (await call('GET', '/v1/control/audit?operator=Deck&action=go', { token: VIEWER })).body.entries as AuditEntry[];
     expect(audit.map((e) => [e.result, e.status, e.detail?.replace(/\d+ ms after/, 'N ms after')])).toEqual([
       ['ok', 200, 'fired ms-mobile (plain GO)'],
-      ['refused', 409, 'go: double-GO protection: N ms after the GO that fired "ms-mobile" (Deck); a GO within 1000 ms fires nothing'],
-      ['refused', 409, 'go: double-GO protection: N ms after the GO that fired "ms-mobile" (Deck); a GO within 1000 ms fires nothing'],
+      ['refused', 409, 'go: double-GO protection: N ms after the GO that fired "ms-mobile" (Deck); a GO within 3000 ms fires nothing'],
+      ['refused', 409, 'go: double-GO protection: N ms after the GO that fired "ms-mobile" (Deck); a GO within 3000 ms fires nothing'],
       ['ok', 200, 'fired ms-off (plain GO)'],
     ]);
   });
@@ -423,7 +426,7 @@ describe('GO from a button: fixed requests and double-GO protection', () => {
     expect(hold.body).toMatchObject({ cueId: 'look-2' });
     expect((await state()).holds).toMatchObject([{ cueId: 'look-2', operator: 'Deck' }]);
     // Released once held long enough and outside the GO's double-GO window (the release is a GO too).
-    await sleep(Math.max(Date.parse(hold.body.fireAfter), Date.parse(go.body.fired.firedAt) + 1000) + 20 - Date.now());
+    await sleep(Math.max(Date.parse(hold.body.fireAfter), Date.parse(go.body.fired.firedAt) + DOUBLE_GO_MS) + 20 - Date.now());
     const rel = await call('POST', '/v1/control/standby/release', deck);
     expect(rel.status).toBe(200);
     expect(rel.body.fired).toMatchObject({ cueId: 'look-2', cause: 'hold', operator: 'Deck' });
@@ -435,7 +438,7 @@ describe('GO from a button: fixed requests and double-GO protection', () => {
     expect(early.status).toBe(200);
     const refused = await call('POST', '/v1/control/standby/release', deck);
     expect(refused.status).toBe(409);
-    expect(refused.body.error).toMatch(/^hold: released after \d+ ms; hold at least 800 ms/);
+    expect(refused.body.error).toMatch(/^hold: released after \d+ ms; hold at least 2000 ms/);
     expect(refused.body.state.standby).toBe('look-out');
     const audit = (await call('GET', '/v1/control/audit?operator=Deck', { token: VIEWER })).body.entries as AuditEntry[];
     expect(audit.filter((e) => e.action === 'arm' || e.action === 'hold' || e.action === 'release').map((e) => `${e.action}:${e.result}`)).toEqual(['arm:ok', 'hold:ok', 'release:ok', 'hold:ok', 'release:refused']);
