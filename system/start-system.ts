@@ -78,7 +78,11 @@ export interface StartOptions {
 
 export async function startSystem(cfg: ServeConfig, opts: StartOptions = {}): Promise<RunningSystem> {
   const log = opts.log ?? silentLog;
-  // The HTTP listener is bound first: until the node serves, /healthz says what a long start is doing and how far
+  const metrics = new Registry();
+  // The store is opened before anything listens: a data directory another process holds is refused before this
+  // process announces a port.
+  const store = timeStoreCalls(await openStore(cfg, log), metrics);
+  // Then the HTTP listener is bound: until the node serves, /healthz says what a long start is doing and how far
   // it has got, and everything else is 503.
   const progress = createProgress({ log, print: opts.print });
   const httpApp = uWS.App();
@@ -91,8 +95,6 @@ export async function startSystem(cfg: ServeConfig, opts: StartOptions = {}): Pr
   );
   const httpPort = uWS.us_socket_local_port(httpListen);
   opts.onListening?.(`listening http=${httpPort}`);
-  const metrics = new Registry();
-  const store = timeStoreCalls(await openStore(cfg, log), metrics);
   await store.migrate();
   // After a crash, an insert may have been cut between its orders part and its views' parts: put back what the
   // rollups and the fingerprint side table lack before anything reads them (nothing is being inserted yet).
