@@ -1,4 +1,5 @@
 // The OBS gateway driven through the real obs-websocket-js against the protocol simulator: switching, studio mode, batches, crashes, silence, passwords.
+import { createServer, type AddressInfo, type Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startObsSimulator, type ObsSimulator, type ObsSimulatorOptions } from '../../test-support/obs-simulator.ts';
 import { until as untilRead } from '../../test-support/until.ts';
@@ -292,6 +293,28 @@ describe('obs gateway: failures', () => {
     const connections = sim!.connections;
     await sleep(400);
     expect(sim!.connections).toBe(connections);
+  });
+
+  it('cuts a link whose WebSocket handshake never completes, and tries again without crashing the process', async () => {
+    // An OBS host that takes the TCP connection and never answers the upgrade: the handshake timeout terminates a
+    // socket still connecting, which ws reports as an error event after the link's handlers are gone.
+    const accepted: Socket[] = [];
+    const mute = createServer((c) => accepted.push(c));
+    await new Promise<void>((r) => mute.listen(0, '127.0.0.1', r));
+    try {
+      const port = (mute.address() as AddressInfo).port;
+      gw = createObsGateway({ url: `ws://127.0.0.1:${port}`, password: null, log: () => {}, timeoutMs: 100, backoffBaseMs: 10, backoffMaxMs: 20 });
+      await until('three handshakes cut and tried again', () => accepted.length >= 3 && gw!.status().link !== 'connected');
+      // A crash would fail this file with an uncaught exception; a link that gave up would stop connecting.
+      const before = accepted.length;
+      await until('another attempt', () => accepted.length > before);
+      expect(gw!.status().lastError).not.toBeNull();
+    } finally {
+      await gw?.close();
+      gw = null;
+      for (const c of accepted) c.destroy();
+      await new Promise((r) => mute.close(r));
+    }
   });
 
   it('refuses a url that is not a WebSocket url, naming the setting', () => {

@@ -34,7 +34,11 @@ const SUBSCRIPTIONS = EventSubscription.General | EventSubscription.Scenes | Eve
 /** obs-websocket-js keeps its socket protected; a dead link must be cut without waiting for a close handshake. */
 class ObsSocket extends OBSWebSocket {
   terminate(): void {
-    const ws = this.socket as unknown as { terminate?: () => void; close: () => void } | undefined;
+    const ws = this.socket as unknown as { terminate?: () => void; close: () => void; on?: (event: 'error', fn: (e: Error) => void) => void } | undefined;
+    // ws reports a socket terminated while still connecting as an 'error' event on the next tick, after cleanup()
+    // has taken obs-websocket-js's handlers away; unheard, that event would crash the process. The link is already
+    // being cut and reconnected, so the error says nothing new.
+    ws?.on?.('error', () => undefined);
     if (ws?.terminate) ws.terminate();
     else ws?.close();
     this.cleanup();
