@@ -10,6 +10,7 @@ import { parseShowConfig } from '../domain/show.ts';
 import { OrderRowWriter } from '../storage/order-row-writer.ts';
 import { MILESTONES_TABLE } from '../storage/schema.ts';
 import { connectIngest, startTestSystem, storedSums } from '../test-support/system-harness.ts';
+import { until } from '../test-support/until.ts';
 import { isMessageOf, LiveClient, type ServerMessage, type SocketLike, type Topic } from '../protocol/live-protocol.ts';
 
 const cleanups: (() => Promise<void>)[] = [];
@@ -22,14 +23,6 @@ async function system(over: Parameters<typeof startTestSystem>[0] = {}, opts: Pa
   cleanups.push(s.cleanup);
   return s;
 }
-
-const until = async (what: string, ok: () => boolean | Promise<boolean>, ms = 15_000) => {
-  const end = Date.now() + ms;
-  while (!(await ok())) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-};
 
 let seq = 0;
 function orders(n: number, over: Record<string, unknown> = {}, tsOf: (i: number) => number = () => Date.now() - 500) {
@@ -85,9 +78,12 @@ describe('live state channel', () => {
     expect(applied[0]!.type).toBe('snapshot');
     expect(applied[0]!.gmv).toBe('300.00');
 
+    // Three updates, each published before the next order goes in (totals go out at most every 250 ms, so orders
+    // sent closer together could share one update, and the lost one would leave no gap to see).
     for (let k = 0; k < 3; k++) {
+      const rev = s.hub.rev('totals');
       await ingest.send(JSON.stringify({ batch: `gap-${k}`, orders: orders(1) }));
-      await new Promise((r) => setTimeout(r, 300)); // totals go out at most every 250 ms
+      await until(`totals update ${k + 1} published`, () => s.hub.rev('totals') > rev, { everyMs: 10 });
     }
     await until('resync snapshot', () => applied.filter((a) => a.type === 'snapshot').length >= 2);
     expect(client.gaps).toBe(1);
@@ -108,7 +104,7 @@ describe('live state channel', () => {
     await until('snapshots', () => (['second', 'minute', 'show', 'milestones', 'leaderboards'] satisfies Topic[]).every((t) => sub.of(t).some((m) => m.type === 'snapshot')));
     const snap = sub.of('second').find((m) => m.type === 'snapshot')!;
     expect(snap.data.frames.length).toBeGreaterThanOrEqual(60);
-    await until('three frames', () => sub.of('second').filter((m) => m.type === 'update').length >= 3, 6000);
+    await until('three frames', () => sub.of('second').filter((m) => m.type === 'update').length >= 3);
     const revs = sub.of('second').map((m) => m.rev);
     for (let i = 1; i < revs.length; i++) expect(revs[i]).toBe(revs[i - 1]! + 1);
     sub.ws.close();
@@ -124,7 +120,7 @@ describe('live state channel', () => {
     const ack = await ingest.send(JSON.stringify({ batch: 'late', orders: orders(3, { amount: '12.34' }, () => second * 1000 + 400) }));
     expect(ack).toMatchObject({ accepted: 3 });
     const start = new Date(second * 1000).toISOString();
-    await until('the revised frame', () => sub.of('second').some((m) => m.type === 'update' && m.data.start === start), 5000);
+    await until('the revised frame', () => sub.of('second').some((m) => m.type === 'update' && m.data.start === start));
     const revised = sub.of('second').find((m) => m.type === 'update' && m.data.start === start);
     expect(revised?.data).toMatchObject({ start, seconds: 1, gmv: '37.02', orders: 3 });
     // A late joiner's snapshot holds the revised frame too.
@@ -181,21 +177,23 @@ describe('live state channel', () => {
     raw.on('close', () => (rawClosed = true));
     raw.on('error', () => undefined);
 
-    // 30 MB of updates, published in rounds so the reader can drain between them.
+    // 30 MB of updates, published in rounds; the reader has each round before the next, however slow the machine,
+    // so only the non-reader falls behind.
     const big = { ...reader.of('show')[0]!.data, name: 'x'.repeat(10_000) };
     const before = s.hub.rev('show');
+    const readerHas = () => reader.of('show').filter((m) => m.type === 'update').length;
     for (let round = 0; round < 150; round++) {
       for (let k = 0; k < 20; k++) s.hub.publish('show', new Date().toISOString(), big);
-      await new Promise((r) => setTimeout(r, 5));
+      const published = s.hub.rev('show') - before;
+      await until(`reader got round ${round + 1}`, readerHas, (n) => n === published, { everyMs: 5 });
     }
     const last = s.hub.rev('show');
-    await until('reader got every update', () => reader.of('show').filter((m) => m.type === 'update').length === last - before, 30_000);
-    await until('non-reader dropped', () => s.hub.subscribers('show') === 1, 30_000);
+    await until('non-reader dropped', () => s.hub.subscribers('show') === 1);
     expect(s.hub.dropped).toBeGreaterThan(0);
     const revs = reader.of('show').filter((m) => m.type === 'update').map((m) => m.rev);
     expect(revs).toEqual(Array.from({ length: last - before }, (_, i) => before + 1 + i));
     raw.resume();
-    await until('raw socket closed', () => rawClosed, 10_000);
+    await until('raw socket closed', () => rawClosed);
     reader.ws.close();
   });
 });
@@ -247,8 +245,11 @@ describe('milestones', () => {
     if (snap?.type !== 'snapshot') throw new Error('the restarted system sent no milestones snapshot first');
     expect(snap.data.milestones.map((m) => [m.id, m.crossedAt])).toEqual(res.milestones.map((m) => [m.id, m.crossedAt]));
     const ingest2 = await connectIngest(second.system.ingestPort);
+    const milestonesRev = second.system.hub.rev('milestones');
+    // Acked: committed, so the crossing check has run; flushed: whatever it found is recorded and published.
     await ingest2.send(JSON.stringify({ batch: 'm2', orders: orders(2) }));
-    await new Promise((r) => setTimeout(r, 1500));
+    await second.system.milestones.flush();
+    expect(second.system.hub.rev('milestones')).toBe(milestonesRev);
     expect(sub2.of('milestones').filter((m) => m.type === 'update')).toEqual([]);
     const rows = await (second.system.store as unknown as { milestones: () => Promise<unknown[]> }).milestones();
     expect(rows).toHaveLength(2);
@@ -351,7 +352,8 @@ describe('public feed', () => {
     // While events flow, each heartbeat comment goes out in the same write as an event, not in one of its own.
     expect(first.alone).toBe(0);
     expect(first.text).toMatch(/^retry: \d+/);
-    await new Promise((r) => setTimeout(r, 2200)); // events go on while we are away
+    // Events go on while we are away: another client sees two more go out, so the resume has some to replay.
+    await read(first.ids.at(-1)!, 2);
     const resumed = await read(first.ids[1]!, 4);
     // Everything after the id we gave, in order: first.ids[2], then what was emitted while away, then live.
     expect(resumed.ids[0]).toBe(first.ids[2]);
@@ -366,13 +368,18 @@ describe('public feed', () => {
 
 describe('show status', () => {
   it('turns the figures final after the show ends, once a reconciliation agrees, on the feed and the channel', async () => {
-    const show = parseShowConfig({ name: 'Short show', currency: 'CNY', startsAt: new Date(Date.now() - 60_000).toISOString(), endsAt: new Date(Date.now() + 1500).toISOString() });
+    const endsAt = Date.now() + 5000;
+    const show = parseShowConfig({ name: 'Short show', currency: 'CNY', startsAt: new Date(Date.now() - 60_000).toISOString(), endsAt: new Date(endsAt).toISOString() });
     const { system: s } = await system({ show, reconcileIntervalMs: 300 });
     const base = `http://127.0.0.1:${s.httpPort}`;
     const sub = await subscriber(s.httpPort, ['show', 'totals']);
-    expect(((await (await fetch(`${base}/v1/stats`)).json()) as { status: string }).status).toBe('live');
-    await until('final', async () => ((await (await fetch(`${base}/v1/stats`)).json()) as { status: string }).status === 'final', 10_000);
-    await until('show topic final', () => sub.of('show').some((m) => m.data.status === 'final'), 5000);
+    const before = ((await (await fetch(`${base}/v1/stats`)).json()) as { status: string }).status;
+    // Answered before the end, the figures are live; a machine so loaded that starting took the whole show cannot
+    // see that moment, and says so rather than failing on the clock.
+    if (Date.now() < endsAt) expect(before).toBe('live');
+    else console.warn(`show status: the system answered only after the show's end; 'live' not checked (got '${before}')`);
+    await until('final', async () => ((await (await fetch(`${base}/v1/stats`)).json()) as { status: string }).status === 'final');
+    await until('show topic final', () => sub.of('show').some((m) => m.data.status === 'final'));
     expect(((await (await fetch(`${base}/v1/milestones`)).json()) as { status: string; unaudited: boolean })).toMatchObject({ status: 'final', unaudited: true });
     sub.ws.close();
   });
@@ -383,10 +390,10 @@ describe('reconciliation and staleness on the live channel', () => {
     const { system: s } = await system({ staleSeconds: 1, reconcileIntervalMs: 0 });
     const health = await subscriber(s.httpPort, ['health'], 'test-producer-token');
     const latest = () => health.of('health').at(-1)?.data;
-    await until('stale', () => latest()?.stale === true, 5000);
+    await until('stale', () => latest()?.stale === true);
     const ingest = await connectIngest(s.ingestPort);
     await ingest.send(JSON.stringify({ batch: 'h', orders: orders(2) }));
-    await until('not stale', () => latest()?.stale === false, 5000);
+    await until('not stale', () => latest()?.stale === false);
 
     // A row that reached storage behind the live totals' back.
     const w = new OrderRowWriter();
@@ -394,14 +401,14 @@ describe('reconciliation and staleness on the live channel', () => {
     w.add({ id: 'sneaked-in', ts: Date.now(), hundredths: 12_345, currency: 'CNY', channel: 'desktop', brand: '', sku: '', category: '', region: '' }, s.totals.appliedThroughMs, hi, lo);
     await s.store.insert({ count: 1, tsv: w.bytes(), derived: w.derived() });
     await s.reconciler.run();
-    await until('drift on the channel', () => latest()?.drift.CNY === '-123.45', 5000);
+    await until('drift on the channel', () => latest()?.drift.CNY === '-123.45');
     expect(s.totals.snapshot().gmv).toBe('200.00');
     await s.reconciler.run(); // the same drift again: repaired
     expect(s.totals.snapshot().gmv).toBe('323.45');
     const stored = await storedSums(s.store);
     expect(stored.byCurrency.get('CNY')).toBe(32_345n);
     await s.reconciler.run();
-    await until('drift cleared', () => Object.keys(latest()?.drift ?? { x: 1 }).length === 0, 5000);
+    await until('drift cleared', () => Object.keys(latest()?.drift ?? { x: 1 }).length === 0);
     expect(s.reconciler.report().repairs).toBe(1);
 
     // Between full passes a check adds only the arrivals since the last agreeing one, so a row stored below that

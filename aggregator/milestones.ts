@@ -29,8 +29,8 @@ export interface MilestoneTrackerOptions {
   log?: Log;
 }
 
-/** What readers of the milestones may use; crossings are found and recorded by the aggregator alone. */
-export type MilestoneReader = Pick<MilestoneTracker, 'list' | 'next'>;
+/** What readers see of the milestones: the list, the next one, and a wait until every crossing found is recorded. */
+export type MilestoneReader = Pick<MilestoneTracker, 'list' | 'next' | 'flush'>;
 
 export class MilestoneTracker {
   private readonly recorded = new Map<string, MilestoneRow>();

@@ -7,6 +7,7 @@ import { DEFAULT_SHOW_FILE, loadShow } from '../cli/config.ts';
 import { testShow } from '../test-support/test-show.ts';
 import { connectIngest, startTestSystem } from '../test-support/system-harness.ts';
 import { createOpenApiCheck, openObjectSchemas, type OpenApiDoc, type OperationDoc } from '../test-support/openapi-check.ts';
+import { until } from '../test-support/until.ts';
 import { createFeedRoutes } from './feed-routes.ts';
 import { publicOpenApi } from './openapi.ts';
 import { RateLimiter } from './rate-limit.ts';
@@ -70,8 +71,7 @@ describe('the OpenAPI document of the public feed', () => {
     expect(ack).toMatchObject({ accepted: 40 });
     ingest.close();
     // The boards come from the rollups every 2 s.
-    const end = Date.now() + 15_000;
-    while (s.system.state.leaderboards().brands.night.length === 0 && Date.now() < end) await new Promise((r) => setTimeout(r, 100));
+    await until('the brands board', () => s.system.state.leaderboards().brands.night.length > 0);
     doc = (await (await fetch(`${base}/v1/openapi.json`)).json()) as Doc;
     served = JSON.parse(JSON.stringify(publicOpenApi(show)));
     api = createOpenApiCheck(doc);

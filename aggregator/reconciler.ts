@@ -79,7 +79,7 @@ export function createReconciler(opts: ReconcilerOptions) {
   let running: Promise<void> | null = null;
 
   opts.metrics?.gauge('gala_reconcile_drift_currencies', 'Currencies whose live total differs from SELECT over the orders table', () => drift.size);
-  opts.metrics?.gauge('gala_reconcile_repairs_total', 'Times the live totals were rebuilt from storage after a drift', () => repairs);
+  opts.metrics?.counterReading('gala_reconcile_repairs_total', 'Times the live totals were rebuilt from storage after a drift', () => repairs);
   opts.metrics?.gauge('gala_late_duplicate_copies', 'Order copies stored beyond the first (resends after the de-dup window)', () => lateCopies);
   opts.metrics?.gauge('gala_reconcile_age_seconds', 'Seconds since live totals and storage were last compared', () =>
     checkedAt === null ? -1 : (Date.now() - checkedAt) / 1000,

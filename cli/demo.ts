@@ -16,7 +16,8 @@ export async function runDemo(argv: string[], stopOnSignals: (s: RunningSystem) 
   env.GALA_VIEWER_TOKEN ||= `demo-viewer-${randomBytes(9).toString('base64url')}`;
   const cfg = parseServeConfig(argv, env);
   const log = createLog('gala');
-  const system = await startSystem(cfg, { log, onListening: (line) => process.stdout.write(`${line}\n`) });
+  const out = (line: string) => process.stdout.write(`${line}\n`);
+  const system = await startSystem(cfg, { log, onListening: out, print: out });
   stopOnSignals(system);
   const http = `http://${cfg.host}:${system.httpPort}`;
   const ingest = `${cfg.host}:${system.ingestPort}`;

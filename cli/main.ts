@@ -40,7 +40,8 @@ async function serve(argv: string[]): Promise<void> {
   }
   const log = createLog('gala');
   if (cfg.ingestTokens.length === 0) log('config.warning', { message: 'GALA_INGEST_TOKEN is not set: ingest refuses everyone' });
-  const system = await startSystem(cfg, { log, onListening: (line) => process.stdout.write(`${line}\n`) });
+  const out = (line: string) => process.stdout.write(`${line}\n`);
+  const system = await startSystem(cfg, { log, onListening: out, print: out });
   stopOnSignals(system);
 }
 

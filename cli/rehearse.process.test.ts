@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
+import { until } from '../test-support/until.ts';
 
 const BIN = fileURLToPath(new URL('../bin/gala.mjs', import.meta.url));
 const root = mkdtempSync(join(tmpdir(), 'gala-rehearse-'));
@@ -20,28 +21,21 @@ function gala(args: string[], env: Record<string, string> = {}) {
   return { proc, io, exited };
 }
 
-async function until(what: string, ok: () => boolean | Promise<boolean>, ms = 60_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!(await ok())) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
 describe('gala rehearse (process)', () => {
   it('says REHEARSAL in its banner and log, replays into /v1/stats, stops on SIGTERM; gala serve then refuses its data dir', async () => {
     const dir = join(root, 'data-rehearsal');
     // GALA_REHEARSAL=1 turns `serve` into a rehearsal; GALA_DATA (the night's) is not read.
     const g = gala(['serve', '--http-port', '0', '--ingest-port', '0', '--data', dir, '--speed', '50', '--rate', '100'], { GALA_REHEARSAL: '1', GALA_DATA: join(root, 'night') });
     try {
-      await until('the banner', () => g.io.out.includes('REHEARSAL  -  NOT ON AIR'));
+      // A process starting on a loaded machine: a minute bounds a hang.
+      await until('the banner', () => g.io.out.includes('REHEARSAL  -  NOT ON AIR'), { timeoutMs: 60_000 });
       const port = Number(/^listening http=(\d+)$/m.exec(g.io.out)![1]);
       expect(g.io.out).toMatch(/REHEARSAL OBS {8}log only: no OBS command is sent/);
       let body: { orders: number; rehearsal?: boolean } = { orders: 0 };
       await until('orders in /v1/stats', async () => {
         body = (await (await fetch(`http://127.0.0.1:${port}/v1/stats`)).json()) as typeof body;
         return body.orders > 0;
-      });
+      }, { timeoutMs: 60_000 });
       expect(body.rehearsal).toBe(true);
       const lines = g.io.err.trim().split('\n').filter((l) => l.startsWith('{'));
       expect(lines.length).toBeGreaterThan(2);

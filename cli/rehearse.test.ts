@@ -1,7 +1,7 @@
 // `gala rehearse` flags: defaults that keep a rehearsal off the night's data and OBS, and errors that name the flag and the rule.
 import { describe, expect, it } from 'vitest';
 import { ConfigError, type ServeConfig } from './config.ts';
-import { DEFAULT_REHEARSAL_DATA, parseRehearseConfig, rehearsalLog } from './rehearse.ts';
+import { DEFAULT_REHEARSAL_DATA, nightLeft, parseRehearseConfig, rehearsalLog } from './rehearse.ts';
 
 const parse = (argv: string[], env: NodeJS.ProcessEnv = {}): { cfg: ServeConfig; keep: boolean } => {
   const r = parseRehearseConfig(argv, env, Date.UTC(2026, 10, 1));
@@ -55,5 +55,12 @@ describe('gala rehearse flags', () => {
     const lines: unknown[] = [];
     rehearsalLog((event, fields) => lines.push({ event, ...fields }))('x', { a: 1 });
     expect(lines).toEqual([{ event: 'x', mode: 'REHEARSAL', a: 1 }]);
+  });
+
+  it('says how far through the night the replay is and the time left at its speed', () => {
+    // Four simulated hours, one done, at 10x: three hours left take 18 real minutes.
+    expect(nightLeft({ simMs: 3_600_000, nightMs: 14_400_000, speed: 10 })).toBe(' of 04:00:00 (25%), 18 min left');
+    expect(nightLeft({ simMs: 14_500_000, nightMs: 14_400_000, speed: 10 })).toBe(' of 04:00:00 (100%), 0.0 s left');
+    expect(nightLeft({ simMs: 60_000, nightMs: null, speed: 10 })).toBe('');
   });
 });

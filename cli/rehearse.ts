@@ -3,9 +3,10 @@
 import { randomBytes } from 'node:crypto';
 import { parseArgs } from 'node:util';
 import { prepareRehearsalDataDir, checkRehearsalClickhouseUrl } from '../control-room/rehearsal/data-dir-guard.ts';
-import { MAX_SEND_RATE, MAX_SPEED, MIN_SPEED } from '../control-room/rehearsal/replay.ts';
+import { clockText, MAX_SEND_RATE, MAX_SPEED, MIN_SPEED, type ReplayView } from '../control-room/rehearsal/replay.ts';
 import { createLog, type Log } from '../platform/log.ts';
 import { refuseHeldDataDir } from '../storage/chdb/data-dir-lock.ts';
+import { formatDuration } from '../platform/progress.ts';
 import { startSystem, type RunningSystem } from '../system/start-system.ts';
 import { ConfigError, parseServeConfig, type ServeConfig } from './config.ts';
 
@@ -126,6 +127,13 @@ export function rehearsalBanner(cfg: ServeConfig, system: Pick<RunningSystem, 'h
   ].join('\n');
 }
 
+/** How far through the night the replay is and the time left at its speed; nothing when the show has no end. */
+export function nightLeft(v: Pick<ReplayView, 'simMs' | 'nightMs' | 'speed'>): string {
+  if (v.nightMs === null || v.nightMs <= 0) return '';
+  const pct = Math.min(100, Math.floor((100 * v.simMs) / v.nightMs));
+  return ` of ${clockText(v.nightMs)} (${pct}%), ${formatDuration(Math.max(0, v.nightMs - v.simMs) / v.speed / 1000)} left`;
+}
+
 /** `gala rehearse [flags]`: exits 2 on bad flags or a data directory that is not a rehearsal's. */
 export async function runRehearse(argv: string[], stopOnSignals: (s: RunningSystem) => void): Promise<void> {
   const parsed = parseRehearseConfig(argv, process.env);
@@ -146,12 +154,16 @@ export async function runRehearse(argv: string[], stopOnSignals: (s: RunningSyst
   }
   const log = rehearsalLog();
   log('rehearsal.start', { speed: cfg.rehearsal!.speed, rate: cfg.rehearsal!.rate, obs: cfg.rehearsal!.obs, data: cfg.dataDir, how });
-  const system = await startSystem(cfg, { log, onListening: (line) => process.stdout.write(`${line}\n`) });
+  const out = (line: string) => process.stdout.write(`${line}\n`);
+  const system = await startSystem(cfg, { log, onListening: out, print: out });
   stopOnSignals(system);
   process.stdout.write(rehearsalBanner(cfg, system, how === 'new' ? 'new' : how === 'wiped' ? "the previous rehearsal's figures cleared" : 'continuing'));
+  let ackedBefore = system.rehearsal!.view().acked;
   setInterval(() => {
     const v = system.rehearsal!.view();
     const t = system.totals.snapshot();
-    process.stdout.write(`REHEARSAL ${v.phase} ${v.speed}x  show ${v.simClock}  sent ${v.sent}  acked ${v.acked}  GMV ${t.currency} ${t.gmv}  orders ${t.orders}\n`);
+    const rate = Math.round((v.acked - ackedBefore) / 5).toLocaleString('en-US');
+    ackedBefore = v.acked;
+    out(`REHEARSAL ${v.phase} ${v.speed}x  show ${v.simClock}${nightLeft(v)}  sent ${v.sent}  acked ${v.acked} (${rate}/s)  GMV ${t.currency} ${t.gmv}  orders ${t.orders}`);
   }, 5000).unref();
 }

@@ -6,6 +6,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DEFAULT_SHOW_FILE, loadShow } from '../cli/config.ts';
 import type { ControlState } from '../protocol/control-state.ts';
 import type { OrderStore } from '../storage/storage.ts';
 import { startCompanionHost, type CompanionHost } from '../test-support/companion-host.ts';
@@ -23,7 +24,11 @@ let deck: CompanionHost;
 beforeAll(async () => {
   moduleDir = mkdtempSync(join(tmpdir(), 'gala-companion-'));
   // Input goes stale after 1 s without orders, so the test can watch it come and go.
-  [sys] = await Promise.all([startTestSystem({ producerTokens: [PRODUCER], viewerTokens: [VIEWER], staleSeconds: 1 }), buildCompanionModule(moduleDir)]);
+  // A longer double-GO window and hold than the show's: a bounce travels Companion's IPC and HTTP, which a loaded
+  // machine can stretch past a second, and these tests are about what the buttons do, not how fast the machine is.
+  const show = loadShow(DEFAULT_SHOW_FILE);
+  show.rundown = { ...show.rundown, doubleGoMs: 3000, holdMs: 2000, armWindowMs: 20_000 };
+  [sys] = await Promise.all([startTestSystem({ producerTokens: [PRODUCER], viewerTokens: [VIEWER], staleSeconds: 1, show }), buildCompanionModule(moduleDir)]);
   base = `http://127.0.0.1:${sys.system.httpPort}`;
   deck = await startCompanionHost({ moduleDir, config: { url: base, operator: 'Deck 1' }, secrets: { token: PRODUCER } });
 });
@@ -152,7 +157,7 @@ describe('the Companion module, hosted as Companion hosts it, against a running 
     const hold = (await state()).holds[0]!;
     expect(hold).toMatchObject({ cueId: 'look-2', operator: 'Deck 1' });
     // Released once held long enough and outside the GO's double-GO window: the standby release is a GO too.
-    await sleep(Math.max(Date.parse(hold.fireAfter), Date.parse(fired.firedAt) + 1000) + 20 - Date.now());
+    await sleep(Math.max(Date.parse(hold.fireAfter), Date.parse(fired.firedAt) + (await state()).rundown.doubleGoMs) + 20 - Date.now());
     expect(await deck.execute('release', { cue: '$standby' })).toEqual({ success: true });
     expect((await state()).history[0]).toMatchObject({ cueId: 'look-2', cause: 'hold', operator: 'Deck 1' });
     await deck.until('the look-2 card', () => sys.system.graphics.get('product').data.sku === 'SKU-0003-00');

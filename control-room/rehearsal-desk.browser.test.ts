@@ -11,6 +11,7 @@ import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { launchChromium, requireChromium } from '../test-support/browser.ts';
 import { startTestSystem } from '../test-support/system-harness.ts';
+import { until } from '../test-support/until.ts';
 import type { ControlState } from './control-room.ts';
 
 const PRODUCER = 'test-producer-token';
@@ -35,15 +36,8 @@ async function api(method: string, path: string, body?: unknown): Promise<{ stat
 const state = async () => (await api('GET', '/v1/control/state')).body as ControlState;
 const orders = async () => ((await (await fetch(`${base}/v1/stats`)).json()) as { orders: number }).orders;
 
-async function until<T>(what: string, fn: () => Promise<T | false | null | undefined>, ms = 20_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await fn();
-    if (v !== false && v !== null && v !== undefined) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}; rehearsal ${JSON.stringify((await state()).rehearsal)}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
+/** Waits until `read` gives something truthy; if it never does, the failure shows the rehearsal's state. */
+const untilDesk = <T>(what: string, read: () => T | Promise<T>) => until(what, read, { detail: async () => (await state()).rehearsal });
 
 async function login(operator: string, token: string, next = '/control'): Promise<Page> {
   const ctx = await browser.newContext({ viewport: { width: 1600, height: 900 } });
@@ -101,16 +95,16 @@ describe.skipIf(!ok)('the control room during a rehearsal, in Chromium', () => {
 
   it('a producer starts, pauses and resumes the replay from the page; orders stop while paused', async () => {
     await desk.click('#rehearsal-start');
-    await until('the replay running', async () => (await state()).rehearsal?.phase === 'running');
+    await untilDesk('the replay running', async () => (await state()).rehearsal?.phase === 'running');
     await desk.waitForFunction(() => document.querySelector('#rehearsal-phase')?.textContent === 'RUNNING');
-    await until('orders through ingest', async () => (await orders()) > 100);
+    await untilDesk('orders through ingest', async () => (await orders()) > 100);
 
     await desk.click('#rehearsal-pause');
-    await until('the replay paused', async () => (await state()).rehearsal?.phase === 'paused');
+    await untilDesk('the replay paused', async () => (await state()).rehearsal?.phase === 'paused');
     await desk.waitForFunction(() => document.querySelector('#rehearsal-phase')?.textContent === 'PAUSED');
-    // What was in flight lands; after that nothing more comes while paused.
-    await until('nothing in flight', async () => (await state()).rehearsal?.inFlight === 0);
-    await new Promise((r) => setTimeout(r, 300));
+    // What was in flight lands (acked, so in /v1/stats); after that, over a while, nothing more comes while paused.
+    const drained = await untilDesk('nothing in flight', async () => { const r = (await state()).rehearsal; return r?.inFlight === 0 && r; });
+    await untilDesk('/v1/stats holding what was accepted', async () => (await orders()) === drained.accepted);
     const paused = await orders();
     const sentPaused = (await state()).rehearsal!.sent;
     await new Promise((r) => setTimeout(r, 1500));
@@ -119,8 +113,8 @@ describe.skipIf(!ok)('the control room during a rehearsal, in Chromium', () => {
     expect(await desk.isDisabled('#rehearsal-pause')).toBe(true);
 
     await desk.click('#rehearsal-resume');
-    await until('the replay running again', async () => (await state()).rehearsal?.phase === 'running');
-    await until('orders growing again', async () => (await orders()) > paused + 50);
+    await untilDesk('the replay running again', async () => (await state()).rehearsal?.phase === 'running');
+    await untilDesk('orders growing again', async () => (await orders()) > paused + 50);
     // The page shows the figures of the state: sent goes past what it was when paused.
     await desk.waitForFunction((n) => Number(document.querySelector('[data-rh="sent"]')?.textContent?.replace(/,/g, '')) > n, sentPaused);
   });
@@ -128,10 +122,10 @@ describe.skipIf(!ok)('the control room during a rehearsal, in Chromium', () => {
   it('a producer changes the speed (typed and presets); a refused speed is shown in words', async () => {
     await desk.fill('#rehearsal-speed', '40');
     await desk.press('#rehearsal-speed', 'Enter');
-    await until('speed 40', async () => (await state()).rehearsal?.speed === 40);
+    await untilDesk('speed 40', async () => (await state()).rehearsal?.speed === 40);
     await desk.waitForFunction(() => document.querySelector('[data-rh="speed"]')?.textContent === '40x');
     await desk.click('.rh-preset[data-speed="10"]');
-    await until('speed 10', async () => (await state()).rehearsal?.speed === 10);
+    await untilDesk('speed 10', async () => (await state()).rehearsal?.speed === 10);
     await desk.waitForFunction(() => document.querySelector('.rh-preset.is-current')?.textContent === '10x');
 
     await desk.fill('#rehearsal-speed', '500');
@@ -150,8 +144,8 @@ describe.skipIf(!ok)('the control room during a rehearsal, in Chromium', () => {
     // The replay runs at 30x: paused, the night stands still while the trigger is armed just ahead of it (arming a
     // trigger whose condition already holds is refused).
     expect((await api('POST', '/v1/control/rehearsal/pause')).status).toBe(200);
-    await until('the replay paused and drained', async () => { const r = (await state()).rehearsal; return r?.phase === 'paused' && r.inFlight === 0; });
-    await new Promise((r) => setTimeout(r, 500));
+    const drained = await untilDesk('the replay paused and drained', async () => { const r = (await state()).rehearsal; return r?.phase === 'paused' && r.inFlight === 0 && r; });
+    await untilDesk('/v1/stats holding what was accepted', async () => (await orders()) === drained.accepted);
     const gmv = BigInt(((await (await fetch(`${base}/v1/stats`)).json()) as { gmv: string }).gmv.replace('.', ''));
     const threshold = (gmv / 100n + 50_000n).toString();
     await desk.fill(`${row} input.threshold`, threshold);

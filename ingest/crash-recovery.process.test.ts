@@ -7,6 +7,7 @@ import WebSocket from 'ws';
 import type { Ack, FrameError } from '../domain/order.ts';
 import { startGalaProcess, type GalaProcess } from '../test-support/gala-process.ts';
 import { TEST_TOKEN } from '../test-support/system-harness.ts';
+import { until } from '../test-support/until.ts';
 
 const dirs: string[] = [];
 const procs: GalaProcess[] = [];
@@ -60,6 +61,8 @@ function stream(port: number, from: number, to: number, answers: Map<string, Ack
 
 const getStats = async (p: GalaProcess) => (await (await fetch(`http://127.0.0.1:${p.httpPort}/v1/stats`)).json()) as { gmv: string; orders: number };
 
+// Each test starts the real process two or three times and streams through it: about 20 s alone, several times
+// that on a machine shared with other suites, so the timeouts bound a hang rather than the machine's speed.
 describe('crash and restart', () => {
   it('loses nothing acknowledged and counts nothing twice across kill -9', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'gala-crash-'));
@@ -70,7 +73,7 @@ describe('crash and restart', () => {
     const TOTAL = 120;
     // Kill while batches are in flight: after 40 acks, with up to 8 more sent and unanswered.
     const streaming = stream(first.ingestPort, 0, TOTAL, answers, 40);
-    while ([...answers.values()].filter((a) => 'accepted' in a).length < 40) await new Promise((r) => setTimeout(r, 5));
+    await until('40 acks', () => [...answers.values()].filter((a) => 'accepted' in a).length >= 40, { everyMs: 5 });
     first.proc.kill('SIGKILL');
     await first.exited;
     await streaming;
@@ -81,9 +84,8 @@ describe('crash and restart', () => {
     const second = await startGalaProcess(['--data', dir]);
     procs.push(second);
     // The start after a crash compares the view-filled tables with the orders table (its log line is written
-    // before the listening lines, but stderr and stdout are separate pipes: allow it a moment to arrive).
-    for (let i = 0; i < 100 && !second.stderr().includes('restore.derived_checked'); i++) await new Promise((r) => setTimeout(r, 20));
-    expect(second.stderr()).toContain('restore.derived_checked');
+    // before the listening lines, but stderr and stdout are separate pipes: wait for it to arrive).
+    await until('restore.derived_checked in the log', () => second.stderr().includes('restore.derived_checked'));
     const restarted = await getStats(second);
     // Everything acknowledged survived; a batch committed but not yet acked may be there too.
     expect(restarted.orders).toBeGreaterThanOrEqual(ackedOrders);
@@ -100,7 +102,7 @@ describe('crash and restart', () => {
     expect(final.gmv).toBe(fmt(expectedHundredths(TOTAL)));
     second.proc.kill('SIGTERM');
     expect(await second.exited).toBe(0);
-  });
+  }, 180_000);
 
   it('answers every in-flight batch on SIGTERM, exits 0, and keeps what it acknowledged', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'gala-term-'));
@@ -111,11 +113,14 @@ describe('crash and restart', () => {
     await new Promise((r) => ws.once('open', r));
     const answers: (Ack | FrameError)[] = [];
     ws.on('message', (d) => answers.push(JSON.parse(String(d)) as Ack | FrameError));
+    const closed = new Promise((r) => ws.once('close', r));
     for (let i = 0; i < 20; i++) ws.send(batch(i));
-    await new Promise((r) => setTimeout(r, 30));
+    // Signalled once the server is at work on them (its first answer), with the rest in flight: 30 ms after
+    // sending, a loaded server had not always read a single frame, and a frame it never read has no answer.
+    await until('the first answer', () => answers.length > 0, { everyMs: 5 });
     p.proc.kill('SIGTERM');
     expect(await p.exited).toBe(0);
-    await new Promise((r) => setTimeout(r, 100));
+    await closed;
     // Every batch the server had received got its answer before the socket closed.
     expect(answers.length).toBe(20);
     const ackedOrders = answers.filter((a): a is Ack => 'accepted' in a).reduce((n, a) => n + a.accepted, 0);
@@ -124,10 +129,9 @@ describe('crash and restart', () => {
     procs.push(again);
     expect((await getStats(again)).orders).toBe(ackedOrders);
     // After a clean stop there is nothing to check. (restore.done comes after the check would have been logged.)
-    for (let i = 0; i < 100 && !again.stderr().includes('restore.done'); i++) await new Promise((r) => setTimeout(r, 20));
-    expect(again.stderr()).toContain('restore.done');
+    await until('restore.done in the log', () => again.stderr().includes('restore.done'));
     expect(again.stderr()).not.toContain('restore.derived_checked');
     again.proc.kill('SIGTERM');
     expect(await again.exited).toBe(0);
-  });
+  }, 180_000);
 });

@@ -125,12 +125,12 @@ export class GroupCommitter {
     this.current = this.newGroup();
     const r = opts.metrics;
     this.m = r && {
-      orders: r.counter('gala_ingest_orders_total', 'Orders by outcome: accepted, duplicate, rejected'),
-      batches: r.counter('gala_ingest_batches_total', 'Batches by answer: ack, unavailable, error'),
+      orders: r.counter('gala_ingest_orders_total', 'Orders by outcome: accepted, duplicate, rejected', ['outcome']),
+      batches: r.counter('gala_ingest_batches_total', 'Batches by answer: ack, unavailable, error', ['answer']),
       commitSeconds: r.histogram('gala_ingest_commit_seconds', 'Time from a batch arriving to its orders being durable', [
         0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10,
       ]),
-      inserts: r.counter('gala_ingest_inserts_total', 'ClickHouse inserts by result: ok, failed'),
+      inserts: r.counter('gala_ingest_inserts_total', 'ClickHouse inserts by result: ok, failed', ['result']),
       insertSeconds: r.histogram('gala_ingest_insert_seconds', 'Duration of one ClickHouse insert', [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10]),
       insertRows: r.histogram('gala_ingest_insert_rows', 'Orders per ClickHouse insert', [100, 1000, 5000, 10000, 25000, 50000, 100000, 250000]),
     };
@@ -141,7 +141,7 @@ export class GroupCommitter {
       r.gauge('gala_dedup_entries', 'Order fingerprints held by the de-duplication window', () => opts.dedup.size);
       r.gauge('gala_dedup_bytes', 'Memory held by the de-duplication window', () => opts.dedup.bytes);
       r.gauge('gala_dedup_window_seconds', 'How far back the de-duplication window reaches now', () => opts.dedup.coverageMs(this.now()) / 1000);
-      r.gauge('gala_dedup_evicted_early_total', 'Fingerprints dropped before their time by the memory ceiling', () => opts.dedup.evictedEarly);
+      r.counterReading('gala_dedup_evicted_early_total', 'Fingerprints dropped before their time by the memory ceiling', () => opts.dedup.evictedEarly);
     }
   }
 

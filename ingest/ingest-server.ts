@@ -160,7 +160,12 @@ export function startIngestServer(opts: IngestServerOptions): Promise<IngestServ
   app.get('/metrics', (res, req) => {
     const denied = httpGuard(req.getHeader('authorization'), req.getQuery() ?? '');
     if (denied instanceof Unauthorized) return writeAnswer(res, denied.answer());
-    res.cork(() => res.writeHeader('Content-Type', 'text/plain; version=0.0.4').end(metrics.render()));
+    // The registry renders asynchronously (prom-client): the client may be gone by then.
+    const x = openExchange(res);
+    void metrics.render().then(
+      (text) => answer(x, { status: 200, headers: { 'Content-Type': metrics.contentType }, body: text }),
+      (e: unknown) => answer(x, { status: 500, headers: { 'Content-Type': 'text/plain' }, body: `metrics: ${String(e)}\n` }),
+    );
   });
 
   app.any('/*', (res) => {

@@ -24,7 +24,7 @@ describe('resends older than the de-duplication window', () => {
       expect(s.reconciliation.lateDuplicates).toEqual({ copies: 1, gmv: '56.96', ids: ['late-1'] });
       expect(s.reconciliation.drift).toEqual({});
       expect(s.reconciliation.checkedAt).not.toBeNull();
-      expect(short.system.metrics.render()).toContain('gala_late_duplicate_copies 1');
+      expect(await short.system.metrics.render()).toContain('gala_late_duplicate_copies 1');
       c.close();
     } finally {
       await short.cleanup();

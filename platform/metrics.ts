@@ -1,87 +1,88 @@
-// A small Prometheus text-format registry: counters, gauges and histograms with fixed label sets.
+// Prometheus metrics through prom-client, behind the small facade the roles use: counters and histograms they
+// update, gauges read at scrape time, and one registry per running system. prom-client replaced a hand-written
+// registry (kept in bench/hand-written-registry.ts): on the ingest hot path at 100,000 orders/s it costs 0.02% of a
+// core against 0.03% (npm run bench:metrics), and its text exposition is maintained and widely scraped.
+import * as prom from 'prom-client';
 
-type Labels = Record<string, string>;
+export type Labels = Record<string, string>;
 
-function labelText(labels: Labels | undefined): string {
-  if (labels === undefined) return '';
-  const parts = Object.entries(labels).map(([k, v]) => `${k}="${v.replace(/[\\"\n]/g, (c) => (c === '\n' ? '\\n' : `\\${c}`))}"`);
-  return parts.length === 0 ? '' : `{${parts.join(',')}}`;
-}
-
-interface Metric {
-  render(): string;
-}
-
-export class Counter implements Metric {
-  private values = new Map<string, number>();
-  constructor(readonly name: string, readonly help: string) {}
+export class Counter {
+  constructor(private readonly c: prom.Counter) {}
   inc(by = 1, labels?: Labels): void {
-    const k = labelText(labels);
-    this.values.set(k, (this.values.get(k) ?? 0) + by);
-  }
-  get(labels?: Labels): number {
-    return this.values.get(labelText(labels)) ?? 0;
-  }
-  render(): string {
-    const lines = [`# HELP ${this.name} ${this.help}`, `# TYPE ${this.name} counter`];
-    if (this.values.size === 0) lines.push(`${this.name} 0`);
-    for (const [k, v] of this.values) lines.push(`${this.name}${k} ${v}`);
-    return lines.join('\n');
+    if (labels === undefined) this.c.inc(by);
+    else this.c.inc(labels, by);
   }
 }
 
-export class Gauge implements Metric {
-  constructor(readonly name: string, readonly help: string, private readonly read: () => number) {}
-  render(): string {
-    return [`# HELP ${this.name} ${this.help}`, `# TYPE ${this.name} gauge`, `${this.name} ${this.read()}`].join('\n');
-  }
-}
-
-export class Histogram implements Metric {
-  private counts: number[];
-  private sum = 0;
-  private count = 0;
-  constructor(readonly name: string, readonly help: string, private readonly buckets: readonly number[]) {
-    this.counts = buckets.map(() => 0);
-  }
+export class Histogram {
+  constructor(private readonly h: prom.Histogram) {}
   observe(v: number): void {
-    this.sum += v;
-    this.count++;
-    for (let i = 0; i < this.buckets.length; i++) if (v <= this.buckets[i]!) this.counts[i]!++;
-  }
-  render(): string {
-    const lines = [`# HELP ${this.name} ${this.help}`, `# TYPE ${this.name} histogram`];
-    this.buckets.forEach((b, i) => lines.push(`${this.name}_bucket{le="${b}"} ${this.counts[i]}`));
-    lines.push(`${this.name}_bucket{le="+Inf"} ${this.count}`, `${this.name}_sum ${this.sum}`, `${this.name}_count ${this.count}`);
-    return lines.join('\n');
+    this.h.observe(v);
   }
 }
 
 export class Registry {
-  private metrics: Metric[] = [];
-  counter(name: string, help: string): Counter {
-    const m = new Counter(name, help);
-    this.metrics.push(m);
-    return m;
+  // Each system has its own registry, never prom-client's global one: tests start several systems in one process.
+  private readonly reg = new prom.Registry();
+  readonly contentType = prom.Registry.PROMETHEUS_CONTENT_TYPE;
+
+  /** A counter the caller increments; every label it is given must be named in labelNames. */
+  counter(name: string, help: string, labelNames: readonly string[] = []): Counter {
+    return new Counter(new prom.Counter({ name, help, labelNames, registers: [this.reg] }));
   }
-  gauge(name: string, help: string, read: () => number): Gauge {
-    const m = new Gauge(name, help, read);
-    this.metrics.push(m);
-    return m;
+
+  /** A gauge read at scrape time; null reads as no sample (the family shows no value). */
+  gauge(name: string, help: string, read: () => number | null): void {
+    new prom.Gauge({
+      name,
+      help,
+      registers: [this.reg],
+      collect() {
+        const v = read();
+        if (v === null) this.remove();
+        else this.set(v);
+      },
+    });
   }
+
+  /** A gauge family read at scrape time, one sample per label set (e.g. parts per table). */
+  gauges(name: string, help: string, labelNames: readonly string[], read: () => Iterable<readonly [Labels, number]>): void {
+    new prom.Gauge({
+      name,
+      help,
+      labelNames,
+      registers: [this.reg],
+      collect() {
+        this.reset();
+        for (const [labels, v] of read()) this.set(labels, v);
+      },
+    });
+  }
+
+  /**
+   * A counter kept elsewhere (the engine's merges since it started), read at scrape time: exposed with the counter
+   * type, so rate() reads it right; null reads as no sample.
+   */
+  counterReading(name: string, help: string, read: () => number | null): void {
+    new prom.Counter({
+      name,
+      help,
+      registers: [this.reg],
+      collect() {
+        const v = read();
+        this.reset();
+        if (v === null) this.remove();
+        else this.inc(v);
+      },
+    });
+  }
+
   histogram(name: string, help: string, buckets: readonly number[]): Histogram {
-    const m = new Histogram(name, help, buckets);
-    this.metrics.push(m);
-    return m;
+    return new Histogram(new prom.Histogram({ name, help, buckets: [...buckets], registers: [this.reg] }));
   }
-  /** Lines rendered by the caller (labelled families sampled elsewhere); an empty string renders nothing. */
-  text(render: () => string): void {
-    this.metrics.push({ render });
-  }
-  render(): string {
-    return `${this.metrics
-      .map((m) => m.render())
-      .filter((t) => t !== '')
-      .join('\n')}\n`;
+
+  /** The Prometheus text exposition of every metric (asynchronous: prom-client's collect callbacks may await). */
+  render(): Promise<string> {
+    return this.reg.metrics();
   }
 }

@@ -391,7 +391,11 @@ export function describeOrderStoreContract(name: string, open: OpenStore): void 
         const before = await derivedVsOrders(conn);
         expect(before.held).not.toEqual(before.truth);
 
-        const added = await store.repairDerived(BASE_MS);
+        // With a progress sink: the derived tables to check, counted first, each reported when done.
+        const steps: [string, number][] = [];
+        const added = await store.repairDerived(BASE_MS, { setTotal: (n) => steps.push(['total', n]), advance: (n) => steps.push(['done', n]) });
+        expect(steps[0]).toEqual(['total', 4]);
+        expect(steps.slice(1).reduce((a, [, n]) => a + n, 0)).toBe(4);
         // Groups 1 and 2 arrived one after the other: where both lack rows they are recomputed as one (same keys).
         expect(added).toEqual({
           gala_agg_second: cut.derived!.rows.gala_agg_second,
@@ -530,6 +534,14 @@ export function describeOrderStoreContract(name: string, open: OpenStore): void 
         const later = await collect(store, SINCE + 1_001);
         expect(later.total).toBe(0);
         expect(later.seen).toEqual([]);
+      });
+
+      it('counts beforehand the rows a read will return', async () => {
+        const { store } = await fresh();
+        for (const [ms, ids] of batches) await store.insert(encode(ids.map((id) => order(id)), ms));
+        expect(await store.ordersReceivedSince(SINCE)).toBe(expected.length);
+        expect(await store.ordersReceivedSince(SINCE + 1_000)).toBe(2);
+        expect(await store.ordersReceivedSince(SINCE + 1_001)).toBe(0);
       });
     });
 

@@ -76,6 +76,9 @@ export function createOrderStore(conn: SqlConnection, opts: OrderStoreOptions = 
   if (!Number.isInteger(pageRows) || pageRows < 1) {
     throw new Error(`createOrderStore: fingerprintPageRows = ${pageRows} must be a positive integer`);
   }
+  /** Orders stored, or received at or after sinceMs (on the table's sort key: a few granules of its index). */
+  const countOrders = async (sinceMs?: number) =>
+    int((await conn.queryRows<{ n: string | number }>(`SELECT count() AS n FROM ${ORDERS_TABLE}${sinceMs === undefined ? '' : ` WHERE received_ms >= ${Math.trunc(sinceMs)}`}`))[0]?.n ?? 0);
   return {
     engine: conn.engine,
     migrate: () => migrate(conn),
@@ -160,6 +163,8 @@ export function createOrderStore(conn: SqlConnection, opts: OrderStoreOptions = 
       }
     },
 
+    ordersReceivedSince: (sinceMs) => countOrders(sinceMs),
+
     async storedFingerprints(fps, receivedBetween) {
       // received_ms >= 0 leaves the side table's markers out (derived-fold.ts).
       const source = receivedBetween === undefined
@@ -215,14 +220,18 @@ export function createOrderStore(conn: SqlConnection, opts: OrderStoreOptions = 
       }));
     },
 
-    async repairDerived(receivedSinceMs) {
+    async repairDerived(receivedSinceMs, progress) {
       const since = Math.trunc(receivedSinceMs);
       // Every arrival instant since then (one per batch: a column of the sort key, so a cheap read), and per table
       // the ranges its markers vouch for; an arrival no marker covers is one whose derived insert never landed.
       const text = await conn.queryTsv(`SELECT DISTINCT received_ms FROM ${ORDERS_TABLE} WHERE received_ms >= ${since} ORDER BY received_ms`);
       const arrivals = text.length === 0 ? [] : text.trimEnd().split('\n').map(Number);
       const added: Record<string, number> = {};
-      if (arrivals.length === 0) return added;
+      progress?.setTotal(DERIVED_TABLES.length);
+      if (arrivals.length === 0) {
+        progress?.advance(DERIVED_TABLES.length);
+        return added;
+      }
       for (const t of DERIVED_TABLES) {
         const markers = await conn.queryRows<{ from_ms: string | number; through_ms: string | number }>(t.markersSince(since));
         const runs = uncoveredRuns(arrivals, markers.map((m) => [int(m.from_ms), int(m.through_ms)] as const));
@@ -234,6 +243,7 @@ export function createOrderStore(conn: SqlConnection, opts: OrderStoreOptions = 
           const n = rows.length === 0 ? 0 : rows.trimEnd().split('\n').length;
           added[t.table] = (added[t.table] ?? 0) + n;
         }
+        progress?.advance(1);
       }
       return added;
     },

@@ -1,6 +1,7 @@
 // The storage seam: each engine supplies a small SqlConnection; everything above it is engine-neutral.
 import type { Channel } from '../domain/order.ts';
 import type { DerivedRows } from './derived-fold.ts';
+import type { Progress } from '../platform/progress.ts';
 
 export interface QueryOptions {
   /**
@@ -96,6 +97,8 @@ export interface OrderStore {
    * so the de-duplication window can be rebuilt after a restart. Returns how many were read.
    */
   fingerprintsSince(sinceMs: number, onPage: (page: FingerprintPage) => void): Promise<number>;
+  /** How many orders were received at or after sinceMs: the size of a fingerprintsSince read, before it starts. */
+  ordersReceivedSince(sinceMs: number): Promise<number>;
   /**
    * Which of these fingerprints are stored; keys are `${hi}:${lo}`. With `receivedBetween` (inclusive epoch ms)
    * the orders table itself is asked, which is authoritative (the fingerprint side table is filled by a
@@ -115,8 +118,9 @@ export interface OrderStore {
    * insert failed or was cut by a crash. The rows are recomputed from the orders table for those arrivals only,
    * with their marker, one insert per table. Only while nothing is being inserted (start-up, or ingest paused).
    * Returns the rows added per table, markers not counted (none when every arrival is covered).
+   * With `progress`, the derived tables to check are counted first and each is reported when done.
    */
-  repairDerived(receivedSinceMs: number): Promise<Record<string, number>>;
+  repairDerived(receivedSinceMs: number, progress?: Progress): Promise<Record<string, number>>;
   /**
    * Records that a process started using the database at `startedMs`, and says whether the one before it (if
    * any) stopped cleanly: false means it crashed, possibly mid-insert; then `uncleanSinceMs` is the start of the

@@ -32,22 +32,16 @@ export function startEngineWatch(store: OrderStore, metrics: Registry, everyMs: 
   const timer = setInterval(sample, everyMs);
   timer.unref();
   sample();
-  metrics.text(() => {
-    if (last === null) return '';
-    const s = last;
-    const lines = ['# HELP gala_storage_parts Active ClickHouse parts per table', '# TYPE gala_storage_parts gauge'];
-    for (const t of s.tables) lines.push(`gala_storage_parts{table="${t.table}"} ${t.parts}`);
-    lines.push('# HELP gala_storage_rows Rows in active parts per table', '# TYPE gala_storage_rows gauge');
-    for (const t of s.tables) lines.push(`gala_storage_rows{table="${t.table}"} ${t.rows}`);
-    const one = (name: string, type: string, help: string, v: number) => lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`, `${name} ${v}`);
-    one('gala_storage_merges_running', 'gauge', 'Background merges running now', s.mergesRunning);
-    one('gala_storage_merge_rows_read', 'gauge', 'Rows read so far by the merges running now', s.mergeRowsRead);
-    one('gala_storage_merges_total', 'counter', 'Merges begun since the engine started', s.mergesStarted);
-    one('gala_storage_merged_rows_total', 'counter', 'Rows merged since the engine started', s.mergedRows);
-    one('gala_storage_merged_bytes_total', 'counter', 'Uncompressed bytes merged since the engine started', s.mergedBytes);
-    one('gala_storage_merge_seconds_total', 'counter', 'Time spent merging since the engine started', s.mergeMs / 1000);
-    return lines.join('\n');
-  });
+  const tables = (pick: (t: EngineStats['tables'][number]) => number) => () => (last?.tables ?? []).map((t) => [{ table: t.table }, pick(t)] as const);
+  metrics.gauges('gala_storage_parts', 'Active ClickHouse parts per table', ['table'], tables((t) => t.parts));
+  metrics.gauges('gala_storage_rows', 'Rows in active parts per table', ['table'], tables((t) => t.rows));
+  // Before the first sample these have no value, rather than a zero that never was.
+  metrics.gauge('gala_storage_merges_running', 'Background merges running now', () => last?.mergesRunning ?? null);
+  metrics.gauge('gala_storage_merge_rows_read', 'Rows read so far by the merges running now', () => last?.mergeRowsRead ?? null);
+  metrics.counterReading('gala_storage_merges_total', 'Merges begun since the engine started', () => last?.mergesStarted ?? null);
+  metrics.counterReading('gala_storage_merged_rows_total', 'Rows merged since the engine started', () => last?.mergedRows ?? null);
+  metrics.counterReading('gala_storage_merged_bytes_total', 'Uncompressed bytes merged since the engine started', () => last?.mergedBytes ?? null);
+  metrics.counterReading('gala_storage_merge_seconds_total', 'Time spent merging since the engine started', () => (last === null ? null : last.mergeMs / 1000));
   return {
     last: () => last,
     async stop() {

@@ -19,6 +19,7 @@ import { createObsPort } from '../control-room/obs/index.ts';
 import type { ObsPort } from '../domain/obs-port.ts';
 import { openReplay, rehearsalObs, type Replay } from '../control-room/rehearsal/index.ts';
 import type { ServeConfig } from './serve-config.ts';
+import { mountStartingGate } from '../http/starting-gate.ts';
 import { mountFetch } from '../http/uws-fetch.ts';
 import { DedupWindow } from '../ingest/dedup-window.ts';
 import { GroupCommitter } from '../ingest/group-commit.ts';
@@ -26,10 +27,12 @@ import { restoreDedupWindow } from '../ingest/restore-dedup-window.ts';
 import { startIngestServer, type IngestServerOptions } from '../ingest/ingest-server.ts';
 import { Registry } from '../platform/metrics.ts';
 import type { HttpEnv } from '../platform/http-env.ts';
+import { registerAudienceMetrics } from './audience-metrics.ts';
 import { startEngineWatch } from './engine-watch.ts';
 import { timeStoreCalls } from './timed-store.ts';
 import type { OrderStore } from '../storage/storage.ts';
 import { silentLog, type Log } from '../platform/log.ts';
+import { createProgress } from '../platform/progress.ts';
 import { openStore } from './open-store.ts';
 
 export interface RunningSystem {
@@ -67,12 +70,27 @@ export interface StartOptions {
   live?: { maxBackpressureBytes?: number; heartbeatMs?: number };
   /** Called once each listener is bound, with the contract's "listening" line. */
   onListening?: (line: string) => void;
+  /** Lines for the operator's console: how a long start (restoring, repairing) is going. */
+  print?: (line: string) => void;
   /** The OBS the control room drives (the system closes it); default: log-only. */
   obs?: ObsPort;
 }
 
 export async function startSystem(cfg: ServeConfig, opts: StartOptions = {}): Promise<RunningSystem> {
   const log = opts.log ?? silentLog;
+  // The HTTP listener is bound first: until the node serves, /healthz says what a long start is doing and how far
+  // it has got, and everything else is 503.
+  const progress = createProgress({ log, print: opts.print });
+  const httpApp = uWS.App();
+  const gate = mountStartingGate(httpApp, () => {
+    const now = progress.current();
+    return { phase: now?.task ?? 'starting', progress: now };
+  });
+  const httpListen = await new Promise<uWS.us_listen_socket>((resolve, reject) =>
+    httpApp.listen(cfg.host, cfg.httpPort, (s) => (s ? resolve(s) : reject(new Error(`http: cannot listen on ${cfg.host}:${cfg.httpPort}`)))),
+  );
+  const httpPort = uWS.us_socket_local_port(httpListen);
+  opts.onListening?.(`listening http=${httpPort}`);
   const metrics = new Registry();
   const store = timeStoreCalls(await openStore(cfg, log), metrics);
   await store.migrate();
@@ -83,13 +101,13 @@ export async function startSystem(cfg: ServeConfig, opts: StartOptions = {}): Pr
   const run = await store.beginRun(runStartedMs);
   if (!run.previousStoppedCleanly) {
     const t0 = Date.now();
-    const added = await store.repairDerived(Math.min(run.uncleanSinceMs ?? runStartedMs, runStartedMs - cfg.dedupWindowMs));
+    const added = await progress.run('restore.repair_derived', 'tables checked', (p) => store.repairDerived(Math.min(run.uncleanSinceMs ?? runStartedMs, runStartedMs - cfg.dedupWindowMs), p));
     log('restore.derived_checked', { added, ms: Date.now() - t0 });
   }
   // Storage is the truth: the de-duplication window and the aggregator's figures are restored from it before
   // ingest opens, so a restart changes no number.
   const dedup = new DedupWindow({ windowMs: cfg.dedupWindowMs, maxEntries: cfg.dedupMaxEntries, expectedPerSecond: cfg.dedupExpectedPerSecond });
-  await restoreDedupWindow(store, dedup, log);
+  await restoreDedupWindow(store, dedup, Date.now() - dedup.windowMs, progress);
   const aggregator = await openAggregator({ store, show: cfg.show, reconcileIntervalMs: cfg.reconcileIntervalMs, rehearsal: cfg.rehearsal != null, metrics, log });
 
   // An order: socket -> validate -> de-duplicate -> commit (ingest) -> aggregate (the sink) -> publish (the live
@@ -151,7 +169,6 @@ export async function startSystem(cfg: ServeConfig, opts: StartOptions = {}): Pr
     .route('/', createOverlayRoutes({ producerTokens: cfg.producerTokens, graphics, registry: overlays, snapshot: liveSnapshot, onBuildError: (e) => log('overlays.build_error', { error: String(e) }) }))
     .route('/', control.routes)
     .route('/', createFeedRoutes({ show: cfg.show, totals: aggregator.totals, state: liveState, store, limiter, openapi: () => publicOpenApi(cfg.show), page: loadPublicPage() }));
-  const httpApp = uWS.App();
   const hub = new LiveHub(httpApp, {
     producerTokens: cfg.producerTokens,
     maxBackpressureBytes: opts.live?.maxBackpressureBytes,
@@ -171,14 +188,11 @@ export async function startSystem(cfg: ServeConfig, opts: StartOptions = {}): Pr
   liveState.start(hub);
   const engineWatch = startEngineWatch(store, metrics, 10_000, log);
   metrics.gauge('gala_live_connections', 'Live channel WebSocket connections', () => hub.connections);
-  metrics.gauge('gala_live_dropped_total', 'Live channel subscribers dropped for falling behind', () => hub.dropped);
+  metrics.counterReading('gala_live_dropped_total', 'Live channel subscribers dropped for falling behind', () => hub.dropped);
   metrics.gauge('gala_sse_streams', 'Open SSE streams of /v1/stats/stream', () => publicFeed.streamCount);
   metrics.gauge('gala_input_stale', '1 when no order arrived for GALA_STALE_SECONDS while the show is live', () => (liveState.healthData().stale ? 1 : 0));
-  const httpListen = await new Promise<uWS.us_listen_socket>((resolve, reject) =>
-    httpApp.listen(cfg.host, cfg.httpPort, (s) => (s ? resolve(s) : reject(new Error(`http: cannot listen on ${cfg.host}:${cfg.httpPort}`)))),
-  );
-  const httpPort = uWS.us_socket_local_port(httpListen);
-  opts.onListening?.(`listening http=${httpPort}`);
+  registerAudienceMetrics(metrics, hub, overlays);
+  gate.open();
   opts.onListening?.(`listening ingest=${ingest.port}`);
   if (replay !== null && cfg.rehearsal?.wait === false) replay.start();
 

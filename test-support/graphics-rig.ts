@@ -61,6 +61,8 @@ export interface GraphicsRig {
   /** Screenshot with a transparent background, summarised; saved as docs/overlays/<name>.png when GALA_SHOTS=1. */
   pixels(page: Page, regions: Rect[], name?: string, points?: [number, number][]): Promise<Pixels>;
   visible(page: Page): Promise<string[]>;
+  /** Sends orders of the test's own through the ingest socket, besides the simulated night; resolves on the ack. */
+  send(orders: Record<string, unknown>[]): Promise<void>;
   /** Orders sent so far. */
   readonly sent: number;
   close(): Promise<void>;
@@ -91,6 +93,7 @@ export async function startGraphicsRig(show: ShowConfig = testShow(), peakPerSec
     }
     await Promise.all(inFlight);
   })();
+  let ownBatches = 0;
   const decoder = await browser.newPage();
   const pages: Page[] = [];
   const base = `http://127.0.0.1:${system.httpPort}`;
@@ -157,6 +160,10 @@ export async function startGraphicsRig(show: ShowConfig = testShow(), peakPerSec
       );
     },
     visible: (page) => page.evaluate(() => window.__gala!.visible()),
+    async send(orders) {
+      const a = await ingest.send(JSON.stringify({ batch: `test-${++ownBatches}`, orders }));
+      if (!('accepted' in a) || a.accepted !== orders.length) throw new Error(`ingest refused the test's batch: ${JSON.stringify(a)}`);
+    },
     async close() {
       stopped = true;
       await feeding.catch(() => undefined);

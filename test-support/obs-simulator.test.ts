@@ -4,6 +4,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { OBSWebSocket } from 'obs-websocket-js';
 import { startObsSimulator, type ObsSimulator, type ObsSimulatorOptions } from './obs-simulator.ts';
+import { until } from './until.ts';
 
 const SCENES: ObsSimulatorOptions['scenes'] = [
   { name: 'Stage', items: [{ source: 'Lower third' }, { source: 'Logo', enabled: false }] },
@@ -18,6 +19,8 @@ class RawClient {
   private readonly inbox: Msg[] = [];
   private waiters: ((m: Msg) => void)[] = [];
   private events: string[] = [];
+  /** Every frame in arrival order, as `event:<type>` or `response:<requestType>`: what came before what. */
+  readonly frames: string[] = [];
   readonly closed: Promise<{ code: number; reason: string }>;
   readonly ws: WebSocket;
   constructor(url: string, protocol: string | null = 'obswebsocket.json') {
@@ -25,13 +28,15 @@ class RawClient {
     this.ws.on('message', (data) => {
       const m = JSON.parse(String(data)) as Msg;
       if (m.op === 5) this.events.push(String(m.d.eventType));
+      this.frames.push(m.op === 5 ? `event:${String(m.d.eventType)}` : m.op === 7 ? `response:${String(m.d.requestType)}` : `op:${m.op}`);
       const w = this.waiters.shift();
       if (w) w(m);
       else this.inbox.push(m);
     });
     this.closed = new Promise((resolve) => this.ws.on('close', (code, reason) => resolve({ code, reason: String(reason) })));
   }
-  next(timeoutMs = 2000): Promise<Msg> {
+  /** The next frame; the timeout only bounds a hang (a loaded machine is slow), unless a test waits for silence. */
+  next(timeoutMs = 30_000): Promise<Msg> {
     const m = this.inbox.shift();
     if (m) return Promise.resolve(m);
     return new Promise((resolve, reject) => {
@@ -40,7 +45,7 @@ class RawClient {
     });
   }
   /** The next message with this op, skipping others (events interleave with responses). */
-  async nextOp(op: number, timeoutMs = 2000): Promise<Msg> {
+  async nextOp(op: number, timeoutMs = 30_000): Promise<Msg> {
     for (;;) {
       const m = await this.next(timeoutMs);
       if (m.op === op) return m;
@@ -61,6 +66,10 @@ class RawClient {
       const m = await this.nextOp(7);
       if (m.d.requestId === requestId) return m.d;
     }
+  }
+  /** Event types received since the last drain, in order, left in place. */
+  peekEvents(): string[] {
+    return [...this.events];
   }
   /** Event types received since the last drain, in order. */
   drainEvents(): string[] {
@@ -87,7 +96,6 @@ function client(protocol?: string | null): RawClient {
   clients.push(c);
   return c;
 }
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe('obs simulator: handshake and close codes', () => {
   it('says Hello without a challenge when no password is set, and identifies', async () => {
@@ -246,22 +254,27 @@ describe('obs simulator: batches', () => {
 
 describe('obs simulator: events and transitions', () => {
   it('changes program at the end of the transition and honours subscriptions and Reidentify', async () => {
-    await start({ transitionMs: 200 });
+    await start({ transitionMs: 1000 });
     const all = client();
     await all.identify();
     const scenesOnly = client();
     await scenesOnly.identify({ eventSubscriptions: 4 });
     await all.request('SetCurrentProgramScene', { sceneName: 'Close-up' });
-    expect(((await all.request('GetCurrentProgramScene')).responseData as { sceneName: string }).sceneName).toBe('Stage');
-    expect(sim!.transitioning).toBe(true);
-    await sleep(300);
+    expect(sim!.transitioning).toBe(true); // 1 s of transition: set just now
+    const during = ((await all.request('GetCurrentProgramScene')).responseData as { sceneName: string }).sceneName;
+    await until('the end of the transition', () => all.peekEvents().includes('SceneTransitionEnded') && scenesOnly.peekEvents().length > 0);
+    expect(sim!.transitioning).toBe(false);
+    // Program changes at the end: asked before OBS announced the change (the order the frames came in, not the
+    // clock), the answer is the old scene.
+    expect(all.frames.indexOf('response:GetCurrentProgramScene')).toBeLessThan(all.frames.indexOf('event:CurrentProgramSceneChanged'));
+    expect(during).toBe('Stage');
     expect(all.drainEvents()).toEqual(['SceneTransitionStarted', 'CurrentProgramSceneChanged', 'SceneTransitionEnded']);
     expect(scenesOnly.drainEvents()).toEqual(['CurrentProgramSceneChanged']);
     scenesOnly.send(3, { eventSubscriptions: 16 });
     expect((await scenesOnly.nextOp(2)).d.negotiatedRpcVersion).toBe(1);
     expect(sim!.subscriptions()).toEqual([4095, 16]);
     await all.request('SetCurrentProgramScene', { sceneName: 'Stage' });
-    await sleep(300);
+    await until('the second transition seen', () => scenesOnly.peekEvents().includes('SceneTransitionEnded'));
     expect(scenesOnly.drainEvents()).toEqual(['SceneTransitionStarted', 'SceneTransitionEnded']);
   });
 
@@ -273,8 +286,9 @@ describe('obs simulator: events and transitions', () => {
     await c.request('SetCurrentPreviewScene', { sceneName: 'Break' });
     expect(sim!.previewScene).toBe('Break');
     await c.request('TriggerStudioModeTransition');
-    expect(sim!.programScene).toBe('Stage');
-    await sleep(200);
+    await until('the take over', () => c.peekEvents().filter((e) => e === 'CurrentPreviewSceneChanged').length === 2);
+    // The take answered first, the program changed after (the order the frames came in, not the clock).
+    expect(c.frames.indexOf('response:TriggerStudioModeTransition')).toBeLessThan(c.frames.indexOf('event:CurrentProgramSceneChanged'));
     expect(sim!.programScene).toBe('Break');
     expect(sim!.previewScene).toBe('Stage');
     expect(c.drainEvents()).toEqual(['StudioModeStateChanged', 'CurrentPreviewSceneChanged', 'SceneTransitionStarted', 'CurrentProgramSceneChanged', 'SceneTransitionEnded', 'CurrentPreviewSceneChanged']);

@@ -1,5 +1,6 @@
-// Driving overlay pages from tests and benchmarks: open one in Chromium, read what it displays and what the
-// server says (/v1/stats, overlay health), fire cues, and read a screenshot's pixels with the browser's decoder.
+// Driving overlay pages from tests and benchmarks: open one in Chromium, wait for frames it has drawn, read what it
+// displays and what the server says (/v1/stats, overlay health), fire cues, and read a screenshot's pixels with the
+// browser's decoder.
 import type { Browser, Page } from 'playwright-core';
 import type { OverlayHealth } from '../protocol/live-protocol.ts';
 
@@ -12,6 +13,24 @@ export async function openOverlay(browser: Browser, httpPort: number, path: stri
   await page.goto(`http://127.0.0.1:${httpPort}${path}`);
   await page.waitForFunction(() => window.__gala?.displayed() != null, null, { timeout: timeoutMs });
   return page;
+}
+
+/**
+ * Waits until the page's own frame loop has drawn `frames` frames from now, two of them `afterMs` or more from now
+ * (page clock): an animation timed by the clock and started by now is then over on screen, and one stepped per
+ * frame has taken that many steps, however slowly a loaded machine draws. A frame is stamped when it ends, so the
+ * second frame past the mark was computed past it. Reads the runtime's frame ring (`window.__gala.frames`).
+ */
+export async function framesDrawn(page: Page, o: { afterMs?: number; frames?: number } = {}, timeoutMs = 60_000): Promise<void> {
+  const since = await page.evaluate(() => Date.now());
+  await page.waitForFunction(
+    ({ since, afterMs, frames }) => {
+      const drawn = window.__gala?.frames.filter((f) => f.t > since) ?? [];
+      return drawn.length >= frames && drawn.filter((f) => f.t >= since + afterMs).length >= 2;
+    },
+    { since, afterMs: o.afterMs ?? 0, frames: o.frames ?? 2 },
+    { timeout: timeoutMs },
+  );
 }
 
 /** The display-currency GMV of /v1/stats, in hundredths. */

@@ -3,6 +3,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startObsSimulator, type ObsSimulator } from '../../test-support/obs-simulator.ts';
 import { startTestSystem } from '../../test-support/system-harness.ts';
+import { until } from '../../test-support/until.ts';
 import type { ControlState } from '../control-room.ts';
 
 const PRODUCER = 'test-producer-token';
@@ -28,11 +29,10 @@ describe('rehearsal with --obs live', () => {
 
   it('a cue fired in the rehearsal switches the rehearsal OBS', async () => {
     const port = rehearsal.system.httpPort;
-    const end = Date.now() + 10_000;
-    while (rehearsal.system.obs.status().link !== 'connected' && Date.now() < end) await new Promise((r) => setTimeout(r, 50));
+    await until('the rehearsal OBS connected', () => rehearsal.system.obs.status().link === 'connected');
     expect((await call(port, 'GET', '/v1/control/state')).body.rehearsal).toMatchObject({ obs: 'live', phase: 'ready' });
     expect((await call(port, 'POST', '/v1/control/cues/open-scene/fire')).status).toBe(200);
-    while (!obs.requests.some((r) => r.requestType === 'SetCurrentProgramScene') && Date.now() < end) await new Promise((r) => setTimeout(r, 50));
+    await until('the scene switch sent to OBS', () => obs.requests.some((r) => r.requestType === 'SetCurrentProgramScene'));
     expect(obs.requests.find((r) => r.requestType === 'SetCurrentProgramScene')?.requestData).toEqual({ sceneName: 'Arena Wide' });
     const run = (await call(port, 'GET', '/v1/control/state')).body.history!.find((r) => r.cueId === 'open-scene')!;
     expect(run.details.join('\n')).not.toMatch(/logged only/);

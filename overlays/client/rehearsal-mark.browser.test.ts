@@ -2,6 +2,7 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { Browser, Page } from 'playwright-core';
 import { launchChromium, requireChromium } from '../../test-support/browser.ts';
+import { framesDrawn } from '../../test-support/overlay-page.ts';
 import { startTestSystem } from '../../test-support/system-harness.ts';
 
 const run = requireChromium();
@@ -38,8 +39,8 @@ it.runIf(run)('an overlay in a rehearsal shows the REHEARSAL tag', async () => {
   const blank = await browser.newPage();
   await page.goto(`http://127.0.0.1:${sys.system.httpPort}/overlays/counter`);
   await page.waitForFunction(() => document.body.dataset.rehearsal === '1', undefined, { timeout: 20_000 });
-  // A few frames for the tag to be rendered.
-  await page.waitForTimeout(500);
+  // Frames drawn since the mark went on the stage: the screenshot shows it, however slowly the page draws.
+  await framesDrawn(page, { frames: 3 });
   const tag = await redPixels(page, blank, { x: 1500, y: 40, width: 340, height: 100 });
   const elsewhere = await redPixels(page, blank, { x: 80, y: 40, width: 340, height: 100 });
   expect(tag).toBeGreaterThan(3000);

@@ -23,6 +23,11 @@ export interface ChartView {
   root: Container;
   /** The latest second's GMV shown in the headline and the second it covers ("1234.50/s at <ISO>"), or null. */
   displayed(): string | null;
+  /**
+   * Seconds held for the chart with sales in them, revised seconds included: for tests, since with a lagging ingest
+   * the latest second is still empty when it goes out and its sales land in a revision.
+   */
+  secondsWithSales(): number;
 }
 
 interface Point {
@@ -248,5 +253,6 @@ export function createChartView(ctx: OverlayContext, o: ChartViewOptions): Chart
       const p = points.at(-1);
       return p === undefined ? null : `${p.gmv}/s at ${new Date(p.t - 1000).toISOString()}`;
     },
+    secondsWithSales: () => points.filter((p) => p.orders > 0).length,
   };
 }

@@ -18,9 +18,11 @@ export interface Confetti {
   burst(cx: number, cy: number, width: number, height: number): void;
   /** Advances the particles; dt in ms. */
   step(dt: number): void;
-  /** Particles in flight (for tests of the pool). */
+  /** Particles in flight (for tests of the pool); 0 once every particle of the last burst has landed. */
   readonly live: number;
   readonly pool: number;
+  /** Bursts started so far: for tests, the event of a celebration starting, whatever the frame rate. */
+  readonly bursts: number;
 }
 
 const GRAVITY = 0.0016;
@@ -43,13 +45,18 @@ export function createConfetti(renderer: Renderer, colours: string[], size = 260
     bits.push({ s, vx: 0, vy: 0, spin: 0, wobble: 0, life: 0, age: 0 });
   }
   let live = 0;
+  let bursts = 0;
   return {
     root,
     get live() {
       return live;
     },
     pool: size,
+    get bursts() {
+      return bursts;
+    },
     burst(cx, cy, width, height) {
+      bursts++;
       live = bits.length;
       bits.forEach((b, i) => {
         const kind = i % 3;

@@ -18,8 +18,8 @@ export interface MilestoneView {
   root: Container;
   /** "¥1 billion · 2 min 58 s" of the milestone shown (or last crossed), or null. */
   displayed(): string | null;
-  /** Bursts in flight and pool size, for tests. */
-  confetti(): { live: number; pool: number };
+  /** Particles in flight, pool size and bursts so far, for tests. */
+  confetti(): { live: number; pool: number; bursts: number };
 }
 
 const CARD_W = 1180;
@@ -145,6 +145,6 @@ export function createMilestoneView(ctx: OverlayContext, o: MilestoneViewOptions
   return {
     root,
     displayed: () => (shown === null ? null : `${shown.label} · ${shown.elapsed}`),
-    confetti: () => ({ live: confetti.live, pool: confetti.pool }),
+    confetti: () => ({ live: confetti.live, pool: confetti.pool, bursts: confetti.bursts }),
   };
 }

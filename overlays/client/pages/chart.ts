@@ -10,4 +10,6 @@ void runOverlay('chart', ['second'], (ctx) => {
   ctx.stage.addChild(chart.root);
   ctx.setDisplayed(chart.displayed);
   ctx.graphic('chart', chart.root);
+  // Diagnostics for tests: seconds on the chart with sales, revised ones included.
+  (window as unknown as { __galaChart?: () => { secondsWithSales: number } }).__galaChart = () => ({ secondsWithSales: chart.secondsWithSales() });
 });

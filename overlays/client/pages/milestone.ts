@@ -9,7 +9,8 @@ void runOverlay('milestone', ['milestones'], (ctx) => {
   const view = createMilestoneView(ctx, { holdMs: (Number.isFinite(hold) && hold >= 2 && hold <= 60 ? hold : 7) * 1000 });
   ctx.stage.addChild(view.root);
   ctx.setDisplayed(view.displayed);
-  // Diagnostics for tests: particles in flight, the pool, and every display object on the stage (flat over a night).
+  // Diagnostics for tests: particles in flight (0 once the last burst has landed), the pool, bursts so far, and every
+  // display object on the stage (flat over a night).
   const count = (c: Container): number => c.children.reduce((n, ch) => n + 1 + count(ch), 0);
-  (window as unknown as { __galaConfetti?: () => { live: number; pool: number; objects: number } }).__galaConfetti = () => ({ ...view.confetti(), objects: count(ctx.stage) });
+  (window as unknown as { __galaConfetti?: () => { live: number; pool: number; bursts: number; objects: number } }).__galaConfetti = () => ({ ...view.confetti(), objects: count(ctx.stage) });
 });
