@@ -78,7 +78,11 @@ export interface StartOptions {
 
 export async function startSystem(cfg: ServeConfig, opts: StartOptions = {}): Promise<RunningSystem> {
   const log = opts.log ?? silentLog;
-  // The HTTP listener is bound first: until the node serves, /healthz says what a long start is doing and how far
+  const metrics = new Registry();
+  // The store is opened before anything listens: a data directory another process holds is refused before this
+  // process announces a port.
+  const store = timeStoreCalls(await openStore(cfg, log), metrics);
+  // Then the HTTP listener is bound: until the node serves, /healthz says what a long start is doing and how far
   // it has got, and everything else is 503.
   const progress = createProgress({ log, print: opts.print });
   const httpApp = uWS.App();
@@ -91,8 +95,6 @@ export async function startSystem(cfg: ServeConfig, opts: StartOptions = {}): Pr
   );
   const httpPort = uWS.us_socket_local_port(httpListen);
   opts.onListening?.(`listening http=${httpPort}`);
-  const metrics = new Registry();
-  const store = timeStoreCalls(await openStore(cfg, log), metrics);
   await store.migrate();
   // After a crash, a group's orders may be stored without its rollup and side-table rows (killed between the two
   // inserts): put in what the derived tables lack for the runs since the last clean stop, before anything reads
