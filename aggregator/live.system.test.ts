@@ -399,7 +399,7 @@ describe('reconciliation and staleness on the live channel', () => {
     const w = new OrderRowWriter();
     const [hi, lo] = fingerprint('sneaked-in');
     w.add({ id: 'sneaked-in', ts: Date.now(), hundredths: 12_345, currency: 'CNY', channel: 'desktop', brand: '', sku: '', category: '', region: '' }, s.totals.appliedThroughMs, hi, lo);
-    await s.store.insert({ count: 1, tsv: w.bytes() });
+    await s.store.insert({ count: 1, tsv: w.bytes(), derived: w.derived() });
     await s.reconciler.run();
     await until('drift on the channel', () => latest()?.drift.CNY === '-123.45');
     expect(s.totals.snapshot().gmv).toBe('200.00');

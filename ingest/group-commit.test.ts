@@ -8,13 +8,25 @@ import { GroupCommitter, type BatchOutcome } from './group-commit.ts';
 
 function fakeStore() {
   const pending: { resolve: () => void; reject: (e: Error) => void }[] = [];
+  /** Derived inserts: failing ones throw; repairs record the arrival they looked back to. */
+  const derived = { fail: false, inserted: 0, repairs: [] as number[], settled: [] as unknown[] };
   const store = {
-    insert: () => new Promise<void>((resolve, reject) => pending.push({ resolve, reject })),
+    insertOrders: () => new Promise<void>((resolve, reject) => pending.push({ resolve, reject })),
+    insertDerived: async () => {
+      if (derived.fail) throw new Error('derived insert refused');
+      derived.inserted++;
+    },
+    repairDerived: async (since: number) => {
+      derived.repairs.push(since);
+      return {};
+    },
     ping: async () => true,
     storedFingerprints: async () => new Set<string>(),
-    settleFailedInsert: async () => {},
+    settleFailedInsert: async (e: unknown) => {
+      derived.settled.push(e);
+    },
   } as unknown as OrderStore;
-  return { store, pending };
+  return { store, pending, derived };
 }
 
 const TS = Date.UTC(2026, 10, 10, 16);
@@ -30,10 +42,10 @@ function track(p: Promise<BatchOutcome>) {
   return t;
 }
 
-function setup() {
-  const { store, pending } = fakeStore();
-  const c = new GroupCommitter({ store, dedup: new DedupWindow({ windowMs: 600_000, maxEntries: 1e6 }), currencies: ['CNY'], flushIntervalMs: 1, maxConcurrentInserts: 2, probeIntervalMs: 5 });
-  return { c, pending };
+function setup(maxConcurrentInserts = 2) {
+  const { store, pending, derived } = fakeStore();
+  const c = new GroupCommitter({ store, dedup: new DedupWindow({ windowMs: 600_000, maxEntries: 1e6 }), currencies: ['CNY'], flushIntervalMs: 1, maxConcurrentInserts, probeIntervalMs: 5 });
+  return { c, pending, derived };
 }
 
 describe('group commit with two inserts in flight', () => {
@@ -87,5 +99,53 @@ describe('group commit with two inserts in flight', () => {
     pending[2]!.resolve();
     await tick();
     expect(again.value).toMatchObject({ kind: 'ack', ack: { accepted: 1, duplicates: 1 } });
+  });
+});
+
+describe('group commit and the derived rows', () => {
+  it('acks once the orders are durable, then inserts their derived rows before the next group', async () => {
+    const { c, pending, derived } = setup(1);
+    const a = track(c.submit(batch('A', 'a1'), TS));
+    await tick();
+    const b = track(c.submit(batch('B', 'b1'), TS));
+    await tick();
+    expect(pending.length).toBe(1);
+    pending[0]!.resolve();
+    await tick();
+    expect(a.value).toMatchObject({ kind: 'ack' });
+    expect(derived.inserted).toBe(1);
+    // B arrived in the same millisecond as A but after A's group was sealed: it is stamped one later, so each
+    // insert covers its own arrival range.
+    await tick();
+    pending[1]!.resolve();
+    await tick();
+    expect(b.value).toMatchObject({ kind: 'ack' });
+    expect(derived.inserted).toBe(2);
+  });
+
+  it('keeps the ack when the derived insert fails, goes down until the repair has run, then takes batches again', async () => {
+    const { c, pending, derived } = setup(1);
+    derived.fail = true;
+    const a = track(c.submit(batch('A', 'a1'), TS));
+    await tick();
+    pending[0]!.resolve();
+    await tick(1);
+    // The orders are durable: the ack stands. The derived rows are behind, so storage reads as down.
+    expect(a.value).toMatchObject({ kind: 'ack' });
+    expect(c.state).toBe('down');
+    expect(c.derivedPending).toBe(true);
+    expect(await c.submit(batch('X', 'x1'))).toMatchObject({ kind: 'unavailable' });
+    derived.fail = false;
+    for (let i = 0; i < 100 && c.state !== 'up'; i++) await tick();
+    expect(c.state).toBe('up');
+    expect(derived.settled.map(String)).toEqual(['Error: derived insert refused']);
+    expect(derived.repairs).toEqual([TS]);
+    expect(c.derivedPending).toBe(false);
+    // x1 was refused, never stored: it is new.
+    const x = track(c.submit(batch('X', 'x1')));
+    await tick();
+    pending[1]!.resolve();
+    await tick();
+    expect(x.value).toMatchObject({ kind: 'ack', ack: { accepted: 1 } });
   });
 });

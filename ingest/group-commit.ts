@@ -1,6 +1,7 @@
 // Group commit: validated batches from every connection share one ClickHouse insert; each batch is answered
-// only after the insert holding its orders is durable. The buffer is bounded; when full or when storage is
-// down, batches are answered "unavailable" at once and nothing of them is kept.
+// only after the insert holding its orders is durable, and the group's rollup and side-table rows follow in small
+// inserts before the next group's. The buffer is bounded; when full or when storage is down, batches are answered
+// "unavailable" at once and nothing of them is kept.
 import { fingerprintBytesInto, fingerprintInto } from '../domain/fingerprint.ts';
 import { CHANNEL_CODE, OrderColumns } from '../domain/order-columns.ts';
 import { CHANNELS, parseOrder, type Ack, type RawBatch } from '../domain/order.ts';
@@ -42,6 +43,8 @@ export interface GroupCommitOptions {
   probeIntervalMs?: number;
   /** Takes the orders of each committed insert; none when the committer runs alone (its tests, a bench). */
   sink?: CommitSink;
+  /** Test hook: called once an orders insert returned, before anything else (a crash test kills the process here). */
+  afterOrdersInsert?: () => void;
   metrics?: Registry;
   now?: () => number;
   log?: (event: string, fields: Record<string, unknown>) => void;
@@ -89,6 +92,13 @@ export class GroupCommitter {
   private probeTimer: NodeJS.Timeout | null = null;
   /** Groups whose insert failed: their orders may or may not be stored; checked when storage returns. */
   private uncertain: Group[] = [];
+  /**
+   * Failed derived inserts (their orders were stored and acked): the earliest arrival they cover and the error to
+   * settle. Storage stays down until the repair has put their rows in, so no board is read short for long.
+   */
+  private derivedBehind: { sinceMs: number; error: unknown }[] = [];
+  /** Arrivals are stamped after every sealed group's, so each insert covers its own arrival range (markers rely on it). */
+  private arrivalFloorMs = Number.NEGATIVE_INFINITY;
   private idle: (() => void)[] = [];
   private readonly maxBuffered: number;
   private readonly maxGroup: number;
@@ -136,9 +146,10 @@ export class GroupCommitter {
   }
 
   /** Validates, de-duplicates and buffers a batch; resolves with its ack once durable, or "unavailable". */
-  submit(batch: RawBatch, receivedMs = this.now()): Promise<BatchOutcome> {
+  submit(batch: RawBatch, receivedAt = this.now()): Promise<BatchOutcome> {
     const refused = this.admit(batch.orders.length);
     if (refused !== null) return Promise.resolve(refused);
+    const receivedMs = Math.max(receivedAt, this.arrivalFloorMs);
     const ack: Ack = { batch: batch.batch, accepted: 0, duplicates: 0, rejected: [] };
     const g = this.current;
     for (let i = 0; i < batch.orders.length; i++) this.acceptRaw(batch.orders[i], i, ack, g, receivedMs);
@@ -149,9 +160,10 @@ export class GroupCommitter {
    * The same for a frame the scanner read: orders it proved valid go straight from the frame's bytes to the
    * row writer; the others are parsed and validated one by one the general way. `bytes` is not kept.
    */
-  submitScanned(batch: string, s: ScannedOrders, bytes: Uint8Array, receivedMs = this.now()): Promise<BatchOutcome> {
+  submitScanned(batch: string, s: ScannedOrders, bytes: Uint8Array, receivedAt = this.now()): Promise<BatchOutcome> {
     const refused = this.admit(s.count);
     if (refused !== null) return Promise.resolve(refused);
+    const receivedMs = Math.max(receivedAt, this.arrivalFloorMs);
     const ack: Ack = { batch, accepted: 0, duplicates: 0, rejected: [] };
     const g = this.current;
     const { dedup, currencies } = this.opts;
@@ -287,8 +299,17 @@ export class GroupCommitter {
       clearTimeout(this.flushTimer);
       this.flushTimer = null;
     }
+    if (this.current.rows > 0) this.arrivalFloorMs = Math.max(this.arrivalFloorMs, this.current.maxReceivedMs + 1);
     this.sealed.push(this.current);
     this.current = this.newGroup();
+  }
+
+  /**
+   * True while derived rows of stored orders may be missing (a failed derived insert, or a failed orders insert not
+   * yet settled): a clean stop must not be recorded then, so that the next start repairs them.
+   */
+  get derivedPending(): boolean {
+    return this.derivedBehind.length > 0 || this.uncertain.length > 0;
   }
 
   /** Starts inserts while fewer than maxInserts run. Groups start in order; their answers may finish out of it. */
@@ -312,7 +333,8 @@ export class GroupCommitter {
     if (g.rows > 0) {
       const started = performance.now();
       try {
-        await this.opts.store.insert({ count: g.rows, tsv: g.writer.bytes() });
+        await this.opts.store.insertOrders({ count: g.rows, tsv: g.writer.bytes() });
+        this.opts.afterOrdersInsert?.();
         this.m?.insertSeconds.observe((performance.now() - started) / 1000);
         // Only after success: an engine that gave up on an insert may still be reading its bytes.
         this.lastGroupBytes = g.writer.byteLength;
@@ -322,11 +344,32 @@ export class GroupCommitter {
         error = e;
       }
     }
-    this.inFlight--;
     if (ok) this.committed(g);
     else this.failed(g, error);
     this.releaseHeld();
+    // The ack is out; the group's derived rows go in before the next group's orders (one insert at a time). They
+    // are not what an ack promises (the orders are), and waiting for them would add their insert to every ack.
+    if (ok && g.rows > 0) await this.insertDerived(g);
+    this.inFlight--;
     this.pump();
+  }
+
+  private async insertDerived(g: Group): Promise<void> {
+    const rows = g.writer.derived();
+    if (rows === null) return;
+    try {
+      await this.opts.store.insertDerived(rows);
+    } catch (e) {
+      // Some of the tables may hold the group's rows and some not; only their markers can tell, once the failed
+      // insert is settled. Until the repair has run, storage is down: nothing is inserted (the repair needs that)
+      // and the boards, which skip their reads while storage is down, are not read short.
+      this.opts.log?.('storage.derived_insert_failed', { error: String(e), rows: g.rows });
+      this.derivedBehind.push({ sinceMs: rows.receivedFromMs, error: e });
+      this.lastFailureAt = this.now();
+      this.refuseBuffered();
+      if (this.state === 'up') this.state = 'down';
+      this.scheduleProbe();
+    }
   }
 
   /**
@@ -374,20 +417,28 @@ export class GroupCommitter {
     this.opts.log?.('storage.insert_failed', { error: String(error), rows: g.rows });
     // Storage refused one insert: answer everything buffered "unavailable" and stop taking batches until it is
     // back. An insert still running elsewhere finishes on its own and answers its own batches.
-    const groups = [g, ...this.sealed.splice(0)];
-    if (this.current.waiters.length > 0) {
-      groups.push(this.current);
-      this.current = this.newGroup();
-    }
-    for (const x of groups) {
-      for (let k = 0; k < x.cols.count; k++) this.opts.dedup.remove(x.cols.hi[k]!, x.cols.lo[k]!);
-      this.bufferedOrders -= x.rows;
-      for (const w of x.waiters) w.resolve(this.unavailable(1000));
-    }
+    this.refuse(g);
+    this.refuseBuffered();
     // Only the group that was being inserted can have reached storage.
     if (g.rows > 0) this.uncertain.push(g);
     if (this.state === 'up') this.state = 'down';
     this.scheduleProbe();
+  }
+
+  /** Answers every sealed and open group "unavailable" and forgets their orders (none was inserted). */
+  private refuseBuffered(): void {
+    const groups = this.sealed.splice(0);
+    if (this.current.waiters.length > 0) {
+      groups.push(this.current);
+      this.current = this.newGroup();
+    }
+    for (const x of groups) this.refuse(x);
+  }
+
+  private refuse(x: Group): void {
+    for (let k = 0; k < x.cols.count; k++) this.opts.dedup.remove(x.cols.hi[k]!, x.cols.lo[k]!);
+    this.bufferedOrders -= x.rows;
+    for (const w of x.waiters) w.resolve(this.unavailable(1000));
   }
 
   private scheduleProbe(): void {
@@ -402,6 +453,7 @@ export class GroupCommitter {
     if (!(await this.opts.store.ping())) return this.scheduleProbe();
     try {
       await this.settleUncertain();
+      await this.repairDerivedBehind();
     } catch {
       return this.scheduleProbe();
     }
@@ -438,6 +490,16 @@ export class GroupCommitter {
       }
       this.uncertain.shift();
     }
+  }
+
+  /** Puts in the derived rows of groups whose derived insert failed, once that insert is settled. */
+  private async repairDerivedBehind(): Promise<void> {
+    if (this.derivedBehind.length === 0) return;
+    for (const d of this.derivedBehind) await this.opts.store.settleFailedInsert(d.error);
+    const since = Math.min(...this.derivedBehind.map((d) => d.sinceMs));
+    const added = await this.opts.store.repairDerived(since);
+    this.opts.log?.('storage.derived_repaired', { added });
+    this.derivedBehind = [];
   }
 
   private clearTimers(): void {

@@ -186,8 +186,9 @@ describe('metrics', () => {
     expect(text).toMatch(/^gala_storage_merges_running \d+$/m);
     expect(text).toMatch(/^gala_storage_merged_bytes_total \d+$/m);
     // Time spent in each storage call: the inserts of the batches above, and the start-up reads.
-    expect(text).toMatch(/^gala_storage_calls_total\{call="insert"\} [1-9]\d*$/m);
-    expect(Number(/^gala_storage_call_seconds_total\{call="insert"\} (\S+)$/m.exec(text)?.[1])).toBeGreaterThan(0);
+    expect(text).toMatch(/^gala_storage_calls_total\{call="insertOrders"\} [1-9]\d*$/m);
+    expect(Number(/^gala_storage_call_seconds_total\{call="insertOrders"\} (\S+)$/m.exec(text)?.[1])).toBeGreaterThan(0);
+    expect(text).toMatch(/^gala_storage_calls_total\{call="insertDerived"\} [1-9]\d*$/m);
     expect(text).toMatch(/^gala_storage_calls_total\{call="fingerprintsSince"\} 1$/m);
   });
 });

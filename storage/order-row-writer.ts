@@ -1,6 +1,7 @@
 // Writes orders-table rows as TabSeparated bytes straight into one growable Buffer: no per-row strings,
 // no join, no copy on the way to the engine. The hot path of ingest; encodeOrderRow is its readable twin.
 import type { Order } from '../domain/order.ts';
+import { DerivedFold, type DerivedRows } from './derived-fold.ts';
 import { escapeTsv } from './order-rows.ts';
 
 /** "00" .. "99" as byte pairs. */
@@ -18,6 +19,11 @@ export class OrderRowWriter {
   private cachedValues = [Number.NaN, Number.NaN];
   private cachedDigits = [new Uint8Array(20), new Uint8Array(20)];
   private cachedLengths = [0, 0];
+  /** The rollup and side-table rows of what is written, folded as it is written (the rows are in hand now). */
+  private readonly fold = new DerivedFold();
+  /** A Buffer over the last scanned frame, to read its key fields as text without a view per order. */
+  private frame: Uint8Array | null = null;
+  private frameBuf: Buffer = Buffer.alloc(0);
 
   /** A buffer to write into (one handed back by `release` of an earlier writer), or how many bytes to start with. */
   constructor(initial: Buffer | number = 256 * 1024) {
@@ -34,6 +40,11 @@ export class OrderRowWriter {
 
   get byteLength(): number {
     return this.pos;
+  }
+
+  /** The derived tables' rows of everything written so far (see derived-fold.ts); null when nothing was. */
+  derived(): DerivedRows | null {
+    return this.fold.rows();
   }
 
   /** The rows written so far (a view, valid until the next add). */
@@ -68,6 +79,7 @@ export class OrderRowWriter {
     this.text(o.region);
     this.buf[this.pos++] = NL;
     this.count++;
+    this.fold.add(o.ts, o.hundredths, o.currency, o.channel, o.brand, o.sku, o.region, hi, lo, receivedMs);
   }
 
   /**
@@ -98,6 +110,16 @@ export class OrderRowWriter {
     }
     this.buf[this.pos++] = NL;
     this.count++;
+    if (src !== this.frame) {
+      this.frame = src;
+      this.frameBuf = Buffer.from(src.buffer, src.byteOffset, src.byteLength);
+    }
+    // The scanner proved these fields ASCII with nothing to escape: latin1 reads them exactly.
+    const field = (f: number) => {
+      const s = text[textAt + 2 * f]!;
+      return s < 0 ? '' : this.frameBuf.toString('latin1', s, text[textAt + 2 * f + 1]!);
+    };
+    this.fold.add(ts, hundredths, currency, channel, field(0), field(1), field(3), hi, lo, receivedMs);
   }
 
   private copy(src: Uint8Array, s: number, e: number): void {

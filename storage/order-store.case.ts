@@ -8,7 +8,8 @@ import { CHANNELS, MAX_ORDERS_PER_BATCH, type Channel, type Order } from '../dom
 import type { OrderStoreOptions } from './order-store.ts';
 import { ORDERS_TABLE } from './order-rows.ts';
 import { OrderRowWriter } from './order-row-writer.ts';
-import { LATEST_SCHEMA_VERSION, MIGRATIONS, MIGRATIONS_TABLE } from './schema.ts';
+import { DERIVED_TABLES } from './derived-fold.ts';
+import { keyMinuteRollup, keyTotalRollup, LATEST_SCHEMA_VERSION, MIGRATIONS, MIGRATIONS_TABLE, secondRollup } from './schema.ts';
 import type { EncodedRows, FingerprintPage, OrderStore, SecondRow, SqlConnection, TotalsRow } from './storage.ts';
 
 /** A store on an empty, unmigrated schema of its own, and the connection under it. */
@@ -37,7 +38,29 @@ function encode(orders: readonly Order[], receivedMs: number): EncodedRows {
     const [hi, lo] = fingerprint(o.id);
     w.add(o, receivedMs, hi, lo);
   }
-  return { count: orders.length, tsv: w.bytes() };
+  return { count: orders.length, tsv: w.bytes(), derived: w.derived() };
+}
+
+/**
+ * Each derived table as it reads (markers left out, rows of one key summed) next to what SELECT over the orders
+ * table computes, as text: equal means equal to the minor unit.
+ */
+async function derivedVsOrders(conn: SqlConnection): Promise<{ held: Record<string, string[]>; truth: Record<string, string[]> }> {
+  const specs = [
+    { table: 'gala_agg_second', keys: 'second, currency, channel', real: "currency != ''", rollup: secondRollup() },
+    { table: 'gala_agg_key_minute', keys: 'kind, minute, key, currency', real: "key != ''", rollup: keyMinuteRollup() },
+    { table: 'gala_agg_key_total', keys: 'kind, key, currency', real: "key != ''", rollup: keyTotalRollup() },
+  ];
+  const held: Record<string, string[]> = {};
+  const truth: Record<string, string[]> = {};
+  const lines = (t: string) => (t.length === 0 ? [] : t.trimEnd().split('\n'));
+  for (const r of specs) {
+    held[r.table] = lines(await conn.queryTsv(`SELECT ${r.keys}, toString(sum(hundredths)), toString(sum(orders)) FROM ${r.table} WHERE ${r.real} GROUP BY ${r.keys} ORDER BY ${r.keys}`));
+    truth[r.table] = lines(await conn.queryTsv(`SELECT ${r.keys}, toString(hundredths), toString(orders) FROM (${r.rollup}) ORDER BY ${r.keys}`));
+  }
+  held.gala_order_fps = lines(await conn.queryTsv('SELECT fp_hi, fp_lo, received_ms FROM gala_order_fps WHERE received_ms >= 0 ORDER BY fp_hi, fp_lo, received_ms'));
+  truth.gala_order_fps = lines(await conn.queryTsv(`SELECT fp_hi, fp_lo, received_ms FROM ${ORDERS_TABLE} ORDER BY fp_hi, fp_lo, received_ms`));
+  return { held, truth };
 }
 
 const fpKey = (id: string) => fingerprint(id).join(':');
@@ -259,7 +282,7 @@ export function describeOrderStoreContract(name: string, open: OpenStore): void 
       });
     });
 
-    describe('rollups (materialized views)', () => {
+    describe('derived tables (rollups and fingerprint side table, written by Gala)', () => {
       const s = BASE_SECOND;
       const mixed: Order[] = [
         order('r-1', { ts: s * 1000 + 1, hundredths: 1000, brand: 'Acme', sku: 'A-1', region: 'Zhejiang' }),
@@ -321,47 +344,95 @@ export function describeOrderStoreContract(name: string, open: OpenStore): void 
         expect(await store.keySums('sku', [])).toEqual([]);
       });
 
-      it('repairs what the views missed: rollups and side table agree with the orders table again, once', async () => {
+      it('are what SELECT over the orders table computes, to the minor unit, with far fewer rows than orders', async () => {
         const { store, conn } = await fresh();
-        const sumsOf = async () => ({
-          seconds: byKey(await store.rolledSeconds(s, s + 100), (r) => String(r.second).padStart(12, '0')),
-          brands: await store.topKeys('brand', 10, weights),
-          regions: await store.topKeys('region', 10, weights, [Math.floor(s / 60), Math.floor(s / 60) + 2]),
-          skus: await store.keySums('sku', ['A-1', 'A-2', 'B-1']),
-        });
-        await store.insert(encode(mixed.slice(0, 3), BASE_MS));
-        await store.insert(encode(mixed.slice(3), BASE_MS + 1));
-        const whole = await sumsOf();
+        const brands = ['Acme', 'Bolt', "Quo'te\\Brand", 'Tab\there', '日本語', ''];
+        const currencies = ['EUR', 'USD', 'JPY'];
+        const all: Order[] = [];
+        let rand = 42;
+        const next = () => (rand = (rand * 1_103_515_245 + 12_345) % 2_147_483_648);
+        for (let g = 0; g < 6; g++) {
+          const orders: Order[] = [];
+          for (let i = 0; i < 1_000; i++) {
+            const big = i % 97 === 0 ? 4_000_000_000_000_001 : i % 5 === 0 ? MAX_ORDER_HUNDREDTHS : (next() % 100_000) + 1;
+            orders.push(order(`x-${g}-${i}`, {
+              ts: BASE_MS + (next() % 180_000), hundredths: big, currency: currencies[next() % 3]!, channel: CHANNELS[next() % 4]!,
+              brand: brands[next() % brands.length]!, sku: i % 3 === 0 ? '' : `SKU-${next() % 40}`, region: next() % 2 === 0 ? 'Zhejiang' : 'new\nline',
+            }));
+          }
+          const rows = encode(orders, BASE_MS + 200_000 + g);
+          // Rollup rows per insert: bounded by the keys sold in it, not by its orders.
+          expect(rows.derived!.rows.gala_agg_key_minute).toBeLessThan(orders.length);
+          expect(rows.derived!.rows.gala_agg_key_total).toBeLessThan(200);
+          await store.insert(rows);
+          all.push(...orders);
+        }
+        const { held, truth } = await derivedVsOrders(conn);
+        expect(held).toEqual(truth);
+        expect(truth.gala_agg_second!.length).toBeGreaterThan(100);
+        expect(truth.gala_order_fps).toHaveLength(all.length);
+        // Readers see no marker: the night's brands are the brands sold, nothing else.
+        expect((await store.topKeys('brand', 100, weights)).map((b) => b.key).sort()).toEqual(brands.filter((b) => b !== '').sort());
         expect(await store.repairDerived(BASE_MS)).toEqual({});
+      });
 
-        // What a crash between an insert's orders part and its views' parts leaves: the derived tables lack that
-        // insert (here the first two), while a later insert reached them; keys overlap, so only a remainder is missing.
-        for (const t of ['gala_agg_second', 'gala_agg_key_minute', 'gala_agg_key_total', 'gala_order_fps']) await conn.command(`TRUNCATE TABLE ${t}`);
-        const later = [order('r-7', { ts: s * 1000 + 5, hundredths: 40, brand: 'Acme', sku: 'A-1', region: 'Zhejiang' })];
-        await store.insert(encode(later, BASE_MS + 2));
-        expect((await store.keySums('brand', ['Acme']))[0]?.orders).toBe(1);
-        // With a progress sink: the rows its comparisons read, counted first (three rollups over the whole orders
-        // table, the side table over those received since BASE_MS), and all of them done by the end.
+      it('repairs an orders insert whose derived rows never landed, or landed in some tables only, once', async () => {
+        const { store, conn } = await fresh();
+        const group = (g: number) => mixed.map((o, i) => ({ ...o, id: `g${g}-${i}` }));
+        await store.insert(encode(group(0), BASE_MS));
+        // Killed right after the orders insert: no derived row at all.
+        await store.insertOrders(encode(group(1), BASE_MS + 1));
+        // Killed between two derived tables' inserts: the per-second rollup has the group, the others not.
+        const cut = encode(group(2), BASE_MS + 2);
+        await store.insertOrders(cut);
+        const first = DERIVED_TABLES[0];
+        await conn.insertTsv(first.table, first.columns, cut.derived!.tsv[first.table]!);
+        await store.insert(encode(group(3), BASE_MS + 3));
+        const before = await derivedVsOrders(conn);
+        expect(before.held).not.toEqual(before.truth);
+
+        // With a progress sink: the derived tables to check, counted first, each reported when done.
         const steps: [string, number][] = [];
         const added = await store.repairDerived(BASE_MS, { setTotal: (n) => steps.push(['total', n]), advance: (n) => steps.push(['done', n]) });
-        const stored = mixed.length + later.length;
-        expect(steps[0]).toEqual(['total', 4 * stored]);
-        expect(steps.slice(1).reduce((a, [, n]) => a + n, 0)).toBe(4 * stored);
-        expect(steps.length).toBeGreaterThan(2);
-        expect(Object.keys(added).sort()).toEqual(['gala_agg_key_minute', 'gala_agg_key_total', 'gala_agg_second', 'gala_order_fps']);
-        expect(added.gala_order_fps).toBe(mixed.length);
-
-        // Everything again equals the orders table: the per-second sums, and the keys with r-7 added to them.
-        const repaired = await sumsOf();
-        expect(repaired.seconds).toEqual(byKey(await store.perSecond(s, s + 100), (r) => String(r.second).padStart(12, '0')));
-        expect(repaired.brands.find((b) => b.key === 'Acme')!.orders).toBe(whole.brands.find((b) => b.key === 'Acme')!.orders + 1);
-        expect(repaired.brands.filter((b) => b.key !== 'Acme')).toEqual(whole.brands.filter((b) => b.key !== 'Acme'));
-        expect(repaired.regions.find((r) => r.key === 'Jiangsu')).toEqual(whole.regions.find((r) => r.key === 'Jiangsu'));
-        expect(repaired.skus.find((r) => r.key === 'A-1')!.byCurrency).toEqual([{ currency: 'EUR', hundredths: 1040n, orders: 2 }]);
-        const all = [...mixed, ...later].map((o) => fingerprint(o.id));
+        expect(steps[0]).toEqual(['total', 4]);
+        expect(steps.slice(1).reduce((a, [, n]) => a + n, 0)).toBe(4);
+        // Groups 1 and 2 arrived one after the other: where both lack rows they are recomputed as one (same keys).
+        expect(added).toEqual({
+          gala_agg_second: cut.derived!.rows.gala_agg_second,
+          gala_agg_key_minute: cut.derived!.rows.gala_agg_key_minute,
+          gala_agg_key_total: cut.derived!.rows.gala_agg_key_total,
+          gala_order_fps: 2 * mixed.length,
+        });
+        const after = await derivedVsOrders(conn);
+        expect(after.held).toEqual(after.truth);
+        const all = [0, 1, 2, 3].flatMap((g) => group(g)).map((o) => fingerprint(o.id));
         expect((await store.storedFingerprints(all)).size).toBe(all.length);
-        // A second repair finds nothing left to add.
+        // A second repair finds nothing left to add, and neither does one looking back only part of the way.
         expect(await store.repairDerived(BASE_MS)).toEqual({});
+        expect(await store.repairDerived(BASE_MS + 2)).toEqual({});
+      });
+
+      it('keeps a database from before v4 (views) exact: the views go, what they held stays, new inserts add to it', async () => {
+        const { store, conn } = await fresh(undefined, false);
+        expect(await store.schemaVersion()).toBe(0);
+        for (const m of MIGRATIONS.filter((x) => x.version < 4)) {
+          for (const sql of m.statements) await conn.command(sql);
+          await conn.command(`INSERT INTO ${MIGRATIONS_TABLE} (version, description, applied_ms) VALUES (${m.version}, 'old', 0)`);
+        }
+        // Orders inserted under the old schema: the views fill the derived tables.
+        await store.insertOrders(encode(mixed, BASE_MS));
+        // And one whose views' parts a crash cut off (the old failure): its rows are missing from them.
+        const cutOff = mixed.map((o, i) => ({ ...o, id: `cut-${i}` }));
+        await conn.command('DETACH TABLE gala_agg_key_total_mv');
+        await store.insertOrders(encode(cutOff, BASE_MS + 1));
+        await conn.command('ATTACH TABLE gala_agg_key_total_mv');
+        expect(await store.migrate()).toBe(LATEST_SCHEMA_VERSION);
+        const views = await conn.queryRows<{ n: string | number }>(`SELECT count() AS n FROM system.tables WHERE database = currentDatabase() AND name LIKE '%_mv'`);
+        expect(Number(views[0]?.n)).toBe(0);
+        expect(await store.repairDerived(0)).toEqual({});
+        await store.insert(encode(mixed.map((o, i) => ({ ...o, id: `new-${i}` })), BASE_MS + 2));
+        const { held, truth } = await derivedVsOrders(conn);
+        expect(held).toEqual(truth);
       });
 
       it('backfills the rollups from orders stored before the migration that made them', async () => {
@@ -370,7 +441,7 @@ export function describeOrderStoreContract(name: string, open: OpenStore): void 
         expect(await store.schemaVersion()).toBe(0);
         for (const sql of MIGRATIONS[0]!.statements) await conn.command(sql);
         await conn.command(`INSERT INTO ${MIGRATIONS_TABLE} (version, description, applied_ms) VALUES (1, 'orders table', 0)`);
-        await store.insert(encode(mixed, BASE_MS));
+        await store.insertOrders(encode(mixed, BASE_MS));
         expect(await store.migrate()).toBe(LATEST_SCHEMA_VERSION);
         expect((await store.keySums('brand', ['Acme']))[0]?.orders).toBe(2);
         const total = (await store.rolledSeconds(s, s + 100)).reduce((a, r) => a + r.hundredths, 0n);
@@ -385,9 +456,12 @@ export function describeOrderStoreContract(name: string, open: OpenStore): void 
         await store.endRun(1_000);
         expect(await store.beginRun(2_000)).toEqual({ previousStoppedCleanly: true });
         // Run 2,000 never stops: the next start sees a crash, and the one after that sees run 3,000's clean stop.
-        expect(await store.beginRun(3_000)).toEqual({ previousStoppedCleanly: false });
+        expect(await store.beginRun(3_000)).toEqual({ previousStoppedCleanly: false, uncleanSinceMs: 2_000 });
         await store.endRun(3_000);
         expect(await store.beginRun(4_000)).toEqual({ previousStoppedCleanly: true });
+        // Two crashes in a row (4,000, then 5,000): a repair must look back to the first of them.
+        expect(await store.beginRun(5_000)).toEqual({ previousStoppedCleanly: false, uncleanSinceMs: 4_000 });
+        expect(await store.beginRun(6_000)).toEqual({ previousStoppedCleanly: false, uncleanSinceMs: 4_000 });
       });
     });
 

@@ -1,7 +1,8 @@
 // The engine-neutral order store: SQL over a SqlConnection, results parsed into exact typed values.
 import type { Channel } from '../domain/order.ts';
 import { escapeTsv, FPS_TABLE, ORDER_COLUMNS, ORDERS_TABLE } from './order-rows.ts';
-import { AGG_KEY_MINUTE_TABLE, AGG_KEY_TOTAL_TABLE, AGG_SECOND_TABLE, currentSchemaVersion, KEY_MINUTE_ROLLUP, KEY_TOTAL_ROLLUP, migrate, MILESTONES_TABLE, RUNS_TABLE, SECOND_ROLLUP } from './schema.ts';
+import { DERIVED_TABLES } from './derived-fold.ts';
+import { AGG_KEY_MINUTE_TABLE, AGG_KEY_TOTAL_TABLE, AGG_SECOND_TABLE, currentSchemaVersion, keyMinuteRollup, keyTotalRollup, migrate, MILESTONES_TABLE, RUNS_TABLE, secondRollup } from './schema.ts';
 import type { DuplicateIdRow, EncodedRows, QueryOptions, FingerprintPage, KeyKind, KeySums, MilestoneRow, OrderStore, SecondRow, SqlConnection, TotalsRow } from './storage.ts';
 
 const FP_PAGE_ROWS = 1_000_000;
@@ -46,15 +47,29 @@ function keySums(rows: KeyRowText[]): KeySums[] {
   }));
 }
 
-/**
- * Each rollup, with the same rollup computed from the orders table (as sums h and counts n per key): what
- * repairDerived compares. The truth side is the views' own SELECT, so both sides group exactly alike.
- */
-const ROLLUP_REPAIRS = [
-  { table: AGG_SECOND_TABLE, keys: 'second, currency, channel', rollup: SECOND_ROLLUP },
-  { table: AGG_KEY_MINUTE_TABLE, keys: 'kind, minute, key, currency', rollup: KEY_MINUTE_ROLLUP },
-  { table: AGG_KEY_TOTAL_TABLE, keys: 'kind, key, currency', rollup: KEY_TOTAL_ROLLUP },
-].map((r) => ({ ...r, truth: `SELECT ${r.keys}, hundredths AS h, orders AS n FROM (${r.rollup})` }));
+/** Each derived table's rows recomputed from the orders table for the orders matching `where`, in its column order. */
+const RECOMPUTE: Record<string, (where: string) => string> = {
+  [AGG_SECOND_TABLE]: secondRollup,
+  [AGG_KEY_MINUTE_TABLE]: keyMinuteRollup,
+  [AGG_KEY_TOTAL_TABLE]: keyTotalRollup,
+  [FPS_TABLE]: (where) => `SELECT fp_hi, fp_lo, received_ms FROM ${ORDERS_TABLE} WHERE ${where}`,
+};
+
+/** Runs [first, last] of consecutive `arrivals` (sorted) that no range of `covered` (disjoint) contains. */
+export function uncoveredRuns(arrivals: readonly number[], covered: readonly (readonly [number, number])[]): [number, number][] {
+  const ranges = [...covered].sort((x, y) => x[0] - y[0]);
+  const runs: [number, number][] = [];
+  let r = 0;
+  let open: [number, number] | null = null;
+  for (const ms of arrivals) {
+    while (r < ranges.length && ranges[r]![1] < ms) r++;
+    const isCovered = r < ranges.length && ranges[r]![0] <= ms;
+    if (isCovered) open = null;
+    else if (open === null) runs.push((open = [ms, ms]));
+    else open[1] = ms;
+  }
+  return runs;
+}
 
 export function createOrderStore(conn: SqlConnection, opts: OrderStoreOptions = {}): OrderStore {
   const pageRows = opts.fingerprintPageRows ?? FP_PAGE_ROWS;
@@ -70,8 +85,19 @@ export function createOrderStore(conn: SqlConnection, opts: OrderStoreOptions = 
     schemaVersion: () => currentSchemaVersion(conn),
 
     async insert(rows: EncodedRows) {
+      await this.insertOrders(rows);
+      if (rows.count > 0 && rows.derived) await this.insertDerived(rows.derived);
+    },
+
+    async insertOrders(rows: EncodedRows) {
       if (rows.count === 0) return;
       await conn.insertTsv(ORDERS_TABLE, ORDER_COLUMNS, rows.tsv);
+    },
+
+    async insertDerived(rows) {
+      // One after another: on two cores, four small inserts at once only contend, and the order lets a failure
+      // stop before the rest (the repair then finds which tables lack the range).
+      for (const t of DERIVED_TABLES) await conn.insertTsv(t.table, t.columns, rows.tsv[t.table]!);
     },
 
     // Sums travel as strings (toString): chDB 26.x does not quote 64-bit integers in JSON, and a JSON
@@ -140,17 +166,16 @@ export function createOrderStore(conn: SqlConnection, opts: OrderStoreOptions = 
     ordersReceivedSince: (sinceMs) => countOrders(sinceMs),
 
     async storedFingerprints(fps, receivedBetween) {
+      // received_ms >= 0 leaves the side table's markers out (derived-fold.ts).
       const source = receivedBetween === undefined
-        ? FPS_TABLE
+        ? `${FPS_TABLE} WHERE received_ms >= 0 AND`
         : `${ORDERS_TABLE} WHERE received_ms >= ${Math.trunc(receivedBetween[0])} AND received_ms <= ${Math.trunc(receivedBetween[1])} AND`;
       const found = new Set<string>();
       for (let i = 0; i < fps.length; i += 5000) {
         const chunk = fps.slice(i, i + 5000);
         const list = chunk.map(([hi, lo]) => `(${hi >>> 0}, ${lo >>> 0})`).join(', ');
         const rows = await conn.queryRows<{ fp_hi: number | string; fp_lo: number | string }>(
-          receivedBetween === undefined
-            ? `SELECT DISTINCT fp_hi, fp_lo FROM ${source} WHERE (fp_hi, fp_lo) IN (${list})`
-            : `SELECT DISTINCT fp_hi, fp_lo FROM ${source} (fp_hi, fp_lo) IN (${list})`,
+          `SELECT DISTINCT fp_hi, fp_lo FROM ${source} (fp_hi, fp_lo) IN (${list})`,
         );
         for (const r of rows) found.add(`${int(r.fp_hi)}:${int(r.fp_lo)}`);
       }
@@ -167,7 +192,8 @@ export function createOrderStore(conn: SqlConnection, opts: OrderStoreOptions = 
         // share of the fingerprints in memory. (Asking first for those received since, then for their copies, read
         // the range twice and cost 50% more.) The orders table is not read for the recent ones: ordered by arrival,
         // it would be read whole for every slice.
-        const range = slice === undefined || slice.count === 1 ? '' : `WHERE fp_hi >= ${Math.floor((2 ** 32 * slice.index) / slice.count)} AND fp_hi < ${Math.floor((2 ** 32 * (slice.index + 1)) / slice.count)}`;
+        // received_ms >= 0 leaves the markers out (derived-fold.ts).
+        const range = slice === undefined || slice.count === 1 ? 'WHERE received_ms >= 0' : `WHERE received_ms >= 0 AND fp_hi >= ${Math.floor((2 ** 32 * slice.index) / slice.count)} AND fp_hi < ${Math.floor((2 ** 32 * (slice.index + 1)) / slice.count)}`;
         // Then just the arrival instants of the copies of those seen more than once (orders table, by arrival).
         const candidates = await conn.queryRows<{ fp_hi: number | string; fp_lo: number | string; at: (number | string)[] }>(
           `SELECT fp_hi, fp_lo, groupArray(received_ms) AS at FROM ${FPS_TABLE} ${range}
@@ -195,41 +221,45 @@ export function createOrderStore(conn: SqlConnection, opts: OrderStoreOptions = 
     },
 
     async repairDerived(receivedSinceMs, progress) {
-      const added: Record<string, number> = {};
-      const count = async (sql: string) => int((await conn.queryRows<{ n: string | number }>(`SELECT count() AS n FROM (${sql})`))[0]?.n ?? 0);
       const since = Math.trunc(receivedSinceMs);
-      // Each rollup's comparison reads the whole orders table, the side table's the rows received since `since`.
-      const [all, recent] = progress === undefined ? [0, 0] : [await countOrders(), await countOrders(since)];
-      progress?.setTotal(ROLLUP_REPAIRS.length * all + recent);
-      for (const r of ROLLUP_REPAIRS) {
-        // What the orders table says, less what the rollup holds, per key: a positive remainder is what a view missed.
-        const missing = `SELECT ${r.keys}, h - ah AS hundredths, n - an AS orders FROM (${r.truth}) AS truth ALL LEFT JOIN (
-            SELECT ${r.keys}, sum(hundredths) AS ah, sum(orders) AS an FROM ${r.table} GROUP BY ${r.keys}
-          ) AS held USING (${r.keys}) WHERE n > an`;
-        const n = await count(missing);
-        if (n > 0) {
-          await conn.command(`INSERT INTO ${r.table} (${r.keys}, hundredths, orders) ${missing}`);
-          added[r.table] = n;
+      // Every arrival instant since then (one per batch: a column of the sort key, so a cheap read), and per table
+      // the ranges its markers vouch for; an arrival no marker covers is one whose derived insert never landed.
+      const text = await conn.queryTsv(`SELECT DISTINCT received_ms FROM ${ORDERS_TABLE} WHERE received_ms >= ${since} ORDER BY received_ms`);
+      const arrivals = text.length === 0 ? [] : text.trimEnd().split('\n').map(Number);
+      const added: Record<string, number> = {};
+      progress?.setTotal(DERIVED_TABLES.length);
+      if (arrivals.length === 0) {
+        progress?.advance(DERIVED_TABLES.length);
+        return added;
+      }
+      for (const t of DERIVED_TABLES) {
+        const markers = await conn.queryRows<{ from_ms: string | number; through_ms: string | number }>(t.markersSince(since));
+        const runs = uncoveredRuns(arrivals, markers.map((m) => [int(m.from_ms), int(m.through_ms)] as const));
+        for (const [from, through] of runs) {
+          // Recomputed for exactly the run's arrivals (nothing else was received between them), and inserted in one
+          // insert with the run's marker, so a crash during the repair leaves it to be done again, not twice.
+          const rows = await conn.queryTsv(RECOMPUTE[t.table]!(`received_ms >= ${from} AND received_ms <= ${through}`));
+          await conn.insertTsv(t.table, t.columns, `${rows}${t.marker(from, through)}`);
+          const n = rows.length === 0 ? 0 : rows.trimEnd().split('\n').length;
+          added[t.table] = (added[t.table] ?? 0) + n;
         }
-        progress?.advance(all);
+        progress?.advance(1);
       }
-      const lost = `SELECT fp_hi, fp_lo, received_ms FROM ${ORDERS_TABLE} WHERE received_ms >= ${since}
-        AND (fp_hi, fp_lo, received_ms) NOT IN (SELECT fp_hi, fp_lo, received_ms FROM ${FPS_TABLE} WHERE received_ms >= ${since})`;
-      const n = await count(lost);
-      if (n > 0) {
-        await conn.command(`INSERT INTO ${FPS_TABLE} (fp_hi, fp_lo, received_ms) ${lost}`);
-        added[FPS_TABLE] = n;
-      }
-      progress?.advance(recent);
       return added;
     },
 
     async beginRun(startedMs) {
-      const rows = await conn.queryRows<{ clean: number | string }>(
-        `SELECT max(clean_stop) AS clean FROM ${RUNS_TABLE} GROUP BY started_ms ORDER BY started_ms DESC LIMIT 1`,
+      const rows = await conn.queryRows<{ s: number | string; clean: number | string }>(
+        `SELECT started_ms AS s, max(clean_stop) AS clean FROM ${RUNS_TABLE} GROUP BY started_ms ORDER BY started_ms DESC LIMIT 10000`,
       );
       await conn.insertTsv(RUNS_TABLE, ['started_ms', 'clean_stop', 'at_ms'], `${Math.trunc(startedMs)}\t0\t${Date.now()}\n`);
-      return { previousStoppedCleanly: rows.length === 0 || int(rows[0]!.clean) === 1 };
+      // The runs since the last clean stop all crashed; a repair looks back to the first of them.
+      let uncleanSinceMs: number | undefined;
+      for (const r of rows) {
+        if (int(r.clean) === 1) break;
+        uncleanSinceMs = int(r.s);
+      }
+      return uncleanSinceMs === undefined ? { previousStoppedCleanly: true } : { previousStoppedCleanly: false, uncleanSinceMs };
     },
 
     async endRun(startedMs) {
@@ -239,7 +269,7 @@ export function createOrderStore(conn: SqlConnection, opts: OrderStoreOptions = 
     async rolledSeconds(fromSecond: number, toSecond: number): Promise<SecondRow[]> {
       const rows = await conn.queryRows<{ s: string; currency: string; channel: Channel; h: string; n: string }>(
         `SELECT second AS s, currency, channel, toString(sum(hundredths)) AS h, toString(sum(orders)) AS n FROM ${AGG_SECOND_TABLE}
-         WHERE second >= ${Math.trunc(fromSecond)} AND second < ${Math.trunc(toSecond)}
+         WHERE currency != '' AND second >= ${Math.trunc(fromSecond)} AND second < ${Math.trunc(toSecond)}
          GROUP BY s, currency, channel ORDER BY s, currency, channel`,
       );
       return rows.map((r) => ({ second: int(r.s), currency: r.currency, channel: r.channel, hundredths: BigInt(r.h), orders: int(r.n) }));
@@ -253,7 +283,7 @@ export function createOrderStore(conn: SqlConnection, opts: OrderStoreOptions = 
       const rows = await conn.queryRows<KeyRowText>(
         `SELECT key, sum(cn) AS n, sum(weighted) AS w, groupArray(currency) AS cur, groupArray(toString(ch)) AS h, groupArray(cn) AS cns FROM (
            SELECT key, currency, sum(hundredths) AS ch, sum(orders) AS cn, sum(hundredths) * ${rate} AS weighted
-           FROM ${table} WHERE kind = ${kindOf(kind)}${within} GROUP BY key, currency
+           FROM ${table} WHERE kind = ${kindOf(kind)} AND key != ''${within} GROUP BY key, currency
          ) GROUP BY key ORDER BY w DESC, key LIMIT ${Math.max(0, Math.trunc(limit))}`,
       );
       return keySums(rows);
@@ -264,7 +294,7 @@ export function createOrderStore(conn: SqlConnection, opts: OrderStoreOptions = 
       const rows = await conn.queryRows<KeyRowText>(
         `SELECT key, sum(cn) AS n, groupArray(currency) AS cur, groupArray(toString(ch)) AS h, groupArray(cn) AS cns FROM (
            SELECT key, currency, sum(hundredths) AS ch, sum(orders) AS cn FROM ${AGG_KEY_TOTAL_TABLE}
-           WHERE kind = ${kindOf(kind)} AND key IN (${keys.map(sqlString).join(', ')}) GROUP BY key, currency
+           WHERE kind = ${kindOf(kind)} AND key != '' AND key IN (${keys.map(sqlString).join(', ')}) GROUP BY key, currency
          ) GROUP BY key ORDER BY key`,
       );
       return keySums(rows);

@@ -14,16 +14,39 @@ export const AGG_KEY_TOTAL_TABLE = 'gala_agg_key_total';
 export const MILESTONES_TABLE = 'gala_milestones';
 export const RUNS_TABLE = 'gala_runs';
 
-/** Rollup selects over the orders table, shared by the views and the backfill (so both compute the same). */
-export const SECOND_ROLLUP = `SELECT intDiv(ts, 1000) AS second, currency, channel, sum(hundredths) AS hundredths, count() AS orders
-  FROM gala_orders GROUP BY second, currency, channel`;
+/**
+ * Rollup selects over the orders table (optionally only the orders matching `where`): what the derived-table
+ * repair recomputes, what migrations backfill with, and the definition the in-process fold (derived-fold.ts) must
+ * equal to the minor unit (the contract suite compares them).
+ */
+export function secondRollup(where = ''): string {
+  return `SELECT intDiv(ts, 1000) AS second, currency, channel, sum(hundredths) AS hundredths, count() AS orders
+  FROM gala_orders ${where === '' ? '' : `WHERE ${where} `}GROUP BY second, currency, channel`;
+}
 // 18.16 converts nothing when a view pushes rows, so the kind is cast to the column's Enum here.
 const KIND = `CAST(k AS Enum8('brand' = 1, 'sku' = 2, 'region' = 3)) AS kind`;
-const KEYS = `FROM gala_orders ARRAY JOIN ['brand', 'sku', 'region'] AS k, [brand, sku, region] AS key WHERE key != ''`;
-export const KEY_MINUTE_ROLLUP = `SELECT ${KIND}, intDiv(ts, 60000) AS minute, key, currency, sum(hundredths) AS hundredths, count() AS orders
-  ${KEYS} GROUP BY kind, minute, key, currency`;
-export const KEY_TOTAL_ROLLUP = `SELECT ${KIND}, key, currency, sum(hundredths) AS hundredths, count() AS orders
-  ${KEYS} GROUP BY kind, key, currency`;
+const keys = (where: string) => `FROM gala_orders ARRAY JOIN ['brand', 'sku', 'region'] AS k, [brand, sku, region] AS key WHERE key != ''${where === '' ? '' : ` AND ${where}`}`;
+export function keyMinuteRollup(where = ''): string {
+  return `SELECT ${KIND}, intDiv(ts, 60000) AS minute, key, currency, sum(hundredths) AS hundredths, count() AS orders
+  ${keys(where)} GROUP BY kind, minute, key, currency`;
+}
+export function keyTotalRollup(where = ''): string {
+  return `SELECT ${KIND}, key, currency, sum(hundredths) AS hundredths, count() AS orders
+  ${keys(where)} GROUP BY kind, key, currency`;
+}
+export const SECOND_ROLLUP = secondRollup();
+export const KEY_MINUTE_ROLLUP = keyMinuteRollup();
+export const KEY_TOTAL_ROLLUP = keyTotalRollup();
+
+/** Before v4, whatever a crash left the views short of: the orders table's rollup less the held one, per key. */
+function missingFromView(table: string, keyCols: string, rollup: string): string {
+  return `INSERT INTO ${table} (${keyCols}, hundredths, orders) SELECT ${keyCols}, h - ah AS hundredths, n - an AS orders FROM (
+    SELECT ${keyCols}, hundredths AS h, orders AS n FROM (${rollup})) AS truth ALL LEFT JOIN (
+    SELECT ${keyCols}, sum(hundredths) AS ah, sum(orders) AS an FROM ${table} GROUP BY ${keyCols}) AS held USING (${keyCols}) WHERE n > an`;
+}
+/** Arrivals held by the orders table (when it holds any), for v4's markers. */
+const ARRIVALS = `(SELECT min(received_ms) AS mn, max(received_ms) AS mx, count() AS n FROM gala_orders) WHERE n > 0`;
+const CAST_BRAND = `CAST('brand' AS Enum8('brand' = 1, 'sku' = 2, 'region' = 3))`;
 
 /**
  * The orders table is ordered by arrival: parts then cover separate time ranges and merges stay cheap (keyed on
@@ -86,6 +109,35 @@ export const MIGRATIONS: readonly Migration[] = [
     // A row when a process starts using the database and another when it stops cleanly: a start without its stop
     // is a crash, after which the tables the views fill are checked against the orders table.
     statements: [`CREATE TABLE IF NOT EXISTS ${RUNS_TABLE} (started_ms Int64, clean_stop UInt8, at_ms Int64) ENGINE = MergeTree() ORDER BY started_ms`],
+  },
+  {
+    version: 4,
+    description: 'derived tables written by Gala',
+    // The views ran five selects over every block before an insert (and its ack) could return. Gala now folds each
+    // group into its rollup rows and side-table rows and inserts those, each insert carrying a marker of the arrival
+    // range it covers (derived-fold.ts). Here: the views go; whatever a crash under the old code left them short of
+    // is added (the old repair, whole rollups and the last 10 minutes of fingerprints); then one marker per table
+    // says that every arrival held so far is in it. Re-run after a crash half-way, each step is a no-op or folds
+    // into an identical marker.
+    statements: [
+      `DROP TABLE IF EXISTS gala_order_fps_mv`,
+      `DROP TABLE IF EXISTS gala_agg_second_mv`,
+      `DROP TABLE IF EXISTS gala_agg_key_minute_mv`,
+      `DROP TABLE IF EXISTS gala_agg_key_total_mv`,
+      missingFromView(AGG_SECOND_TABLE, 'second, currency, channel', SECOND_ROLLUP),
+      missingFromView(AGG_KEY_MINUTE_TABLE, 'kind, minute, key, currency', KEY_MINUTE_ROLLUP),
+      missingFromView(AGG_KEY_TOTAL_TABLE, 'kind, key, currency', KEY_TOTAL_ROLLUP),
+      `INSERT INTO gala_order_fps (fp_hi, fp_lo, received_ms) SELECT fp_hi, fp_lo, received_ms FROM gala_orders
+        WHERE received_ms >= (SELECT max(received_ms) FROM gala_orders) - 600000 AND (fp_hi, fp_lo, received_ms) NOT IN (
+          SELECT fp_hi, fp_lo, received_ms FROM gala_order_fps WHERE received_ms >= (SELECT max(received_ms) FROM gala_orders) - 600000)`,
+      `INSERT INTO ${AGG_SECOND_TABLE} (second, currency, channel, hundredths, orders)
+        SELECT -mx, '', CAST('mobile' AS Enum8('mobile' = 1, 'desktop' = 2, 'tv' = 3, 'store' = 4)), mn, toUInt64(1) FROM ${ARRIVALS}`,
+      `INSERT INTO ${AGG_KEY_MINUTE_TABLE} (kind, minute, key, currency, hundredths, orders) SELECT ${CAST_BRAND}, -mx, '', '', mn, toUInt64(1) FROM ${ARRIVALS}`,
+      `INSERT INTO ${AGG_KEY_TOTAL_TABLE} (kind, key, currency, hundredths, orders) SELECT ${CAST_BRAND}, '', toString(mx), mn, toUInt64(1) FROM ${ARRIVALS}`,
+      // The side table's marker holds the range's length in fp_lo (UInt32): a range longer than 49 days is cut to
+      // its last 46, which the repair never reaches back past (it looks at the runs since the last clean stop).
+      `INSERT INTO gala_order_fps (fp_hi, fp_lo, received_ms) SELECT toUInt32(0), toUInt32(least(mx - mn, 4000000000)), -mx FROM ${ARRIVALS}`,
+    ],
   },
 ];
 

@@ -1,5 +1,6 @@
 // The storage seam: each engine supplies a small SqlConnection; everything above it is engine-neutral.
 import type { Channel } from '../domain/order.ts';
+import type { DerivedRows } from './derived-fold.ts';
 import type { Progress } from '../platform/progress.ts';
 
 export interface QueryOptions {
@@ -38,6 +39,8 @@ export interface EncodedRows {
   count: number;
   /** TabSeparated rows in ORDER_COLUMNS order, as text or UTF-8 bytes. */
   tsv: string | Uint8Array;
+  /** The same orders folded into the derived tables' rows (OrderRowWriter.derived()); absent: none written. */
+  derived?: DerivedRows | null;
 }
 
 export interface TotalsRow {
@@ -68,8 +71,18 @@ export interface OrderStore {
   /** Creates or migrates the schema to the latest version; safe to call on every start. */
   migrate(): Promise<number>;
   schemaVersion(): Promise<number>;
-  /** Inserts encoded orders; resolves once durable. */
+  /**
+   * Inserts encoded orders, then their derived rows; resolves once both are durable. The arrival ranges of inserts
+   * must not overlap (each insert's markers vouch for every order received in its range).
+   */
   insert(rows: EncodedRows): Promise<void>;
+  /** The orders alone: what an ack waits for. Their derived rows follow with insertDerived. */
+  insertOrders(rows: EncodedRows): Promise<void>;
+  /**
+   * Derived rows (rollups, fingerprint side table), one insert per table, each with its marker. After a failure,
+   * settle it and call repairDerived: a table's insert may or may not have landed, and only markers can tell.
+   */
+  insertDerived(rows: DerivedRows): Promise<void>;
   /** See SqlConnection.settleFailedInsert: call before asking what a failed insert stored. */
   settleFailedInsert(error: unknown): Promise<void>;
   /**
@@ -100,22 +113,23 @@ export interface OrderStore {
    */
   duplicateIds(limit: number, receivedSinceMs?: number, slice?: { index: number; count: number }): Promise<DuplicateIdRow[]>;
   /**
-   * Puts back into the tables that materialized views fill (rollups, fingerprint side table) whatever the orders
-   * table holds and they lack: a crash between an insert's orders part and its views' parts leaves them short.
-   * Rollups are compared in full, the side table for rows received since `receivedSinceMs`. Only while nothing
-   * is being inserted (start-up, or ingest paused): an insert landing during the comparison would be added twice.
-   * Returns the rows added per table (none when all agree). With `progress`, the orders rows its comparisons read are
-   * counted first and reported as they are done.
+   * Puts into each derived table (rollups, fingerprint side table) the rows of every order received at or after
+   * `receivedSinceMs` that no marker of that table vouches for: an orders insert that landed while its derived
+   * insert failed or was cut by a crash. The rows are recomputed from the orders table for those arrivals only,
+   * with their marker, one insert per table. Only while nothing is being inserted (start-up, or ingest paused).
+   * Returns the rows added per table, markers not counted (none when every arrival is covered).
+   * With `progress`, the derived tables to check are counted first and each is reported when done.
    */
   repairDerived(receivedSinceMs: number, progress?: Progress): Promise<Record<string, number>>;
   /**
    * Records that a process started using the database at `startedMs`, and says whether the one before it (if
-   * any) stopped cleanly: false means it crashed, possibly mid-insert.
+   * any) stopped cleanly: false means it crashed, possibly mid-insert; then `uncleanSinceMs` is the start of the
+   * first run since the last clean stop (what a repair must look back to).
    */
-  beginRun(startedMs: number): Promise<{ previousStoppedCleanly: boolean }>;
+  beginRun(startedMs: number): Promise<{ previousStoppedCleanly: boolean; uncleanSinceMs?: number }>;
   /** Records the clean stop of the run begun at `startedMs`. */
   endRun(startedMs: number): Promise<void>;
-  /** Per-second sums from the rollup table kept by a materialized view (cheap over a whole night). */
+  /** Per-second sums from the rollup table (cheap over a whole night). */
   rolledSeconds(fromSecond: number, toSecond: number): Promise<SecondRow[]>;
   /**
    * The `limit` keys of a kind (brand, sku, region) with the most GMV, ranked by `weights` (currency -> display

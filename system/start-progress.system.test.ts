@@ -96,7 +96,7 @@ describe('a long start', () => {
       for (const m of rest.slice(0, -1)) expect([num(m[2]), m[4] !== undefined || num(m[1]) === 0, m[5]]).toEqual([ORDERS, true, undefined]);
       const done = parsed.map((m) => num(m![1]));
       expect(done).toEqual([...done].sort((a, b) => a - b));
-      expect(lines.some((l) => /^restore\.repair_derived: [\d,]+ \/ [\d,]+ rows compared .*, done$/.test(l))).toBe(true);
+      expect(lines.some((l) => /^restore\.repair_derived: [\d,]+ \/ [\d,]+ tables checked .*, done$/.test(l))).toBe(true);
       // The structured log carries the same figures.
       expect(events.filter((e) => e.task === 'restore.dedup_window').at(-1)).toMatchObject({ done: ORDERS, total: ORDERS, finished: true, unit: 'fingerprints' });
 
