@@ -233,9 +233,9 @@ describe('the Companion module, hosted as Companion hosts it, against a running 
 
     // The embedded engine cannot be stopped from outside: storage is made to refuse inserts and pings, as a
     // ClickHouse that went away does, and given back.
-    const store = sys.system.store as { insert: OrderStore['insert']; ping: OrderStore['ping'] };
-    const real = { insert: store.insert, ping: store.ping };
-    store.insert = async () => {
+    const store = sys.system.store as { insertOrders: OrderStore['insertOrders']; ping: OrderStore['ping'] };
+    const real = { insertOrders: store.insertOrders, ping: store.ping };
+    store.insertOrders = async () => {
       throw new Error('storage refuses inserts (test)');
     };
     store.ping = async () => false;
