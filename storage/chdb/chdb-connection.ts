@@ -67,9 +67,7 @@ export function createChdbConnection(dataDir: string): SqlConnection {
       const values = typeof tsv === 'string' ? Buffer.from(tsv) : Buffer.from(tsv.buffer, tsv.byteOffset, tsv.byteLength);
       // chDB turns async_insert on by default: each insert would then wait in a batching queue (50-200 ms).
       // Group commit already batches, so write at once; the insert returns only when the part is written.
-      // The four materialized views are fed in parallel: acks wait for the whole insert, and at 100,000 orders/s
-      // this cut the ack p99 from about 570 to 390 ms (bench:ingest, pairs of 30 s runs) for the same CPU.
-      await inserts.insert({ table, values, format: 'TabSeparated', columns, settings: { async_insert: 0, parallel_view_processing: 1 } });
+      await inserts.insert({ table, values, format: 'TabSeparated', columns, settings: { async_insert: 0 } });
     },
     async settleFailedInsert() {
       // In-process: an insert whose promise has settled is over; drainPending covers a timed-out one.
