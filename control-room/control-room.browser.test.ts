@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { GraphicName, GraphicState } from '../protocol/live-protocol.ts';
 import { DEFAULT_SHOW_FILE, loadShow } from '../cli/config.ts';
 import { formatHundredths } from '../domain/money.ts';
-import { launchChromium, requireChromium } from '../test-support/browser.ts';
+import { launchChromium, requireChromium, BROWSER_TEST_TIMEOUT_MS } from '../test-support/browser.ts';
 import { connectIngest, startTestSystem } from '../test-support/system-harness.ts';
 import { until } from '../test-support/until.ts';
 import type { ControlState } from './control-room.ts';
@@ -80,7 +80,7 @@ const ok = requireChromium();
 
 // Skips only off CI, after printing why (no Chromium on a developer's machine): with CI=true, requireChromium()
 // throws and the file fails.
-describe.skipIf(!ok)('the control room in Chromium', () => {
+describe.skipIf(!ok)('the control room in Chromium', { timeout: BROWSER_TEST_TIMEOUT_MS }, () => {
   let ana: Page;
   let bo: Page;
 
@@ -286,30 +286,33 @@ describe.skipIf(!ok)('the control room in Chromium', () => {
       });
       void ingest.send(JSON.stringify({ batch: `feed-${n}`, orders }));
     }, 200);
-    await untilDesk('the feed flowing', async () => !(await ana.isVisible('#stale-pill')) && sys.system.totals.orders > 100);
-    await ana.evaluate(() => window.scrollTo(0, 0));
-    await ana.screenshot({ path: join(SHOTS, 'control-room.png') });
-    const live = await ana.context().newPage();
-    await live.setViewportSize({ width: 1600, height: 1000 });
-    await live.goto(`${base}/control/live`);
-    await live.waitForFunction(() => document.getElementById('gmv')?.textContent?.startsWith('CNY '));
-    expect(await live.textContent('#storage')).toBe('UP');
-    await live.waitForFunction(() => /^\d+ ms$/.test(document.getElementById('ingest-lag')?.textContent ?? ''));
-    // The previews are lazy iframes: bring them into view so they load and report.
-    await live.locator('#previews').scrollIntoViewIfNeeded();
-    await live.waitForSelector('#overlays tr[data-overlay="counter"]', { timeout: 30_000 });
-    await live.waitForSelector('#audit tr');
-    const actions = await live.$$eval('#audit td.mono:nth-child(6)', (tds) => tds.map((t) => t.textContent));
-    expect(actions).toEqual(expect.arrayContaining(['go', 'arm', 'undo', 'trigger.arm', 'trigger.fire', 'rundown.add', 'login']));
-    expect(await live.getAttribute('#audit-csv', 'href')).toBe('/v1/control/audit.csv?limit=20000');
-    const csv = await live.evaluate(async () => (await fetch('/v1/control/audit.csv')).text());
-    expect(csv).toMatch(/trigger\.fire/);
-    expect(await live.textContent('#obs-detail')).toMatch(/OBS LOG-ONLY/);
-    await live.waitForFunction(() => document.getElementById('ops')?.textContent !== '0');
-    await live.screenshot({ path: join(SHOTS, 'control-live.png'), fullPage: true });
-    await live.close();
-    clearInterval(feed);
-    ingest.close();
+    try {
+      await untilDesk('the feed flowing', async () => !(await ana.isVisible('#stale-pill')) && sys.system.totals.orders > 100);
+      await ana.evaluate(() => window.scrollTo(0, 0));
+      await ana.screenshot({ path: join(SHOTS, 'control-room.png') });
+      const live = await ana.context().newPage();
+      await live.setViewportSize({ width: 1600, height: 1000 });
+      await live.goto(`${base}/control/live`);
+      await live.waitForFunction(() => document.getElementById('gmv')?.textContent?.startsWith('CNY '));
+      expect(await live.textContent('#storage')).toBe('UP');
+      await live.waitForFunction(() => /^\d+ ms$/.test(document.getElementById('ingest-lag')?.textContent ?? ''));
+      // The previews are lazy iframes: bring them into view so they load and report.
+      await live.locator('#previews').scrollIntoViewIfNeeded();
+      await live.waitForSelector('#overlays tr[data-overlay="counter"]', { timeout: 30_000 });
+      await live.waitForSelector('#audit tr');
+      const actions = await live.$$eval('#audit td.mono:nth-child(6)', (tds) => tds.map((t) => t.textContent));
+      expect(actions).toEqual(expect.arrayContaining(['go', 'arm', 'undo', 'trigger.arm', 'trigger.fire', 'rundown.add', 'login']));
+      expect(await live.getAttribute('#audit-csv', 'href')).toBe('/v1/control/audit.csv?limit=20000');
+      const csv = await live.evaluate(async () => (await fetch('/v1/control/audit.csv')).text());
+      expect(csv).toMatch(/trigger\.fire/);
+      expect(await live.textContent('#obs-detail')).toMatch(/OBS LOG-ONLY/);
+      await live.waitForFunction(() => document.getElementById('ops')?.textContent !== '0');
+      await live.screenshot({ path: join(SHOTS, 'control-live.png'), fullPage: true });
+      await live.close();
+    } finally {
+      clearInterval(feed);
+      ingest.close();
+    }
     for (const f of ['control-room.png', 'control-live.png']) expect(statSync(join(SHOTS, f)).size).toBeGreaterThan(20_000);
     if (process.env.GALA_SCREENSHOTS !== '1') rmSync(SHOTS, { recursive: true, force: true });
   });

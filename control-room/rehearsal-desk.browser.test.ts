@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { launchChromium, requireChromium } from '../test-support/browser.ts';
+import { launchChromium, requireChromium, BROWSER_TEST_TIMEOUT_MS } from '../test-support/browser.ts';
 import { startTestSystem } from '../test-support/system-harness.ts';
 import { until } from '../test-support/until.ts';
 import type { ControlState } from './control-room.ts';
@@ -57,7 +57,7 @@ const ok = requireChromium();
 
 // Skips only off CI, after printing why (no Chromium on a developer's machine): with CI=true, requireChromium()
 // throws and the file fails.
-describe.skipIf(!ok)('the control room during a rehearsal, in Chromium', () => {
+describe.skipIf(!ok)('the control room during a rehearsal, in Chromium', { timeout: BROWSER_TEST_TIMEOUT_MS }, () => {
   let desk: Page;
 
   beforeAll(async () => {

@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import { launchChromium, requireChromium } from '../test-support/browser.ts';
+import { launchChromium, requireChromium, BROWSER_TEST_TIMEOUT_MS } from '../test-support/browser.ts';
 import { startOrderFeed, type OrderFeed } from '../test-support/order-feed.ts';
 import { cue, framesDrawn, hundredths, overlayHealth, pixelSummary, statsGmv } from '../test-support/overlay-page.ts';
 import { startTestSystem } from '../test-support/system-harness.ts';
@@ -50,7 +50,7 @@ const stopFeed = async () => {
 
 // Skips only off CI, after printing why (no Chromium on a developer's machine): with CI=true, requireChromium()
 // throws and the file fails.
-describe.skipIf(!requireChromium())('giant counter overlay in Chromium', () => {
+describe.skipIf(!requireChromium())('giant counter overlay in Chromium', { timeout: BROWSER_TEST_TIMEOUT_MS }, () => {
   beforeAll(async () => {
     const t = await startTestSystem();
     cleanup = t.cleanup;

@@ -7,7 +7,7 @@
 // fixed sleep: a loaded machine draws fewer frames a second.
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { requireChromium } from '../test-support/browser.ts';
+import { requireChromium, BROWSER_TEST_TIMEOUT_MS } from '../test-support/browser.ts';
 import { startGraphicsRig, testShow, type GraphicsRig, type Rect } from '../test-support/graphics-rig.ts';
 import { framesDrawn } from '../test-support/overlay-page.ts';
 import { until } from '../test-support/until.ts';
@@ -26,7 +26,7 @@ const confetti = (page: Page) => page.evaluate(() => (window as unknown as { __g
 
 // Skips only off CI, after printing why (no Chromium on a developer's machine): with CI=true, requireChromium()
 // throws and the file fails.
-describe.skipIf(!run)('on-air graphics in Chromium', () => {
+describe.skipIf(!run)('on-air graphics in Chromium', { timeout: BROWSER_TEST_TIMEOUT_MS }, () => {
   let rig: GraphicsRig;
   const displayed = (page: Page) => page.evaluate(() => window.__gala!.displayed());
   const healthShows = async (name: string, on: boolean) => {
@@ -127,7 +127,7 @@ describe.skipIf(!run)('on-air graphics in Chromium', () => {
     await until('chart back', () => rig.visible(page), (v) => v.includes('chart'));
     await healthShows('chart', true);
     await page.close();
-  }, 90_000);
+  });
 
   it('product: the card of the cued SKU with its live sales, next pages the looks, a broken image gets a placeholder', async () => {
     const page = await rig.open('/overlays/product');
@@ -159,7 +159,7 @@ describe.skipIf(!run)('on-air graphics in Chromium', () => {
     await until('card hidden', () => rig.visible(page), (v) => v.length === 0);
     await healthShows('product', false);
     await page.close();
-  }, 120_000);
+  });
 
   it('lower third: play with a name and title, update the title in place, stop', async () => {
     const page = await rig.open('/overlays/lowerthird');
@@ -179,7 +179,7 @@ describe.skipIf(!run)('on-air graphics in Chromium', () => {
     await rig.cue('lowerthird', 'stop');
     await until('strap hidden', () => rig.visible(page), (v) => v.length === 0);
     await page.close();
-  }, 60_000);
+  });
 
   it('leaderboard: the board the cue names, next pages to the following board, stop', async () => {
     const page = await rig.open('/overlays/leaderboard');
@@ -199,7 +199,7 @@ describe.skipIf(!run)('on-air graphics in Chromium', () => {
     await rig.cue('leaderboard', 'stop');
     await until('board hidden', () => rig.visible(page), (v) => v.length === 0);
     await page.close();
-  }, 60_000);
+  });
 
   it('wall: counter, chart and milestones on air at once; stop and play', async () => {
     const page = await rig.open('/overlays/wall');
@@ -223,5 +223,5 @@ describe.skipIf(!run)('on-air graphics in Chromium', () => {
     await rig.cue('wall', 'play');
     await until('wall back', () => rig.visible(page), (v) => v.includes('wall'));
     await page.close();
-  }, 60_000);
+  });
 });

@@ -35,6 +35,13 @@ export function chromiumPath(): string | null {
 }
 
 /**
+ * The bound on one browser test: a hang detector, not a guess of how long a test takes. Browser tests wait on
+ * conditions in the page; on a loaded 2-core machine a test that loads several Pixi pages in software GL can take
+ * a minute, and that must not count as a failure. Passed as the describe's timeout in every browser test file.
+ */
+export const BROWSER_TEST_TIMEOUT_MS = 180_000;
+
+/**
  * Whether browser tests can run here. With CI=true a missing browser throws (when the test file loads), so CI
  * fails rather than skipping; elsewhere the caller skips with this reason printed.
  */

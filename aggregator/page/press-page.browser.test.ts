@@ -5,7 +5,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { testShow } from '../../test-support/test-show.ts';
-import { launchChromium, requireChromium } from '../../test-support/browser.ts';
+import { launchChromium, requireChromium, BROWSER_TEST_TIMEOUT_MS } from '../../test-support/browser.ts';
 import { connectIngest, startTestSystem } from '../../test-support/system-harness.ts';
 import { until } from '../../test-support/until.ts';
 
@@ -109,7 +109,7 @@ function save(name: string, png: Buffer): void {
 
 // Skips only off CI, after printing why (no Chromium on a developer's machine): with CI=true, requireChromium()
 // throws and the file fails.
-describe.skipIf(!run)('the journalists\' page in Chromium', () => {
+describe.skipIf(!run)('the journalists\' page in Chromium', { timeout: BROWSER_TEST_TIMEOUT_MS }, () => {
   beforeAll(async () => {
     const now = Date.now();
     const show = testShow({

@@ -1,7 +1,7 @@
 // In Chromium: a rehearsal is marked on screen: an overlay draws the red REHEARSAL tag at the top right of the graphics-safe area (pixels read back from a screenshot) and the journalists' page shows its rehearsal bar, because the show topic says rehearsal.
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { Browser, Page } from 'playwright-core';
-import { launchChromium, requireChromium } from '../../test-support/browser.ts';
+import { launchChromium, requireChromium, BROWSER_TEST_TIMEOUT_MS } from '../../test-support/browser.ts';
 import { framesDrawn } from '../../test-support/overlay-page.ts';
 import { startTestSystem } from '../../test-support/system-harness.ts';
 
@@ -45,7 +45,7 @@ it.runIf(run)('an overlay in a rehearsal shows the REHEARSAL tag', async () => {
   const elsewhere = await redPixels(page, blank, { x: 80, y: 40, width: 340, height: 100 });
   expect(tag).toBeGreaterThan(3000);
   expect(elsewhere).toBe(0);
-}, 60_000);
+}, BROWSER_TEST_TIMEOUT_MS);
 
 it.runIf(run)('the journalists\' page of a rehearsal shows the rehearsal bar', async () => {
   const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
@@ -53,4 +53,4 @@ it.runIf(run)('the journalists\' page of a rehearsal shows the rehearsal bar', a
   await page.locator('#rehearsal-bar').waitFor({ state: 'visible', timeout: 20_000 });
   expect(await page.locator('#rehearsal-bar').textContent()).toContain('REHEARSAL');
   expect(await page.locator('#status-text').textContent()).toContain('rehearsal');
-}, 60_000);
+}, BROWSER_TEST_TIMEOUT_MS);
