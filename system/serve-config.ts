@@ -1,6 +1,7 @@
 // What a running Gala process is configured with: the flags and environment `cli/config.ts` parses, as one value
 // that `start-system.ts` wires into every role.
 import type { RehearsalConfig } from '../control-room/rehearsal/index.ts';
+import type { ClusterFile, ClusterNode } from '../domain/cluster-map.ts';
 import type { ShowConfig } from '../domain/show.ts';
 
 export interface ServeConfig {
@@ -35,4 +36,9 @@ export interface ServeConfig {
   staleSeconds: number;
   /** Set for `gala rehearse` (or GALA_REHEARSAL=1): the whole process is a rehearsal, fixed at start. */
   rehearsal?: RehearsalConfig | null;
+  /**
+   * Set for `gala serve --cluster FILE --node ID`: this process is node `self` of the cluster `file` describes. Its
+   * host, ports and ClickHouse URL are its entry's; null or absent for a single node.
+   */
+  cluster?: { file: ClusterFile; self: ClusterNode } | null;
 }
