@@ -2,7 +2,7 @@
 import type { Channel } from '../domain/order.ts';
 import { escapeTsv, FPS_TABLE, ORDER_COLUMNS, ORDERS_TABLE } from './order-rows.ts';
 import { DERIVED_TABLES } from './derived-fold.ts';
-import { AGG_KEY_MINUTE_TABLE, AGG_KEY_TOTAL_TABLE, AGG_SECOND_TABLE, clusterTable, currentSchemaVersion, ensureClusterTables, keyMinuteRollup, keyTotalRollup, migrate, MILESTONES_TABLE, RUNS_TABLE, secondRollup } from './schema.ts';
+import { AGG_KEY_MINUTE_TABLE, AGG_KEY_TOTAL_TABLE, AGG_SECOND_TABLE, CLUSTER_READ_TABLES, clusterTable, currentSchemaVersion, ensureClusterTables, keyMinuteRollup, keyTotalRollup, migrate, MILESTONES_TABLE, RUNS_TABLE, secondRollup } from './schema.ts';
 import type { DuplicateIdRow, EncodedRows, QueryOptions, FingerprintPage, KeyKind, KeySums, MilestoneRow, OrderStore, SecondRow, SqlConnection, TotalsRow } from './storage.ts';
 
 const FP_PAGE_ROWS = 1_000_000;
@@ -313,6 +313,18 @@ export function createOrderStore(conn: SqlConnection, opts: OrderStoreOptions = 
          ) GROUP BY key ORDER BY key`,
       );
       return keySums(rows);
+    },
+
+    async clusterUnready() {
+      if (cluster === null) return null;
+      for (const t of CLUSTER_READ_TABLES) {
+        try {
+          await conn.queryTsv(`SELECT 1 FROM ${clusterTable(t)} LIMIT 1`);
+        } catch (e) {
+          return `${clusterTable(t)}: ${(e as Error).message}`;
+        }
+      }
+      return null;
     },
 
     async milestones(): Promise<MilestoneRow[]> {

@@ -35,6 +35,7 @@ import { silentLog, type Log } from '../platform/log.ts';
 import { createProgress } from '../platform/progress.ts';
 import { openStore } from './open-store.ts';
 import { createClusterRoutes } from '../cluster/cluster-routes.ts';
+import { awaitShards } from '../cluster/await-shards.ts';
 
 export interface RunningSystem {
   httpPort: number;
@@ -97,6 +98,7 @@ export async function startSystem(cfg: ServeConfig, opts: StartOptions = {}): Pr
   const httpPort = uWS.us_socket_local_port(httpListen);
   opts.onListening?.(`listening http=${httpPort}`);
   await store.migrate();
+  if (cfg.cluster != null) await awaitShards(store, cfg.cluster.file.clickhouseCluster, { progress, log, print: opts.print });
   // After a crash, a group's orders may be stored without its rollup and side-table rows (killed between the two
   // inserts): put in what the derived tables lack for the runs since the last clean stop, before anything reads
   // them (nothing is being inserted yet).

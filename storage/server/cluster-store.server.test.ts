@@ -183,4 +183,17 @@ describe.skipIf(!serverAvailable)('server store in cluster mode (3 shards)', () 
     expect(await stores[0]!.storedFingerprints([c1], [BASE_MS, BASE_MS + 100])).toEqual(new Set());
     expect(await stores[2]!.storedFingerprints([c1], [BASE_MS, BASE_MS + 100])).toEqual(new Set([c1.join(':')]));
   });
+
+  it('says the cluster is not ready while a shard is down, naming the table and the error, and ready once it is back (last: stops a shard)', async () => {
+    expect(await Promise.all(stores.map((s) => s.clusterUnready()))).toEqual([null, null, null]);
+    expect(await locals[0]!.clusterUnready()).toBeNull();
+    await cluster.servers[2]!.kill();
+    expect(await stores[0]!.clusterUnready()).toMatch(/^gala_orders_all: clickhouse-server: query .*(Connection refused|connection tries failed)/i);
+    await expect(stores[1]!.totals()).rejects.toThrow(/gala_orders_all/);
+    // The node's own shard still serves what stays local.
+    expect(await stores[0]!.ordersReceivedSince(0)).toBe(3);
+    await cluster.servers[2]!.start();
+    expect(await stores[0]!.clusterUnready()).toBeNull();
+    expect((await stores[0]!.totals()).reduce((n, r) => n + r.orders, 0)).toBe(7);
+  });
 });
