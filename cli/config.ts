@@ -20,45 +20,34 @@ function port(name: string, value: string): number {
   return n;
 }
 
-export function loadShow(file: string): ShowConfig {
+/** Reads a JSON file a flag names and checks it with `parse`; every error names the flag, the file and the fault. */
+function loadJsonFile<T>(flag: string, file: string, parse: (raw: unknown) => T): T {
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
   } catch (e) {
-    throw new ConfigError(`--show: cannot read "${file}": ${(e as Error).message}`);
+    throw new ConfigError(`${flag}: cannot read "${file}": ${(e as Error).message}`);
   }
   let raw: unknown;
   try {
     raw = JSON.parse(text);
   } catch (e) {
-    throw new ConfigError(`--show: "${file}" is not valid JSON: ${(e as Error).message}`);
+    throw new ConfigError(`${flag}: "${file}" is not valid JSON: ${(e as Error).message}`);
   }
   try {
-    return parseShowConfig(raw);
+    return parse(raw);
   } catch (e) {
-    throw new ConfigError(`--show: "${file}": ${(e as Error).message}`);
+    throw new ConfigError(`${flag}: "${file}": ${(e as Error).message}`);
   }
+}
+
+export function loadShow(file: string): ShowConfig {
+  return loadJsonFile('--show', file, parseShowConfig);
 }
 
 /** Reads and checks a cluster file; every error names the flag, the file and what is wrong. */
 export function loadClusterFile(file: string): ClusterFile {
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch (e) {
-    throw new ConfigError(`--cluster: cannot read "${file}": ${(e as Error).message}`);
-  }
-  let raw: unknown;
-  try {
-    raw = JSON.parse(text);
-  } catch (e) {
-    throw new ConfigError(`--cluster: "${file}" is not valid JSON: ${(e as Error).message}`);
-  }
-  try {
-    return parseClusterFile(raw);
-  } catch (e) {
-    throw new ConfigError(`--cluster: "${file}": ${(e as Error).message}`);
-  }
+  return loadJsonFile('--cluster', file, parseClusterFile);
 }
 
 type Picked = { value: string; from: string } | null;

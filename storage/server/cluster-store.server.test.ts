@@ -5,30 +5,16 @@ import { fingerprint } from '../../domain/fingerprint.ts';
 import type { Order } from '../../domain/order.ts';
 import { requireClickHouseServer } from '../../test-support/clickhouse-server.ts';
 import { startClickHouseCluster, type ClickHouseCluster } from '../../test-support/clickhouse-cluster.ts';
-import { OrderRowWriter } from '../order-row-writer.ts';
+import { BASE_MS, encode, order } from '../order-store.case.ts';
 import { createOrderStore } from '../order-store.ts';
 import { CLUSTER_READ_TABLES, clusterTable } from '../schema.ts';
-import type { EncodedRows, KeySums, OrderStore, SecondRow, SqlConnection, TotalsRow } from '../storage.ts';
+import type { KeySums, OrderStore, SecondRow, SqlConnection, TotalsRow } from '../storage.ts';
 import { createServerConnection } from './clickhouse-server-connection.ts';
 
 const serverAvailable = requireClickHouseServer();
 
-const BASE_MS = 1_750_000_000_000;
 const BASE_SECOND = BASE_MS / 1000;
 const BASE_MINUTE = Math.floor(BASE_MS / 60_000);
-
-function order(id: string, over: Partial<Order>): Order {
-  return { id, ts: BASE_MS, hundredths: 100, currency: 'EUR', channel: 'mobile', brand: '', sku: '', category: '', region: '', ...over };
-}
-
-function encode(orders: readonly Order[], receivedMs: number): EncodedRows {
-  const w = new OrderRowWriter();
-  for (const o of orders) {
-    const [hi, lo] = fingerprint(o.id);
-    w.add(o, receivedMs, hi, lo);
-  }
-  return { count: orders.length, tsv: w.bytes(), derived: w.derived() };
-}
 
 // What each shard's node writes (received at distinct instants); `dup-1` reached two nodes: a late duplicate.
 const DUP = order('dup-1', { hundredths: 700, channel: 'tv', brand: 'A', ts: BASE_MS + 2_000 });
