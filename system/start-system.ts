@@ -2,7 +2,7 @@
 // the control room, in construction order (each takes what was built before it; later ones reach back by subscription).
 import * as uWS from 'uWebSockets.js';
 import { Hono } from 'hono';
-import { createFeedRoutes } from '../aggregator/feed-routes.ts';
+import { cache, createFeedRoutes } from '../aggregator/feed-routes.ts';
 import { LiveHub, snapshotSource } from '../aggregator/live-hub.ts';
 import { LiveState } from '../aggregator/live-state.ts';
 import { openAggregator, type Aggregator, type MilestoneReader, type TotalsReader } from '../aggregator/index.ts';
@@ -34,6 +34,8 @@ import type { OrderStore } from '../storage/storage.ts';
 import { silentLog, type Log } from '../platform/log.ts';
 import { createProgress } from '../platform/progress.ts';
 import { openStore } from './open-store.ts';
+import { createClusterRoutes } from '../cluster/cluster-routes.ts';
+import { awaitShards } from '../cluster/await-shards.ts';
 
 export interface RunningSystem {
   httpPort: number;
@@ -96,6 +98,7 @@ export async function startSystem(cfg: ServeConfig, opts: StartOptions = {}): Pr
   const httpPort = uWS.us_socket_local_port(httpListen);
   opts.onListening?.(`listening http=${httpPort}`);
   await store.migrate();
+  if (cfg.cluster != null) await awaitShards(store, cfg.cluster.file.clickhouseCluster, { progress, log, print: opts.print });
   // After a crash, a group's orders may be stored without its rollup and side-table rows (killed between the two
   // inserts): put in what the derived tables lack for the runs since the last clean stop, before anything reads
   // them (nothing is being inserted yet).
@@ -166,11 +169,13 @@ export async function startSystem(cfg: ServeConfig, opts: StartOptions = {}): Pr
     overlays: () => ({ at: new Date().toISOString(), data: { overlays: overlays.list() } }),
     control: () => ({ at: new Date().toISOString(), data: control.room.state() }),
   });
+  // A cluster node also answers GET /v1/cluster, inside the public feed.
+  const clusterRoutes = cfg.cluster != null ? createClusterRoutes({ cluster: cfg.cluster, cacheControl: cache(1) }) : undefined;
   const web = new Hono<HttpEnv>()
     .get('/healthz', (c) => c.json({ ok: true, storage: committer.state }))
     .route('/', createOverlayRoutes({ producerTokens: cfg.producerTokens, graphics, registry: overlays, snapshot: liveSnapshot, onBuildError: (e) => log('overlays.build_error', { error: String(e) }) }))
     .route('/', control.routes)
-    .route('/', createFeedRoutes({ show: cfg.show, totals: aggregator.totals, state: liveState, store, limiter, openapi: () => publicOpenApi(cfg.show), page: loadPublicPage() }));
+    .route('/', createFeedRoutes({ show: cfg.show, totals: aggregator.totals, state: liveState, store, limiter, openapi: () => publicOpenApi(cfg.show, { cluster: cfg.cluster != null }), page: loadPublicPage(), extra: clusterRoutes }));
   const hub = new LiveHub(httpApp, {
     producerTokens: cfg.producerTokens,
     maxBackpressureBytes: opts.live?.maxBackpressureBytes,
