@@ -254,6 +254,22 @@ describe.skipIf(!serverAvailable)('cluster routing (three nodes, three clickhous
     await expectStoredOnce([...needsN3, ...withoutN3].map((o) => o.id));
   });
 
+  it("answers unavailable the batches whose owner's ClickHouse is down, and lets their resend through once it is back", async () => {
+    // Killed, not stopped: a graceful 18.16 waits for its clients' idle connections, and a crash is the harder case.
+    await shardOf('n3').kill();
+    const needsN3 = ordersOwnedBy(IDS, 5);
+    // n3 is up and answers its part unavailable (its insert failed): the client's batch is unavailable too.
+    const refused = (await send('n2', 'n3-storage-down', needsN3)) as FrameError;
+    expect(refused).toMatchObject({ batch: 'n3-storage-down', error: 'unavailable' });
+    expect(refused.retryAfterMs).toBeGreaterThan(0);
+    expect(await sys('n2').metrics.render()).toMatch(/^gala_cluster_forward_failures_total\{peer="n3",reason="refused"\} [1-9]/m);
+    await shardOf('n3').start();
+    // n3 first settles its failed insert (a grace period on the restarted server), then takes batches again.
+    await until("n3's storage up", () => sys('n3').committer.state === 'up', { timeoutMs: 60_000 });
+    expect(await send('n1', 'n3-storage-back', needsN3)).toEqual({ batch: 'n3-storage-back', accepted: 5, duplicates: 10, rejected: [] });
+    await expectStoredOnce(needsN3.map((o) => o.id));
+  });
+
   it('reconnects a cut link by itself and forwards over it again', async () => {
     const link = sys('n1').routing!.link('n2')!;
     const before = link.reconnects;
