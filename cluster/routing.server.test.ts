@@ -2,6 +2,7 @@
 // node is split by owner and acked once every part is durable, each order stored once, on its owner's server;
 // resends to other nodes are duplicates; an owner down makes the batches that need it unavailable (and only those),
 // and its return lets the resend through with nothing stored twice; a cut link comes back by itself.
+import { rmSync } from 'node:fs';
 import { createServer as createTcpServer, connect, type Server, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
@@ -153,7 +154,10 @@ describe.skipIf(!serverAvailable)('cluster routing (three nodes, three clickhous
   }, 180_000);
 
   afterAll(async () => {
-    for (const n of nodes.values()) await n.system?.close();
+    for (const n of nodes.values()) {
+      await n.system?.close();
+      rmSync(n.cfg.dataDir, { recursive: true, force: true });
+    }
     await relay?.close();
     for (const s of shards) await s.cleanup();
   }, 120_000);
