@@ -34,7 +34,7 @@ async function freePorts(count: number): Promise<number[]> {
 }
 
 /** A TCP relay to a port whose connections the test can cut: the wire between two nodes. */
-async function startRelay(targetPort: number): Promise<{ port: number; cut: () => void; close: () => Promise<void> }> {
+async function startRelay(targetPort: number): Promise<{ port: number; hold: () => void; cut: () => void; close: () => Promise<void> }> {
   const pairs = new Set<[Socket, Socket]>();
   const server = createTcpServer((inbound) => {
     const outbound = connect(targetPort, '127.0.0.1');
@@ -52,6 +52,13 @@ async function startRelay(targetPort: number): Promise<{ port: number; cut: () =
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
   return {
     port: (server.address() as { port: number }).port,
+    /** Stops passing bytes towards the target: what is sent stays on the wire, unanswered. */
+    hold: () => {
+      for (const [a, b] of pairs) {
+        a.unpipe(b);
+        a.pause();
+      }
+    },
     cut: () => {
       for (const [a, b] of pairs) {
         a.destroy();
@@ -274,14 +281,21 @@ describe.skipIf(!serverAvailable)('cluster routing (three nodes, three clickhous
     await expectStoredOnce(needsN3.map((o) => o.id));
   });
 
-  it('reconnects a cut link by itself and forwards over it again', async () => {
+  it('answers unavailable a batch whose part was in flight on a cut link, reconnects by itself and forwards over it again', async () => {
     const link = sys('n1').routing!.link('n2')!;
     const before = link.reconnects;
+    relay.hold();
+    const caught = ordersOwnedBy(IDS, 5);
+    const answer = send('n1', 'caught-in-cut', caught);
+    await until("n2's part in flight", () => link.inflightBatches === 1);
     relay.cut();
+    expect(await answer).toMatchObject({ batch: 'caught-in-cut', error: 'unavailable' });
     await until('n1 to n2 reconnected', () => link.reconnects > before && link.state === 'up', { detail: () => sys('n1').routing!.peerStates() });
+    // n1's and n3's parts were committed; n2's never reached it.
+    expect(await send('n1', 'caught-in-cut-again', caught)).toEqual({ batch: 'caught-in-cut-again', accepted: 5, duplicates: 10, rejected: [] });
     const orders = ordersOwnedBy(IDS, 5);
     expect(await send('n1', 'after-cut', orders)).toEqual({ batch: 'after-cut', accepted: 15, duplicates: 0, rejected: [] });
-    await expectStoredOnce(orders.map((o) => o.id));
+    await expectStoredOnce([...caught, ...orders].map((o) => o.id));
     expect(await sys('n1').metrics.render()).toMatch(/^gala_cluster_link_state_changes_total\{peer="n2",state="connecting"\} [1-9]/m);
   });
 });
