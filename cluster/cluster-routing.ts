@@ -7,22 +7,23 @@ import type { Registry } from '../platform/metrics.ts';
 import { PeerLink, type LinkState, type PeerLinkOptions } from './peer-link.ts';
 import { createRouter } from './router.ts';
 
-/** One peer's link as this node sees it (`/v1/cluster`'s node states). */
+/**
+ * A node as this node's ingest links see it, in the shape `GET /v1/cluster` publishes (cluster/cluster-routes.ts
+ * `PeerView`): `up` while the link is open; `down` once it dropped or an attempt failed, with why; `unknown` before
+ * the first attempt has ended.
+ */
 export interface PeerState {
-  id: string;
-  state: LinkState;
-  /** When the link entered that state (ISO 8601). */
+  state: 'up' | 'down' | 'unknown';
+  /** When it entered that state (ISO 8601). */
   since: string;
-  inflightBatches: number;
-  inflightOrders: number;
-  reconnects: number;
+  reason?: string;
 }
 
 export interface ClusterRouting {
   /** The ingest server's route for every batch. */
   route: RouteBatch;
-  /** Every other node's link state, in file order. */
-  peerStates(): PeerState[];
+  /** Every node's state by id: this node up, each other as its link sees it. */
+  peerStates(): Record<string, PeerState>;
   /** The link to a peer, by node id (tests and the figures side may watch it). */
   link(id: string): PeerLink | undefined;
   /** Closes every link; sends still in flight are answered unavailable. Call after ingest has stopped. */
@@ -56,6 +57,7 @@ export function openClusterRouting(opts: ClusterRoutingOptions): ClusterRouting 
     return link;
   });
   const peers = [...links];
+  const startedAt = Date.now();
   const changes = opts.metrics.counter('gala_cluster_link_state_changes_total', 'Link state changes, by peer and the state entered', ['peer', 'state']);
   for (const [id, link] of peers) link.onState((s) => changes.inc(1, { peer: id, state: s }));
   opts.metrics.gauges('gala_cluster_link_state', 'Each peer link\'s state: 1 for the state it is in, 0 for the others', ['peer', 'state'], function* () {
@@ -74,13 +76,24 @@ export function openClusterRouting(opts: ClusterRoutingOptions): ClusterRouting 
   });
   return {
     route,
-    peerStates: () =>
-      peers.map(([id, l]) => ({ id, state: l.state, since: new Date(l.since).toISOString(), inflightBatches: l.inflightBatches, inflightOrders: l.inflightOrders, reconnects: l.reconnects })),
+    peerStates: () => {
+      const out: Record<string, PeerState> = { [self.id]: { state: 'up', since: new Date(startedAt).toISOString() } };
+      for (const [id, l] of peers) out[id] = viewOf(l);
+      return out;
+    },
     link: (id) => links.get(id),
     close() {
       for (const l of links.values()) l.close();
     },
   };
+}
+
+function viewOf(l: PeerLink): PeerState {
+  const since = new Date(l.since).toISOString();
+  if (l.state === 'up') return { state: 'up', since };
+  // Connecting for the first time: nothing is known yet. Connecting again: it dropped, and is down until back.
+  if (l.state === 'connecting' && !l.everUp) return { state: 'unknown', since };
+  return { state: 'down', since, reason: `ingest link: ${l.lastError ?? 'closed'}${l.state === 'connecting' ? '; reconnecting' : ''}` };
 }
 
 /** An IPv6 address goes in brackets in a URL. */

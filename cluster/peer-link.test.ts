@@ -139,6 +139,15 @@ describe('PeerLink', () => {
     expect(await ok.send(orders(2), 2)).toMatchObject({ kind: 'ack', ack: { accepted: 2 } });
   });
 
+  it('is down, saying why, when the peer refuses its token', async () => {
+    const wss = new WebSocketServer({ port: 0, host: '127.0.0.1', verifyClient: (_info, cb) => cb(false, 401, 'Unauthorized') });
+    await new Promise<void>((r) => wss.once('listening', () => r()));
+    cleanups.push(() => new Promise<void>((r) => wss.close(() => r())));
+    const link = openLink((wss.address() as { port: number }).port);
+    await until('down', () => link.state === 'down');
+    expect(link.lastError).toMatch(/HTTP 401 \(the nodes' ingest tokens differ\)/);
+  });
+
   it('is down while the peer cannot be reached, refusing sends at once, and up once the peer listens', async () => {
     const peer = await startPeer(true);
     const port = peer.port;

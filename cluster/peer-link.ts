@@ -78,12 +78,15 @@ export class PeerLink {
   inflightBytes = 0;
   /** Sockets opened after the first: each is a reconnect. */
   reconnects = 0;
+  /** Why the link last failed or dropped, in a few words; null while it has not. */
+  lastError: string | null = null;
   private ws: WebSocket | null = null;
   private readonly inflight = new Map<string, InFlight>();
   private readonly waiting: Waiting[] = [];
   private seq = 0;
   private attempt = 0;
-  private everUp = false;
+  /** True once a socket has opened: a link that is connecting again was up before. */
+  everUp = false;
   private closed = false;
   private retryTimer: NodeJS.Timeout | null = null;
   private heartbeat: NodeJS.Timeout | null = null;
@@ -250,8 +253,11 @@ export class PeerLink {
     this.ws = ws;
     let opened = false;
     let alive = true;
+    /** Why this socket failed or dropped: the first cause seen wins (a refusal is followed by its socket error). */
+    let why: string | null = null;
     ws.on('open', () => {
       opened = true;
+      this.lastError = null;
       this.attempt = 0;
       if (this.everUp) this.reconnects++;
       this.everUp = true;
@@ -259,6 +265,7 @@ export class PeerLink {
       this.heartbeat = setInterval(() => {
         if (!alive) {
           this.o.log?.('cluster.link_silent', { url: this.o.url });
+          why ??= `no answer to a ping within ${this.o.heartbeatMs} ms`;
           ws.terminate();
           return;
         }
@@ -274,15 +281,20 @@ export class PeerLink {
     });
     ws.on('unexpected-response', (_req, res) => {
       this.o.log?.('cluster.link_refused', { url: this.o.url, status: res.statusCode });
+      why ??= `the peer refused the link: HTTP ${res.statusCode}${res.statusCode === 401 ? ' (the nodes\' ingest tokens differ)' : ''}`;
       ws.terminate();
     });
     // 'close' follows every 'error'; what to do is decided there once.
-    ws.on('error', (e) => this.o.log?.('cluster.link_error', { url: this.o.url, error: String(e) }));
+    ws.on('error', (e) => {
+      this.o.log?.('cluster.link_error', { url: this.o.url, error: String(e) });
+      why ??= e.message;
+    });
     ws.on('close', () => {
       if (this.ws !== ws) return;
       this.ws = null;
       this.stopHeartbeat();
       if (this.closed) return;
+      this.lastError = why ?? (opened ? 'the peer closed the link' : 'the connection failed');
       // A link that was up tries again at once as "connecting"; one whose attempt failed is "down" until it is up.
       this.setState(opened ? 'connecting' : 'down');
       // Frames in flight may or may not have been committed by the peer: their batches are answered unavailable.

@@ -155,7 +155,7 @@ describe.skipIf(!serverAvailable)('cluster routing (three nodes, three clickhous
       nodes.set(id, { cfg, system: null });
     }
     await Promise.all(IDS.map(start));
-    await until('every link up', () => IDS.every((id) => sys(id).routing!.peerStates().every((p) => p.state === 'up')), {
+    await until('every link up', () => IDS.every((id) => Object.values(sys(id).routing!.peerStates()).every((p) => p.state === 'up')), {
       detail: () => IDS.map((id) => sys(id).routing!.peerStates()),
     });
   }, 180_000);
@@ -239,6 +239,11 @@ describe.skipIf(!serverAvailable)('cluster routing (three nodes, three clickhous
     await sys('n3').close();
     nodes.get('n3')!.system = null;
     await until("n1's and n2's links to n3 down", () => ['n1', 'n2'].every((id) => sys(id as NodeId).routing!.link('n3')!.state !== 'up'));
+    // What /v1/cluster shows of the nodes, as n1 sees them.
+    const seen = await until('n1 sees n3 down', () => sys('n1').routing!.peerStates(), (v) => v.n3?.state === 'down');
+    expect(seen.n1!.state).toBe('up');
+    expect(seen.n2!.state).toBe('up');
+    expect(seen.n3!.reason).toMatch(/^ingest link: /);
 
     const needsN3 = ordersOwnedBy(IDS, 10);
     const refused = (await send('n1', 'needs-n3', needsN3)) as FrameError;
@@ -260,6 +265,7 @@ describe.skipIf(!serverAvailable)('cluster routing (three nodes, three clickhous
 
     await start('n3');
     await until("n1's and n2's links to n3 up", () => ['n1', 'n2'].every((id) => sys(id as NodeId).routing!.link('n3')!.state === 'up'));
+    expect(sys('n1').routing!.peerStates().n3).toEqual({ state: 'up', since: expect.any(String) });
     // n1 and n2 committed their parts of the refused batch: the resend finds them as duplicates and stores n3's part.
     expect(await send('n2', 'needs-n3-again', needsN3)).toEqual({ batch: 'needs-n3-again', accepted: 10, duplicates: 20, rejected: [] });
     await expectStoredOnce([...needsN3, ...withoutN3].map((o) => o.id));
