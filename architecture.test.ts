@@ -21,11 +21,11 @@ const ALLOWED: Record<string, readonly string[]> = {
   ingest: ['domain', 'platform', 'http', 'storage'],
   aggregator: ['domain', 'platform', 'protocol', 'http', 'storage'],
   overlays: ['domain', 'platform', 'protocol', 'http', 'aggregator'],
-  // Cluster-only code: links between nodes, the router, the figures exchange and /v1/cluster.
-  cluster: ['domain', 'platform', 'protocol', 'http', 'storage', 'ingest', 'aggregator'],
   'control-room': ['domain', 'platform', 'protocol', 'http', 'storage', 'aggregator', 'overlays', 'simulator'],
+  // Cluster-only code (links between nodes, routing, figures exchange, /v1/cluster): off unless cfg.cluster is set.
+  cluster: ['domain', 'platform', 'protocol', 'http', 'storage', 'ingest', 'aggregator'],
   system: ['domain', 'platform', 'protocol', 'http', 'storage', 'ingest', 'aggregator', 'overlays', 'control-room', 'simulator', 'cluster'],
-  cli: ['domain', 'platform', 'protocol', 'storage', 'ingest', 'aggregator', 'overlays', 'control-room', 'simulator', 'system', 'cluster'],
+  cli: ['domain', 'platform', 'protocol', 'storage', 'ingest', 'aggregator', 'overlays', 'control-room', 'simulator', 'system'],
   // The Bitfocus Companion module: a separate program that reaches Gala only over its public protocols.
   companion: ['domain', 'protocol'],
 };
