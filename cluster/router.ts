@@ -26,7 +26,7 @@ export interface RouterOptions {
 /** A part's answer, with the client's index of each of its orders (its rejections are mapped back through it). */
 type Part = { ok: true; ack: Ack; indexes: readonly number[] | null } | { ok: false; retryAfterMs: number };
 
-/** Marks an order this node keeps whatever its id: invalid ones, which the local committer rejects with its error. */
+/** Marks an order this node keeps whatever its id: an invalid one, which the local committer rejects with its error. */
 const LOCAL = -1;
 
 export function createRouter(opts: RouterOptions): RouteBatch {
@@ -37,12 +37,11 @@ export function createRouter(opts: RouterOptions): RouteBatch {
   const currencySet = new Set(opts.currencies);
   const knownCurrency = (c: string) => currencySet.has(c);
   const owner = new Int32Array(MAX_ORDERS_PER_BATCH);
-  /** The partition of each order with a valid id (for the error that names it). */
+  /** The partition of each valid order (for the error that names it); LOCAL for an invalid one. */
   const partition = new Int32Array(MAX_ORDERS_PER_BATCH);
-  let lastPartition = 0;
   const subset = new ScannedOrders();
   const fp = new Uint32Array(2);
-  const ownerOfFp = () => ownerIndexOf((lastPartition = partitionOfFingerprint(fp[1]!, file.partitions)), nodes.length);
+  const partitionOfFp = () => partitionOfFingerprint(fp[1]!, file.partitions);
   const m = opts.metrics && {
     orders: opts.metrics.counter('gala_cluster_forwarded_orders_total', 'Orders forwarded to their owner, by peer', ['peer']),
     batches: opts.metrics.counter('gala_cluster_forwarded_batches_total', 'Sub-batches forwarded to their owner, by peer and result (ack, failed)', ['peer', 'result']),
@@ -51,11 +50,11 @@ export function createRouter(opts: RouterOptions): RouteBatch {
     foreign: opts.metrics.counter('gala_cluster_foreign_orders_total', 'Orders in forwarded frames that this node does not own (the cluster files disagree), rejected'),
   };
 
-  /** The owner of order k of a scanned frame; LOCAL when it is invalid. */
-  const ownerScanned = (bytes: Uint8Array, s: ScannedOrders, k: number): number => {
+  /** The partition of order k of a scanned frame; LOCAL when the order is invalid. */
+  const partitionScanned = (bytes: Uint8Array, s: ScannedOrders, k: number): number => {
     if (s.fast[k] === 1) {
       fingerprintBytesInto(bytes, s.idStart[k]!, s.idEnd[k]!, fp);
-      return ownerOfFp();
+      return partitionOfFp();
     }
     // The scanner read only ASCII frames, so latin1 is exact; it proved the grammar, so JSON.parse cannot throw.
     let raw: unknown;
@@ -64,13 +63,13 @@ export function createRouter(opts: RouterOptions): RouteBatch {
     } catch {
       return LOCAL;
     }
-    return ownerRaw(raw);
+    return partitionRaw(raw);
   };
-  const ownerRaw = (raw: unknown): number => {
+  const partitionRaw = (raw: unknown): number => {
     const r = parseOrder(raw, knownCurrency);
     if (!r.ok) return LOCAL;
     fingerprintInto(r.order.id, fp);
-    return ownerOfFp();
+    return partitionOfFp();
   };
   const idOf = (msg: IngestMessage, k: number): string | null => {
     if (msg.kind === 'parsed') return (msg.value.orders[k] as { id?: string }).id ?? null;
@@ -139,9 +138,10 @@ export function createRouter(opts: RouterOptions): RouteBatch {
     const n = msg.kind === 'scanned' ? msg.orders.count : msg.value.orders.length;
     let elsewhere = 0;
     for (let k = 0; k < n; k++) {
-      const o = msg.kind === 'scanned' ? ownerScanned(msg.bytes, msg.orders, k) : ownerRaw(msg.value.orders[k]);
+      const p = msg.kind === 'scanned' ? partitionScanned(msg.bytes, msg.orders, k) : partitionRaw(msg.value.orders[k]);
+      const o = p === LOCAL ? LOCAL : ownerIndexOf(p, nodes.length);
+      partition[k] = p;
       owner[k] = o;
-      partition[k] = lastPartition;
       if (o !== LOCAL && o !== selfIndex) elsewhere++;
     }
     // Every order is this node's (an order system that routes by the map, or a peer's forwarded part): no split.
