@@ -19,6 +19,7 @@ import { createObsPort } from '../control-room/obs/index.ts';
 import type { ObsPort } from '../domain/obs-port.ts';
 import { openReplay, rehearsalObs, type Replay } from '../control-room/rehearsal/index.ts';
 import type { ServeConfig } from './serve-config.ts';
+import { openClusterRouting, type ClusterRouting, type ClusterRoutingOptions } from '../cluster/cluster-routing.ts';
 import { mountStartingGate } from '../http/starting-gate.ts';
 import { mountFetch } from '../http/uws-fetch.ts';
 import { DedupWindow } from '../ingest/dedup-window.ts';
@@ -57,6 +58,8 @@ export interface RunningSystem {
   obs: ObsPort;
   /** The rehearsal's replay; null on air. */
   rehearsal: Replay | null;
+  /** A cluster node's links to its peers and its router; null for a single node. */
+  routing: ClusterRouting | null;
   /** Graceful stop: refuse new work, commit and acknowledge what is in flight, close everything. */
   close(): Promise<void>;
 }
@@ -76,6 +79,8 @@ export interface StartOptions {
   print?: (line: string) => void;
   /** The OBS the control room drives (the system closes it); default: log-only. */
   obs?: ObsPort;
+  /** A cluster node's peer-link tuning (tests shorten the timeouts). */
+  clusterLink?: ClusterRoutingOptions['link'];
 }
 
 export async function startSystem(cfg: ServeConfig, opts: StartOptions = {}): Promise<RunningSystem> {
@@ -155,7 +160,9 @@ export async function startSystem(cfg: ServeConfig, opts: StartOptions = {}): Pr
     liveState.milestoneCrossed(m);
     publicFeed.emit('milestone', m);
   });
-  const ingest = await startIngestServer({ ...opts.ingest, host: cfg.host, port: cfg.ingestPort, tokens: cfg.ingestTokens, currencies: [...cfg.show.rates.keys()], committer, metrics, log });
+  // A cluster node splits each batch by owner and forwards the other owners' parts over its links to them.
+  const routing = cfg.cluster ? openClusterRouting({ cluster: cfg.cluster, token: cfg.ingestTokens[0], committer, currencies: [...cfg.show.rates.keys()], metrics, link: opts.clusterLink, log }) : null;
+  const ingest = await startIngestServer({ ...opts.ingest, host: cfg.host, port: cfg.ingestPort, tokens: cfg.ingestTokens, currencies: [...cfg.show.rates.keys()], committer, route: routing?.route, metrics, log });
 
   const graphics = new Graphics();
   const overlays = new OverlayRegistry();
@@ -222,11 +229,13 @@ export async function startSystem(cfg: ServeConfig, opts: StartOptions = {}): Pr
     control: control.room,
     obs,
     rehearsal: replay,
+    routing,
     close() {
       closing ??= (async () => {
         await replay?.close();
         uWS.us_listen_socket_close(httpListen);
         await ingest.close();
+        routing?.close();
         // After ingest: the last commits' milestone crossings are recorded and published before the feeds close.
         await aggregator.close();
         stopOverlayWatch();
