@@ -177,7 +177,7 @@ export async function startSystem(cfg: ServeConfig, opts: StartOptions = {}): Pr
     control: () => ({ at: new Date().toISOString(), data: control.room.state() }),
   });
   // A cluster node also answers GET /v1/cluster, inside the public feed.
-  const clusterRoutes = cfg.cluster != null ? createClusterRoutes({ cluster: cfg.cluster, cacheControl: cache(1) }) : undefined;
+  const clusterRoutes = cfg.cluster != null ? createClusterRoutes({ cluster: cfg.cluster, cacheControl: cache(1), peerStates: routing?.peerStates }) : undefined;
   const web = new Hono<HttpEnv>()
     .get('/healthz', (c) => c.json({ ok: true, storage: committer.state }))
     .route('/', createOverlayRoutes({ producerTokens: cfg.producerTokens, graphics, registry: overlays, snapshot: liveSnapshot, onBuildError: (e) => log('overlays.build_error', { error: String(e) }) }))
