@@ -101,8 +101,8 @@ export interface OrderStore {
   ordersReceivedSince(sinceMs: number): Promise<number>;
   /**
    * Which of these fingerprints are stored; keys are `${hi}:${lo}`. With `receivedBetween` (inclusive epoch ms)
-   * the orders table itself is asked, which is authoritative (the fingerprint side table is filled by a
-   * materialized view, which a server shutting down can skip after the main insert); without it, the side table.
+   * the orders table itself is asked, which is authoritative (the fingerprint side table is written after the
+   * orders insert, so it can lag it by a failed or cut derived insert); without it, the side table.
    */
   storedFingerprints(fps: readonly (readonly [number, number])[], receivedBetween?: readonly [number, number]): Promise<Set<string>>;
   /**
