@@ -22,7 +22,8 @@ const ALLOWED: Record<string, readonly string[]> = {
   aggregator: ['domain', 'platform', 'protocol', 'http', 'storage'],
   overlays: ['domain', 'platform', 'protocol', 'http', 'aggregator'],
   'control-room': ['domain', 'platform', 'protocol', 'http', 'storage', 'aggregator', 'overlays', 'simulator'],
-  system: ['domain', 'platform', 'protocol', 'http', 'storage', 'ingest', 'aggregator', 'overlays', 'control-room', 'simulator'],
+  cluster: ['domain', 'platform', 'protocol', 'http', 'storage', 'ingest', 'aggregator', 'control-room', 'overlays'],
+  system: ['domain', 'platform', 'protocol', 'http', 'storage', 'ingest', 'aggregator', 'overlays', 'control-room', 'simulator', 'cluster'],
   cli: ['domain', 'platform', 'protocol', 'storage', 'ingest', 'aggregator', 'overlays', 'control-room', 'simulator', 'system'],
   // The Bitfocus Companion module: a separate program that reaches Gala only over its public protocols.
   companion: ['domain', 'protocol'],

@@ -27,6 +27,8 @@ export interface IngestServerOptions {
   /** Batches one connection may have waiting for their commit. */
   maxInflightPerConnection?: number;
   log?: (event: string, fields: Record<string, unknown>) => void;
+  /** More routes on this internal listener (the cluster's node-to-node link); each checks the token itself. */
+  mount?: (app: uWS.TemplatedApp) => void;
 }
 
 export interface IngestServer {
@@ -167,6 +169,8 @@ export function startIngestServer(opts: IngestServerOptions): Promise<IngestServ
       (e: unknown) => answer(x, { status: 500, headers: { 'Content-Type': 'text/plain' }, body: `metrics: ${String(e)}\n` }),
     );
   });
+
+  opts.mount?.(app);
 
   app.any('/*', (res) => {
     writeAnswer(res, jsonAnswer(404, { error: 'not found: ingest serves /v1/ingest, /v1/orders and /metrics' }));

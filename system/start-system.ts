@@ -34,6 +34,8 @@ import type { OrderStore } from '../storage/storage.ts';
 import { silentLog, type Log } from '../platform/log.ts';
 import { createProgress } from '../platform/progress.ts';
 import { openStore } from './open-store.ts';
+import { ClusterNodeRole } from '../cluster/index.ts';
+import { coordinatorOf } from '../domain/cluster-map.ts';
 
 export interface RunningSystem {
   httpPort: number;
@@ -55,6 +57,8 @@ export interface RunningSystem {
   obs: ObsPort;
   /** The rehearsal's replay; null on air. */
   rehearsal: Replay | null;
+  /** This node's cluster role; null on a single node. */
+  cluster: ClusterNodeRole | null;
   /** Graceful stop: refuse new work, commit and acknowledge what is in flight, close everything. */
   close(): Promise<void>;
 }
@@ -74,6 +78,8 @@ export interface StartOptions {
   print?: (line: string) => void;
   /** The OBS the control room drives (the system closes it); default: log-only. */
   obs?: ObsPort;
+  /** Cluster link tuning (tests shorten the beat and the silence limit). */
+  cluster?: { beatMs?: number; silentAfterMs?: number };
 }
 
 export async function startSystem(cfg: ServeConfig, opts: StartOptions = {}): Promise<RunningSystem> {
@@ -110,7 +116,14 @@ export async function startSystem(cfg: ServeConfig, opts: StartOptions = {}): Pr
   // ingest opens, so a restart changes no number.
   const dedup = new DedupWindow({ windowMs: cfg.dedupWindowMs, maxEntries: cfg.dedupMaxEntries, expectedPerSecond: cfg.dedupExpectedPerSecond });
   await restoreDedupWindow(store, dedup, Date.now() - dedup.windowMs, progress);
-  const aggregator = await openAggregator({ store, show: cfg.show, reconcileIntervalMs: cfg.reconcileIntervalMs, rehearsal: cfg.rehearsal != null, metrics, log });
+  const clusterCfg = cfg.cluster ?? null;
+  const aggregator = await openAggregator({
+    store, show: cfg.show, reconcileIntervalMs: cfg.reconcileIntervalMs, rehearsal: cfg.rehearsal != null, metrics, log,
+    cluster: clusterCfg === null ? undefined : { coordinator: coordinatorOf(clusterCfg.file).id === clusterCfg.self.id },
+  });
+  const cluster = clusterCfg === null ? null : new ClusterNodeRole({ ...clusterCfg, ingestTokens: cfg.ingestTokens, aggregator, metrics, log, runStartedMs, ...opts.cluster });
+  /** A cluster node other than the coordinator shows the coordinator's graphics and control state, not its own. */
+  const mirrors = cluster !== null && !cluster.isCoordinator;
 
   // An order: socket -> validate -> de-duplicate -> commit (ingest) -> aggregate (the sink) -> publish (the live
   // state on the live channel, the public feed's stats and SSE). The publishing side is built before ingest opens.
@@ -147,12 +160,13 @@ export async function startSystem(cfg: ServeConfig, opts: StartOptions = {}): Pr
     log,
     // Each SSE stats event describes the second just published, even when the beat runs late and publishes two.
     onSecond: (f) => publicFeed.emit('stats', aggregator.stats(f)),
+    peers: cluster === null ? undefined : () => cluster.peers(),
   });
   aggregator.onMilestone((m) => {
     liveState.milestoneCrossed(m);
     publicFeed.emit('milestone', m);
   });
-  const ingest = await startIngestServer({ ...opts.ingest, host: cfg.host, port: cfg.ingestPort, tokens: cfg.ingestTokens, currencies: [...cfg.show.rates.keys()], committer, metrics, log });
+  const ingest = await startIngestServer({ ...opts.ingest, host: cfg.host, port: cfg.ingestPort, tokens: cfg.ingestTokens, currencies: [...cfg.show.rates.keys()], committer, metrics, log, mount: cluster === null ? undefined : (app) => cluster.server.mount(app) });
 
   const graphics = new Graphics();
   const overlays = new OverlayRegistry();
@@ -162,11 +176,13 @@ export async function startSystem(cfg: ServeConfig, opts: StartOptions = {}): Pr
   const control = await openControlRoom({ cfg, graphics, totals: aggregator.totals, state: liveState, obs, log, rehearsal });
   const liveSnapshot = snapshotSource({
     ...liveState.snapshots(),
-    graphics: () => ({ at: new Date().toISOString(), data: graphics.snapshot() }),
+    graphics: () => cluster?.graphicsSnapshot() ?? { at: new Date().toISOString(), data: graphics.snapshot() },
     overlays: () => ({ at: new Date().toISOString(), data: { overlays: overlays.list() } }),
-    control: () => ({ at: new Date().toISOString(), data: control.room.state() }),
+    control: () => cluster?.controlSnapshot() ?? { at: new Date().toISOString(), data: control.room.state() },
   });
+  const proxy = cluster?.proxyRoutes() ?? null;
   const web = new Hono<HttpEnv>()
+    .route('/', proxy ?? new Hono<HttpEnv>())
     .get('/healthz', (c) => c.json({ ok: true, storage: committer.state }))
     .route('/', createOverlayRoutes({ producerTokens: cfg.producerTokens, graphics, registry: overlays, snapshot: liveSnapshot, onBuildError: (e) => log('overlays.build_error', { error: String(e) }) }))
     .route('/', control.routes)
@@ -182,8 +198,11 @@ export async function startSystem(cfg: ServeConfig, opts: StartOptions = {}): Pr
     admit: (res) => admitClient(limiter, res) !== null,
   });
   // The hub reads the graphics and the control room for its snapshots; their changes reach it by subscription.
-  graphics.onChange((g) => hub.publish('graphics', g.changedAt, g));
-  control.room.onState((at, s) => hub.publish('control', at, s));
+  if (!mirrors) {
+    graphics.onChange((g) => hub.publish('graphics', g.changedAt, g));
+    control.room.onState((at, s) => hub.publish('control', at, s));
+  }
+  cluster?.start({ hub, graphics, control: control.room });
   const stopOverlayWatch = overlays.watch((at, list) => hub.publish('overlays', at, { overlays: list }));
   publicFeed.mount(httpApp);
   mountFetch(httpApp, (req, env) => web.fetch(req, env), { maxBodyBytes: 1024 * 1024, onError: (e) => log('http.error', { error: String(e) }) });
@@ -217,9 +236,11 @@ export async function startSystem(cfg: ServeConfig, opts: StartOptions = {}): Pr
     control: control.room,
     obs,
     rehearsal: replay,
+    cluster,
     close() {
       closing ??= (async () => {
         await replay?.close();
+        cluster?.close();
         uWS.us_listen_socket_close(httpListen);
         await ingest.close();
         // After ingest: the last commits' milestone crossings are recorded and published before the feeds close.
