@@ -34,6 +34,8 @@ export type MilestoneReader = Pick<MilestoneTracker, 'list' | 'next' | 'flush'>;
 
 export class MilestoneTracker {
   private readonly recorded = new Map<string, MilestoneRow>();
+  /** Cluster mode, not the coordinator: crossings as the coordinator published them (its show start, its words). */
+  private readonly adopted = new Map<string, MilestoneData>();
   /** Crossings detected and waiting to be recorded, in order. */
   private readonly pending: MilestoneRow[] = [];
   private writing: Promise<void> | null = null;
@@ -129,7 +131,8 @@ export class MilestoneTracker {
       orders: m.orders,
     };
     this.recorded.set(m.id, row);
-    this.opts.onCrossed(this.data(row));
+    this.adopted.set(m.id, m);
+    this.opts.onCrossed(m);
     return true;
   }
 
@@ -207,6 +210,8 @@ export class MilestoneTracker {
   }
 
   private data(r: MilestoneRow): MilestoneData {
+    const adopted = this.adopted.get(r.id);
+    if (adopted !== undefined) return adopted;
     const label = this.ordered.find((m) => m.id === r.id)?.label ?? formatHundredths(r.thresholdHundredths);
     const elapsedMs = Math.max(0, r.crossedMs - this.opts.startsAtMs());
     return {

@@ -46,6 +46,9 @@ export class ClusterNodeRole {
   private mirroredControl: Omit<ControlMessage, 'type'> | null = null;
   private mirroredGraphics: GraphicsMessage['graphics'] | null = null;
   private readonly silentAfterMs: number;
+  /** Peers whose figures arrived at least once, and who waits for all of them. */
+  private readonly heardFrom = new Set<string>();
+  private onHeard: (() => void) | null = null;
 
   constructor(private readonly opts: ClusterNodeOptions) {
     const coordinator = coordinatorOf(opts.file);
@@ -85,6 +88,25 @@ export class ClusterNodeRole {
     for (const l of this.links) l.start();
   }
 
+  /**
+   * Resolves once every peer's figures arrived, or after `timeoutMs` (a peer may be down): a node opens its feeds
+   * only then, so a restarted node does not first show its own partitions alone, less than it showed before.
+   */
+  peersHeard(timeoutMs: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(done, timeoutMs);
+      const check = () => {
+        if (this.links.every((l) => this.heardFrom.has(l.node))) done();
+      };
+      function done() {
+        clearTimeout(timer);
+        resolve();
+      }
+      this.onHeard = check;
+      check();
+    });
+  }
+
   /** On a node other than the coordinator, the coordinator's control state once heard (null: not yet, or coordinator). */
   controlSnapshot(): { at: string; data: ControlMessage['state'] } | null {
     const m = this.mirroredControl;
@@ -118,6 +140,10 @@ export class ClusterNodeRole {
       case 'figures':
         if (m.node !== peer.id) return this.opts.log('cluster.link_wrong_node', { peer: peer.id, node: m.node });
         aggregator.applyFigures(m);
+        if (!this.heardFrom.has(peer.id)) {
+          this.heardFrom.add(peer.id);
+          this.onHeard?.();
+        }
         return;
       case 'beat':
         if (m.node === peer.id) aggregator.heard(m);

@@ -79,7 +79,7 @@ export interface StartOptions {
   /** The OBS the control room drives (the system closes it); default: log-only. */
   obs?: ObsPort;
   /** Cluster link tuning (tests shorten the beat and the silence limit). */
-  cluster?: { beatMs?: number; silentAfterMs?: number };
+  cluster?: { beatMs?: number; silentAfterMs?: number; startWaitMs?: number };
 }
 
 export async function startSystem(cfg: ServeConfig, opts: StartOptions = {}): Promise<RunningSystem> {
@@ -213,6 +213,8 @@ export async function startSystem(cfg: ServeConfig, opts: StartOptions = {}): Pr
   metrics.gauge('gala_sse_streams', 'Open SSE streams of /v1/stats/stream', () => publicFeed.streamCount);
   metrics.gauge('gala_input_stale', '1 when no order arrived for GALA_STALE_SECONDS while the show is live', () => (liveState.healthData().stale ? 1 : 0));
   registerAudienceMetrics(metrics, hub, overlays);
+  // A cluster node serves once it holds every reachable peer's figures: its totals never start below the cluster's.
+  await cluster?.peersHeard(opts.cluster?.startWaitMs ?? 5000);
   gate.open();
   opts.onListening?.(`listening ingest=${ingest.port}`);
   if (replay !== null && cfg.rehearsal?.wait === false) replay.start();
