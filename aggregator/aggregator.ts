@@ -96,6 +96,8 @@ export async function openAggregator(opts: AggregatorOptions): Promise<Aggregato
     metrics: opts.metrics,
     log,
     onDrift: async () => {
+      // A cluster node's own figures cannot be rebuilt from a cluster-wide SELECT: the drift is reported, not fixed.
+      if (opts.cluster !== undefined) return;
       // Rebuilt only if no commit lands meanwhile; otherwise the next check looks again.
       const rev = totals.revision;
       const through = totals.appliedThroughMs;

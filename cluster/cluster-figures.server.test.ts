@@ -285,6 +285,19 @@ describe.skipIf(!serverAvailable)('a cluster of three nodes: one control room', 
     }
   });
 
+  it('two operators pressing GO at once on two nodes fire one cue', async () => {
+    const s0 = (await call('n3', 'GET', '/v1/control/state')).body as unknown as ControlState;
+    const standby = s0.rundown.cues.find((c) => !c.onAir && c.follow === 'none' && c.id !== s0.standby)!.id;
+    expect((await call('n2', 'POST', '/v1/control/standby', { cueId: standby })).status).toBe(200);
+    // GO is refused within doubleGoMs of the last one (the previous test's): wait that rule out.
+    const lastGo = Math.max(0, ...s0.history.filter((r) => r.cause === 'go').map((r) => Date.parse(r.firedAt)));
+    await until('the double-GO window of the last GO to pass', () => Date.now() - lastGo > s0.rundown.doubleGoMs);
+    const fired0 = sys('n1').control.state().history.length;
+    const [a, b] = await Promise.all([call('n2', 'POST', '/v1/control/go', { standby }), call('n3', 'POST', '/v1/control/go', { standby })]);
+    expect([a.status, b.status].sort(), JSON.stringify([a.body.error, b.body.error])).toEqual([200, 409]);
+    expect(sys('n1').control.state().history.length - fired0).toBe(1);
+  });
+
   it('with the coordinator down the proxied control API answers 503 and says why; figures keep flowing', async () => {
     await nodes.n1.system!.close();
     nodes.n1.system = null;
