@@ -77,8 +77,8 @@ export class LinkServer {
     this.beat.unref();
   }
 
-  /** Mounts the link on the ingest listener (the ingest token admits a peer). */
-  mount(app: uWS.TemplatedApp): void {
+  /** Mounts the link on the ingest listener (the ingest token admits a peer); returns what sends the last figures. */
+  mount(app: uWS.TemplatedApp): () => void {
     const guard = createBearerGuard(this.opts.tokens, { error: 'unauthorized: the cluster link needs the ingest token (Authorization: Bearer <token>)' });
     app.ws<Sub>(CLUSTER_LINK_PATH, {
       maxPayloadLength: 64 * 1024,
@@ -105,6 +105,10 @@ export class LinkServer {
         this.subs.delete(ws);
       },
     });
+    // On close, the figures of the last commits go out now, not on a turn of the loop the listener's close precedes.
+    return () => {
+      for (const ws of this.subs) this.flush(ws);
+    };
   }
 
   /** This node is the coordinator: its control, graphics and milestone states go to every subscriber too. */

@@ -27,8 +27,11 @@ export interface IngestServerOptions {
   /** Batches one connection may have waiting for their commit. */
   maxInflightPerConnection?: number;
   log?: (event: string, fields: Record<string, unknown>) => void;
-  /** More routes on this internal listener (the cluster's node-to-node link); each checks the token itself. */
-  mount?: (app: uWS.TemplatedApp) => void;
+  /**
+   * More routes on this internal listener (the cluster's node-to-node link); each checks the token itself. What it
+   * returns is called on close once the last commits are made, before the listener's sockets close.
+   */
+  mount?: (app: uWS.TemplatedApp) => (() => void) | void;
 }
 
 export interface IngestServer {
@@ -170,7 +173,7 @@ export function startIngestServer(opts: IngestServerOptions): Promise<IngestServ
     );
   });
 
-  opts.mount?.(app);
+  const beforeSocketsClose = opts.mount?.(app);
 
   app.any('/*', (res) => {
     writeAnswer(res, jsonAnswer(404, { error: 'not found: ingest serves /v1/ingest, /v1/orders and /metrics' }));
@@ -191,6 +194,7 @@ export function startIngestServer(opts: IngestServerOptions): Promise<IngestServ
           stopAccepting();
           await committer.close();
           await acksSent(2000);
+          beforeSocketsClose?.();
           for (const ws of [...sockets]) ws.end(1001, 'server shutting down');
           app.close();
         },

@@ -242,9 +242,10 @@ export async function startSystem(cfg: ServeConfig, opts: StartOptions = {}): Pr
     close() {
       closing ??= (async () => {
         await replay?.close();
-        cluster?.close();
         uWS.us_listen_socket_close(httpListen);
         await ingest.close();
+        // After ingest: the figures of the last commits have gone out on the link (it shares ingest's listener).
+        cluster?.close();
         // After ingest: the last commits' milestone crossings are recorded and published before the feeds close.
         await aggregator.close();
         stopOverlayWatch();
