@@ -24,6 +24,8 @@ export interface FeedRoutesOptions {
   openapi: () => object;
   /** Static files of the public page: path -> [content type, body]. */
   page?: ReadonlyMap<string, readonly [string, string | Uint8Array]>;
+  /** More public routes, served with the feed's CORS, rate limit and ETag (a cluster node's /v1/cluster). */
+  extra?: Hono<HttpEnv>;
 }
 
 /** Most points one series request may return: a whole day by the second. */
@@ -31,7 +33,8 @@ export const MAX_SERIES_POINTS = 86_400;
 export const BOARDS = { brands: 'brands', products: 'products', regions: 'regions' } as const;
 export type Board = keyof typeof BOARDS;
 
-const cache = (seconds: number) => `public, max-age=${seconds}, s-maxage=${seconds}, stale-while-revalidate=${seconds * 2}, stale-if-error=60`;
+/** Cache-Control of a public answer that may be cached for `seconds`. */
+export const cache = (seconds: number) => `public, max-age=${seconds}, s-maxage=${seconds}, stale-while-revalidate=${seconds * 2}, stale-if-error=60`;
 
 class BadParam extends Error {}
 /** A path naming nothing the feed has (an unknown board). */
@@ -154,6 +157,7 @@ export function createFeedRoutes(opts: FeedRoutesOptions) {
     return c.json({ ...meta(), at: p.at, ...p.data });
   });
 
+  if (opts.extra !== undefined) app.route('/', opts.extra);
   app.get('/v1/openapi.json', (c) => {
     c.header('Cache-Control', cache(300));
     return c.json(opts.openapi());

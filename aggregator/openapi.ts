@@ -47,7 +47,51 @@ const META = {
   unaudited: ref('Unaudited'),
 };
 
-export function publicOpenApi(show: ShowConfig): object {
+/** What a cluster node's document adds: GET /v1/cluster and its schemas. */
+function clusterPaths(): { paths: Record<string, object>; schemas: Record<string, object> } {
+  const PORT = { type: 'integer', minimum: 1, maximum: 65535 };
+  const NODE_ID = { type: 'string', pattern: '^[A-Za-z0-9._-]{1,32}$' };
+  return {
+    paths: {
+      '/v1/cluster': get(
+        'The cluster: its nodes, the partitions each owns, how an order id maps to its owner, and each node\'s state as this node sees it.',
+        json(ref('Cluster'), 'The cluster as this node sees it.'),
+      ),
+    },
+    schemas: {
+      Cluster: obj({
+        clickhouseCluster: { type: 'string', description: "The ClickHouse cluster's name (in its servers' remote_servers)." },
+        self: { ...NODE_ID, description: 'The node that answered.' },
+        coordinator: { ...NODE_ID, description: 'The node holding the control state and recording milestones: the first of `nodes`.' },
+        partitions: { type: 'integer', minimum: 1, maximum: 4096, description: 'How many partitions the order-id space is cut into.' },
+        mapping: obj({
+          fingerprint: { const: 'gala-fp64', description: "The order id's 64-bit fingerprint, as two 32-bit halves [fingerprintHi, fingerprintLo] (docs/cluster.md)." },
+          reference: { type: 'string', description: 'Where the reference implementation is.' },
+          partition: { const: 'fingerprintLo mod partitions' },
+          owner: { const: 'nodes[partition mod nodes.length]' },
+        }),
+        nodes: { type: 'array', minItems: 1, items: ref('ClusterNode'), description: 'In the cluster file\'s order, which the owner formula indexes.' },
+      }),
+      ClusterNode: objWith(
+        {
+          id: NODE_ID,
+          host: { type: 'string' },
+          httpPort: PORT,
+          ingestPort: PORT,
+          ingest: { type: 'string', format: 'uri', description: "The node's ingest WebSocket (the batch protocol); `POST /v1/orders` on the same port." },
+          coordinator: { type: 'boolean' },
+          partitions: { type: 'array', items: { type: 'integer', minimum: 0 }, description: 'The partitions this node owns, ascending.' },
+          state: { type: 'string', enum: ['up', 'down', 'unknown'], description: '`up` reachable, `down` its link failed, `unknown` not tried yet.' },
+        },
+        { stateSince: { ...INSTANT, description: 'Since when.' }, stateReason: { type: 'string', description: 'Why it is down.' } },
+      ),
+    },
+  };
+}
+
+/** The document; `cluster` adds what a cluster node serves besides the feed (GET /v1/cluster). */
+export function publicOpenApi(show: ShowConfig, opts: { cluster?: boolean } = {}): object {
+  const cluster = opts.cluster === true ? clusterPaths() : { paths: {}, schemas: {} };
   return {
     openapi: '3.1.0',
     info: {
@@ -93,6 +137,7 @@ export function publicOpenApi(show: ShowConfig): object {
       '/v1/leaderboards/{board}.csv': get('A board as CSV.', csv('One row per entry.', 'rank, key, gmv, orders, share, currency, window, minute'), [param('Board'), param('Window'), param('Limit')], ['400', '404']),
       '/v1/products/{sku}': get("One product's live sales (see now, buy now).", json(ref('Product'), 'Units sold and GMV of the product; zero when it has sold nothing.'), [param('Sku')], ['400']),
       '/v1/openapi.json': get('This document.', json(ref('Document'), 'The OpenAPI 3.1 document.')),
+      ...cluster.paths,
     },
     components: {
       schemas: {
@@ -160,6 +205,7 @@ export function publicOpenApi(show: ShowConfig): object {
           entries: { type: 'array', items: ref('LeaderEntry'), maxItems: 100 },
         }),
         Product: obj({ ...META, at: INSTANT, sku: { type: 'string', minLength: 1, maxLength: 64 }, units: COUNT, gmv: ref('Money') }),
+        ...cluster.schemas,
       },
       parameters: {
         IfNoneMatch: { name: 'If-None-Match', in: 'header', required: false, description: 'An ETag received before: answered 304 while it still matches.', schema: { type: 'string' } },

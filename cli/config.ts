@@ -2,6 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
+import { parseClusterFile, type ClusterFile, type ClusterNode } from '../domain/cluster-map.ts';
 import { parseShowConfig, type ShowConfig } from '../domain/show.ts';
 import { parseTokenList } from '../platform/tokens.ts';
 import { ConfigError } from '../platform/config-error.ts';
@@ -19,24 +20,58 @@ function port(name: string, value: string): number {
   return n;
 }
 
-export function loadShow(file: string): ShowConfig {
+/** Reads a JSON file a flag names and checks it with `parse`; every error names the flag, the file and the fault. */
+function loadJsonFile<T>(flag: string, file: string, parse: (raw: unknown) => T): T {
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
   } catch (e) {
-    throw new ConfigError(`--show: cannot read "${file}": ${(e as Error).message}`);
+    throw new ConfigError(`${flag}: cannot read "${file}": ${(e as Error).message}`);
   }
   let raw: unknown;
   try {
     raw = JSON.parse(text);
   } catch (e) {
-    throw new ConfigError(`--show: "${file}" is not valid JSON: ${(e as Error).message}`);
+    throw new ConfigError(`${flag}: "${file}" is not valid JSON: ${(e as Error).message}`);
   }
   try {
-    return parseShowConfig(raw);
+    return parse(raw);
   } catch (e) {
-    throw new ConfigError(`--show: "${file}": ${(e as Error).message}`);
+    throw new ConfigError(`${flag}: "${file}": ${(e as Error).message}`);
   }
+}
+
+export function loadShow(file: string): ShowConfig {
+  return loadJsonFile('--show', file, parseShowConfig);
+}
+
+/** Reads and checks a cluster file; every error names the flag, the file and what is wrong. */
+export function loadClusterFile(file: string): ClusterFile {
+  return loadJsonFile('--cluster', file, parseClusterFile);
+}
+
+type Picked = { value: string; from: string } | null;
+
+/**
+ * `--cluster FILE --node ID`: this node's entry, and the file. A node listens on its entry's host and ports and writes
+ * to its entry's ClickHouse; a flag or variable that sets one of them to something else is refused.
+ */
+function clusterNode(cluster: Picked, node: Picked, overrides: { key: keyof ClusterNode; picked: Picked }[]): { file: ClusterFile; self: ClusterNode } | null {
+  if (cluster === null && node === null) return null;
+  if (cluster === null) throw new ConfigError(`${node!.from}: a node is named only with a cluster file (--cluster FILE or GALA_CLUSTER)`);
+  if (node === null) throw new ConfigError(`${cluster.from}: a cluster node needs its id too (--node ID or GALA_NODE)`);
+  const file = loadClusterFile(cluster.value);
+  const self = file.nodes.find((n) => n.id === node.value);
+  if (self === undefined) {
+    throw new ConfigError(`${node.from}: "${node.value}" is not a node of the cluster file "${cluster.value}" (its nodes: ${file.nodes.map((n) => n.id).join(', ')})`);
+  }
+  for (const { key, picked } of overrides) {
+    if (picked === null || picked.value === String(self[key])) continue;
+    throw new ConfigError(
+      `${picked.from}: "${picked.value}" disagrees with the cluster file "${cluster.value}", where node "${self.id}" has ${key} "${String(self[key])}"; leave it out (a node takes it from the file)`,
+    );
+  }
+  return { file, self };
 }
 
 export function parseServeConfig(argv: string[], env: NodeJS.ProcessEnv): ServeConfig {
@@ -52,6 +87,8 @@ export function parseServeConfig(argv: string[], env: NodeJS.ProcessEnv): ServeC
         'clickhouse-url': { type: 'string' },
         show: { type: 'string' },
         'obs-url': { type: 'string' },
+        cluster: { type: 'string' },
+        node: { type: 'string' },
       },
       strict: true,
       allowPositionals: false,
@@ -80,12 +117,23 @@ export function parseServeConfig(argv: string[], env: NodeJS.ProcessEnv): ServeC
   const staleS = num('GALA_STALE_SECONDS', '10', 1, 'seconds without orders before input is stale, at least 1');
   const chUrl = pick(values['clickhouse-url'], env.GALA_CLICKHOUSE_URL, '');
   const obsUrl = pick(values['obs-url'], env.GALA_OBS_URL, '');
+  // Which flag or variable gave a setting (null: neither), so that an error can name it.
+  const given = (flag: string, value: string | undefined, variable: string): Picked =>
+    value !== undefined ? { value, from: `--${flag}` } : env[variable] !== undefined && env[variable] !== '' ? { value: env[variable]!, from: variable } : null;
+  const cluster = clusterNode(given('cluster', values.cluster, 'GALA_CLUSTER'), given('node', values.node, 'GALA_NODE'), [
+    { key: 'httpPort', picked: given('http-port', values['http-port'], 'GALA_HTTP_PORT') },
+    { key: 'ingestPort', picked: given('ingest-port', values['ingest-port'], 'GALA_INGEST_PORT') },
+    { key: 'host', picked: given('host', values.host, 'GALA_HOST') },
+    { key: 'clickhouseUrl', picked: given('clickhouse-url', values['clickhouse-url'], 'GALA_CLICKHOUSE_URL') },
+  ]);
+  const self = cluster?.self;
   return {
-    httpPort: port('--http-port', pick(values['http-port'], env.GALA_HTTP_PORT, '8080')),
-    ingestPort: port('--ingest-port', pick(values['ingest-port'], env.GALA_INGEST_PORT, '9001')),
-    host: pick(values.host, env.GALA_HOST, '127.0.0.1'),
+    httpPort: self?.httpPort ?? port('--http-port', pick(values['http-port'], env.GALA_HTTP_PORT, '8080')),
+    ingestPort: self?.ingestPort ?? port('--ingest-port', pick(values['ingest-port'], env.GALA_INGEST_PORT, '9001')),
+    host: self?.host ?? pick(values.host, env.GALA_HOST, '127.0.0.1'),
     dataDir: pick(values.data, env.GALA_DATA, './data'),
-    clickhouseUrl: chUrl === '' ? null : chUrl,
+    clickhouseUrl: self?.clickhouseUrl ?? (chUrl === '' ? null : chUrl),
+    cluster,
     show: loadShow(showFile),
     showFile,
     ingestTokens: parseTokenList(env.GALA_INGEST_TOKEN),

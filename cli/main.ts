@@ -5,7 +5,8 @@ import { createLog } from '../platform/log.ts';
 import { startSystem, type RunningSystem } from '../system/start-system.ts';
 
 const USAGE = `usage: gala <command> [flags]
-  serve     the system without the simulator (flags: --http-port --ingest-port --host --data --clickhouse-url --show --obs-url)
+  serve     the system without the simulator (flags: --http-port --ingest-port --host --data --clickhouse-url --show --obs-url;
+            a cluster node: --cluster FILE --node ID, its host, ports and ClickHouse from the file)
   demo      the whole system on the embedded engine with the gala simulator streaming orders
   simulate  drive a running ingest endpoint with the gala simulator (gala simulate --help)
   rehearse  a rehearsal: the night replayed at 1x-100x through ingest, overlays and cues, OBS logged or a rehearsal OBS

@@ -158,7 +158,9 @@ describe.skipIf(!ok)('the control room in Chromium', { timeout: BROWSER_TEST_TIM
     await untilDesk('the host lower third gone', async () => (await graphics()).lowerthird.data.title !== 'Your host');
     await untilDesk('standby back on the host cue', async () => (await standbyLabel(ana)) === 'Host on stage');
     expect((await state()).history.find((r) => r.cueId === 'open-host')?.undone).toBe(true);
-    expect(await ana.textContent('#message')).toMatch(/Undone open-host/);
+    // The desk writes its message when the undo's HTTP answer reaches it, which may be after the state change above
+    // arrived on the live channel: wait for it rather than reading it at once.
+    await ana.waitForFunction(() => /Undone open-host/.test(document.getElementById('message')?.textContent ?? ''));
   });
 
   it('two operators see the same standby; pressing GO at once fires one cue and the other is told why', async () => {
@@ -294,7 +296,8 @@ describe.skipIf(!ok)('the control room in Chromium', { timeout: BROWSER_TEST_TIM
       await live.setViewportSize({ width: 1600, height: 1000 });
       await live.goto(`${base}/control/live`);
       await live.waitForFunction(() => document.getElementById('gmv')?.textContent?.startsWith('CNY '));
-      expect(await live.textContent('#storage')).toBe('UP');
+      // Storage and OBS arrive on their own topics, perhaps after the totals: wait for each rather than read it once.
+      await live.waitForFunction(() => document.getElementById('storage')?.textContent === 'UP');
       await live.waitForFunction(() => /^\d+ ms$/.test(document.getElementById('ingest-lag')?.textContent ?? ''));
       // The previews are lazy iframes: bring them into view so they load and report.
       await live.locator('#previews').scrollIntoViewIfNeeded();
@@ -305,7 +308,7 @@ describe.skipIf(!ok)('the control room in Chromium', { timeout: BROWSER_TEST_TIM
       expect(await live.getAttribute('#audit-csv', 'href')).toBe('/v1/control/audit.csv?limit=20000');
       const csv = await live.evaluate(async () => (await fetch('/v1/control/audit.csv')).text());
       expect(csv).toMatch(/trigger\.fire/);
-      expect(await live.textContent('#obs-detail')).toMatch(/OBS LOG-ONLY/);
+      await live.waitForFunction(() => /OBS LOG-ONLY/.test(document.getElementById('obs-detail')?.textContent ?? ''));
       await live.waitForFunction(() => document.getElementById('ops')?.textContent !== '0');
       await live.screenshot({ path: join(SHOTS, 'control-live.png'), fullPage: true });
       await live.close();

@@ -59,6 +59,19 @@ function decode(bytes: Uint8Array): string | null {
   return isUtf8(b) ? b.toString('utf8') : null;
 }
 
+/**
+ * The upgrade header a cluster node's link sets to its own node id: the frames of that socket were forwarded by a
+ * peer and are never forwarded again. It is read only on a connection that presented a valid ingest token.
+ */
+export const FORWARDED_BY_HEADER = 'x-gala-forwarded-by';
+
+/**
+ * Where a parsed batch goes: the committer on a single node (`submitBatch`), or a cluster's router, which splits it
+ * by owner. `forwardedBy` is the peer node that forwarded it, null for a client. Called before the socket callback
+ * returns (the message's bytes die then); resolves with the one outcome the client is answered.
+ */
+export type RouteBatch = (m: IngestMessage, receivedMs: number, forwardedBy: string | null) => Promise<IngestOutcome>;
+
 /** Takes the batch to the committer; resolves once it is committed (the ack) or refused (unavailable). */
 export function submitBatch(committer: GroupCommitter, m: IngestMessage, receivedMs: number): Promise<IngestOutcome> {
   const pending = m.kind === 'scanned' ? committer.submitScanned(m.batch, m.orders, m.bytes, receivedMs) : committer.submit(m.value, receivedMs);

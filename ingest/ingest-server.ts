@@ -9,7 +9,7 @@ import { jsonAnswer } from '../platform/http-answer.ts';
 import type { Registry } from '../platform/metrics.ts';
 import { createBearerGuard, Unauthorized } from '../platform/tokens.ts';
 import type { GroupCommitter } from './group-commit.ts';
-import { createIngestParser, isBatch, submitBatch } from './ingest-message.ts';
+import { createIngestParser, FORWARDED_BY_HEADER, isBatch, submitBatch, type RouteBatch } from './ingest-message.ts';
 import { isFrameError, toFrame, toHttpAnswer, type IngestOutcome } from './ingest-outcome.ts';
 
 export interface IngestServerOptions {
@@ -26,6 +26,10 @@ export interface IngestServerOptions {
   maxBackpressureBytes?: number;
   /** Batches one connection may have waiting for their commit. */
   maxInflightPerConnection?: number;
+  /** The same for a cluster peer's link, which carries the forwarded parts of many clients' batches. Default 1024. */
+  maxInflightPerPeer?: number;
+  /** Where each batch goes (a cluster's router); default: straight to the committer. */
+  route?: RouteBatch;
   log?: (event: string, fields: Record<string, unknown>) => void;
   /**
    * More routes on this internal listener (the cluster's node-to-node link); each checks the token itself. What it
@@ -45,12 +49,27 @@ export interface IngestServer {
 interface Conn {
   inflight: number;
   closed: boolean;
+  /** The cluster node whose link this is; null for a client. */
+  forwardedBy: string | null;
 }
 
 export function startIngestServer(opts: IngestServerOptions): Promise<IngestServer> {
   const maxFrame = opts.maxFrameBytes ?? 16 * 1024 * 1024;
   const maxBackpressure = opts.maxBackpressureBytes ?? 4 * 1024 * 1024;
   const maxInflight = opts.maxInflightPerConnection ?? 64;
+  const maxInflightPeer = opts.maxInflightPerPeer ?? 1024;
+  const route: RouteBatch = opts.route ?? ((m, receivedMs) => submitBatch(opts.committer, m, receivedMs));
+  /** Batches taken and not yet answered (a routed batch may wait on a peer after the local commits are done). */
+  let pending = 0;
+  let onSettled: (() => void) | null = null;
+  const tracked = (p: Promise<IngestOutcome>): Promise<IngestOutcome> => {
+    pending++;
+    return p.finally(() => {
+      if (--pending === 0) onSettled?.();
+    });
+  };
+  /** A peer's mark counts only in a cluster (a router is set): a single node treats every connection as a client. */
+  const peerOf = (header: string) => (opts.route === undefined || header === '' ? null : header);
   // The same tokens everywhere; the WebSocket's refusal also says where a browser-side client may put one.
   const socketGuard = createBearerGuard(opts.tokens, { error: 'unauthorized: present a valid ingest token (Authorization: Bearer <token> or ?token=)' });
   const httpGuard = createBearerGuard(opts.tokens, { error: 'unauthorized: present a valid ingest token' });
@@ -101,11 +120,12 @@ export function startIngestServer(opts: IngestServerOptions): Promise<IngestServ
       const key = req.getHeader('sec-websocket-key');
       const protocol = req.getHeader('sec-websocket-protocol');
       const extensions = req.getHeader('sec-websocket-extensions');
+      const forwardedBy = req.getHeader(FORWARDED_BY_HEADER);
       if (denied instanceof Unauthorized) {
         refused.inc();
         return writeAnswer(res, denied.answer());
       }
-      res.upgrade<Conn>({ inflight: 0, closed: false }, key, protocol, extensions, context);
+      res.upgrade<Conn>({ inflight: 0, closed: false, forwardedBy: peerOf(forwardedBy) }, key, protocol, extensions, context);
     },
     open: (ws) => {
       sockets.add(ws);
@@ -120,8 +140,8 @@ export function startIngestServer(opts: IngestServerOptions): Promise<IngestServ
         const m = parse.frame(message, isBinary);
         if (!isBatch(m)) return reply(m);
         // A client that sends faster than it reads its acks is told to wait rather than buffered without end.
-        if (conn.inflight >= maxInflight || ws.getBufferedAmount() > maxBackpressure / 2) return reply({ kind: 'unavailable', batch: m.batch, retryAfterMs: 200 });
-        const outcome = submitBatch(committer, m, Date.now());
+        if (conn.inflight >= (conn.forwardedBy === null ? maxInflight : maxInflightPeer) || ws.getBufferedAmount() > maxBackpressure / 2) return reply({ kind: 'unavailable', batch: m.batch, retryAfterMs: 200 });
+        const outcome = tracked(route(m, Date.now(), conn.forwardedBy));
         conn.inflight++;
         const settle = (o: IngestOutcome) => {
           conn.inflight--;
@@ -144,6 +164,7 @@ export function startIngestServer(opts: IngestServerOptions): Promise<IngestServ
     const x = openExchange(res);
     const denied = httpGuard(req.getHeader('authorization'), req.getQuery() ?? '');
     const declared = req.getHeader('content-length');
+    const forwardedBy = req.getHeader(FORWARDED_BY_HEADER);
     if (denied instanceof Unauthorized) {
       refused.inc();
       // Closed: the body is never read. Content-Type first, as every answer of this route (not denied.answer()).
@@ -155,7 +176,7 @@ export function startIngestServer(opts: IngestServerOptions): Promise<IngestServ
       try {
         const m = parse.body(body);
         if (!isBatch(m)) return reply(m);
-        void submitBatch(committer, m, Date.now()).then(reply, (e: unknown) => reply(internalError(e)));
+        void tracked(route(m, Date.now(), peerOf(forwardedBy))).then(reply, (e: unknown) => reply(internalError(e)));
       } catch (e) {
         reply(internalError(e));
       }
@@ -193,6 +214,7 @@ export function startIngestServer(opts: IngestServerOptions): Promise<IngestServ
         async close() {
           stopAccepting();
           await committer.close();
+          if (pending > 0) await new Promise<void>((resolve) => (onSettled = resolve));
           await acksSent(2000);
           beforeSocketsClose?.();
           for (const ws of [...sockets]) ws.end(1001, 'server shutting down');

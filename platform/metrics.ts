@@ -16,8 +16,9 @@ export class Counter {
 
 export class Histogram {
   constructor(private readonly h: prom.Histogram) {}
-  observe(v: number): void {
-    this.h.observe(v);
+  observe(v: number, labels?: Labels): void {
+    if (labels === undefined) this.h.observe(v);
+    else this.h.observe(labels, v);
   }
 }
 
@@ -77,8 +78,9 @@ export class Registry {
     });
   }
 
-  histogram(name: string, help: string, buckets: readonly number[]): Histogram {
-    return new Histogram(new prom.Histogram({ name, help, buckets: [...buckets], registers: [this.reg] }));
+  /** A histogram; every label an observation is given must be named in labelNames. */
+  histogram(name: string, help: string, buckets: readonly number[], labelNames: readonly string[] = []): Histogram {
+    return new Histogram(new prom.Histogram({ name, help, buckets: [...buckets], labelNames, registers: [this.reg] }));
   }
 
   /** The Prometheus text exposition of every metric (asynchronous: prom-client's collect callbacks may await). */

@@ -24,15 +24,15 @@ export interface OpenedStore {
 export type OpenStore = (options?: OrderStoreOptions) => Promise<OpenedStore>;
 
 // 2025-06-15T12:00:00Z: inside the contract's 2000..2100 window.
-const BASE_MS = 1_750_000_000_000;
+export const BASE_MS = 1_750_000_000_000;
 const BASE_SECOND = BASE_MS / 1000;
 
-function order(id: string, over: Partial<Order> = {}): Order {
+export function order(id: string, over: Partial<Order> = {}): Order {
   return { id, ts: BASE_MS, hundredths: 100, currency: 'EUR', channel: 'mobile', brand: '', sku: '', category: '', region: '', ...over };
 }
 
 /** Encodes orders exactly as ingest does: fingerprint of the id, one received instant for the batch. */
-function encode(orders: readonly Order[], receivedMs: number): EncodedRows {
+export function encode(orders: readonly Order[], receivedMs: number): EncodedRows {
   const w = new OrderRowWriter();
   for (const o of orders) {
     const [hi, lo] = fingerprint(o.id);

@@ -2,7 +2,7 @@
 import type { Channel } from '../domain/order.ts';
 import { escapeTsv, FPS_TABLE, ORDER_COLUMNS, ORDERS_TABLE } from './order-rows.ts';
 import { DERIVED_TABLES } from './derived-fold.ts';
-import { AGG_KEY_MINUTE_TABLE, AGG_KEY_TOTAL_TABLE, AGG_SECOND_TABLE, currentSchemaVersion, keyMinuteRollup, keyTotalRollup, migrate, MILESTONES_TABLE, RUNS_TABLE, secondRollup } from './schema.ts';
+import { AGG_KEY_MINUTE_TABLE, AGG_KEY_TOTAL_TABLE, AGG_SECOND_TABLE, CLUSTER_READ_TABLES, clusterTable, currentSchemaVersion, ensureClusterTables, keyMinuteRollup, keyTotalRollup, migrate, MILESTONES_TABLE, RUNS_TABLE, secondRollup } from './schema.ts';
 import type { DuplicateIdRow, EncodedRows, QueryOptions, FingerprintPage, KeyKind, KeySums, MilestoneRow, OrderStore, SecondRow, SqlConnection, TotalsRow } from './storage.ts';
 
 const FP_PAGE_ROWS = 1_000_000;
@@ -12,6 +12,14 @@ const BACKGROUND: QueryOptions = { maxThreads: 1 };
 export interface OrderStoreOptions {
   /** Rows per fingerprintsSince page; tests shrink it to exercise paging. Default 1,000,000. */
   fingerprintPageRows?: number;
+  /**
+   * Cluster mode: the ClickHouse cluster's name (in its servers' remote_servers). migrate() then also creates the
+   * Distributed tables `<table>_all` on this server, and the reads that span the cluster go through them: totals,
+   * perSecond, rolledSeconds, topKeys, keySums, duplicateIds and milestones. Writes and what concerns this node's
+   * own inserts stay on its shard: fingerprintsSince and ordersReceivedSince (the window restore), storedFingerprints
+   * (what a failed insert of this node stored), repairDerived, runs and engineStats.
+   */
+  clickhouseCluster?: string | null;
 }
 
 function int(v: unknown): number {
@@ -76,12 +84,19 @@ export function createOrderStore(conn: SqlConnection, opts: OrderStoreOptions = 
   if (!Number.isInteger(pageRows) || pageRows < 1) {
     throw new Error(`createOrderStore: fingerprintPageRows = ${pageRows} must be a positive integer`);
   }
+  const cluster = opts.clickhouseCluster ?? null;
+  /** Where a cluster-wide read of `table` reads: every shard's in cluster mode, else the local table. */
+  const wide = (table: string) => (cluster === null ? table : clusterTable(table));
   /** Orders stored, or received at or after sinceMs (on the table's sort key: a few granules of its index). */
   const countOrders = async (sinceMs?: number) =>
     int((await conn.queryRows<{ n: string | number }>(`SELECT count() AS n FROM ${ORDERS_TABLE}${sinceMs === undefined ? '' : ` WHERE received_ms >= ${Math.trunc(sinceMs)}`}`))[0]?.n ?? 0);
   return {
     engine: conn.engine,
-    migrate: () => migrate(conn),
+    async migrate() {
+      const version = await migrate(conn);
+      if (cluster !== null) await ensureClusterTables(conn, cluster);
+      return version;
+    },
     schemaVersion: () => currentSchemaVersion(conn),
 
     async insert(rows: EncodedRows) {
@@ -109,7 +124,7 @@ export function createOrderStore(conn: SqlConnection, opts: OrderStoreOptions = 
       ];
       const where = bounds.length === 0 ? '' : ` WHERE ${bounds.join(' AND ')}`;
       const rows = await conn.queryRows<{ currency: string; channel: Channel; h: string; n: string }>(
-        `SELECT currency, channel, toString(sum(hundredths)) AS h, count() AS n FROM ${ORDERS_TABLE}${where} GROUP BY currency, channel ORDER BY currency, channel`,
+        `SELECT currency, channel, toString(sum(hundredths)) AS h, count() AS n FROM ${wide(ORDERS_TABLE)}${where} GROUP BY currency, channel ORDER BY currency, channel`,
         opts,
       );
       return rows.map((r) => ({ currency: r.currency, channel: r.channel, hundredths: BigInt(r.h), orders: int(r.n) }));
@@ -117,7 +132,7 @@ export function createOrderStore(conn: SqlConnection, opts: OrderStoreOptions = 
 
     async perSecond(fromSecond: number, toSecond: number): Promise<SecondRow[]> {
       const rows = await conn.queryRows<{ s: string; currency: string; channel: Channel; h: string; n: string }>(
-        `SELECT intDiv(ts, 1000) AS s, currency, channel, toString(sum(hundredths)) AS h, count() AS n FROM ${ORDERS_TABLE}
+        `SELECT intDiv(ts, 1000) AS s, currency, channel, toString(sum(hundredths)) AS h, count() AS n FROM ${wide(ORDERS_TABLE)}
          WHERE ts >= ${Math.trunc(fromSecond) * 1000} AND ts < ${Math.trunc(toSecond) * 1000}
          GROUP BY s, currency, channel ORDER BY s, currency, channel`,
       );
@@ -196,7 +211,7 @@ export function createOrderStore(conn: SqlConnection, opts: OrderStoreOptions = 
         const range = slice === undefined || slice.count === 1 ? 'WHERE received_ms >= 0' : `WHERE received_ms >= 0 AND fp_hi >= ${Math.floor((2 ** 32 * slice.index) / slice.count)} AND fp_hi < ${Math.floor((2 ** 32 * (slice.index + 1)) / slice.count)}`;
         // Then just the arrival instants of the copies of those seen more than once (orders table, by arrival).
         const candidates = await conn.queryRows<{ fp_hi: number | string; fp_lo: number | string; at: (number | string)[] }>(
-          `SELECT fp_hi, fp_lo, groupArray(received_ms) AS at FROM ${FPS_TABLE} ${range}
+          `SELECT fp_hi, fp_lo, groupArray(received_ms) AS at FROM ${wide(FPS_TABLE)} ${range}
            GROUP BY fp_hi, fp_lo HAVING count() > 1 AND max(received_ms) >= ${Math.trunc(receivedSinceMs)} LIMIT ${Math.trunc(limit)}`,
           BACKGROUND,
         );
@@ -207,7 +222,7 @@ export function createOrderStore(conn: SqlConnection, opts: OrderStoreOptions = 
       }
       const rows = await conn.queryRows<{ id: string; n: string; currency: string; h: string; first: string; last: string }>(
         `SELECT id, count() AS n, any(currency) AS currency, toString(any(hundredths)) AS h, min(received_ms) AS first, max(received_ms) AS last
-         FROM ${ORDERS_TABLE} ${where} GROUP BY id HAVING n > 1 ORDER BY first LIMIT ${Math.trunc(limit)}`,
+         FROM ${wide(ORDERS_TABLE)} ${where} GROUP BY id HAVING n > 1 ORDER BY first LIMIT ${Math.trunc(limit)}`,
         BACKGROUND,
       );
       return rows.map((r) => ({
@@ -268,7 +283,7 @@ export function createOrderStore(conn: SqlConnection, opts: OrderStoreOptions = 
 
     async rolledSeconds(fromSecond: number, toSecond: number): Promise<SecondRow[]> {
       const rows = await conn.queryRows<{ s: string; currency: string; channel: Channel; h: string; n: string }>(
-        `SELECT second AS s, currency, channel, toString(sum(hundredths)) AS h, toString(sum(orders)) AS n FROM ${AGG_SECOND_TABLE}
+        `SELECT second AS s, currency, channel, toString(sum(hundredths)) AS h, toString(sum(orders)) AS n FROM ${wide(AGG_SECOND_TABLE)}
          WHERE currency != '' AND second >= ${Math.trunc(fromSecond)} AND second < ${Math.trunc(toSecond)}
          GROUP BY s, currency, channel ORDER BY s, currency, channel`,
       );
@@ -277,7 +292,7 @@ export function createOrderStore(conn: SqlConnection, opts: OrderStoreOptions = 
 
     async topKeys(kind, limit, weights, minutes) {
       const codes = [...weights.keys()];
-      const table = minutes === undefined ? AGG_KEY_TOTAL_TABLE : AGG_KEY_MINUTE_TABLE;
+      const table = wide(minutes === undefined ? AGG_KEY_TOTAL_TABLE : AGG_KEY_MINUTE_TABLE);
       const within = minutes === undefined ? '' : ` AND minute >= ${Math.trunc(minutes[0])} AND minute < ${Math.trunc(minutes[1])}`;
       const rate = `transform(currency, [${codes.map(sqlString).join(', ')}], [${codes.map((c) => floatLiteral(weights.get(c) ?? 0)).join(', ')}], 0.)`;
       const rows = await conn.queryRows<KeyRowText>(
@@ -293,11 +308,23 @@ export function createOrderStore(conn: SqlConnection, opts: OrderStoreOptions = 
       if (keys.length === 0) return [];
       const rows = await conn.queryRows<KeyRowText>(
         `SELECT key, sum(cn) AS n, groupArray(currency) AS cur, groupArray(toString(ch)) AS h, groupArray(cn) AS cns FROM (
-           SELECT key, currency, sum(hundredths) AS ch, sum(orders) AS cn FROM ${AGG_KEY_TOTAL_TABLE}
+           SELECT key, currency, sum(hundredths) AS ch, sum(orders) AS cn FROM ${wide(AGG_KEY_TOTAL_TABLE)}
            WHERE kind = ${kindOf(kind)} AND key != '' AND key IN (${keys.map(sqlString).join(', ')}) GROUP BY key, currency
          ) GROUP BY key ORDER BY key`,
       );
       return keySums(rows);
+    },
+
+    async clusterUnready() {
+      if (cluster === null) return null;
+      for (const t of CLUSTER_READ_TABLES) {
+        try {
+          await conn.queryTsv(`SELECT 1 FROM ${clusterTable(t)} LIMIT 1`);
+        } catch (e) {
+          return `${clusterTable(t)}: ${(e as Error).message}`;
+        }
+      }
+      return null;
     },
 
     async milestones(): Promise<MilestoneRow[]> {
@@ -306,7 +333,7 @@ export function createOrderStore(conn: SqlConnection, opts: OrderStoreOptions = 
         `SELECT id, toString(argMin(threshold_hundredths, recorded_ms)) AS t, argMin(currency, recorded_ms) AS currency,
            toString(argMin(crossed_ms, recorded_ms)) AS c, toString(min(recorded_ms)) AS r,
            toString(argMin(total_hundredths, recorded_ms)) AS total, toString(argMin(orders, recorded_ms)) AS n
-         FROM ${MILESTONES_TABLE} GROUP BY id ORDER BY c, id`,
+         FROM ${wide(MILESTONES_TABLE)} GROUP BY id ORDER BY c, id`,
       );
       return rows.map((r) => ({
         id: r.id,

@@ -1,4 +1,5 @@
 // Versioned schema migrations, written in SQL that ClickHouse 18.16 and current releases both accept.
+import { FPS_TABLE, ORDERS_TABLE } from './order-rows.ts';
 import type { SqlConnection } from './storage.ts';
 
 export interface Migration {
@@ -170,4 +171,56 @@ export async function migrate(conn: SqlConnection, migrations: readonly Migratio
     version = m.version;
   }
   return version;
+}
+
+/**
+ * Cluster mode: the tables a cluster-wide read spans. Each node's migrate creates, on its own server, a Distributed
+ * table `<table>_all` over each of them on every shard of the ClickHouse cluster; it is only read (each node
+ * writes its own shard's local tables), so it needs no sharding key.
+ */
+export const CLUSTER_READ_TABLES: readonly string[] = [ORDERS_TABLE, FPS_TABLE, AGG_SECOND_TABLE, AGG_KEY_MINUTE_TABLE, AGG_KEY_TOTAL_TABLE, MILESTONES_TABLE];
+
+/** The Distributed table over every shard's `table`. */
+export function clusterTable(table: string): string {
+  return `${table}_all`;
+}
+
+const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]*$/;
+const CLUSTER_NAME = /^[A-Za-z0-9_]{1,64}$/;
+
+/** An engine definition as servers print it, without quotes and spaces (current releases quote what 18.16 does not). */
+const bare = (engine: string) => engine.replace(/[\s'"`]/g, '');
+
+/**
+ * Creates (or brings up to date) the Distributed tables of CLUSTER_READ_TABLES over `cluster`, on this connection's
+ * server and database, which must be the same on every shard. A table already over this cluster, database and table
+ * with the local table's columns is left alone, so a second run changes nothing; one over another cluster, or with
+ * other columns (a migration added one), is dropped and created again (it holds no data). Run after migrate().
+ */
+export async function ensureClusterTables(conn: SqlConnection, cluster: string): Promise<void> {
+  if (!CLUSTER_NAME.test(cluster)) throw new Error(`cluster tables: cluster name "${cluster}" must be 1 to 64 of A-Z a-z 0-9 _`);
+  const clusters = await conn.queryRows<{ n: string | number }>(`SELECT count() AS n FROM system.clusters WHERE cluster = '${cluster}'`);
+  if (Number(clusters[0]?.n ?? 0) === 0) {
+    throw new Error(`cluster tables: this ClickHouse server has no cluster "${cluster}" in its remote_servers (system.clusters); every shard's configuration must name it`);
+  }
+  const db = (await conn.queryRows<{ d: string }>('SELECT currentDatabase() AS d'))[0]?.d ?? '';
+  if (!IDENTIFIER.test(db)) throw new Error(`cluster tables: database "${db}" must match ${IDENTIFIER.source}`);
+  const names = CLUSTER_READ_TABLES.flatMap((t) => [t, clusterTable(t)]);
+  const inList = names.map((n) => `'${n}'`).join(', ');
+  const tables = await conn.queryRows<{ name: string; engine_full: string }>(
+    `SELECT name, engine_full FROM system.tables WHERE database = currentDatabase() AND name IN (${inList})`,
+  );
+  const engines = new Map(tables.map((t) => [t.name, bare(t.engine_full)]));
+  const columns = await conn.queryRows<{ table: string; name: string; type: string }>(
+    `SELECT table, name, type FROM system.columns WHERE database = currentDatabase() AND table IN (${inList})`,
+  );
+  const columnsOf = (table: string) => columns.filter((c) => c.table === table).map((c) => `${c.name} ${c.type}`).sort().join(', ');
+  for (const t of CLUSTER_READ_TABLES) {
+    const all = clusterTable(t);
+    const engine = `Distributed(${cluster}, ${db}, ${t})`;
+    const held = engines.get(all);
+    if (held === bare(engine) && columnsOf(all) === columnsOf(t)) continue;
+    if (held !== undefined) await conn.command(`DROP TABLE IF EXISTS ${all}`);
+    await conn.command(`CREATE TABLE IF NOT EXISTS ${all} AS ${t} ENGINE = ${engine}`);
+  }
 }

@@ -139,6 +139,11 @@ export interface OrderStore {
   topKeys(kind: KeyKind, limit: number, weights: ReadonlyMap<string, number>, minutes?: readonly [number, number]): Promise<KeySums[]>;
   /** Exact per-currency sums of these keys over the night; keys never sold are absent. */
   keySums(kind: KeyKind, keys: readonly string[]): Promise<KeySums[]>;
+  /**
+   * Cluster mode: null once every shard answers a read of each Distributed table; until then what ClickHouse says
+   * is wrong (a shard down, or one whose node has not created its tables yet). Always null for a single node.
+   */
+  clusterUnready(): Promise<string | null>;
   /** Milestones recorded so far, oldest first. */
   milestones(): Promise<MilestoneRow[]>;
   /** Records a milestone crossing; resolves once durable. */

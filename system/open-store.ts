@@ -1,13 +1,17 @@
 // Picks the storage engine: a ClickHouse server when a URL is given, otherwise embedded chDB in the data dir.
+// A cluster node opens its own shard's server, with cluster-wide reads over the cluster's Distributed tables.
 // Each adapter is imported lazily: the embedded engine is a large native library a server deployment never loads.
 import { createOrderStore } from '../storage/order-store.ts';
 import type { OrderStore } from '../storage/storage.ts';
 import type { Log } from '../platform/log.ts';
+import type { ServeConfig } from './serve-config.ts';
 
-export async function openStore(opts: { clickhouseUrl: string | null; dataDir: string }, log?: Log): Promise<OrderStore> {
-  if (opts.clickhouseUrl !== null) {
+export async function openStore(opts: Pick<ServeConfig, 'clickhouseUrl' | 'dataDir' | 'cluster'>, log?: Log): Promise<OrderStore> {
+  const cluster = opts.cluster ?? null;
+  const url = cluster?.self.clickhouseUrl ?? opts.clickhouseUrl;
+  if (url !== null) {
     const { createServerConnection } = await import('../storage/server/clickhouse-server-connection.ts');
-    return createOrderStore(createServerConnection(opts.clickhouseUrl));
+    return createOrderStore(createServerConnection(url), { clickhouseCluster: cluster?.file.clickhouseCluster ?? null });
   }
   const { createChdbConnection, stdinHazard } = await import('../storage/chdb/chdb-connection.ts');
   const hazard = stdinHazard();

@@ -2,7 +2,7 @@
 // the control room, in construction order (each takes what was built before it; later ones reach back by subscription).
 import * as uWS from 'uWebSockets.js';
 import { Hono } from 'hono';
-import { createFeedRoutes } from '../aggregator/feed-routes.ts';
+import { cache, createFeedRoutes } from '../aggregator/feed-routes.ts';
 import { LiveHub, snapshotSource } from '../aggregator/live-hub.ts';
 import { LiveState } from '../aggregator/live-state.ts';
 import { openAggregator, type Aggregator, type MilestoneReader, type TotalsReader } from '../aggregator/index.ts';
@@ -19,6 +19,7 @@ import { createObsPort } from '../control-room/obs/index.ts';
 import type { ObsPort } from '../domain/obs-port.ts';
 import { openReplay, rehearsalObs, type Replay } from '../control-room/rehearsal/index.ts';
 import type { ServeConfig } from './serve-config.ts';
+import { openClusterRouting, type ClusterRouting, type ClusterRoutingOptions } from '../cluster/cluster-routing.ts';
 import { mountStartingGate } from '../http/starting-gate.ts';
 import { mountFetch } from '../http/uws-fetch.ts';
 import { DedupWindow } from '../ingest/dedup-window.ts';
@@ -36,6 +37,8 @@ import { createProgress } from '../platform/progress.ts';
 import { openStore } from './open-store.ts';
 import { ClusterNodeRole } from '../cluster/index.ts';
 import { coordinatorOf } from '../domain/cluster-map.ts';
+import { createClusterRoutes } from '../cluster/cluster-routes.ts';
+import { awaitShards } from '../cluster/await-shards.ts';
 
 export interface RunningSystem {
   httpPort: number;
@@ -59,6 +62,8 @@ export interface RunningSystem {
   rehearsal: Replay | null;
   /** This node's cluster role; null on a single node. */
   cluster: ClusterNodeRole | null;
+  /** A cluster node's links to its peers and its router; null for a single node. */
+  routing: ClusterRouting | null;
   /** Graceful stop: refuse new work, commit and acknowledge what is in flight, close everything. */
   close(): Promise<void>;
 }
@@ -80,6 +85,8 @@ export interface StartOptions {
   obs?: ObsPort;
   /** Cluster link tuning (tests shorten the beat and the silence limit). */
   cluster?: { beatMs?: number; silentAfterMs?: number; startWaitMs?: number };
+  /** A cluster node's peer-link tuning (tests shorten the timeouts). */
+  clusterLink?: ClusterRoutingOptions['link'];
 }
 
 export async function startSystem(cfg: ServeConfig, opts: StartOptions = {}): Promise<RunningSystem> {
@@ -102,6 +109,7 @@ export async function startSystem(cfg: ServeConfig, opts: StartOptions = {}): Pr
   const httpPort = uWS.us_socket_local_port(httpListen);
   opts.onListening?.(`listening http=${httpPort}`);
   await store.migrate();
+  if (cfg.cluster != null) await awaitShards(store, cfg.cluster.file.clickhouseCluster, { progress, log, print: opts.print });
   // After a crash, a group's orders may be stored without its rollup and side-table rows (killed between the two
   // inserts): put in what the derived tables lack for the runs since the last clean stop, before anything reads
   // them (nothing is being inserted yet).
@@ -166,7 +174,9 @@ export async function startSystem(cfg: ServeConfig, opts: StartOptions = {}): Pr
     liveState.milestoneCrossed(m);
     publicFeed.emit('milestone', m);
   });
-  const ingest = await startIngestServer({ ...opts.ingest, host: cfg.host, port: cfg.ingestPort, tokens: cfg.ingestTokens, currencies: [...cfg.show.rates.keys()], committer, metrics, log, mount: cluster === null ? undefined : (app) => cluster.server.mount(app) });
+  // A cluster node splits each batch by owner and forwards the other owners' parts over its links to them.
+  const routing = cfg.cluster ? openClusterRouting({ cluster: cfg.cluster, token: cfg.ingestTokens[0], committer, currencies: [...cfg.show.rates.keys()], metrics, link: opts.clusterLink, log }) : null;
+  const ingest = await startIngestServer({ ...opts.ingest, host: cfg.host, port: cfg.ingestPort, tokens: cfg.ingestTokens, currencies: [...cfg.show.rates.keys()], committer, route: routing?.route, metrics, log, mount: cluster === null ? undefined : (app) => cluster.server.mount(app) });
 
   const graphics = new Graphics();
   const overlays = new OverlayRegistry();
@@ -181,12 +191,14 @@ export async function startSystem(cfg: ServeConfig, opts: StartOptions = {}): Pr
     control: () => cluster?.controlSnapshot() ?? { at: new Date().toISOString(), data: control.room.state() },
   });
   const proxy = cluster?.proxyRoutes() ?? null;
+  // A cluster node also answers GET /v1/cluster, inside the public feed.
+  const clusterRoutes = cfg.cluster != null ? createClusterRoutes({ cluster: cfg.cluster, cacheControl: cache(1), peerStates: routing?.peerStates }) : undefined;
   const web = new Hono<HttpEnv>()
     .route('/', proxy ?? new Hono<HttpEnv>())
     .get('/healthz', (c) => c.json({ ok: true, storage: committer.state }))
     .route('/', createOverlayRoutes({ producerTokens: cfg.producerTokens, graphics, registry: overlays, snapshot: liveSnapshot, onBuildError: (e) => log('overlays.build_error', { error: String(e) }) }))
     .route('/', control.routes)
-    .route('/', createFeedRoutes({ show: cfg.show, totals: aggregator.totals, state: liveState, store, limiter, openapi: () => publicOpenApi(cfg.show), page: loadPublicPage() }));
+    .route('/', createFeedRoutes({ show: cfg.show, totals: aggregator.totals, state: liveState, store, limiter, openapi: () => publicOpenApi(cfg.show, { cluster: cfg.cluster != null }), page: loadPublicPage(), extra: clusterRoutes }));
   const hub = new LiveHub(httpApp, {
     producerTokens: cfg.producerTokens,
     maxBackpressureBytes: opts.live?.maxBackpressureBytes,
@@ -239,6 +251,7 @@ export async function startSystem(cfg: ServeConfig, opts: StartOptions = {}): Pr
     obs,
     rehearsal: replay,
     cluster,
+    routing,
     close() {
       closing ??= (async () => {
         await replay?.close();
@@ -246,6 +259,7 @@ export async function startSystem(cfg: ServeConfig, opts: StartOptions = {}): Pr
         await ingest.close();
         // After ingest: the figures of the last commits have gone out on the link (it shares ingest's listener).
         cluster?.close();
+        routing?.close();
         // After ingest: the last commits' milestone crossings are recorded and published before the feeds close.
         await aggregator.close();
         stopOverlayWatch();

@@ -11,6 +11,13 @@ export interface ClickHouseServerOptions {
   users?: readonly { name: string; password: string }[];
   /** How long to wait for `GET /ping` to answer. Default 60 s (18.16 can take a few seconds). */
   startTimeoutMs?: number;
+  /**
+   * [http, tcp, interserver] ports to bind, chosen by the caller (a cluster's servers must know one another's before
+   * any starts); default: free ones, tried again when one is taken meanwhile.
+   */
+  ports?: readonly [number, number, number];
+  /** XML put inside the config's root element, e.g. `<remote_servers>`. */
+  extraConfig?: string;
 }
 
 export interface ClickHouseServer {
@@ -95,18 +102,19 @@ async function freePort(): Promise<{ port: number; release: () => Promise<void> 
   return { port: addr.port, release: () => new Promise<void>((resolve) => srv.close(() => resolve())) };
 }
 
-/** Three distinct free ports: all are held open until the last is found. */
-async function freePorts(): Promise<[number, number, number]> {
-  const held = [await freePort(), await freePort(), await freePort()];
+/** `count` distinct free ports on 127.0.0.1: all are held open until the last is found. */
+export async function freePorts(count: number): Promise<number[]> {
+  const held: { port: number; release: () => Promise<void> }[] = [];
+  for (let i = 0; i < count; i++) held.push(await freePort());
   await Promise.all(held.map((h) => h.release()));
-  return [held[0]!.port, held[1]!.port, held[2]!.port];
+  return held.map((h) => h.port);
 }
 
-function xml(s: string): string {
+export function xml(s: string): string {
   return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
 }
 
-function configXml(dir: string, ports: [number, number, number]): string {
+function configXml(dir: string, ports: readonly [number, number, number], extra: string): string {
   // <yandex> is the root 18.16 requires; current releases still accept it. GALA_TEST_CH_LOG_LEVEL=debug logs every
   // query with its id, to follow an insert through an outage.
   return `<?xml version="1.0"?>
@@ -136,7 +144,7 @@ function configXml(dir: string, ports: [number, number, number]): string {
   <max_concurrent_queries>100</max_concurrent_queries>
   <keep_alive_timeout>3</keep_alive_timeout>
   <mlock_executable>false</mlock_executable>
-</yandex>
+${extra}</yandex>
 `;
 }
 
@@ -205,6 +213,14 @@ function answersPing(url: string): Promise<boolean> {
   });
 }
 
+/** A port the caller chose was taken by another process before the server could bind it. */
+export class PortTakenError extends Error {
+  constructor(cause: unknown) {
+    super(`clickhouse-server: a chosen port was taken: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
+    this.name = 'PortTakenError';
+  }
+}
+
 const USER_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
 export async function startClickHouseServer(opts: ClickHouseServerOptions = {}): Promise<ClickHouseServer> {
@@ -222,7 +238,7 @@ export async function startClickHouseServer(opts: ClickHouseServerOptions = {}):
   for (const sub of ['data', 'tmp', 'user_files', 'format_schemas', 'log']) mkdirSync(join(dir, sub), { recursive: true });
   writeFileSync(join(dir, 'users.xml'), usersXml(users));
 
-  let ports: [number, number, number] = [0, 0, 0];
+  let ports: readonly [number, number, number] = [0, 0, 0];
   let url = '';
   let child: ChildProcess | null = null;
   let exited: Promise<void> = Promise.resolve();
@@ -286,16 +302,25 @@ export async function startClickHouseServer(opts: ClickHouseServerOptions = {}):
   }
 
   // Free ports can be taken between probing and binding; a fresh set is tried when that happens.
+  // Ports the caller chose are tried once: the caller picks a fresh set (PortTakenError) for all it configures.
   for (let attempt = 1; ; attempt++) {
-    ports = await freePorts();
+    if (opts.ports !== undefined) ports = opts.ports;
+    else {
+      const [http, tcp, interserver] = await freePorts(3);
+      ports = [http!, tcp!, interserver!];
+    }
     rmSync(join(dir, 'log', 'server.err.log'), { force: true });
     url = `http://127.0.0.1:${ports[0]}`;
-    writeFileSync(join(dir, 'config.xml'), configXml(dir, ports));
+    writeFileSync(join(dir, 'config.xml'), configXml(dir, ports, opts.extraConfig ?? ''));
     try {
       await start();
       break;
     } catch (err) {
       const portTaken = /Address already in use/i.test(tail(join(dir, 'log', 'server.err.log'), 30));
+      if (portTaken && opts.ports !== undefined) {
+        rmSync(dir, { recursive: true, force: true });
+        throw new PortTakenError(err);
+      }
       if (!portTaken || attempt === 3) {
         rmSync(dir, { recursive: true, force: true });
         throw err;

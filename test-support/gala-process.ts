@@ -14,7 +14,10 @@ export interface GalaProcess {
 }
 
 export async function startGalaProcess(args: string[], env: Record<string, string> = {}, nodeArgs: string[] = []): Promise<GalaProcess> {
-  const proc = spawn(process.execPath, [...nodeArgs, BIN, 'serve', '--http-port', '0', '--ingest-port', '0', ...args], {
+  // A cluster node listens on its entry's ports (a port flag that disagrees with the file is refused).
+  const clusterNode = args.includes('--cluster') || env.GALA_CLUSTER !== undefined;
+  const portArgs = clusterNode ? [] : ['--http-port', '0', '--ingest-port', '0'];
+  const proc = spawn(process.execPath, [...nodeArgs, BIN, 'serve', ...portArgs, ...args], {
     env: { ...process.env, GALA_INGEST_TOKEN: TEST_TOKEN, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

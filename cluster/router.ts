@@ -1,0 +1,200 @@
+// The cluster's ingest router: splits each batch by the owner of every order (the partition of its id's fingerprint),
+// commits this node's part with the local committer, forwards each other owner's part over that owner's link, and
+// answers the client once, when every part is durable. A batch whose orders are all this node's goes the single-node
+// path untouched.
+import { fingerprintBytesInto, fingerprintInto } from '../domain/fingerprint.ts';
+import { ownerIndexOf, partitionOfFingerprint, type ClusterFile, type ClusterNode } from '../domain/cluster-map.ts';
+import { MAX_ORDERS_PER_BATCH, parseOrder, type Ack } from '../domain/order.ts';
+import { ScannedOrders } from '../ingest/frame-scanner.ts';
+import type { BatchOutcome, GroupCommitter } from '../ingest/group-commit.ts';
+import { submitBatch, type IngestMessage, type RouteBatch } from '../ingest/ingest-message.ts';
+import type { IngestOutcome } from '../ingest/ingest-outcome.ts';
+import type { Registry } from '../platform/metrics.ts';
+import type { PeerLink, SendResult } from './peer-link.ts';
+
+export interface RouterOptions {
+  file: ClusterFile;
+  self: ClusterNode;
+  committer: GroupCommitter;
+  /** The show's currencies: an order in any other is invalid and never leaves this node. */
+  currencies: readonly string[];
+  /** The link to the node at this index of the file (never asked for this node's own index). */
+  linkOf: (nodeIndex: number) => PeerLink;
+  metrics?: Registry;
+}
+
+/** A part's answer, with the client's index of each of its orders (its rejections are mapped back through it). */
+type Part = { ok: true; ack: Ack; indexes: readonly number[] | null } | { ok: false; retryAfterMs: number };
+
+/** Marks an order this node keeps whatever its id: an invalid one, which the local committer rejects with its error. */
+const LOCAL = -1;
+
+export function createRouter(opts: RouterOptions): RouteBatch {
+  const { file, self, committer } = opts;
+  const nodes = file.nodes;
+  const selfIndex = nodes.findIndex((n) => n.id === self.id);
+  if (selfIndex < 0) throw new Error(`cluster router: node "${self.id}" is not in the cluster file`);
+  const currencySet = new Set(opts.currencies);
+  const knownCurrency = (c: string) => currencySet.has(c);
+  const owner = new Int32Array(MAX_ORDERS_PER_BATCH);
+  /** The partition of each valid order (for the error that names it); LOCAL for an invalid one. */
+  const partition = new Int32Array(MAX_ORDERS_PER_BATCH);
+  const subset = new ScannedOrders();
+  const fp = new Uint32Array(2);
+  const partitionOfFp = () => partitionOfFingerprint(fp[1]!, file.partitions);
+  const m = opts.metrics && {
+    orders: opts.metrics.counter('gala_cluster_forwarded_orders_total', 'Orders forwarded to their owner, by peer', ['peer']),
+    batches: opts.metrics.counter('gala_cluster_forwarded_batches_total', 'Sub-batches forwarded to their owner, by peer and result (ack, failed)', ['peer', 'result']),
+    failures: opts.metrics.counter('gala_cluster_forward_failures_total', 'Forwarded sub-batches not acked, by peer and reason (down, full, timeout, dropped, refused, error)', ['peer', 'reason']),
+    seconds: opts.metrics.histogram('gala_cluster_forward_seconds', 'From forwarding a sub-batch to its owner\'s ack', [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10], ['peer']),
+    foreign: opts.metrics.counter('gala_cluster_foreign_orders_total', 'Orders in forwarded frames that this node does not own (the cluster files disagree), rejected'),
+  };
+
+  /** The partition of order k of a scanned frame; LOCAL when the order is invalid. */
+  const partitionScanned = (bytes: Uint8Array, s: ScannedOrders, k: number): number => {
+    if (s.fast[k] === 1) {
+      fingerprintBytesInto(bytes, s.idStart[k]!, s.idEnd[k]!, fp);
+      return partitionOfFp();
+    }
+    // The scanner read only ASCII frames, so latin1 is exact; it proved the grammar, so JSON.parse cannot throw.
+    let raw: unknown;
+    try {
+      raw = JSON.parse(Buffer.from(bytes.buffer, bytes.byteOffset + s.start[k]!, s.end[k]! - s.start[k]!).toString('latin1'));
+    } catch {
+      return LOCAL;
+    }
+    return partitionRaw(raw);
+  };
+  const partitionRaw = (raw: unknown): number => {
+    const r = parseOrder(raw, knownCurrency);
+    if (!r.ok) return LOCAL;
+    fingerprintInto(r.order.id, fp);
+    return partitionOfFp();
+  };
+  const idOf = (msg: IngestMessage, k: number): string | null => {
+    if (msg.kind === 'parsed') return (msg.value.orders[k] as { id?: string }).id ?? null;
+    const s = msg.orders;
+    if (s.fast[k] === 1) return Buffer.from(msg.bytes.buffer, msg.bytes.byteOffset + s.idStart[k]!, s.idEnd[k]! - s.idStart[k]!).toString('latin1');
+    const raw = JSON.parse(Buffer.from(msg.bytes.buffer, msg.bytes.byteOffset + s.start[k]!, s.end[k]! - s.start[k]!).toString('latin1')) as { id?: string };
+    return raw.id ?? null;
+  };
+
+  /** The local committer's part: the orders at `indexes`, in the message's own form (scanned orders stay scanned). */
+  const submitLocal = (msg: IngestMessage, indexes: readonly number[], receivedMs: number): Promise<BatchOutcome> => {
+    if (msg.kind === 'parsed') return committer.submit({ batch: msg.batch, orders: indexes.map((k) => msg.value.orders[k]) }, receivedMs);
+    const s = msg.orders;
+    for (let j = 0; j < indexes.length; j++) {
+      const k = indexes[j]!;
+      subset.fast[j] = s.fast[k]!;
+      subset.start[j] = s.start[k]!;
+      subset.end[j] = s.end[k]!;
+      subset.idStart[j] = s.idStart[k]!;
+      subset.idEnd[j] = s.idEnd[k]!;
+      subset.ts[j] = s.ts[k]!;
+      subset.hundredths[j] = s.hundredths[k]!;
+      subset.currency[j] = s.currency[k]!;
+      subset.channel[j] = s.channel[k]!;
+      for (let f = 0; f < 8; f++) subset.text[j * 8 + f] = s.text[k * 8 + f]!;
+    }
+    subset.count = indexes.length;
+    // The committer reads the subset before it returns; the scratch is free again for the next frame.
+    return committer.submitScanned(msg.batch, subset, msg.bytes, receivedMs);
+  };
+
+  /** The orders at `indexes` as a JSON array of the orders as received (a copy: the frame's bytes die soon). */
+  const ordersJson = (msg: IngestMessage, indexes: readonly number[]): Buffer => {
+    if (msg.kind === 'parsed') return Buffer.from(JSON.stringify(indexes.map((k) => msg.value.orders[k])), 'utf8');
+    const s = msg.orders;
+    const pieces: Uint8Array[] = [OPEN];
+    for (let j = 0; j < indexes.length; j++) {
+      const k = indexes[j]!;
+      if (j > 0) pieces.push(COMMA);
+      pieces.push(msg.bytes.subarray(s.start[k]!, s.end[k]!));
+    }
+    pieces.push(CLOSE);
+    return Buffer.concat(pieces);
+  };
+
+  const forward = (nodeIndex: number, json: Buffer, indexes: readonly number[]): Promise<Part> => {
+    const peer = nodes[nodeIndex]!.id;
+    const started = performance.now();
+    m?.orders.inc(indexes.length, { peer });
+    return opts
+      .linkOf(nodeIndex)
+      .send(json, indexes.length)
+      .then((r: SendResult): Part => {
+        if (r.kind === 'ack') {
+          m?.batches.inc(1, { peer, result: 'ack' });
+          m?.seconds.observe((performance.now() - started) / 1000, { peer });
+          return { ok: true, ack: r.ack, indexes };
+        }
+        m?.batches.inc(1, { peer, result: 'failed' });
+        m?.failures.inc(1, { peer, reason: r.reason });
+        return { ok: false, retryAfterMs: r.retryAfterMs };
+      });
+  };
+
+  return (msg, receivedMs, forwardedBy) => {
+    const n = msg.kind === 'scanned' ? msg.orders.count : msg.value.orders.length;
+    let elsewhere = 0;
+    for (let k = 0; k < n; k++) {
+      const p = msg.kind === 'scanned' ? partitionScanned(msg.bytes, msg.orders, k) : partitionRaw(msg.value.orders[k]);
+      const o = p === LOCAL ? LOCAL : ownerIndexOf(p, nodes.length);
+      partition[k] = p;
+      owner[k] = o;
+      if (o !== LOCAL && o !== selfIndex) elsewhere++;
+    }
+    // Every order is this node's (an order system that routes by the map, or a peer's forwarded part): no split.
+    if (elsewhere === 0) return submitBatch(committer, msg, receivedMs);
+
+    const local: number[] = [];
+    const byOwner = new Map<number, number[]>();
+    const refused: Ack['rejected'] = [];
+    for (let k = 0; k < n; k++) {
+      const o = owner[k]!;
+      if (o === LOCAL || o === selfIndex) local.push(k);
+      else if (forwardedBy !== null) {
+        // A forwarded order is never forwarded again: the sender's map says this node owns it, ours says not.
+        m?.foreign.inc();
+        refused.push({
+          index: k,
+          id: idOf(msg, k),
+          error: `id: owned by node ${nodes[o]!.id} (partition ${partition[k]} of ${file.partitions} by this node's map), not by ${self.id}; a forwarded order is not forwarded again: the nodes' cluster files disagree`,
+        });
+      } else {
+        let list = byOwner.get(o);
+        if (list === undefined) byOwner.set(o, (list = []));
+        list.push(k);
+      }
+    }
+    const parts: Promise<Part>[] = [];
+    // Everything that reads the frame's bytes runs now, before the socket callback returns.
+    if (local.length > 0) parts.push(submitLocal(msg, local, receivedMs).then((o): Part => (o.kind === 'ack' ? { ok: true, ack: o.ack, indexes: local } : { ok: false, retryAfterMs: o.retryAfterMs })));
+    for (const [o, indexes] of byOwner) parts.push(forward(o, ordersJson(msg, indexes), indexes));
+    if (refused.length > 0) parts.push(Promise.resolve({ ok: true, ack: { batch: msg.batch, accepted: 0, duplicates: 0, rejected: refused }, indexes: null }));
+    return Promise.all(parts).then((done) => combine(msg.batch, done));
+  };
+}
+
+/**
+ * One answer from the parts: the sum of their acks, rejections at the client's indexes; or, if any part was not
+ * committed, `unavailable` (what the other parts committed is found as duplicates when the client resends).
+ */
+function combine(batch: string, parts: Part[]): IngestOutcome {
+  let retryAfterMs = -1;
+  for (const p of parts) if (!p.ok) retryAfterMs = Math.max(retryAfterMs, p.retryAfterMs);
+  if (retryAfterMs >= 0) return { kind: 'unavailable', batch, retryAfterMs };
+  const ack: Ack = { batch, accepted: 0, duplicates: 0, rejected: [] };
+  for (const p of parts) {
+    if (!p.ok) continue;
+    ack.accepted += p.ack.accepted;
+    ack.duplicates += p.ack.duplicates;
+    for (const r of p.ack.rejected) ack.rejected.push(p.indexes === null ? r : { ...r, index: p.indexes[r.index]! });
+  }
+  ack.rejected.sort((a, b) => a.index - b.index);
+  return { kind: 'ack', ack };
+}
+
+const OPEN = Buffer.from('[');
+const COMMA = Buffer.from(',');
+const CLOSE = Buffer.from(']');
