@@ -69,7 +69,11 @@ export async function openAggregator(opts: AggregatorOptions): Promise<Aggregato
   const started = Date.now();
   const totals = new LiveTotals(show);
   const nowS = Math.floor(started / 1000);
-  const [rows, seconds] = await Promise.all([store.totals(), store.rolledSeconds(nowS - SECONDS_KEPT, nowS + 3600)]);
+  // A cluster node restores its own partitions (its shard) only: the other nodes' figures come over the link.
+  const [rows, seconds] =
+    opts.cluster === undefined
+      ? await Promise.all([store.totals(), store.rolledSeconds(nowS - SECONDS_KEPT, nowS + 3600)])
+      : await Promise.all([store.ownTotals(), store.ownRolledSeconds(nowS - SECONDS_KEPT, nowS + 3600)]);
   // Nothing is being ingested yet: every stored order was received before now.
   totals.load(rows, seconds, Date.now());
   const startsAtMs = show.startsAt ?? (totals.firstSecond() ?? Math.floor(Date.now() / 1000)) * 1000;
@@ -88,20 +92,26 @@ export async function openAggregator(opts: AggregatorOptions): Promise<Aggregato
   const recordsMilestones = opts.cluster?.coordinator ?? true;
   if (recordsMilestones) await milestones.load(totals.gmvHundredths(), totals.orders, () => nightSeconds(store, totals));
 
+  // A cluster node reconciles its own partitions with its own shard: the other nodes reconcile theirs.
+  const reconciled =
+    opts.cluster === undefined
+      ? { store, totals }
+      : {
+          store: { ...store, totals: store.ownTotals },
+          totals: { get appliedThroughMs() { return totals.appliedThroughMs; }, get revision() { return totals.revision; }, currencySums: () => totals.ownCurrencySums() },
+        };
   const reconciler = createReconciler({
-    store,
-    totals,
+    ...reconciled,
     show,
     intervalMs: opts.reconcileIntervalMs,
     metrics: opts.metrics,
     log,
     onDrift: async () => {
-      // A cluster node's own figures cannot be rebuilt from a cluster-wide SELECT: the drift is reported, not fixed.
-      if (opts.cluster !== undefined) return;
-      // Rebuilt only if no commit lands meanwhile; otherwise the next check looks again.
+      // Rebuilt only if no commit lands meanwhile; otherwise the next check looks again. (A cluster node's own
+      // figures from its own shard.)
       const rev = totals.revision;
       const through = totals.appliedThroughMs;
-      const stored = await store.totals(through);
+      const stored = await reconciled.store.totals(through);
       if (totals.revision === rev) totals.load(stored, null, through);
     },
   });

@@ -227,6 +227,11 @@ export class LiveTotals {
     this.ownListener = listener;
   }
 
+  /** Per-currency sums of this node's own orders (its partitions in a cluster; everything on a single node). */
+  ownCurrencySums(): ReadonlyMap<string, bigint> {
+    return this.total.byCurrency;
+  }
+
   /** This node's own figures (never another node's), with the given seconds' figures (null: every second held). */
   ownFigures(seconds: Iterable<number> | null): { total: FiguresWire; seconds: { second: number; figures: FiguresWire }[] } {
     const out: { second: number; figures: FiguresWire }[] = [];

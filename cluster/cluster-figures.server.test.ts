@@ -1,10 +1,9 @@
 // Three Gala nodes in one process, each on its own clickhouse-server: one set of figures on every node within a
 // second of an ack, never backwards, identical at rest; a node stopped and back; milestones recorded once and seen
 // once everywhere; a cue fired through one node reaching the control and graphics states of another.
-// Reconciliation is off (reconcileIntervalMs: 0): it compares the totals with store.totals(), which reads this
-// node's shard only until the Distributed tables land. Each order is sent to its owner (ownerOf) until routing does.
+// The shards name one another in remote_servers, so each node's store reads the cluster through Distributed tables.
+// The reconciler runs when a test calls it (reconcileIntervalMs: 0). Each order is sent straight to its owner.
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import WebSocket from 'ws';
@@ -18,8 +17,9 @@ import { createLog } from '../platform/log.ts';
 import type { ControlState } from '../protocol/control-state.ts';
 import type { GraphicState, MilestoneData } from '../protocol/live-protocol.ts';
 import { startSystem, type RunningSystem } from '../system/start-system.ts';
-import { requireClickHouseServer, startClickHouseServer, type ClickHouseServer } from '../test-support/clickhouse-server.ts';
-import { connectIngest, testConfig } from '../test-support/system-harness.ts';
+import { startClickHouseCluster, type ClickHouseCluster } from '../test-support/clickhouse-cluster.ts';
+import { freePorts, requireClickHouseServer } from '../test-support/clickhouse-server.ts';
+import { connectIngest, storedSums, testConfig } from '../test-support/system-harness.ts';
 import { until } from '../test-support/until.ts';
 
 const serverAvailable = requireClickHouseServer();
@@ -30,21 +30,9 @@ type Id = (typeof IDS)[number];
 const SILENT_MS = 1000;
 const MILESTONE = { id: 'cluster-5k', label: '¥5,000', hundredths: 500_000n };
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
-
 interface Node {
   id: Id;
   entry: ClusterNode;
-  server: ClickHouseServer;
   dataDir: string;
   system: RunningSystem | null;
   /** Milestone crossings this node published (per running system). */
@@ -52,6 +40,7 @@ interface Node {
 }
 
 let file: ClusterFile;
+let shards: ClickHouseCluster | null = null;
 let show: ShowConfig;
 const nodes = {} as Record<Id, Node>;
 const sys = (id: Id) => nodes[id].system!;
@@ -129,11 +118,11 @@ const holdsExpected = (s: Stats) => s.orders === expected.orders && parseHundred
 beforeAll(async () => {
   if (!serverAvailable) return;
   show = { ...loadShow(DEFAULT_SHOW_FILE), milestones: [MILESTONE] };
-  const servers = await Promise.all(IDS.map(() => startClickHouseServer()));
-  const entries: ClusterNode[] = [];
-  for (const [i, id] of IDS.entries()) entries.push({ id, host: '127.0.0.1', httpPort: await freePort(), ingestPort: await freePort(), clickhouseUrl: servers[i]!.url });
-  file = { clickhouseCluster: 'gala', nodes: entries, partitions: 64 };
-  for (const [i, id] of IDS.entries()) nodes[id] = { id, entry: entries[i]!, server: servers[i]!, dataDir: mkdtempSync(join(tmpdir(), `gala-${id}-`)), system: null, published: [] };
+  shards = await startClickHouseCluster({ shards: 3 });
+  const ports = await freePorts(2 * IDS.length);
+  const entries: ClusterNode[] = IDS.map((id, i) => ({ id, host: '127.0.0.1', httpPort: ports[2 * i]!, ingestPort: ports[2 * i + 1]!, clickhouseUrl: shards!.urls[i]! }));
+  file = { clickhouseCluster: shards.name, nodes: entries, partitions: 64 };
+  for (const [i, id] of IDS.entries()) nodes[id] = { id, entry: entries[i]!, dataDir: mkdtempSync(join(tmpdir(), `gala-${id}-`)), system: null, published: [] };
   await Promise.all(IDS.map((id) => startNode(nodes[id])));
   watchStats();
 }, 120_000);
@@ -141,10 +130,8 @@ beforeAll(async () => {
 afterAll(async () => {
   if (watching !== null) clearInterval(watching);
   for (const id of IDS) await nodes[id]?.system?.close();
-  for (const id of IDS) {
-    await nodes[id]?.server.cleanup();
-    if (nodes[id] !== undefined) rmSync(nodes[id].dataDir, { recursive: true, force: true });
-  }
+  await shards?.cleanup();
+  for (const id of IDS) if (nodes[id] !== undefined) rmSync(nodes[id].dataDir, { recursive: true, force: true });
 }, 120_000);
 
 describe.skipIf(!serverAvailable)('a cluster of three nodes: one set of figures', () => {
@@ -164,6 +151,15 @@ describe.skipIf(!serverAvailable)('a cluster of three nodes: one set of figures'
     expect(new Set(all.map((s) => `${s.gmv}|${s.orders}`)).size).toBe(1);
     // asOf is never later than the oldest node's figures: within a beat or two of now, never in the future.
     for (const s of all) expect(Date.parse(s.asOf)).toBeLessThanOrEqual(Date.now());
+    for (const id of IDS) {
+      // The same figures as a SELECT over the Distributed table, from every node's server.
+      const stored = await storedSums(sys(id).store);
+      expect(stored.orders).toBe(expected.orders);
+      expect([...stored.byCurrency.values()].reduce((a, b) => a + b, 0n)).toBe(expected.hundredths);
+      // Each node reconciles its own partitions with its own shard: no drift.
+      await sys(id).reconciler.run();
+      expect(sys(id).reconciler.report().drift).toEqual({});
+    }
   });
 
   it('records a milestone crossed by orders spread over the nodes once, and every node publishes it once', async () => {
@@ -180,9 +176,8 @@ describe.skipIf(!serverAvailable)('a cluster of three nodes: one set of figures'
       expect(nodes[id].published.map((m) => m.id)).toEqual([MILESTONE.id]);
       expect(nodes[id].published[0]).toEqual(nodes.n1.published[0]);
     }
-    // Recorded once, on the coordinator's shard only.
-    expect((await sys('n1').store.milestones()).map((r) => r.id)).toEqual([MILESTONE.id]);
-    expect(await sys('n2').store.milestones()).toEqual([]);
+    // Recorded once in the whole cluster (a read over the Distributed table, from any node).
+    for (const id of IDS) expect((await sys(id).store.milestones()).map((r) => r.id)).toEqual([MILESTONE.id]);
   });
 
   it('a stopped node is flagged to operators and its figures kept; back, it resumes without double counting', async () => {
@@ -222,7 +217,7 @@ describe.skipIf(!serverAvailable)('a cluster of three nodes: one set of figures'
     // Back, it learns the milestone already recorded, and does not record it again.
     const n3List = (await (await fetch(`http://127.0.0.1:${nodes.n3.entry.httpPort}/v1/milestones`)).json()) as { milestones: MilestoneData[] };
     expect(n3List.milestones).toEqual(sys('n1').milestones.list());
-    expect(await sys('n3').store.milestones()).toEqual([]);
+    expect((await sys('n3').store.milestones()).map((r) => r.id)).toEqual([MILESTONE.id]);
     const ackedAt = await sendTo('n3', 'back-3', 3, '7.00');
     await Promise.all((['n1', 'n2'] as const).map((id) => until(`${id} to hold n3's new orders`, () => stats(id), holdsExpected, { everyMs: 10 })));
     expect(Date.now() - ackedAt).toBeLessThan(1000);
