@@ -118,6 +118,28 @@ export function createOrderStore(conn: SqlConnection, opts: OrderStoreOptions = 
   /** Orders stored, or received at or after sinceMs (on the table's sort key: a few granules of its index). */
   const countOrders = async (sinceMs?: number) =>
     int((await conn.queryRows<{ n: string | number }>(`SELECT count() AS n FROM ${ORDERS_TABLE}${sinceMs === undefined ? '' : ` WHERE received_ms >= ${Math.trunc(sinceMs)}`}`))[0]?.n ?? 0);
+  /** Sums by currency and channel of `table`'s rows received in (receivedAfterMs, receivedThroughMs]. */
+  const totalsOf = async (table: string, receivedThroughMs?: number, receivedAfterMs?: number, opts?: QueryOptions): Promise<TotalsRow[]> => {
+    const bounds = [
+      ...(receivedAfterMs === undefined ? [] : [`received_ms > ${Math.trunc(receivedAfterMs)}`]),
+      ...(receivedThroughMs === undefined ? [] : [`received_ms <= ${Math.trunc(receivedThroughMs)}`]),
+    ];
+    const where = bounds.length === 0 ? '' : ` WHERE ${bounds.join(' AND ')}`;
+    const rows = await conn.queryRows<{ currency: string; channel: Channel; h: string; n: string }>(
+      `SELECT currency, channel, toString(sum(hundredths)) AS h, count() AS n FROM ${table}${where} GROUP BY currency, channel ORDER BY currency, channel`,
+      opts,
+    );
+    return rows.map((r) => ({ currency: r.currency, channel: r.channel, hundredths: BigInt(r.h), orders: int(r.n) }));
+  };
+  /** Per-second sums of `table` (a rollup of seconds) over [fromSecond, toSecond). */
+  const rolledOf = async (table: string, fromSecond: number, toSecond: number): Promise<SecondRow[]> => {
+    const rows = await conn.queryRows<{ s: string; currency: string; channel: Channel; h: string; n: string }>(
+      `SELECT second AS s, currency, channel, toString(sum(hundredths)) AS h, toString(sum(orders)) AS n FROM ${table}
+       WHERE currency != '' AND second >= ${Math.trunc(fromSecond)} AND second < ${Math.trunc(toSecond)}
+       GROUP BY s, currency, channel ORDER BY s, currency, channel`,
+    );
+    return rows.map((r) => ({ second: int(r.s), currency: r.currency, channel: r.channel, hundredths: BigInt(r.h), orders: int(r.n) }));
+  };
   return {
     engine: conn.engine,
     async migrate() {
@@ -147,18 +169,12 @@ export function createOrderStore(conn: SqlConnection, opts: OrderStoreOptions = 
 
     // Sums travel as strings (toString): chDB 26.x does not quote 64-bit integers in JSON, and a JSON
     // number above 2^53 is rounded before BigInt() could see it.
-    async totals(receivedThroughMs?: number, receivedAfterMs?: number, opts?: QueryOptions): Promise<TotalsRow[]> {
-      const bounds = [
-        ...(receivedAfterMs === undefined ? [] : [`received_ms > ${Math.trunc(receivedAfterMs)}`]),
-        ...(receivedThroughMs === undefined ? [] : [`received_ms <= ${Math.trunc(receivedThroughMs)}`]),
-      ];
-      const where = bounds.length === 0 ? '' : ` WHERE ${bounds.join(' AND ')}`;
-      const rows = await conn.queryRows<{ currency: string; channel: Channel; h: string; n: string }>(
-        `SELECT currency, channel, toString(sum(hundredths)) AS h, count() AS n FROM ${wide(ORDERS_TABLE)}${where} GROUP BY currency, channel ORDER BY currency, channel`,
-        opts,
-      );
-      return rows.map((r) => ({ currency: r.currency, channel: r.channel, hundredths: BigInt(r.h), orders: int(r.n) }));
+    totals(receivedThroughMs?: number, receivedAfterMs?: number, opts?: QueryOptions): Promise<TotalsRow[]> {
+      return totalsOf(wide(ORDERS_TABLE), receivedThroughMs, receivedAfterMs, opts);
     },
+
+    ownTotals: (receivedThroughMs?: number, receivedAfterMs?: number, opts?: QueryOptions) => totalsOf(ORDERS_TABLE, receivedThroughMs, receivedAfterMs, opts),
+
 
     async perSecond(fromSecond: number, toSecond: number): Promise<SecondRow[]> {
       const rows = await conn.queryRows<{ s: string; currency: string; channel: Channel; h: string; n: string }>(
@@ -341,14 +357,9 @@ export function createOrderStore(conn: SqlConnection, opts: OrderStoreOptions = 
       await conn.insertTsv(RUNS_TABLE, ['started_ms', 'clean_stop', 'at_ms'], `${Math.trunc(startedMs)}\t1\t${Date.now()}\n`);
     },
 
-    async rolledSeconds(fromSecond: number, toSecond: number): Promise<SecondRow[]> {
-      const rows = await conn.queryRows<{ s: string; currency: string; channel: Channel; h: string; n: string }>(
-        `SELECT second AS s, currency, channel, toString(sum(hundredths)) AS h, toString(sum(orders)) AS n FROM ${wide(AGG_SECOND_TABLE)}
-         WHERE currency != '' AND second >= ${Math.trunc(fromSecond)} AND second < ${Math.trunc(toSecond)}
-         GROUP BY s, currency, channel ORDER BY s, currency, channel`,
-      );
-      return rows.map((r) => ({ second: int(r.s), currency: r.currency, channel: r.channel, hundredths: BigInt(r.h), orders: int(r.n) }));
-    },
+    rolledSeconds: (fromSecond: number, toSecond: number) => rolledOf(wide(AGG_SECOND_TABLE), fromSecond, toSecond),
+    ownRolledSeconds: (fromSecond: number, toSecond: number) => rolledOf(AGG_SECOND_TABLE, fromSecond, toSecond),
+
 
     async topKeys(kind, limit, weights, minutes) {
       const codes = [...weights.keys()];

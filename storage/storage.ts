@@ -132,6 +132,12 @@ export interface OrderStore {
   /** Per-second sums from the rollup table (cheap over a whole night). */
   rolledSeconds(fromSecond: number, toSecond: number): Promise<SecondRow[]>;
   /**
+   * totals() and rolledSeconds() of this node's own shard alone, whatever the mode: a cluster node's own partitions,
+   * which its live figures restore from (the other nodes' come over the figures link). On a single node, the same.
+   */
+  ownTotals(receivedThroughMs?: number, receivedAfterMs?: number, opts?: QueryOptions): Promise<TotalsRow[]>;
+  ownRolledSeconds(fromSecond: number, toSecond: number): Promise<SecondRow[]>;
+  /**
    * The `limit` keys of a kind (brand, sku, region) with the most GMV, ranked by `weights` (currency -> display
    * rate, as a float: ranking only), over the night or over the paid-at minutes [fromMinute, toMinute).
    * Each key comes with its exact per-currency sums, for the caller to convert exactly.
