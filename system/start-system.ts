@@ -215,6 +215,9 @@ export async function startSystem(cfg: ServeConfig, opts: StartOptions = {}): Pr
     control.room.onState((at, s) => hub.publish('control', at, s));
   }
   cluster?.start({ hub, graphics, control: control.room });
+  // A cluster node serves once it holds every reachable peer's figures: its totals never start below the cluster's.
+  // Waited for before the public routes are mounted: mounting them replaces the starting gate's catch-all.
+  await cluster?.peersHeard(opts.cluster?.startWaitMs ?? 5000);
   const stopOverlayWatch = overlays.watch((at, list) => hub.publish('overlays', at, { overlays: list }));
   publicFeed.mount(httpApp);
   mountFetch(httpApp, (req, env) => web.fetch(req, env), { maxBodyBytes: 1024 * 1024, onError: (e) => log('http.error', { error: String(e) }) });
@@ -225,8 +228,6 @@ export async function startSystem(cfg: ServeConfig, opts: StartOptions = {}): Pr
   metrics.gauge('gala_sse_streams', 'Open SSE streams of /v1/stats/stream', () => publicFeed.streamCount);
   metrics.gauge('gala_input_stale', '1 when no order arrived for GALA_STALE_SECONDS while the show is live', () => (liveState.healthData().stale ? 1 : 0));
   registerAudienceMetrics(metrics, hub, overlays);
-  // A cluster node serves once it holds every reachable peer's figures: its totals never start below the cluster's.
-  await cluster?.peersHeard(opts.cluster?.startWaitMs ?? 5000);
   gate.open();
   opts.onListening?.(`listening ingest=${ingest.port}`);
   if (replay !== null && cfg.rehearsal?.wait === false) replay.start();
