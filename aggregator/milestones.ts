@@ -19,6 +19,9 @@ export function elapsedWords(ms: number): string {
   return `${s} s`;
 }
 
+/** Reads of a second's orders tried (a second apart) before a crossing is recorded at the start of its second. */
+const LOCATE_TRIES = 5;
+
 export interface MilestoneTrackerOptions {
   store: OrderStore;
   show: ShowConfig;
@@ -38,6 +41,8 @@ export class MilestoneTracker {
   private readonly adopted = new Map<string, MilestoneData>();
   /** Crossings detected and waiting to be recorded, in order. */
   private readonly pending: MilestoneRow[] = [];
+  /** Pending crossings found from per-second figures (cluster mode): the paid-at second to find the exact order in. */
+  private readonly toLocate = new Map<string, { second: number; tries: number }>();
   private writing: Promise<void> | null = null;
   private readonly rates: ReadonlyMap<string, Rate>;
   /** Milestones by threshold, lowest first. */
@@ -102,7 +107,8 @@ export class MilestoneTracker {
 
   /**
    * As `check`, for another node's figures (cluster mode, on the coordinator): what they added per paid-at second,
-   * oldest first. The crossing instant is then the start of the second in which the running total passed.
+   * oldest first. They find the paid-at second S in which the running total passed; before the crossing is
+   * recorded, the exact order is found in storage (see locate), from the orders of every shard.
    */
   checkSeconds(before: ReadonlyMap<string, bigint>, ordersBefore: number, afterDisplay: bigint, added: readonly { second: number; byCurrency: ReadonlyMap<string, bigint>; orders: number }[]): void {
     if (!this.anyDue(afterDisplay)) return;
@@ -115,7 +121,7 @@ export class MilestoneTracker {
         first = false;
       }
     }
-    this.walk(before, ordersBefore, afterDisplay, steps.length, (i) => steps[i]!);
+    this.walk(before, ordersBefore, afterDisplay, steps.length, (i) => steps[i]!, true);
   }
 
   /** Cluster mode, on a node other than the coordinator: a crossing the coordinator recorded. True when new here. */
@@ -141,7 +147,7 @@ export class MilestoneTracker {
   }
 
   /** Walks `count` amounts in paid-at order from the sums `before`, and queues each threshold passed on the way. */
-  private walk(before: ReadonlyMap<string, bigint>, ordersBefore: number, afterDisplay: bigint, count: number, step: (i: number) => { ms: number; currency: string; hundredths: bigint; orders: number }): void {
+  private walk(before: ReadonlyMap<string, bigint>, ordersBefore: number, afterDisplay: bigint, count: number, step: (i: number) => { ms: number; currency: string; hundredths: bigint; orders: number }, bySecond = false): void {
     const due = this.ordered.filter((m) => !this.recorded.has(m.id) && !this.pending.some((p) => p.id === m.id) && m.hundredths <= afterDisplay);
     const sums = new Map(before);
     let display = 0n;
@@ -166,7 +172,10 @@ export class MilestoneTracker {
         sums.set(x.currency, now);
         n += x.orders;
         if (rate !== undefined) display += convertHundredths(now, rate) - convertHundredths(old, rate);
-        if (display >= m.hundredths) this.pending.push(this.row(m, Math.max(floor, x.ms), display, n));
+        if (display >= m.hundredths) {
+          this.pending.push(this.row(m, Math.max(floor, x.ms), display, n));
+          if (bySecond) this.toLocate.set(m.id, { second: Math.floor(x.ms / 1000), tries: 0 });
+        }
       }
     }
     void this.flush();
@@ -177,6 +186,20 @@ export class MilestoneTracker {
     this.writing ??= (async () => {
       try {
         while (this.pending.length > 0) {
+          const found = this.toLocate.get(this.pending[0]!.id);
+          if (found !== undefined) {
+            try {
+              this.pending[0] = await this.locate(this.pending[0]!, found.second);
+            } catch (e) {
+              // A shard down: tried again shortly; after a few tries, recorded at the start of the second.
+              this.opts.log?.('milestone.locate_failed', { id: this.pending[0]!.id, second: found.second, error: String(e) });
+              if (++found.tries < LOCATE_TRIES) {
+                await new Promise((r) => setTimeout(r, 1000));
+                continue;
+              }
+            }
+            this.toLocate.delete(this.pending[0]!.id);
+          }
           const row = this.pending[0]!;
           try {
             await this.opts.store.recordMilestone(row);
@@ -196,6 +219,34 @@ export class MilestoneTracker {
       }
     })();
     return this.writing;
+  }
+
+  /**
+   * The exact crossing within paid-at second `second`, from storage (the whole cluster's, through the Distributed
+   * tables): the running total before it from the per-second rollup, then that second's orders in (ts, id) order,
+   * to the first one that takes the total to the threshold. Storage that disagrees (the total already over it
+   * before the second, or not reaching it within) leaves the row as found, at the start of the second.
+   */
+  private async locate(row: MilestoneRow, second: number): Promise<MilestoneRow> {
+    const [before, orders] = await Promise.all([this.opts.store.rolledBefore(second), this.opts.store.ordersOfSecond(second)]);
+    const sums = new Map(before.map((b) => [b.currency, b.hundredths] as const));
+    let n = before.reduce((a, b) => a + b.orders, 0);
+    let display = 0n;
+    for (const [c, h] of sums) {
+      const rate = this.rates.get(c);
+      if (rate !== undefined) display += convertHundredths(h, rate);
+    }
+    if (display >= row.thresholdHundredths) return row;
+    for (const o of orders) {
+      const old = sums.get(o.currency) ?? 0n;
+      const now = old + o.hundredths;
+      sums.set(o.currency, now);
+      n++;
+      const rate = this.rates.get(o.currency);
+      if (rate !== undefined) display += convertHundredths(now, rate) - convertHundredths(old, rate);
+      if (display >= row.thresholdHundredths) return { ...row, crossedMs: Math.max(row.crossedMs, o.ts), totalHundredths: display, orders: n };
+    }
+    return row;
   }
 
   private latestCrossedMs(): number {

@@ -8,8 +8,9 @@ import { coordinatorOf, type ClusterFile, type ClusterNode } from '../domain/clu
 import type { Graphics } from '../overlays/server/graphics.ts';
 import type { Log } from '../platform/log.ts';
 import type { Registry } from '../platform/metrics.ts';
-import type { ClusterMessage, ControlMessage, GraphicsMessage } from '../protocol/cluster-protocol.ts';
+import type { ClusterMessage, ControlMessage, FiguresWire, GraphicsMessage } from '../protocol/cluster-protocol.ts';
 import type { PeerHealth } from '../protocol/live-protocol.ts';
+import type { OrderStore, TotalsRow } from '../storage/storage.ts';
 import { createControlProxy } from './control-proxy.ts';
 import { PeerLink } from './link-client.ts';
 import { LinkServer } from './link-server.ts';
@@ -23,6 +24,8 @@ export interface ClusterNodeOptions {
   /** The ingest tokens: the first is presented to peers, all admit them. */
   ingestTokens: readonly string[];
   aggregator: Aggregator;
+  /** Reads the stored figures of a peer not heard at start (through the Distributed orders table). */
+  store: Pick<OrderStore, 'totalsByOwner'>;
   metrics: Registry;
   log: Log;
   /** This run's start (epoch ms): orders this node's figures against its earlier runs'. */
@@ -91,8 +94,34 @@ export class ClusterNodeRole {
   /**
    * Resolves once every peer's figures arrived, or after `timeoutMs` (a peer may be down): a node opens its feeds
    * only then, so a restarted node does not first show its own partitions alone, less than it showed before.
+   * A peer still unheard then (its process down) is seeded with its partitions' figures as stored: every order it
+   * committed is on its shard, read through the Distributed table (that shard answers: a node starts only once
+   * every shard does, see await-shards.ts). Seeded as run 0, so the peer's own figures replace them once it is back.
    */
-  peersHeard(timeoutMs: number): Promise<void> {
+  async peersHeard(timeoutMs: number): Promise<void> {
+    await this.heardOrTimeout(timeoutMs);
+    const unheard = this.links.filter((l) => !this.heardFrom.has(l.node)).map((l) => l.node);
+    if (unheard.length === 0) return;
+    const { file, store, aggregator, log } = this.opts;
+    let rows: (TotalsRow & { owner: number })[];
+    try {
+      rows = await store.totalsByOwner(file.partitions, file.nodes.length);
+    } catch (e) {
+      // A shard gone since the start's check: the peer's figures come when its link does.
+      log('cluster.seed_failed', { peers: unheard, error: String(e) });
+      return;
+    }
+    const asOf = Date.now();
+    for (const node of unheard) {
+      if (this.heardFrom.has(node)) continue;
+      const owner = file.nodes.findIndex((n) => n.id === node);
+      const total = figuresOf(rows.filter((r) => r.owner === owner));
+      aggregator.applyFigures({ type: 'figures', node, run: 0, seq: 0, asOf, full: true, total, seconds: [] });
+      log('cluster.peer_seeded', { peer: node, orders: total.orders });
+    }
+  }
+
+  private heardOrTimeout(timeoutMs: number): Promise<void> {
     return new Promise((resolve) => {
       const timer = setTimeout(done, timeoutMs);
       const check = () => {
@@ -170,4 +199,25 @@ export class ClusterNodeRole {
       }
     }
   }
+}
+
+/** A node's cumulative figures as the link carries them, from its stored totals rows. */
+function figuresOf(rows: readonly TotalsRow[]): FiguresWire {
+  const currencies: FiguresWire['currencies'] = {};
+  let orders = 0;
+  let mobileOrders = 0;
+  const sums = new Map<string, { amount: bigint; mobile: bigint; orders: number }>();
+  for (const r of rows) {
+    const c = sums.get(r.currency) ?? { amount: 0n, mobile: 0n, orders: 0 };
+    c.amount += r.hundredths;
+    c.orders += r.orders;
+    orders += r.orders;
+    if (r.channel === 'mobile') {
+      c.mobile += r.hundredths;
+      mobileOrders += r.orders;
+    }
+    sums.set(r.currency, c);
+  }
+  for (const [currency, c] of sums) currencies[currency] = { amount: String(c.amount), mobile: String(c.mobile), orders: c.orders };
+  return { orders, mobileOrders, currencies };
 }

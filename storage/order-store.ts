@@ -360,6 +360,33 @@ export function createOrderStore(conn: SqlConnection, opts: OrderStoreOptions = 
     rolledSeconds: (fromSecond: number, toSecond: number) => rolledOf(wide(AGG_SECOND_TABLE), fromSecond, toSecond),
     ownRolledSeconds: (fromSecond: number, toSecond: number) => rolledOf(AGG_SECOND_TABLE, fromSecond, toSecond),
 
+    async totalsByOwner(partitions: number, nodes: number) {
+      const p = Math.trunc(partitions);
+      const n = Math.trunc(nodes);
+      if (p < 1 || n < 1) throw new Error(`totalsByOwner: partitions (${partitions}) and nodes (${nodes}) must be positive integers`);
+      const rows = await conn.queryRows<{ o: string | number; currency: string; channel: Channel; h: string; n: string }>(
+        `SELECT (fp_lo % ${p}) % ${n} AS o, currency, channel, toString(sum(hundredths)) AS h, count() AS n FROM ${wide(ORDERS_TABLE)}
+         GROUP BY o, currency, channel ORDER BY o, currency, channel`,
+      );
+      return rows.map((r) => ({ owner: int(r.o), currency: r.currency, channel: r.channel, hundredths: BigInt(r.h), orders: int(r.n) }));
+    },
+
+    async rolledBefore(second: number) {
+      const rows = await conn.queryRows<{ currency: string; h: string; n: string }>(
+        `SELECT currency, toString(sum(hundredths)) AS h, toString(sum(orders)) AS n FROM ${wide(AGG_SECOND_TABLE)}
+         WHERE currency != '' AND second < ${Math.trunc(second)} GROUP BY currency ORDER BY currency`,
+      );
+      return rows.map((r) => ({ currency: r.currency, hundredths: BigInt(r.h), orders: int(r.n) }));
+    },
+
+    async ordersOfSecond(second: number) {
+      const from = Math.trunc(second) * 1000;
+      const rows = await conn.queryRows<{ ts: string | number; id: string; currency: string; h: string }>(
+        `SELECT ts, id, currency, toString(hundredths) AS h FROM ${wide(ORDERS_TABLE)} WHERE ts >= ${from} AND ts < ${from + 1000} ORDER BY ts, id`,
+      );
+      return rows.map((r) => ({ ts: int(r.ts), id: r.id, currency: r.currency, hundredths: BigInt(r.h) }));
+    },
+
 
     async topKeys(kind, limit, weights, minutes) {
       const codes = [...weights.keys()];

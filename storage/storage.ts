@@ -138,6 +138,15 @@ export interface OrderStore {
   ownTotals(receivedThroughMs?: number, receivedAfterMs?: number, opts?: QueryOptions): Promise<TotalsRow[]>;
   ownRolledSeconds(fromSecond: number, toSecond: number): Promise<SecondRow[]>;
   /**
+   * Cluster mode: the totals of the whole cluster's orders (through the Distributed table) per owning node, the
+   * owner's index in the cluster file being (fp_lo mod partitions) mod nodes, as domain/cluster-map.ts maps them.
+   */
+  totalsByOwner(partitions: number, nodes: number): Promise<(TotalsRow & { owner: number })[]>;
+  /** Per-currency sums and orders of the per-second rollup (the whole cluster's in cluster mode) before `second`. */
+  rolledBefore(second: number): Promise<{ currency: string; hundredths: bigint; orders: number }[]>;
+  /** The orders (the whole cluster's in cluster mode) of one paid-at second, in (ts, id) order: a milestone's instant. */
+  ordersOfSecond(second: number): Promise<{ ts: number; id: string; currency: string; hundredths: bigint }[]>;
+  /**
    * The `limit` keys of a kind (brand, sku, region) with the most GMV, ranked by `weights` (currency -> display
    * rate, as a float: ranking only), over the night or over the paid-at minutes [fromMinute, toMinute).
    * Each key comes with its exact per-currency sums, for the caller to convert exactly.

@@ -129,7 +129,7 @@ export async function startSystem(cfg: ServeConfig, opts: StartOptions = {}): Pr
     store, show: cfg.show, reconcileIntervalMs: cfg.reconcileIntervalMs, rehearsal: cfg.rehearsal != null, metrics, log,
     cluster: clusterCfg === null ? undefined : { coordinator: coordinatorOf(clusterCfg.file).id === clusterCfg.self.id },
   });
-  const cluster = clusterCfg === null ? null : new ClusterNodeRole({ ...clusterCfg, ingestTokens: cfg.ingestTokens, aggregator, metrics, log, runStartedMs, ...opts.cluster });
+  const cluster = clusterCfg === null ? null : new ClusterNodeRole({ ...clusterCfg, ingestTokens: cfg.ingestTokens, aggregator, store, metrics, log, runStartedMs, ...opts.cluster });
   /** A cluster node other than the coordinator shows the coordinator's graphics and control state, not its own. */
   const mirrors = cluster !== null && !cluster.isCoordinator;
 
