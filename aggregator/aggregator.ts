@@ -90,7 +90,14 @@ export async function openAggregator(opts: AggregatorOptions): Promise<Aggregato
   });
   // In a cluster only the coordinator records crossings; the others learn them over the link.
   const recordsMilestones = opts.cluster?.coordinator ?? true;
-  if (recordsMilestones) await milestones.load(totals.gmvHundredths(), totals.orders, () => nightSeconds(store, totals));
+  if (recordsMilestones && opts.cluster === undefined) await milestones.load(totals.gmvHundredths(), totals.orders, () => nightSeconds(store, totals));
+  else if (recordsMilestones) {
+    // The coordinator's totals hold its own partitions only so far: the thresholds the cluster passed while no
+    // crossing was recorded are found from the whole cluster's stored seconds (a peer down now never sends them).
+    const night = await nightSeconds(store, totals);
+    const display = night.reduce((t, r) => t + r.display, 0n);
+    await milestones.load(display, night.reduce((n, r) => n + r.orders, 0), () => Promise.resolve(night), true);
+  }
 
   // A cluster node reconciles its own partitions with its own shard: the other nodes reconcile theirs.
   const reconciled =

@@ -56,9 +56,9 @@ export class MilestoneTracker {
   /**
    * Reads what was recorded before. A threshold the stored total passed but that has no record (the process died
    * between the commit and the record) is recorded now, at the paid-at second where the stored running total
-   * passed it.
+   * passed it; with `exact` (a cluster's coordinator), at the order within that second that passed it.
    */
-  async load(displayTotal: bigint, orders: number, seconds: () => Promise<{ second: number; display: bigint; orders: number }[]>): Promise<void> {
+  async load(displayTotal: bigint, orders: number, seconds: () => Promise<{ second: number; display: bigint; orders: number }[]>, exact = false): Promise<void> {
     for (const r of await this.opts.store.milestones()) this.recorded.set(r.id, r);
     const missing = this.ordered.filter((m) => !this.recorded.has(m.id) && m.hundredths <= displayTotal);
     if (missing.length === 0) return;
@@ -76,6 +76,8 @@ export class MilestoneTracker {
         }
       }
       this.pending.push(this.row(m, crossed * 1000, run >= m.hundredths ? run : displayTotal, run >= m.hundredths ? n : orders));
+      // Cluster mode: the exact order within that second, from every shard's orders (see locate).
+      if (exact && run >= m.hundredths) this.toLocate.set(m.id, { second: crossed, tries: 0 });
       this.opts.log?.('milestone.recovered', { id: m.id });
     }
     await this.flush();

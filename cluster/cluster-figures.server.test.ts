@@ -29,6 +29,8 @@ type Id = (typeof IDS)[number];
 /** A silent peer is flagged after this long here (production: 3 s). */
 const SILENT_MS = 1000;
 const MILESTONE = { id: 'cluster-5k', label: '¥5,000', hundredths: 500_000n };
+/** Crossed only by the last test, with the coordinator down. */
+const MILESTONE2 = { id: 'cluster-6k', label: '¥6,000', hundredths: 600_000n };
 
 interface Node {
   id: Id;
@@ -116,7 +118,7 @@ const holdsExpected = (s: Stats) => s.orders === expected.orders && parseHundred
 
 beforeAll(async () => {
   if (!serverAvailable) return;
-  show = { ...loadShow(DEFAULT_SHOW_FILE), milestones: [MILESTONE] };
+  show = { ...loadShow(DEFAULT_SHOW_FILE), milestones: [MILESTONE, MILESTONE2] };
   shards = await startClickHouseCluster({ shards: 3 });
   const ports = await freePorts(2 * IDS.length);
   const entries: ClusterNode[] = IDS.map((id, i) => ({ id, host: '127.0.0.1', httpPort: ports[2 * i]!, ingestPort: ports[2 * i + 1]!, clickhouseUrl: shards!.urls[i]! }));
@@ -341,5 +343,26 @@ describe.skipIf(!serverAvailable)('a cluster of three nodes: one control room', 
     expect((await call('n2', 'GET', '/v1/graphics')).status).toBe(503);
     await sendTo('n2', 'coord-down', 2, '1.00');
     await until('n3 to hold n2\'s orders with n1 down', () => stats('n3'), holdsExpected);
+  });
+
+  it('a threshold passed with the coordinator down is recorded at its exact order when it starts again, that order\'s node down', async () => {
+    // n1 is down (the test before). An order on n2 takes the cluster over the second threshold; then n2 stops too.
+    expect(expected.hundredths).toBeLessThan(MILESTONE2.hundredths);
+    let ts = Date.now() + 5;
+    if (ts % 1000 === 0) ts += 7;
+    await sendTo('n2', 'late-ms', 1, '50.00', ts);
+    expect(expected.hundredths).toBeGreaterThanOrEqual(MILESTONE2.hundredths);
+    await nodes.n2.system!.close();
+    nodes.n2.system = null;
+    // The coordinator finds it from the stored seconds of every shard at its start, and the order within its second.
+    await startNode(nodes.n1, 300);
+    const recorded = sys('n1').milestones.list().find((m) => m.id === MILESTONE2.id);
+    expect(recorded?.crossedAt).toBe(new Date(ts).toISOString());
+    expect(recorded?.total).toBe(formatHundredths(expected.hundredths));
+    expect(holdsExpected(await stats('n1'))).toBe(true);
+    // Recorded once in the cluster; n3 publishes it once, as the coordinator worded it.
+    expect((await sys('n1').store.milestones()).map((r) => r.id)).toEqual([MILESTONE.id, MILESTONE2.id]);
+    await until('n3 to publish the new crossing', () => nodes.n3.published.filter((m) => m.id === MILESTONE2.id), (l) => l.length > 0);
+    expect(nodes.n3.published.filter((m) => m.id === MILESTONE2.id)).toEqual([recorded]);
   });
 });
