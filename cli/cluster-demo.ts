@@ -296,13 +296,12 @@ function printUrls(file: ClusterFile, ch: ClickHouseCluster, nodes: readonly Nod
 async function printStatus(nodes: readonly NodeProcess[], c: { accepted: number; duplicates: number; unavailable: number }): Promise<void> {
   const parts = await Promise.all(
     nodes.map(async (n) => {
-      if (n.exitCode !== undefined) return `${n.node.id} down`;
       try {
         const res = await fetch(`http://${n.node.host}:${n.node.httpPort}/v1/stats`, { signal: AbortSignal.timeout(2_000) });
         const s = (await res.json()) as { gmv?: string; orders?: number; currency?: string };
         return `${n.node.id} GMV ${s.gmv} orders ${s.orders}`;
       } catch {
-        return `${n.node.id} not answering`;
+        return `${n.node.id} not answering${n.exitCode === undefined ? '' : ' (exited)'}`;
       }
     }),
   );
