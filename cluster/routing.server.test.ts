@@ -11,7 +11,8 @@ import type { Ack, FrameError } from '../domain/order.ts';
 import { FORWARDED_BY_HEADER } from '../ingest/ingest-message.ts';
 import { startSystem, type RunningSystem } from '../system/start-system.ts';
 import type { ServeConfig } from '../system/serve-config.ts';
-import { requireClickHouseServer, startClickHouseServer, type ClickHouseServer } from '../test-support/clickhouse-server.ts';
+import { startClickHouseCluster } from '../test-support/clickhouse-cluster.ts';
+import { requireClickHouseServer, type ClickHouseServer } from '../test-support/clickhouse-server.ts';
 import { connectIngest, testConfig, TEST_TOKEN, type Answer } from '../test-support/system-harness.ts';
 import { until } from '../test-support/until.ts';
 
@@ -142,7 +143,8 @@ describe.skipIf(!serverAvailable)('cluster routing (three nodes, three clickhous
   };
 
   beforeAll(async () => {
-    for (let i = 0; i < IDS.length; i++) shards.push(await startClickHouseServer());
+    // Each node migrates its shard in cluster mode, which needs the cluster named in every server's remote_servers.
+    shards.push(...(await startClickHouseCluster({ shards: IDS.length, name: 'gala' })).servers);
     const ports = await freePorts(2 * IDS.length);
     const entries: ClusterNode[] = IDS.map((id, i) => ({ id, host: '127.0.0.1', httpPort: ports[2 * i]!, ingestPort: ports[2 * i + 1]!, clickhouseUrl: shards[i]!.url }));
     file = { clickhouseCluster: 'gala', nodes: entries, partitions: 16 };
