@@ -37,6 +37,11 @@ export interface ClickHouseServerOptions {
   dir?: string;
   /** Told every 5 s while the server does not answer yet (18.16 can take seconds to start). */
   onProgress?: (line: string) => void;
+  /**
+   * Runs the server in a process group of its own, so that a Ctrl-C in the terminal reaches only the caller, which
+   * then stops it in its own time (the demo stops its nodes before their servers). Default false.
+   */
+  ownProcessGroup?: boolean;
 }
 
 export interface ClickHouseServer {
@@ -267,6 +272,7 @@ export async function startClickHouseServer(opts: ClickHouseServerOptions = {}):
     const proc = spawn(binary.file, [...binary.args, `--config-file=${join(dir, 'config.xml')}`], {
       cwd: dir,
       stdio: ['ignore', stderrFd, stderrFd],
+      detached: opts.ownProcessGroup === true,
     });
     closeSync(stderrFd);
     trackForExit(proc);
@@ -396,6 +402,8 @@ export interface ClickHouseClusterOptions {
   dirOf?: (shard: number) => string;
   /** A line per shard starting and started, and every 5 s while one is still starting. */
   onProgress?: (line: string) => void;
+  /** See ClickHouseServerOptions.ownProcessGroup. */
+  ownProcessGroup?: boolean;
 }
 
 /** The `remote_servers` element naming every (127.0.0.1, tcp port) as one shard of `name`, one replica each. */
@@ -431,7 +439,7 @@ export async function startClickHouseCluster(opts: ClickHouseClusterOptions = {}
         progress(`clickhouse-server shard ${i + 1} of ${shards}: starting (http ${triple(i)[0]}, tcp ${triple(i)[1]})`);
         const dir = opts.dirOf?.(i);
         servers.push(
-          await startClickHouseServer({ ports: triple(i), extraConfig, startTimeoutMs: opts.startTimeoutMs, onProgress: opts.onProgress, ...(dir === undefined ? {} : { dir }) }),
+          await startClickHouseServer({ ports: triple(i), extraConfig, startTimeoutMs: opts.startTimeoutMs, onProgress: opts.onProgress, ownProcessGroup: opts.ownProcessGroup, ...(dir === undefined ? {} : { dir }) }),
         );
         progress(`clickhouse-server shard ${i + 1} of ${shards}: up after ${((Date.now() - began) / 1000).toFixed(1)} s`);
       }

@@ -170,6 +170,8 @@ export async function runClusterDemo(argv: string[]): Promise<void> {
       name: CLUSTER_NAME,
       dirOf: (i) => join(root, `clickhouse-s${i + 1}`),
       onProgress: out,
+      // A Ctrl-C in the terminal reaches only this process, which stops the nodes before their servers.
+      ownProcessGroup: true,
     });
     chCluster = await Promise.race([starting, stopRequested.then(() => null)]);
     if (chCluster === null) {
@@ -190,7 +192,7 @@ export async function runClusterDemo(argv: string[]): Promise<void> {
       mkdirSync(dir, { recursive: true });
       const log = join(root, `${node.id}.log`);
       const fd = openSync(log, 'a');
-      const proc = spawn(process.execPath, [BIN, 'serve', '--cluster', clusterPath, '--node', node.id, '--data', dir], { env, stdio: ['ignore', fd, fd] });
+      const proc = spawn(process.execPath, [BIN, 'serve', '--cluster', clusterPath, '--node', node.id, '--data', dir], { env, stdio: ['ignore', fd, fd], detached: true });
       closeSync(fd);
       const np: NodeProcess = { node, proc, log, exitCode: undefined, exited: Promise.resolve(null) };
       np.exited = new Promise((r) =>
@@ -211,7 +213,7 @@ export async function runClusterDemo(argv: string[]): Promise<void> {
       const states = await Promise.all(nodes.map((n) => health(n.node)));
       states.forEach((h, i) => {
         const id = nodes[i]!.node.id;
-        const state = h === null ? 'not listening yet' : h.ok === true ? 'up' : `${h.status ?? 'starting'}${h.phase === undefined ? '' : ` (${h.phase})`}`;
+        const state = h === null ? 'not listening yet' : h.ok === true ? 'up' : `${h.status ?? 'starting'}${h.phase === undefined || h.phase === h.status ? '' : ` (${h.phase})`}`;
         if (said.get(id) !== state) out(`${id}: ${state}`);
         said.set(id, state);
       });
