@@ -25,7 +25,8 @@ export interface ReconcileReport {
 
 export interface ReconcilerOptions {
   store: OrderStore;
-  totals: TotalsReader;
+  /** The live figures compared: what storage's `totals()` reads should hold. */
+  totals: Pick<TotalsReader, 'appliedThroughMs' | 'revision' | 'currencySums'>;
   show: ShowConfig;
   intervalMs?: number;
   /** How often a look for ids stored twice starts, at most (default 5 min). */

@@ -3,7 +3,7 @@
 // resends to other nodes are duplicates; an owner down makes the batches that need it unavailable (and only those),
 // and its return lets the resend through with nothing stored twice; a cut link comes back by itself.
 import { rmSync } from 'node:fs';
-import { createServer as createTcpServer, connect, type Server, type Socket } from 'node:net';
+import { createServer as createTcpServer, connect, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { ownerOf, type ClusterFile, type ClusterNode } from '../domain/cluster-map.ts';
@@ -12,7 +12,7 @@ import { FORWARDED_BY_HEADER } from '../ingest/ingest-message.ts';
 import { startSystem, type RunningSystem } from '../system/start-system.ts';
 import type { ServeConfig } from '../system/serve-config.ts';
 import { startClickHouseCluster } from '../test-support/clickhouse-cluster.ts';
-import { requireClickHouseServer, type ClickHouseServer } from '../test-support/clickhouse-server.ts';
+import { freePorts, requireClickHouseServer, type ClickHouseServer } from '../test-support/clickhouse-server.ts';
 import { connectIngest, testConfig, TEST_TOKEN, type Answer } from '../test-support/system-harness.ts';
 import { until } from '../test-support/until.ts';
 
@@ -20,19 +20,6 @@ const serverAvailable = requireClickHouseServer();
 
 const IDS = ['n1', 'n2', 'n3'] as const;
 type NodeId = (typeof IDS)[number];
-
-/** Free ports on 127.0.0.1, all held until the last is found. */
-async function freePorts(count: number): Promise<number[]> {
-  const held: Server[] = [];
-  for (let i = 0; i < count; i++) {
-    const s = createTcpServer();
-    await new Promise<void>((r) => s.listen(0, '127.0.0.1', () => r()));
-    held.push(s);
-  }
-  const ports = held.map((s) => (s.address() as { port: number }).port);
-  await Promise.all(held.map((s) => new Promise<void>((r) => s.close(() => r()))));
-  return ports;
-}
 
 /** A TCP relay to a port whose connections the test can cut: the wire between two nodes. */
 async function startRelay(targetPort: number): Promise<{ port: number; hold: () => void; cut: () => void; close: () => Promise<void> }> {
@@ -143,7 +130,7 @@ describe.skipIf(!serverAvailable)('cluster routing (three nodes, three clickhous
   };
 
   beforeAll(async () => {
-    // Each node migrates its shard in cluster mode, which needs the cluster named in every server's remote_servers.
+    // One server per node, each naming all three in remote_servers as the cluster "gala".
     shards.push(...(await startClickHouseCluster({ shards: IDS.length, name: 'gala' })).servers);
     const ports = await freePorts(2 * IDS.length);
     const entries: ClusterNode[] = IDS.map((id, i) => ({ id, host: '127.0.0.1', httpPort: ports[2 * i]!, ingestPort: ports[2 * i + 1]!, clickhouseUrl: shards[i]!.url }));

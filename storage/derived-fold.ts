@@ -3,6 +3,7 @@
 import { CHANNELS } from '../domain/order.ts';
 import { escapeTsv, FPS_TABLE } from './order-rows.ts';
 import { AGG_KEY_MINUTE_TABLE, AGG_KEY_TOTAL_TABLE, AGG_SECOND_TABLE } from './schema.ts';
+import type { SkuMinuteRow } from './sku-minute-bound.ts';
 
 const KINDS = ['brand', 'sku', 'region'] as const;
 const CHANNEL_INDEX: ReadonlyMap<string, number> = new Map(CHANNELS.map((c, i) => [c, i]));
@@ -34,10 +35,15 @@ export interface DerivedRows {
   /** The arrival range of the orders folded in: the orders table's rows with received_ms in it, and only those. */
   receivedFromMs: number;
   receivedThroughMs: number;
-  /** Rows (markers not counted) per table. */
+  /** Rows (markers not counted) per table; for the key-minute table, before SKU rows are bounded. */
   rows: Record<string, number>;
-  /** TabSeparated rows per derived table, in DERIVED_TABLES order. */
+  /**
+   * TabSeparated rows per derived table, in DERIVED_TABLES order. The key-minute table's hold its brand and region
+   * rows and its marker; its SKU rows are in `skuMinutes`, for the store to bound (sku-minute-bound.ts).
+   */
   tsv: Record<string, string | Uint8Array>;
+  /** The per-minute SKU sums of the group, every SKU sold in it. */
+  skuMinutes: SkuMinuteRow[];
 }
 
 /**
@@ -192,6 +198,7 @@ export class DerivedFold {
     out.push(second.marker(from, through));
     const secondTsv = out.join('');
     const minuteRows: string[] = [];
+    const skuMinutes: SkuMinuteRow[] = [];
     const totalRows: string[] = [];
     KINDS.forEach((kind, i) => {
       for (const [key, acc] of this.keys[i]!) {
@@ -200,7 +207,8 @@ export class DerivedFold {
         for (const [mk, s] of acc.minutes) {
           const minute = Math.floor(mk / 256);
           const cur = mk - minute * 256;
-          minuteRows.push(`${kind}\t${minute}\t${k}\t${escapeTsv(this.currencies[cur]!)}\t${s.hundredths}\t${s.n}\n`);
+          if (kind === 'sku') skuMinutes.push({ minute, key: k, currency: escapeTsv(this.currencies[cur]!), hundredths: s.hundredths, orders: s.n });
+          else minuteRows.push(`${kind}\t${minute}\t${k}\t${escapeTsv(this.currencies[cur]!)}\t${s.hundredths}\t${s.n}\n`);
           let t = totals.get(cur);
           if (t === undefined) totals.set(cur, (t = new Sum()));
           t.big += BigInt(s.hundredths);
@@ -209,7 +217,7 @@ export class DerivedFold {
         for (const [cur, t] of totals) totalRows.push(`${kind}\t${k}\t${escapeTsv(this.currencies[cur]!)}\t${t.hundredths}\t${t.n}\n`);
       }
     });
-    rows[keyMinute.table] = minuteRows.length;
+    rows[keyMinute.table] = minuteRows.length + skuMinutes.length;
     rows[keyTotal.table] = totalRows.length;
     rows[fps.table] = this.count;
     minuteRows.push(keyMinute.marker(from, through));
@@ -220,6 +228,7 @@ export class DerivedFold {
       receivedThroughMs: through,
       rows,
       tsv: { [second.table]: secondTsv, [keyMinute.table]: minuteRows.join(''), [keyTotal.table]: totalRows.join(''), [fps.table]: fpsTsv },
+      skuMinutes,
     };
   }
 }

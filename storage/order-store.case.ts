@@ -376,6 +376,52 @@ export function describeOrderStoreContract(name: string, open: OpenStore): void 
         expect(await store.repairDerived(BASE_MS)).toEqual({});
       });
 
+      it('keep per-minute rows for a bounded set of SKUs, each exact, however many SKUs a batch sells', async () => {
+        const { store, conn } = await fresh({ skuMinuteKeys: 20 });
+        const m = Math.floor(BASE_MS / 60_000) + 1;
+        let n = 0;
+        const sell = (sku: string, minute: number, count: number, over: Partial<Order> = {}) =>
+          Array.from({ length: count }, () => order(`b-${++n}`, { ts: minute * 60_000 + (n % 60_000), sku, brand: `B${n % 7}`, currency: n % 3 === 0 ? 'USD' : 'EUR', ...over }));
+        const distinct = (prefix: string, minute: number, count: number) => Array.from({ length: count }, (_, i) => sell(`${prefix}${i}`, minute, 1)).flat();
+        // Three groups in minute m (2,400 then 1,000 other SKUs), one in m + 1, one more in m + 1 whose derived insert is lost.
+        const groups = [
+          [...sell('HOT', m, 500), ...sell('WARM', m, 100), ...distinct('S-', m, 2_400)],
+          [...sell('HOT', m, 200), ...distinct('T-', m, 1_000), ...sell('WARM', m, 5)],
+          [...sell('HOT', m, 1), ...distinct('U-', m, 10)],
+          [...sell('HOT', m + 1, 50), ...sell('WARM', m + 1, 40), ...distinct('V-', m + 1, 500)],
+        ];
+        for (const [g, orders] of groups.entries()) {
+          const rows = encode(orders, BASE_MS + 100_000 + g);
+          expect(rows.derived!.skuMinutes.length).toBe(new Set(orders.map((o) => `${o.sku}|${o.currency}`)).size);
+          await store.insert(rows);
+        }
+        await store.insertOrders(encode([...sell('HOT', m + 1, 7), ...distinct('W-', m + 1, 300)], BASE_MS + 100_010));
+        expect((await store.repairDerived(BASE_MS)).gala_agg_key_minute).toBeGreaterThan(0);
+
+        const lines = (t: string) => (t.length === 0 ? [] : t.trimEnd().split('\n'));
+        const held = lines(await conn.queryTsv(`SELECT minute, key, currency, toString(sum(hundredths)), toString(sum(orders)) FROM gala_agg_key_minute
+          WHERE kind = 'sku' AND key != '' GROUP BY minute, key, currency ORDER BY minute, key, currency`));
+        const truth = new Set(lines(await conn.queryTsv(`SELECT minute, key, currency, toString(hundredths), toString(orders) FROM (${keyMinuteRollup()}) WHERE kind = 'sku'`)));
+        expect(truth.size).toBeGreaterThan(4_000);
+        // Bounded: at most 20 SKUs a minute (in up to two currencies each), where 4,000 and 800 were sold.
+        const keysOf = (minute: number) => new Set(held.filter((l) => l.startsWith(`${minute}\t`)).map((l) => l.split('\t')[1]));
+        expect(keysOf(m).size).toBe(20);
+        // Minute m + 1 starts with minute m's busiest 10 (HOT, WARM, and 8 that sell nothing in it), so 10 places are left.
+        expect(keysOf(m + 1).has('HOT') && keysOf(m + 1).has('WARM')).toBe(true);
+        expect(keysOf(m + 1).size).toBe(12);
+        expect(held.length).toBeLessThanOrEqual(80);
+        // Exact: each kept row is the orders table's sum for its minute, SKU and currency (across groups and the repair).
+        for (const l of held) expect(truth.has(l), l).toBe(true);
+        // The busiest SKUs are kept and lead the minute's board; the night table still has every SKU.
+        const board = await store.topKeys('sku', 2, weights, [m, m + 1]);
+        expect(board.map((b) => [b.key, b.orders])).toEqual([['HOT', 701], ['WARM', 105]]);
+        expect((await store.topKeys('sku', 2, weights, [m + 1, m + 2])).map((b) => [b.key, b.orders])).toEqual([['HOT', 57], ['WARM', 40]]);
+        expect(await store.keySums('sku', ['S-2399', 'T-999', 'W-299'])).toHaveLength(3);
+        const { held: all, truth: whole } = await derivedVsOrders(conn);
+        expect(all.gala_agg_key_total).toEqual(whole.gala_agg_key_total);
+        expect(all.gala_agg_key_minute!.filter((l) => !l.startsWith('sku'))).toEqual(whole.gala_agg_key_minute!.filter((l) => !l.startsWith('sku')));
+      });
+
       it('repairs an orders insert whose derived rows never landed, or landed in some tables only, once', async () => {
         const { store, conn } = await fresh();
         const group = (g: number) => mixed.map((o, i) => ({ ...o, id: `g${g}-${i}` }));

@@ -3,6 +3,7 @@ import type { Channel } from '../domain/order.ts';
 import { escapeTsv, FPS_TABLE, ORDER_COLUMNS, ORDERS_TABLE } from './order-rows.ts';
 import { DERIVED_TABLES } from './derived-fold.ts';
 import { AGG_KEY_MINUTE_TABLE, AGG_KEY_TOTAL_TABLE, AGG_SECOND_TABLE, CLUSTER_READ_TABLES, clusterTable, currentSchemaVersion, ensureClusterTables, keyMinuteRollup, keyTotalRollup, migrate, MILESTONES_TABLE, RUNS_TABLE, secondRollup } from './schema.ts';
+import { OPEN_MINUTES, SKU_MINUTE_KEYS, SkuMinuteBound, skuMinuteTsv } from './sku-minute-bound.ts';
 import type { DuplicateIdRow, EncodedRows, QueryOptions, FingerprintPage, KeyKind, KeySums, MilestoneRow, OrderStore, SecondRow, SqlConnection, TotalsRow } from './storage.ts';
 
 const FP_PAGE_ROWS = 1_000_000;
@@ -20,6 +21,8 @@ export interface OrderStoreOptions {
    * (what a failed insert of this node stored), repairDerived, runs and engineStats.
    */
   clickhouseCluster?: string | null;
+  /** SKUs kept per paid-at minute in the key-minute rollup (sku-minute-bound.ts); tests shrink it. Default 1,000. */
+  skuMinuteKeys?: number;
 }
 
 function int(v: unknown): number {
@@ -63,6 +66,10 @@ const RECOMPUTE: Record<string, (where: string) => string> = {
   [FPS_TABLE]: (where) => `SELECT fp_hi, fp_lo, received_ms FROM ${ORDERS_TABLE} WHERE ${where}`,
 };
 
+function tsvLines(text: string): string[] {
+  return text.length === 0 ? [] : text.trimEnd().split('\n');
+}
+
 /** Runs [first, last] of consecutive `arrivals` (sorted) that no range of `covered` (disjoint) contains. */
 export function uncoveredRuns(arrivals: readonly number[], covered: readonly (readonly [number, number])[]): [number, number][] {
   const ranges = [...covered].sort((x, y) => x[0] - y[0]);
@@ -87,9 +94,52 @@ export function createOrderStore(conn: SqlConnection, opts: OrderStoreOptions = 
   const cluster = opts.clickhouseCluster ?? null;
   /** Where a cluster-wide read of `table` reads: every shard's in cluster mode, else the local table. */
   const wide = (table: string) => (cluster === null ? table : clusterTable(table));
+  /**
+   * The per-minute SKU sets, restored on first use from what the table holds for the last minutes written (a
+   * sorted read of a few granules: the table is ordered by kind, minute, key).
+   */
+  let bound: Promise<SkuMinuteBound> | null = null;
+  const skuBound = () =>
+    (bound ??= (async () => {
+      const b = new SkuMinuteBound(opts.skuMinuteKeys ?? SKU_MINUTE_KEYS);
+      const text = await conn.queryTsv(
+        `SELECT DISTINCT minute, key FROM ${AGG_KEY_MINUTE_TABLE} WHERE kind = 'sku' AND key != '' AND minute >= (
+           SELECT max(minute) FROM ${AGG_KEY_MINUTE_TABLE} WHERE kind = 'sku' AND key != '') - ${OPEN_MINUTES}`,
+      );
+      b.restore(tsvLines(text).map((l) => {
+        const tab = l.indexOf('\t');
+        return [Number(l.slice(0, tab)), l.slice(tab + 1)] as const;
+      }));
+      return b;
+    })().catch((e: unknown) => {
+      bound = null;
+      throw e;
+    }));
   /** Orders stored, or received at or after sinceMs (on the table's sort key: a few granules of its index). */
   const countOrders = async (sinceMs?: number) =>
     int((await conn.queryRows<{ n: string | number }>(`SELECT count() AS n FROM ${ORDERS_TABLE}${sinceMs === undefined ? '' : ` WHERE received_ms >= ${Math.trunc(sinceMs)}`}`))[0]?.n ?? 0);
+  /** Sums by currency and channel of `table`'s rows received in (receivedAfterMs, receivedThroughMs]. */
+  const totalsOf = async (table: string, receivedThroughMs?: number, receivedAfterMs?: number, opts?: QueryOptions): Promise<TotalsRow[]> => {
+    const bounds = [
+      ...(receivedAfterMs === undefined ? [] : [`received_ms > ${Math.trunc(receivedAfterMs)}`]),
+      ...(receivedThroughMs === undefined ? [] : [`received_ms <= ${Math.trunc(receivedThroughMs)}`]),
+    ];
+    const where = bounds.length === 0 ? '' : ` WHERE ${bounds.join(' AND ')}`;
+    const rows = await conn.queryRows<{ currency: string; channel: Channel; h: string; n: string }>(
+      `SELECT currency, channel, toString(sum(hundredths)) AS h, count() AS n FROM ${table}${where} GROUP BY currency, channel ORDER BY currency, channel`,
+      opts,
+    );
+    return rows.map((r) => ({ currency: r.currency, channel: r.channel, hundredths: BigInt(r.h), orders: int(r.n) }));
+  };
+  /** Per-second sums of `table` (a rollup of seconds) over [fromSecond, toSecond). */
+  const rolledOf = async (table: string, fromSecond: number, toSecond: number): Promise<SecondRow[]> => {
+    const rows = await conn.queryRows<{ s: string; currency: string; channel: Channel; h: string; n: string }>(
+      `SELECT second AS s, currency, channel, toString(sum(hundredths)) AS h, toString(sum(orders)) AS n FROM ${table}
+       WHERE currency != '' AND second >= ${Math.trunc(fromSecond)} AND second < ${Math.trunc(toSecond)}
+       GROUP BY s, currency, channel ORDER BY s, currency, channel`,
+    );
+    return rows.map((r) => ({ second: int(r.s), currency: r.currency, channel: r.channel, hundredths: BigInt(r.h), orders: int(r.n) }));
+  };
   return {
     engine: conn.engine,
     async migrate() {
@@ -110,25 +160,21 @@ export function createOrderStore(conn: SqlConnection, opts: OrderStoreOptions = 
     },
 
     async insertDerived(rows) {
+      const skus = (await skuBound()).select(rows.skuMinutes);
+      const tsv = (t: string) => (t === AGG_KEY_MINUTE_TABLE && skus.length > 0 ? `${skus.map(skuMinuteTsv).join('')}${String(rows.tsv[t])}` : rows.tsv[t]!);
       // One after another: on two cores, four small inserts at once only contend, and the order lets a failure
       // stop before the rest (the repair then finds which tables lack the range).
-      for (const t of DERIVED_TABLES) await conn.insertTsv(t.table, t.columns, rows.tsv[t.table]!);
+      for (const t of DERIVED_TABLES) await conn.insertTsv(t.table, t.columns, tsv(t.table));
     },
 
     // Sums travel as strings (toString): chDB 26.x does not quote 64-bit integers in JSON, and a JSON
     // number above 2^53 is rounded before BigInt() could see it.
-    async totals(receivedThroughMs?: number, receivedAfterMs?: number, opts?: QueryOptions): Promise<TotalsRow[]> {
-      const bounds = [
-        ...(receivedAfterMs === undefined ? [] : [`received_ms > ${Math.trunc(receivedAfterMs)}`]),
-        ...(receivedThroughMs === undefined ? [] : [`received_ms <= ${Math.trunc(receivedThroughMs)}`]),
-      ];
-      const where = bounds.length === 0 ? '' : ` WHERE ${bounds.join(' AND ')}`;
-      const rows = await conn.queryRows<{ currency: string; channel: Channel; h: string; n: string }>(
-        `SELECT currency, channel, toString(sum(hundredths)) AS h, count() AS n FROM ${wide(ORDERS_TABLE)}${where} GROUP BY currency, channel ORDER BY currency, channel`,
-        opts,
-      );
-      return rows.map((r) => ({ currency: r.currency, channel: r.channel, hundredths: BigInt(r.h), orders: int(r.n) }));
+    totals(receivedThroughMs?: number, receivedAfterMs?: number, opts?: QueryOptions): Promise<TotalsRow[]> {
+      return totalsOf(wide(ORDERS_TABLE), receivedThroughMs, receivedAfterMs, opts);
     },
+
+    ownTotals: (receivedThroughMs?: number, receivedAfterMs?: number, opts?: QueryOptions) => totalsOf(ORDERS_TABLE, receivedThroughMs, receivedAfterMs, opts),
+
 
     async perSecond(fromSecond: number, toSecond: number): Promise<SecondRow[]> {
       const rows = await conn.queryRows<{ s: string; currency: string; channel: Channel; h: string; n: string }>(
@@ -206,7 +252,8 @@ export function createOrderStore(conn: SqlConnection, opts: OrderStoreOptions = 
         // fp_hi leads the side table's key: a slice reads its own range of it only, once, and holds only its
         // share of the fingerprints in memory. (Asking first for those received since, then for their copies, read
         // the range twice and cost 50% more.) The orders table is not read for the recent ones: ordered by arrival,
-        // it would be read whole for every slice.
+        // it would be read whole for every slice (bench:fingerprints: a slice of 256 took 2.8-4.8x the side table's
+        // at 5M rows, growing with the night).
         // received_ms >= 0 leaves the markers out (derived-fold.ts).
         const range = slice === undefined || slice.count === 1 ? 'WHERE received_ms >= 0' : `WHERE received_ms >= 0 AND fp_hi >= ${Math.floor((2 ** 32 * slice.index) / slice.count)} AND fp_hi < ${Math.floor((2 ** 32 * (slice.index + 1)) / slice.count)}`;
         // Then just the arrival instants of the copies of those seen more than once (orders table, by arrival).
@@ -236,6 +283,34 @@ export function createOrderStore(conn: SqlConnection, opts: OrderStoreOptions = 
     },
 
     async repairDerived(receivedSinceMs, progress) {
+      /**
+       * Recomputed key-minute rows less the SKU rows of keys outside their minute's set: a key is kept when the
+       * table already holds it for that minute or this process's set has it. Admitting none here keeps every kept
+       * key exact (a key left out of an earlier group of the minute must stay out).
+       */
+      const keptSkuMinutes = async (text: string): Promise<string> => {
+        const lines = tsvLines(text);
+        const sku = lines.filter((l) => l.startsWith('sku\t'));
+        if (sku.length === 0) return text;
+        const b = await skuBound();
+        let lo = Number.POSITIVE_INFINITY;
+        let hi = Number.NEGATIVE_INFINITY;
+        for (const l of sku) {
+          const m = Number(l.split('\t', 2)[1]);
+          if (m < lo) lo = m;
+          if (m > hi) hi = m;
+        }
+        const held = new Set(tsvLines(await conn.queryTsv(
+          `SELECT DISTINCT minute, key FROM ${AGG_KEY_MINUTE_TABLE} WHERE kind = 'sku' AND key != '' AND minute >= ${lo} AND minute <= ${hi}`,
+        )));
+        const keep = (l: string) => {
+          if (!l.startsWith('sku\t')) return true;
+          const [, minute, key] = l.split('\t');
+          return held.has(`${minute}\t${key}`) || b.has(Number(minute), key!);
+        };
+        const kept = lines.filter(keep);
+        return kept.length === 0 ? '' : `${kept.join('\n')}\n`;
+      };
       const since = Math.trunc(receivedSinceMs);
       // Every arrival instant since then (one per batch: a column of the sort key, so a cheap read), and per table
       // the ranges its markers vouch for; an arrival no marker covers is one whose derived insert never landed.
@@ -253,7 +328,8 @@ export function createOrderStore(conn: SqlConnection, opts: OrderStoreOptions = 
         for (const [from, through] of runs) {
           // Recomputed for exactly the run's arrivals (nothing else was received between them), and inserted in one
           // insert with the run's marker, so a crash during the repair leaves it to be done again, not twice.
-          const rows = await conn.queryTsv(RECOMPUTE[t.table]!(`received_ms >= ${from} AND received_ms <= ${through}`));
+          let rows = await conn.queryTsv(RECOMPUTE[t.table]!(`received_ms >= ${from} AND received_ms <= ${through}`));
+          if (t.table === AGG_KEY_MINUTE_TABLE) rows = await keptSkuMinutes(rows);
           await conn.insertTsv(t.table, t.columns, `${rows}${t.marker(from, through)}`);
           const n = rows.length === 0 ? 0 : rows.trimEnd().split('\n').length;
           added[t.table] = (added[t.table] ?? 0) + n;
@@ -281,14 +357,9 @@ export function createOrderStore(conn: SqlConnection, opts: OrderStoreOptions = 
       await conn.insertTsv(RUNS_TABLE, ['started_ms', 'clean_stop', 'at_ms'], `${Math.trunc(startedMs)}\t1\t${Date.now()}\n`);
     },
 
-    async rolledSeconds(fromSecond: number, toSecond: number): Promise<SecondRow[]> {
-      const rows = await conn.queryRows<{ s: string; currency: string; channel: Channel; h: string; n: string }>(
-        `SELECT second AS s, currency, channel, toString(sum(hundredths)) AS h, toString(sum(orders)) AS n FROM ${wide(AGG_SECOND_TABLE)}
-         WHERE currency != '' AND second >= ${Math.trunc(fromSecond)} AND second < ${Math.trunc(toSecond)}
-         GROUP BY s, currency, channel ORDER BY s, currency, channel`,
-      );
-      return rows.map((r) => ({ second: int(r.s), currency: r.currency, channel: r.channel, hundredths: BigInt(r.h), orders: int(r.n) }));
-    },
+    rolledSeconds: (fromSecond: number, toSecond: number) => rolledOf(wide(AGG_SECOND_TABLE), fromSecond, toSecond),
+    ownRolledSeconds: (fromSecond: number, toSecond: number) => rolledOf(AGG_SECOND_TABLE, fromSecond, toSecond),
+
 
     async topKeys(kind, limit, weights, minutes) {
       const codes = [...weights.keys()];

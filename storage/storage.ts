@@ -101,8 +101,8 @@ export interface OrderStore {
   ordersReceivedSince(sinceMs: number): Promise<number>;
   /**
    * Which of these fingerprints are stored; keys are `${hi}:${lo}`. With `receivedBetween` (inclusive epoch ms)
-   * the orders table itself is asked, which is authoritative (the fingerprint side table is filled by a
-   * materialized view, which a server shutting down can skip after the main insert); without it, the side table.
+   * the orders table itself is asked, which is authoritative (the fingerprint side table is written after the
+   * orders insert, so it can lag it by a failed or cut derived insert); without it, the side table.
    */
   storedFingerprints(fps: readonly (readonly [number, number])[], receivedBetween?: readonly [number, number]): Promise<Set<string>>;
   /**
@@ -131,6 +131,12 @@ export interface OrderStore {
   endRun(startedMs: number): Promise<void>;
   /** Per-second sums from the rollup table (cheap over a whole night). */
   rolledSeconds(fromSecond: number, toSecond: number): Promise<SecondRow[]>;
+  /**
+   * totals() and rolledSeconds() of this node's own shard alone, whatever the mode: a cluster node's own partitions,
+   * which its live figures restore from (the other nodes' come over the figures link). On a single node, the same.
+   */
+  ownTotals(receivedThroughMs?: number, receivedAfterMs?: number, opts?: QueryOptions): Promise<TotalsRow[]>;
+  ownRolledSeconds(fromSecond: number, toSecond: number): Promise<SecondRow[]>;
   /**
    * The `limit` keys of a kind (brand, sku, region) with the most GMV, ranked by `weights` (currency -> display
    * rate, as a float: ranking only), over the night or over the paid-at minutes [fromMinute, toMinute).
