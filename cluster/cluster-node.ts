@@ -6,7 +6,7 @@ import type { Aggregator } from '../aggregator/index.ts';
 import type { LiveHub } from '../aggregator/live-hub.ts';
 import type { ControlRoom } from '../control-room/index.ts';
 import type { SessionCheck } from '../control-room/sessions.ts';
-import { coordinatorOf, type ClusterFile, type ClusterNode } from '../domain/cluster-map.ts';
+import { coordinatorOf, httpHostOf, type ClusterFile, type ClusterNode } from '../domain/cluster-map.ts';
 import type { Graphics } from '../overlays/server/graphics.ts';
 import type { HttpEnv } from '../platform/http-env.ts';
 import type { Log } from '../platform/log.ts';
@@ -63,7 +63,7 @@ export class ClusterNodeRole {
     const token = opts.ingestTokens[0];
     if (token === undefined) throw new Error('cluster: GALA_INGEST_TOKEN must hold a token: nodes present it to one another');
     const { self } = opts;
-    this.remoteSessions = this.isCoordinator ? null : new RemoteSessions({ coordinator, token, selfHost: `${self.host.includes(':') ? `[${self.host}]` : self.host}:${self.httpPort}`, log: opts.log });
+    this.remoteSessions = this.isCoordinator ? null : new RemoteSessions({ coordinator, token, selfHost: httpHostOf(self), log: opts.log });
     this.server = new LinkServer({ node: opts.self.id, run: opts.runStartedMs, tokens: opts.ingestTokens, aggregator: opts.aggregator, metrics: opts.metrics, log: opts.log, beatMs: opts.beatMs });
     this.links = opts.file.nodes
       .filter((n) => n.id !== opts.self.id)

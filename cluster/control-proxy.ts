@@ -9,7 +9,7 @@
 // where the session lives, and every refusal audited there.
 import { Hono, type Context, type MiddlewareHandler } from 'hono';
 import { isHttps } from '../control-room/control-auth.ts';
-import type { ClusterNode } from '../domain/cluster-map.ts';
+import { httpHostOf, type ClusterNode } from '../domain/cluster-map.ts';
 import type { HttpEnv } from '../platform/http-env.ts';
 import type { Log } from '../platform/log.ts';
 import { createTokenCheck } from '../platform/tokens.ts';
@@ -38,7 +38,7 @@ export interface ControlProxyOptions {
 
 export function createControlProxy(opts: ControlProxyOptions) {
   const { coordinator } = opts;
-  const base = `http://${coordinator.host.includes(':') ? `[${coordinator.host}]` : coordinator.host}:${coordinator.httpPort}`;
+  const base = `http://${httpHostOf(coordinator)}`;
   const forward = async (c: Context<HttpEnv>): Promise<Response> => {
     const url = new URL(c.req.url);
     const headers = new Headers();

@@ -6,7 +6,7 @@
 import { createHash } from 'node:crypto';
 import { sessionCookieName } from '../control-room/control-auth.ts';
 import type { SessionCheck } from '../control-room/sessions.ts';
-import type { ClusterNode } from '../domain/cluster-map.ts';
+import { httpHostOf, type ClusterNode } from '../domain/cluster-map.ts';
 import type { Log } from '../platform/log.ts';
 import { PEER_HOST_HEADER, PEER_TOKEN_HEADER } from '../protocol/cluster-protocol.ts';
 
@@ -41,8 +41,7 @@ export class RemoteSessions {
   asked = 0;
 
   constructor(private readonly opts: RemoteSessionsOptions) {
-    const c = opts.coordinator;
-    this.base = `http://${c.host.includes(':') ? `[${c.host}]` : c.host}:${c.httpPort}`;
+    this.base = `http://${httpHostOf(opts.coordinator)}`;
     this.now = opts.now ?? Date.now;
   }
 
