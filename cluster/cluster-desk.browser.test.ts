@@ -159,6 +159,8 @@ describe.skipIf(!ready)('control-room desks on any node of a cluster, in Chromiu
     expect(await ana.textContent('#who')).toBe('AnaPRODUCER');
     // The desk's live channel on n2 was given the control topics with the coordinator's session.
     await ana.waitForSelector('#link.pill-ok');
+    // n2 asked the coordinator about Ana's cookie (for the page and the live channel), not once per request.
+    expect(/^gala_cluster_session_checks_total (\d+)$/m.exec(await systems.n2.metrics.render())?.[1]).toMatch(/^[1-3]$/);
     expect(await standbyLabel(ana)).toBe('Arena wide, counter on');
     const before = (await coordinatorState()).history.length;
     await ana.keyboard.press('Space');

@@ -71,6 +71,8 @@ export class ClusterNodeRole {
     opts.metrics.gauges('gala_cluster_peer_silence_seconds', 'Seconds since each peer\'s figures (or a beat) last arrived; -1 before any', ['peer'], () =>
       this.links.map((l) => [{ peer: l.node }, l.lastHeardMs === null ? -1 : (Date.now() - l.lastHeardMs) / 1000] as const),
     );
+    const remote = this.remoteSessions;
+    if (remote !== null) opts.metrics.counterReading('gala_cluster_session_checks_total', 'Control-room session cookies this node asked the coordinator about (answers are remembered for seconds)', () => remote.asked);
     opts.metrics.gauges('gala_cluster_peer_link_up', '1 while the figures link to a peer is open', ['peer'], () => this.links.map((l) => [{ peer: l.node }, l.up ? 1 : 0] as const));
   }
 
