@@ -55,8 +55,11 @@ export interface LiveHubOptions {
   /** Reports sent by clients (overlay health), with the socket's id. */
   onReport?: (socketId: number, report: Record<string, unknown>) => void;
   onClose?: (socketId: number) => void;
-  /** Another way to reach the producer topics (the control room's session cookies and role tokens). */
-  authorize?: (h: { authorization: string; cookie: string; origin: string; host: string; query: string }) => boolean;
+  /**
+   * Another way to reach the producer topics (the control room's session cookies and role tokens); may answer later
+   * (a session checked on another node), the upgrade waiting for it.
+   */
+  authorize?: (h: { authorization: string; cookie: string; origin: string; host: string; query: string }) => boolean | Promise<boolean>;
   /** Per-client admission (rate limit); answers the upgrade itself and returns false to refuse. */
   admit?: (res: uWS.HttpResponse, req: uWS.HttpRequest) => boolean;
 }
@@ -90,19 +93,38 @@ export class LiveHub {
       idleTimeout: opts.idleTimeoutSeconds ?? 60,
       sendPingsAutomatically: true,
       upgrade: (res, req, context) => {
+        // Everything is read from req now: it is gone once this callback returns, and the authorization may answer
+        // later (a cluster node asks the coordinator about a session cookie).
         const url = req.getUrl();
         const authorization = req.getHeader('authorization');
         const query = req.getQuery() ?? '';
-        const producer =
-          producerGuard(authorization, query) === true ||
-          (opts.authorize?.({ authorization, cookie: req.getHeader('cookie'), origin: req.getHeader('origin'), host: req.getHeader('host'), query }) ?? false);
+        const cookie = req.getHeader('cookie');
+        const origin = req.getHeader('origin');
+        const host = req.getHeader('host');
         const key = req.getHeader('sec-websocket-key');
         const protocol = req.getHeader('sec-websocket-protocol');
         const extensions = req.getHeader('sec-websocket-extensions');
         if (opts.admit && !opts.admit(res, req)) return;
         if (this.sockets >= (opts.maxSockets ?? 50_000)) return writeAnswer(res, jsonAnswer(503, { error: 'live channel full' }, { 'Retry-After': '5' }));
         if (url !== LIVE_PATH) return writeAnswer(res, { status: 404, headers: {}, body: '' });
-        res.cork(() => res.upgrade<SocketData>({ id: this.nextId++, producer, topics: new Set() }, key, protocol, extensions, context));
+        const upgrade = (producer: boolean) => {
+          res.cork(() => res.upgrade<SocketData>({ id: this.nextId++, producer, topics: new Set() }, key, protocol, extensions, context));
+        };
+        const producer = producerGuard(authorization, query) === true || (opts.authorize?.({ authorization, cookie, origin, host, query }) ?? false);
+        if (typeof producer === 'boolean') return upgrade(producer);
+        // Answered later: the client may leave meanwhile, and then nothing may touch res.
+        let aborted = false;
+        res.onAborted(() => {
+          aborted = true;
+        });
+        producer.then(
+          (ok) => {
+            if (!aborted) upgrade(ok);
+          },
+          () => {
+            if (!aborted) upgrade(false);
+          },
+        );
       },
       open: (ws) => {
         this.sockets++;

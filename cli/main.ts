@@ -8,6 +8,7 @@ const USAGE = `usage: gala <command> [flags]
   serve     the system without the simulator (flags: --http-port --ingest-port --host --data --clickhouse-url --show --obs-url;
             a cluster node: --cluster FILE --node ID, its host, ports and ClickHouse from the file)
   demo      the whole system on the embedded engine with the gala simulator streaming orders
+  cluster-demo  N nodes over N clickhouse-server shards with the simulator streaming orders (gala cluster-demo --help)
   simulate  drive a running ingest endpoint with the gala simulator (gala simulate --help)
   rehearse  a rehearsal: the night replayed at 1x-100x through ingest, overlays and cues, OBS logged or a rehearsal OBS
             (gala rehearse --help; GALA_REHEARSAL=1 gala serve does the same)`;
@@ -57,6 +58,10 @@ async function main(): Promise<void> {
     if (command === 'demo') {
       const { runDemo } = await import('./demo.ts');
       return await runDemo(rest, stopOnSignals);
+    }
+    if (command === 'cluster-demo') {
+      const { runClusterDemo } = await import('./cluster-demo.ts');
+      return await runClusterDemo(rest);
     }
     if (command === 'simulate') {
       const { runSimulateCli } = await import('../simulator/simulate-cli.ts');

@@ -1,17 +1,21 @@
 // One node's part in the cluster's one set of figures and one control room: it serves its figures (and, on the
 // coordinator, the control, graphics and milestone states) on the link, subscribes to every peer's, and on the
 // other nodes mirrors the coordinator's states onto its own live channel and proxies the control API to it.
+import type { Hono } from 'hono';
 import type { Aggregator } from '../aggregator/index.ts';
 import type { LiveHub } from '../aggregator/live-hub.ts';
 import type { ControlRoom } from '../control-room/index.ts';
-import { coordinatorOf, type ClusterFile, type ClusterNode } from '../domain/cluster-map.ts';
+import type { SessionCheck } from '../control-room/sessions.ts';
+import { coordinatorOf, httpHostOf, type ClusterFile, type ClusterNode } from '../domain/cluster-map.ts';
 import type { Graphics } from '../overlays/server/graphics.ts';
+import type { HttpEnv } from '../platform/http-env.ts';
 import type { Log } from '../platform/log.ts';
 import type { Registry } from '../platform/metrics.ts';
 import type { ClusterMessage, ControlMessage, FiguresWire, GraphicsMessage } from '../protocol/cluster-protocol.ts';
 import type { PeerHealth } from '../protocol/live-protocol.ts';
 import type { OrderStore, TotalsRow } from '../storage/storage.ts';
-import { createControlProxy } from './control-proxy.ts';
+import { acceptProxiedRequests, createControlProxy } from './control-proxy.ts';
+import { RemoteSessions } from './remote-sessions.ts';
 import { PeerLink } from './link-client.ts';
 import { LinkServer } from './link-server.ts';
 
@@ -52,6 +56,8 @@ export class ClusterNodeRole {
   /** Peers whose figures arrived at least once, and who waits for all of them. */
   private readonly heardFrom = new Set<string>();
   private onHeard: (() => void) | null = null;
+  /** On a node other than the coordinator: the coordinator's answers on session cookies, briefly remembered. */
+  readonly remoteSessions: RemoteSessions | null;
 
   constructor(private readonly opts: ClusterNodeOptions) {
     const coordinator = coordinatorOf(opts.file);
@@ -59,6 +65,8 @@ export class ClusterNodeRole {
     this.silentAfterMs = opts.silentAfterMs ?? PEER_SILENT_AFTER_MS;
     const token = opts.ingestTokens[0];
     if (token === undefined) throw new Error('cluster: GALA_INGEST_TOKEN must hold a token: nodes present it to one another');
+    const { self } = opts;
+    this.remoteSessions = this.isCoordinator ? null : new RemoteSessions({ coordinator, token, selfHost: httpHostOf(self), log: opts.log });
     this.server = new LinkServer({ node: opts.self.id, run: opts.runStartedMs, tokens: opts.ingestTokens, aggregator: opts.aggregator, metrics: opts.metrics, log: opts.log, beatMs: opts.beatMs });
     this.links = opts.file.nodes
       .filter((n) => n.id !== opts.self.id)
@@ -66,12 +74,23 @@ export class ClusterNodeRole {
     opts.metrics.gauges('gala_cluster_peer_silence_seconds', 'Seconds since each peer\'s figures (or a beat) last arrived; -1 before any', ['peer'], () =>
       this.links.map((l) => [{ peer: l.node }, l.lastHeardMs === null ? -1 : (Date.now() - l.lastHeardMs) / 1000] as const),
     );
+    const remote = this.remoteSessions;
+    if (remote !== null) opts.metrics.counterReading('gala_cluster_session_checks_total', 'Control-room session cookies this node asked the coordinator about (answers are remembered for seconds)', () => remote.asked);
     opts.metrics.gauges('gala_cluster_peer_link_up', '1 while the figures link to a peer is open', ['peer'], () => this.links.map((l) => [{ peer: l.node }, l.up ? 1 : 0] as const));
   }
 
-  /** Routes for the HTTP app, ahead of the local ones: on every node but the coordinator, the control API proxy. */
-  proxyRoutes() {
-    return this.isCoordinator ? null : createControlProxy({ coordinator: coordinatorOf(this.opts.file), log: this.opts.log });
+  /**
+   * Routes for the HTTP app, ahead of the local ones: on every node but the coordinator, the control API proxy; on
+   * the coordinator, the acceptance of what the others pass on.
+   */
+  httpRoutes(): Hono<HttpEnv> {
+    const { file, ingestTokens, log } = this.opts;
+    return this.isCoordinator ? acceptProxiedRequests(ingestTokens) : createControlProxy({ coordinator: coordinatorOf(file), token: ingestTokens[0]!, log });
+  }
+
+  /** Where this node checks a session cookie: on the coordinator its own store (undefined), elsewhere the coordinator. */
+  sessionCheck(): SessionCheck | undefined {
+    return this.remoteSessions?.check;
   }
 
   /** Hooks the live parts in once they exist, then subscribes to every peer. */

@@ -4,6 +4,7 @@
 import { Hono } from 'hono';
 import { coordinatorOf, partitionsOwnedBy, type ClusterFile, type ClusterNode } from '../domain/cluster-map.ts';
 import type { HttpEnv } from '../platform/http-env.ts';
+import type { ClusterView } from '../protocol/cluster-protocol.ts';
 
 /** A peer as this node sees it. */
 export interface PeerView {
@@ -32,7 +33,7 @@ export const ID_MAPPING = {
 } as const;
 
 /** The body of GET /v1/cluster. */
-export function clusterView(cluster: { file: ClusterFile; self: ClusterNode }, states: Readonly<Record<string, PeerView>>): object {
+export function clusterView(cluster: { file: ClusterFile; self: ClusterNode }, states: Readonly<Record<string, PeerView>>): ClusterView {
   const { file, self } = cluster;
   const coordinator = coordinatorOf(file).id;
   return {

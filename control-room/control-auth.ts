@@ -3,6 +3,7 @@
 // the browser sends one, an Origin of this very host. Also the cookie's name and attributes for the scheme in use.
 import type { Context } from 'hono';
 import { getCookie } from 'hono/cookie';
+import type { HttpEnv } from '../platform/http-env.ts';
 import { createBearerGuard, Unauthorized, type BearerGuard } from '../platform/tokens.ts';
 import { ControlError } from './control-error.ts';
 import type { Actor } from './cue-engine.ts';
@@ -38,13 +39,24 @@ export function parseOperator(v: unknown, field = 'operator'): string {
   return s;
 }
 
-/** The request's Origin, if any, must be this host (same scheme-less host:port), else it is a cross-site request. */
-export function sameOrigin(c: Context): boolean {
-  const origin = c.req.header('origin');
+/**
+ * The host the browser addressed: this node's, or, for a request another cluster node passed on (its token checked
+ * by the coordinator's peer middleware), the host on that node.
+ */
+export function requestHost(c: Context<HttpEnv>): string {
+  return c.get('peerHost') ?? new URL(c.req.url).host;
+}
+
+/** The request's Origin, if any, must be the host addressed (same scheme-less host:port), else it is cross-site. */
+export function sameOrigin(c: Context<HttpEnv>): boolean {
+  return originMatches(c.req.header('origin'), requestHost(c));
+}
+
+/** An Origin header is of `host`: absent, or the same scheme-less host:port (`null` never is). */
+export function originMatches(origin: string | undefined, host: string): boolean {
   if (origin === undefined) return true;
-  if (origin === 'null') return false;
   try {
-    return new URL(origin).host === new URL(c.req.url).host;
+    return new URL(origin).host === host;
   } catch {
     return false;
   }
@@ -59,7 +71,7 @@ export function createRoleGuard(roleOf: (token: string | null) => Role | null): 
  * Resolves the principal of a request, or throws 401/403. A Bearer header is never mixed with a cookie: a wrong
  * token is refused even if a session cookie is present.
  */
-export function authenticate(c: Context, sessions: SessionStore, bearer: BearerGuard<Role>): Principal {
+export function authenticate(c: Context<HttpEnv>, sessions: SessionStore, bearer: BearerGuard<Role>): Principal {
   const authz = c.req.header('authorization');
   if (authz !== undefined && authz !== '') {
     const role = bearer(authz, '');

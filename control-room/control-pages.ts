@@ -7,7 +7,7 @@ import { buildControlAssets, STYLE_ENTRY, type BuiltControlAssets } from './cont
 import { lazyBundle } from '../http/browser-bundle.ts';
 import type { HttpEnv } from '../platform/http-env.ts';
 import { isHttps, sessionCookieName } from './control-auth.ts';
-import type { SessionStore } from './sessions.ts';
+import type { SessionCheck } from './sessions.ts';
 
 // Scripts and styles only from this origin, no inline code: even markup slipped into show data could not run.
 // Frames: the live panel previews the overlays (same origin); nobody may frame the control room itself.
@@ -49,7 +49,8 @@ export function controlPageHtml(page: string, assets: BuiltControlAssets): strin
 }
 
 export interface ControlPagesOptions {
-  sessions: SessionStore;
+  /** Whether a session cookie is a live session (this node's store, or the cluster coordinator's). */
+  signedIn: SessionCheck;
   onBuildError?: (e: unknown) => void;
 }
 
@@ -62,12 +63,16 @@ export function createControlPages(opts: ControlPagesOptions) {
     c.header('Cache-Control', 'no-store');
     return c.html(controlPageHtml(name, await assets()));
   };
-  const signedIn = (c: Context) => opts.sessions.get(getCookie(c, sessionCookieName(isHttps(c)))) !== null;
+  const signedIn = async (c: Context) => {
+    const https = isHttps(c);
+    const id = getCookie(c, sessionCookieName(https));
+    return id !== undefined && id !== '' && (await opts.signedIn(id, https));
+  };
 
   const app = new Hono<HttpEnv>();
   app.get('/control/login', (c) => page(c, 'login'));
-  app.get('/control', (c) => (signedIn(c) ? page(c, 'control') : c.redirect('/control/login', 303)));
-  app.get('/control/live', (c) => (signedIn(c) ? page(c, 'live') : c.redirect('/control/login?next=live', 303)));
+  app.get('/control', async (c) => ((await signedIn(c)) ? page(c, 'control') : c.redirect('/control/login', 303)));
+  app.get('/control/live', async (c) => ((await signedIn(c)) ? page(c, 'live') : c.redirect('/control/login?next=live', 303)));
   app.get('/control/assets/:file', async (c) => {
     const f = (await assets()).files.get(c.req.param('file'));
     if (f === undefined) return c.json({ error: 'asset: not found' }, 404);

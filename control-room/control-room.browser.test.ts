@@ -294,7 +294,11 @@ describe.skipIf(!ok)('the control room in Chromium', { timeout: BROWSER_TEST_TIM
       await ana.screenshot({ path: join(SHOTS, 'control-room.png') });
       const live = await ana.context().newPage();
       await live.setViewportSize({ width: 1600, height: 1000 });
+      const clusterAsked = live.waitForResponse((r) => new URL(r.url()).pathname === '/v1/cluster');
       await live.goto(`${base}/control/live`);
+      // A single node has no cluster: /v1/cluster is not found and the panel shows no cluster card.
+      expect((await clusterAsked).status()).toBe(404);
+      expect(await live.isHidden('#cluster')).toBe(true);
       await live.waitForFunction(() => document.getElementById('gmv')?.textContent?.startsWith('CNY '));
       // Storage and OBS arrive on their own topics, perhaps after the totals: wait for each rather than read it once.
       await live.waitForFunction(() => document.getElementById('storage')?.textContent === 'UP');

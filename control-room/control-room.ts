@@ -9,14 +9,14 @@ import type { Rundown } from '../domain/rundown.ts';
 import type { Graphics } from '../overlays/server/graphics.ts';
 import type { Log } from '../platform/log.ts';
 import { AuditLog, type AuditInput } from './audit-log.ts';
-import { createRoleGuard } from './control-auth.ts';
+import { createRoleGuard, originMatches } from './control-auth.ts';
 import { ControlError } from './control-error.ts';
 import { CueEngine, type Actor, type RunView } from './cue-engine.ts';
 import { DataTriggers, type TriggerValues, type TriggerView } from './data-triggers.ts';
 import type { ObsPort } from '../domain/obs-port.ts';
 import { rehearsalView, type RehearsalHandle } from './rehearsal/replay.ts';
 import { createRoleResolver, type Role, type RoleTokens } from './roles.ts';
-import { SessionStore } from './sessions.ts';
+import { SessionStore, sessionCookies, type SessionCheck } from './sessions.ts';
 
 
 export interface ControlRoomOptions {
@@ -34,6 +34,8 @@ export interface ControlRoomOptions {
   log: Log;
   /** Sessions: bound and lifetimes (tests shrink them). */
   sessions?: SessionStore;
+  /** Where a session cookie is checked for the pages and the live channel (default: `sessions`). */
+  sessionCheck?: SessionCheck;
   /** Set when the process is a rehearsal (fixed at start). */
   rehearsal?: RehearsalHandle | null;
 }
@@ -42,6 +44,7 @@ export class ControlRoom {
   readonly engine: CueEngine;
   readonly triggers: DataTriggers;
   readonly sessions: SessionStore;
+  readonly sessionCheck: SessionCheck;
   readonly audit: AuditLog;
   readonly roleOf: (token: string | null) => Role | null;
   /** The role a request's token grants, or the 401. */
@@ -59,6 +62,7 @@ export class ControlRoom {
   constructor(private readonly opts: ControlRoomOptions) {
     this.audit = opts.audit;
     this.sessions = opts.sessions ?? new SessionStore();
+    this.sessionCheck = opts.sessionCheck ?? ((id) => this.sessions.get(id) !== null);
     this.roleOf = createRoleResolver(opts.tokens);
     this.bearer = createRoleGuard(this.roleOf);
     this.engine = new CueEngine({
@@ -145,21 +149,15 @@ export class ControlRoom {
   /**
    * May this live-channel upgrade see the control-room topics? Any role's token (Bearer or `?token=`), or a
    * session cookie on a same-origin upgrade (a cross-site page must not read the cue list with a producer's cookie).
+   * A promise when the session is checked elsewhere (a cluster node other than the coordinator asks it).
    */
-  liveAuthorized(h: { authorization: string; cookie: string; origin: string; host: string; query: string }): boolean {
+  liveAuthorized(h: { authorization: string; cookie: string; origin: string; host: string; query: string }): boolean | Promise<boolean> {
     if (!(this.bearer(h.authorization, h.query) instanceof Unauthorized)) return true;
-    if (h.origin !== '') {
-      try {
-        if (new URL(h.origin).host !== h.host) return false;
-      } catch {
-        return false;
-      }
-    }
-    for (const part of h.cookie.split(';')) {
-      const [k, v] = part.trim().split('=', 2);
-      if ((k === 'gala_session' || k === '__Host-gala_session') && this.sessions.get(v) !== null) return true;
-    }
-    return false;
+    if (!originMatches(h.origin === '' ? undefined : h.origin, h.host)) return false;
+    const cookies = sessionCookies(h.cookie);
+    const answers = cookies.map((k) => this.sessionCheck(k.id, k.https));
+    if (answers.every((a) => typeof a === 'boolean')) return answers.includes(true);
+    return Promise.all(answers).then((all) => all.includes(true));
   }
 
   record(entry: AuditInput): Promise<unknown> {

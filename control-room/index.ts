@@ -14,6 +14,7 @@ import { createControlPages } from './control-pages.ts';
 import { createControlRoutes } from './control-routes.ts';
 import type { ObsPort } from '../domain/obs-port.ts';
 import type { RehearsalHandle } from './rehearsal/replay.ts';
+import type { SessionCheck } from './sessions.ts';
 import { createRundownSaver, loadSavedRundown, RUNDOWN_FILE } from './rundown-file.ts';
 
 export { ControlRoom, type ControlState } from './control-room.ts';
@@ -36,6 +37,8 @@ export interface OpenControlRoomOptions {
   log: Log;
   /** Set when the process is a rehearsal. */
   rehearsal?: RehearsalHandle | null;
+  /** Where session cookies are checked, when not in this node's own store (a cluster node asks the coordinator). */
+  sessionCheck?: SessionCheck;
 }
 
 export async function openControlRoom(o: OpenControlRoomOptions): Promise<{ room: ControlRoom; routes: ReturnType<typeof createControlRoutes>; close: () => Promise<void> }> {
@@ -62,11 +65,12 @@ export async function openControlRoom(o: OpenControlRoomOptions): Promise<{ room
     tokens: { viewer: o.cfg.viewerTokens ?? [], producer: o.cfg.producerTokens, admin: o.cfg.adminTokens ?? [] },
     log: o.log,
     rehearsal: o.rehearsal,
+    sessionCheck: o.sessionCheck,
   });
   room.start();
   const routes = createControlRoutes(room, { openapi: controlOpenApi });
   // The pages under /control (login, cue list, live panel) ride on the same app.
-  routes.route('/', createControlPages({ sessions: room.sessions, onBuildError: (e) => o.log('control.ui_build_error', { error: String(e) }) }));
+  routes.route('/', createControlPages({ signedIn: room.sessionCheck, onBuildError: (e) => o.log('control.ui_build_error', { error: String(e) }) }));
   return { room, routes, close: async () => {
       await room.close();
       await lastSave;

@@ -23,6 +23,23 @@ export interface SessionStoreOptions {
   now?: () => number;
 }
 
+/**
+ * Whether a session cookie's value names a live session (`https`: it came as the `__Host-` cookie). On a single node
+ * or the coordinator, this node's store answers; on another cluster node the coordinator, which holds them all.
+ */
+export type SessionCheck = (id: string, https: boolean) => boolean | Promise<boolean>;
+
+/** The session cookies a Cookie header carries (either name, at most a few), for checks outside Hono. */
+export function sessionCookies(header: string): { id: string; https: boolean }[] {
+  const out: { id: string; https: boolean }[] = [];
+  for (const part of header.split(';')) {
+    const [k, v] = part.trim().split('=', 2);
+    if ((k === 'gala_session' || k === '__Host-gala_session') && v !== undefined && v !== '') out.push({ id: v, https: k !== 'gala_session' });
+    if (out.length === 4) break;
+  }
+  return out;
+}
+
 const token = () => randomBytes(32).toString('base64url');
 const digest = (s: string) => createHash('sha256').update(s).digest();
 

@@ -110,3 +110,8 @@ export function ownerOf(file: ClusterFile, id: string): ClusterNode {
 export function coordinatorOf(file: ClusterFile): ClusterNode {
   return file.nodes[0]!;
 }
+
+/** A node's HTTP port as a URL's host:port (an IPv6 address in brackets), as a browser addressing it sends it. */
+export function httpHostOf(node: ClusterNode): string {
+  return `${node.host.includes(':') && !node.host.startsWith('[') ? `[${node.host}]` : node.host}:${node.httpPort}`;
+}

@@ -6,7 +6,17 @@ export interface RequestBindings {
   remoteAddress?: string;
 }
 
+/** Set by middleware for the handlers after it. */
+export interface RequestVariables {
+  /**
+   * The host the browser addressed, when another cluster node passed the request on (its token checked): the
+   * control room's same-origin rule holds the request's Origin to it rather than to this node's own host.
+   */
+  peerHost: string | undefined;
+}
+
 /** `new Hono<HttpEnv>()`: one type for every app, so that `c.env` means the same everywhere. */
 export interface HttpEnv {
   Bindings: RequestBindings;
+  Variables: RequestVariables;
 }

@@ -6,6 +6,41 @@ import type { GraphicName, GraphicState, MilestoneData } from './live-protocol.t
 
 export const CLUSTER_LINK_PATH = '/v1/cluster/link';
 
+/**
+ * Node to node over HTTP: a node passing a browser's control-room request on to the coordinator presents the ingest
+ * token in this header (never in one a client could have set: the passing node drops both headers first)...
+ */
+export const PEER_TOKEN_HEADER = 'x-gala-peer-token';
+/** ...and the host the browser addressed on that node, which the coordinator's same-origin check then holds to. */
+export const PEER_HOST_HEADER = 'x-gala-peer-host';
+
+/** The body of GET /v1/cluster (public): the cluster as the answering node sees it. */
+export interface ClusterView {
+  clickhouseCluster: string;
+  /** The answering node. */
+  self: string;
+  /** nodes[0]: it holds the control state and records the milestones. */
+  coordinator: string;
+  partitions: number;
+  mapping: { fingerprint: string; reference: string; partition: string; owner: string };
+  nodes: ClusterViewNode[];
+}
+
+export interface ClusterViewNode {
+  id: string;
+  host: string;
+  httpPort: number;
+  ingestPort: number;
+  ingest: string;
+  coordinator: boolean;
+  /** The partitions it owns, ascending. */
+  partitions: number[];
+  /** As the answering node sees it: `up` reachable, `down` its link failed, `unknown` not tried yet. */
+  state: 'up' | 'down' | 'unknown';
+  stateSince?: string;
+  stateReason?: string;
+}
+
 /** Exact figures of one set of orders: per currency the hundredths (all channels, and mobile) as integer strings. */
 export interface FiguresWire {
   orders: number;

@@ -183,18 +183,19 @@ export async function startSystem(cfg: ServeConfig, opts: StartOptions = {}): Pr
   const obs = opts.obs ?? (cfg.rehearsal != null ? rehearsalObs(cfg, cfg.rehearsal, log) : createObsPort(cfg, log));
   const replay = cfg.rehearsal != null ? openReplay(cfg, cfg.rehearsal, ingest.port, log) : null;
   const rehearsal = replay === null ? null : { replay, obs: cfg.rehearsal!.obs };
-  const control = await openControlRoom({ cfg, graphics, totals: aggregator.totals, state: liveState, obs, log, rehearsal });
+  const control = await openControlRoom({ cfg, graphics, totals: aggregator.totals, state: liveState, obs, log, rehearsal, sessionCheck: cluster?.sessionCheck() });
   const liveSnapshot = snapshotSource({
     ...liveState.snapshots(),
     graphics: () => cluster?.graphicsSnapshot() ?? { at: new Date().toISOString(), data: graphics.snapshot() },
     overlays: () => ({ at: new Date().toISOString(), data: { overlays: overlays.list() } }),
     control: () => cluster?.controlSnapshot() ?? { at: new Date().toISOString(), data: control.room.state() },
   });
-  const proxy = cluster?.proxyRoutes() ?? null;
+  // A cluster node passes the control room's calls to the coordinator; the coordinator accepts what they pass on.
+  const clusterHttp = cluster?.httpRoutes() ?? null;
   // A cluster node also answers GET /v1/cluster, inside the public feed.
   const clusterRoutes = cfg.cluster != null ? createClusterRoutes({ cluster: cfg.cluster, cacheControl: cache(1), peerStates: routing?.peerStates }) : undefined;
   const web = new Hono<HttpEnv>()
-    .route('/', proxy ?? new Hono<HttpEnv>())
+    .route('/', clusterHttp ?? new Hono<HttpEnv>())
     .get('/healthz', (c) => c.json({ ok: true, storage: committer.state }))
     .route('/', createOverlayRoutes({ producerTokens: cfg.producerTokens, graphics, registry: overlays, snapshot: liveSnapshot, onBuildError: (e) => log('overlays.build_error', { error: String(e) }) }))
     .route('/', control.routes)

@@ -87,3 +87,27 @@ export function metricValue(t: TriggerCondition, v: string | null): string {
   if (t.metric === 'mobileShare') return percent(Number(v));
   return v;
 }
+
+/**
+ * A set of partition numbers in a few characters: "0–63", "0, 3, 6 … 63 (step 3)" (how a cluster spreads them),
+ * otherwise its runs, "1–4, 9, 12–15", the first six of them at most.
+ */
+export function partitionRanges(ps: readonly number[]): string {
+  const s = [...new Set(ps)].sort((a, b) => a - b);
+  const first = s[0];
+  if (first === undefined) return 'none';
+  const last = s[s.length - 1]!;
+  const step = s.length > 1 ? s[1]! - first : 0;
+  const even = s.every((p, i) => i === 0 || p - s[i - 1]! === step);
+  if (even && step === 1) return `${first}–${last}`;
+  if (even && s.length > 3) return `${first}, ${s[1]}, ${s[2]} … ${last} (step ${step})`;
+  const runs: string[] = [];
+  let start = first;
+  for (let i = 1; i <= s.length; i++) {
+    if (i < s.length && s[i] === s[i - 1]! + 1) continue;
+    const end = s[i - 1]!;
+    runs.push(start === end ? `${start}` : `${start}–${end}`);
+    start = s[i]!;
+  }
+  return runs.length > 6 ? `${runs.slice(0, 6).join(', ')} … (${runs.length} runs)` : runs.join(', ');
+}

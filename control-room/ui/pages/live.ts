@@ -1,11 +1,13 @@
 // The live panel (/control/live): the figures, the feed's lag, reconciliation drift, stale input, ClickHouse and
 // OBS status, every connected overlay's health with scaled-down previews of the overlay pages, and the audit
-// tail with its CSV export. Figures come from the live channel; the audit is polled (it is not a topic).
+// tail with its CSV export; on a cluster node, the cluster's nodes (link, silence, partitions owned). Figures come
+// from the live channel; the audit is polled (it is not a topic); the cluster's map is read once from /v1/cluster.
 import type { HealthData, OverlayHealth, ShowData, TotalsData } from '../../../protocol/live-protocol.ts';
 import type { AuditEntry, ControlState } from '../../../protocol/control-state.ts';
+import type { ClusterView } from '../../../protocol/cluster-protocol.ts';
 import { call, loadSession, logout, toLogin, type SessionInfo } from '../api.ts';
 import { byId, fill, h, setText } from '../dom.ts';
-import { ago, clock, money, percent } from '../format.ts';
+import { ago, clock, money, partitionRanges, percent } from '../format.ts';
 import { liveClient, type LinkState } from '../live.ts';
 import { renderRehearsalBar } from '../rehearsal-bar.ts';
 import { createRehearsalPanel, type RehearsalPanel } from '../rehearsal-panel.ts';
@@ -25,6 +27,8 @@ interface PageState {
   audit: AuditEntry[];
   auditSeq: number;
   rehearsal: RehearsalPanel | null;
+  /** The cluster's map from /v1/cluster; null on a single node (or until read). */
+  cluster: ClusterView | null;
 }
 
 const app: PageState = {
@@ -40,6 +44,7 @@ const app: PageState = {
   audit: [],
   auditSeq: 0,
   rehearsal: null,
+  cluster: null,
 };
 
 const AUDIT_ROWS = 200;
@@ -66,6 +71,18 @@ function layout(): void {
       card('FEED', h('div', { class: 'stats' }, stat('ingest-lag', 'Ingest lag (arrival → durable)'), stat('feed-lag', 'Feed lag (server → here)'), stat('totals-age', 'Last totals update'), stat('last-order', 'Last order received'), stat('stale', 'Input'))),
       card('RECONCILIATION · CLICKHOUSE', h('div', { class: 'stats' }, stat('storage', 'ClickHouse'), stat('drift', 'Drift (live − stored)'), stat('checked', 'Last check'), stat('late', 'Late duplicates'))),
       card('OBS', h('div', { id: 'obs-detail', class: 'obs-detail' })),
+      h(
+        'section',
+        { id: 'cluster', class: 'card card-wide', hidden: true },
+        h('div', { class: 'panel-title' }, 'CLUSTER'),
+        h('div', { id: 'cluster-summary', class: 'cluster-summary' }),
+        h(
+          'table',
+          { class: 'grid-table' },
+          h('thead', {}, h('tr', {}, ...['Node', 'Role', 'Figures link', 'Silence', 'Partitions', 'Which'].map((t) => h('th', {}, t)))),
+          h('tbody', { id: 'cluster-nodes' }),
+        ),
+      ),
       h('section', { class: 'card card-rehearsal', hidden: true }, app.rehearsal?.el),
       h(
         'section',
@@ -128,6 +145,46 @@ function renderHealth(): void {
   setText(byId('checked'), clock(hl.checkedAt));
   setText(byId('late'), `${hl.lateDuplicates.copies} (${money(hl.lateDuplicates.gmv)})`);
   renderFeed();
+}
+
+/** The cluster's nodes as this node hears them: the map from /v1/cluster, each peer's link from the health topic. */
+function renderCluster(): void {
+  const cl = app.cluster;
+  if (cl === null) return;
+  byId('cluster').hidden = false;
+  setText(byId('cluster-summary'), `This node ${cl.self} · coordinator ${cl.coordinator} · ${cl.partitions} partitions over ${cl.nodes.length} nodes · ClickHouse cluster ${cl.clickhouseCluster}`);
+  const peers = app.health?.peers ?? [];
+  const rows = cl.nodes.map((n) => {
+    const self = n.id === cl.self;
+    const peer = peers.find((p) => p.node === n.id);
+    const link = self ? pill('THIS NODE', 'info') : peer === undefined ? pill('-', 'warn') : pill(peer.link === 'up' ? (peer.silent ? 'UP · SILENT' : 'UP') : 'DOWN', peer.link === 'up' && !peer.silent ? 'ok' : 'bad');
+    const silence = self || peer === undefined ? '-' : peer.secondsSinceFigures === null ? 'never heard' : `${peer.secondsSinceFigures} s`;
+    const role = [n.coordinator ? 'coordinator' : null, self ? 'this node' : null].filter((x) => x !== null).join(' · ') || 'node';
+    return h(
+      'tr',
+      { class: peer?.silent === true ? 'row-bad' : '', 'data-node': n.id },
+      h('td', { class: 'mono' }, n.id),
+      h('td', {}, role),
+      h('td', {}, link),
+      h('td', { class: 'num silence' }, silence),
+      h('td', { class: 'num' }, n.partitions.length),
+      h('td', { class: 'mono' }, partitionRanges(n.partitions)),
+    );
+  });
+  fill(byId('cluster-nodes'), ...rows);
+}
+
+/** A cluster node answers /v1/cluster; a single node answers 404 and the panel stays as it was. */
+async function loadCluster(): Promise<void> {
+  for (let wait = 1000; ; wait = Math.min(wait * 2, 30_000)) {
+    const r = await call<ClusterView>('GET', '/v1/cluster');
+    if (r.status === 404) return;
+    if (r.ok) {
+      app.cluster = r.body;
+      return renderCluster();
+    }
+    await new Promise((done) => setTimeout(done, wait));
+  }
 }
 
 function renderObs(): void {
@@ -266,6 +323,7 @@ async function main(): Promise<void> {
   live.subscribe('health', (m) => {
     app.health = m.data;
     renderHealth();
+    renderCluster();
     renderTop();
   });
   live.subscribe('overlays', (m) => {
@@ -286,6 +344,7 @@ async function main(): Promise<void> {
   });
   live.start();
   void loadPreviews();
+  void loadCluster();
   await pollAudit();
   setInterval(() => void pollAudit(), 2000);
   // Ages ("3 s ago") move on their own.

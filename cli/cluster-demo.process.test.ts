@@ -1,0 +1,94 @@
+// `gala cluster-demo --nodes 2`, the real command: it starts two clickhouse-server shards and two nodes, prints their
+// URLs, streams orders to them, and on SIGTERM stops everything it started and exits 0.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { afterAll, describe, expect, it } from 'vitest';
+import { requireClickHouseServer } from '../test-support/clickhouse-server.ts';
+import { TEST_TOKEN } from '../test-support/system-harness.ts';
+import { until } from '../test-support/until.ts';
+
+const BIN = fileURLToPath(new URL('../bin/gala.mjs', import.meta.url));
+const serverAvailable = requireClickHouseServer();
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+const pidsIn = (text: string, label: string): number[] => (new RegExp(`^${label} pids ([\\d ]+)$`, 'm').exec(text)?.[1] ?? '').split(' ').filter((p) => p !== '').map(Number);
+
+describe.skipIf(!serverAvailable)('gala cluster-demo', () => {
+  let proc: ChildProcess | null = null;
+  let pids: number[] = [];
+
+  afterAll(() => {
+    // Only after a failure: the test itself stops everything with SIGTERM.
+    for (const pid of pids) if (alive(pid)) process.kill(pid, 'SIGKILL');
+    if (proc !== null && proc.exitCode === null) proc.kill('SIGKILL');
+  });
+
+  it('starts two shards and two nodes, prints their URLs, streams orders, and stops everything on SIGTERM', async () => {
+    const env: NodeJS.ProcessEnv = { ...process.env, GALA_INGEST_TOKEN: TEST_TOKEN };
+    for (const v of ['GALA_PRODUCER_TOKEN', 'GALA_ADMIN_TOKEN', 'GALA_VIEWER_TOKEN', 'GALA_DEMO_RATE']) delete env[v];
+    const child = spawn(process.execPath, [BIN, 'cluster-demo', '--nodes', '2', '--rate', '300'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    proc = child;
+    let stdout = '';
+    let stderr = '';
+    child.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+
+    await until('the demo prints its URLs', () => stdout.includes('Ctrl-C stops cleanly.'), { timeoutMs: 45_000, detail: () => ({ stdout, stderr }) });
+    pids = [...pidsIn(stdout, 'clickhouse-server'), ...pidsIn(stdout, 'gala node')];
+    expect(pids).toHaveLength(4);
+    expect(pids.every(alive)).toBe(true);
+    // Progress while the shards start, then the data dir, the cluster file and every URL of both nodes.
+    expect(stdout).toMatch(/^clickhouse-server shard 2 of 2: up after [\d.]+ s$/m);
+    const dataDir = /data in (\S+) \(removed at exit/.exec(stdout)![1]!;
+    expect(existsSync(`${dataDir}/cluster.json`)).toBe(true);
+    const bases = [...stdout.matchAll(/^ {2}live snapshot {6}(http:\/\/\S+)\/v1\/stats$/gm)].map((m) => m[1]!);
+    const ingest = [...stdout.matchAll(/^ {2}metrics {12}(http:\/\/\S+)\/metrics$/gm)].map((m) => m[1]!);
+    expect(bases).toHaveLength(2);
+    expect(ingest).toHaveLength(2);
+    for (const base of bases) {
+      for (const path of ['/', '/v1/cluster', '/control', '/overlays/counter']) expect(stdout).toContain(`${base}${path}`);
+    }
+    expect(stdout).toContain(`ingest token       ${TEST_TOKEN}`);
+    expect(stdout).toMatch(/^ {2}producer token {5}demo-producer-\S+$/m);
+
+    // Each node answers its cluster map and its snapshot; orders reach them.
+    for (const [i, base] of bases.entries()) {
+      const cluster = (await (await fetch(`${base}/v1/cluster`)).json()) as { self: string; nodes: { id: string }[] };
+      expect(cluster.self).toBe(`n${i + 1}`);
+      expect(cluster.nodes.map((n) => n.id)).toEqual(['n1', 'n2']);
+      const stats = await fetch(`${base}/v1/stats`);
+      expect(stats.status).toBe(200);
+      expect(typeof ((await stats.json()) as { orders: unknown }).orders).toBe('number');
+      expect((await fetch(`${ingest[i]}/metrics`, { headers: { Authorization: `Bearer ${TEST_TOKEN}` } })).status).toBe(200);
+    }
+    // Orders sent straight to their owners: both nodes commit some.
+    for (const base of bases) {
+      await until(`orders on ${base}`, async () => ((await (await fetch(`${base}/v1/stats`)).json()) as { orders: number }).orders > 0, { timeoutMs: 20_000 });
+    }
+
+    child.kill('SIGTERM');
+    expect(await exited).toBe(0);
+    expect(stdout).toMatch(/^stopped in [\d.]+ s$/m);
+    expect(pids.filter(alive)).toEqual([]);
+    expect(existsSync(dataDir)).toBe(false);
+  }, 60_000);
+
+  it('refuses a bad flag, naming it', async () => {
+    const child = spawn(process.execPath, [BIN, 'cluster-demo', '--nodes', '0'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+    const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+    expect(code).toBe(2);
+    expect(stderr).toContain('gala: --nodes: an integer from 1 to 8 (got "0")');
+  });
+});
