@@ -23,7 +23,7 @@ const ALLOWED: Record<string, readonly string[]> = {
   overlays: ['domain', 'platform', 'protocol', 'http', 'aggregator'],
   'control-room': ['domain', 'platform', 'protocol', 'http', 'storage', 'aggregator', 'overlays', 'simulator'],
   // Cluster-only code (links between nodes, routing, figures exchange, /v1/cluster): off unless cfg.cluster is set.
-  cluster: ['domain', 'platform', 'protocol', 'http', 'storage', 'ingest', 'aggregator'],
+  cluster: ['domain', 'platform', 'protocol', 'http', 'storage', 'ingest', 'aggregator', 'control-room', 'overlays'],
   system: ['domain', 'platform', 'protocol', 'http', 'storage', 'ingest', 'aggregator', 'overlays', 'control-room', 'simulator', 'cluster'],
   cli: ['domain', 'platform', 'protocol', 'storage', 'ingest', 'aggregator', 'overlays', 'control-room', 'simulator', 'system'],
   // The Bitfocus Companion module: a separate program that reaches Gala only over its public protocols.

@@ -5,6 +5,7 @@ import type { OrderColumns } from '../domain/order-columns.ts';
 import type { ShowConfig } from '../domain/show.ts';
 import { silentLog, type Log } from '../platform/log.ts';
 import type { Registry } from '../platform/metrics.ts';
+import type { BeatMessage, FiguresMessage } from '../protocol/cluster-protocol.ts';
 import type { FrameData, MilestoneData } from '../protocol/live-protocol.ts';
 import type { OrderStore } from '../storage/storage.ts';
 import { LiveTotals, SECONDS_KEPT, type StatsSnapshot, type TotalsReader } from './live-totals.ts';
@@ -20,6 +21,11 @@ export interface AggregatorOptions {
   rehearsal?: boolean;
   metrics?: Registry;
   log?: Log;
+  /**
+   * Cluster mode: the totals add the other nodes' figures (given to `applyFigures`), and only the coordinator
+   * evaluates and records milestones; the other nodes take its crossings through `adoptMilestone`. Absent: one node.
+   */
+  cluster?: { coordinator: boolean };
 }
 
 /** The body of GET /v1/stats and of each SSE `stats` event. */
@@ -41,6 +47,16 @@ export interface Aggregator {
   onMilestone(listener: (m: MilestoneData) => void): () => void;
   /** Records the crossings still pending and stops the timers. */
   close(): Promise<void>;
+  // ---- cluster mode ----
+  /** This node's own figures (see LiveTotals.ownFigures) and a listener to each change of them. */
+  ownFigures: LiveTotals['ownFigures'];
+  onOwnChange(listener: (seconds: readonly number[] | null) => void): void;
+  /** Another node's figures: taken when newer than those held (on the coordinator, milestones checked on them). */
+  applyFigures(m: FiguresMessage): boolean;
+  /** Another node's figures still hold (a beat). */
+  heard(b: BeatMessage): void;
+  /** A crossing the coordinator recorded; published here (onMilestone) the first time its id is seen. */
+  adoptMilestone(m: MilestoneData): void;
 }
 
 /** How often the show's end is checked for the figures to turn final. */
@@ -68,7 +84,9 @@ export async function openAggregator(opts: AggregatorOptions): Promise<Aggregato
     },
     log,
   });
-  await milestones.load(totals.gmvHundredths(), totals.orders, () => nightSeconds(store, totals));
+  // In a cluster only the coordinator records crossings; the others learn them over the link.
+  const recordsMilestones = opts.cluster?.coordinator ?? true;
+  if (recordsMilestones) await milestones.load(totals.gmvHundredths(), totals.orders, () => nightSeconds(store, totals));
 
   const reconciler = createReconciler({
     store,
@@ -78,6 +96,8 @@ export async function openAggregator(opts: AggregatorOptions): Promise<Aggregato
     metrics: opts.metrics,
     log,
     onDrift: async () => {
+      // A cluster node's own figures cannot be rebuilt from a cluster-wide SELECT: the drift is reported, not fixed.
+      if (opts.cluster !== undefined) return;
       // Rebuilt only if no commit lands meanwhile; otherwise the next check looks again.
       const rev = totals.revision;
       const through = totals.appliedThroughMs;
@@ -105,7 +125,7 @@ export async function openAggregator(opts: AggregatorOptions): Promise<Aggregato
       const before = new Map(totals.currencySums());
       const ordersBefore = totals.orders;
       totals.apply(orders, receivedThroughMs);
-      milestones.check(before, ordersBefore, totals.gmvHundredths(), orders);
+      if (recordsMilestones) milestones.check(before, ordersBefore, totals.gmvHundredths(), orders);
     },
     totals,
     milestones,
@@ -126,6 +146,20 @@ export async function openAggregator(opts: AggregatorOptions): Promise<Aggregato
       clearInterval(finalTimer);
       await milestones.flush();
       await reconciler.stop();
+    },
+    ownFigures: (seconds) => totals.ownFigures(seconds),
+    onOwnChange: (listener) => totals.onOwnChange(listener),
+    applyFigures(m) {
+      const before = recordsMilestones ? new Map(totals.currencySums()) : null;
+      const ordersBefore = totals.orders;
+      const added = totals.setPart(m);
+      if (added === null) return false;
+      if (before !== null) milestones.checkSeconds(before, ordersBefore, totals.gmvHundredths(), added);
+      return true;
+    },
+    heard: (b) => totals.partHeard(b.node, b.run, b.seq, b.asOf),
+    adoptMilestone(m) {
+      if (!recordsMilestones) milestones.adopt(m);
     },
   };
 }

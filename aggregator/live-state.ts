@@ -11,6 +11,7 @@ import type {
   FrameData,
   HealthData,
   LeaderboardsData,
+  PeerHealth,
   LeaderEntry,
   MilestoneData,
   MilestonesData,
@@ -42,6 +43,8 @@ export interface LiveStateOptions {
   rehearsal?: boolean;
   /** Soon after each per-second frame is published, once the live channel has sent it (the SSE stream emits then). */
   onSecond?: (frame: FrameData) => void;
+  /** Cluster mode: the other nodes as this one hears them, for the health topic. */
+  peers?: () => PeerHealth[];
   log?: Log;
   now?: () => number;
 }
@@ -327,6 +330,7 @@ export class LiveState {
       lastOrderAt: last === null ? null : iso(last),
       staleSeconds,
       ingestLagMs: this.opts.ingestLagMs?.() ?? null,
+      ...(this.opts.peers === undefined ? {} : { peers: this.opts.peers() }),
     };
   }
 

@@ -3,6 +3,7 @@ import { convertHundredths, divRoundHalfEven as divHalfEven, formatHundredths } 
 import { CHANNEL_CODE, type OrderColumns } from '../domain/order-columns.ts';
 import type { Channel } from '../domain/order.ts';
 import type { ShowConfig } from '../domain/show.ts';
+import type { FiguresMessage, FiguresWire } from '../protocol/cluster-protocol.ts';
 import type { SecondRow, TotalsRow } from '../storage/storage.ts';
 
 interface Sums {
@@ -48,6 +49,47 @@ function addPartial(s: Sums, currency: string, c: Partial): void {
   }
 }
 
+function sumsToWire(s: Sums, ordersByCurrency?: ReadonlyMap<string, number>): FiguresWire {
+  const currencies: FiguresWire['currencies'] = {};
+  for (const [c, h] of s.byCurrency) currencies[c] = { amount: String(h), mobile: String(s.mobileByCurrency.get(c) ?? 0n), orders: ordersByCurrency?.get(c) ?? 0 };
+  return { orders: s.orders, mobileOrders: s.mobileOrders, currencies };
+}
+
+function wireToSums(w: FiguresWire): Sums {
+  const s = emptySums();
+  for (const [c, x] of Object.entries(w.currencies)) {
+    s.byCurrency.set(c, BigInt(x.amount));
+    if (x.mobile !== '0') s.mobileByCurrency.set(c, BigInt(x.mobile));
+  }
+  s.orders = w.orders;
+  s.mobileOrders = w.mobileOrders;
+  return s;
+}
+
+function addSums(into: Sums, x: Sums): void {
+  for (const [c, h] of x.byCurrency) addTo(into.byCurrency, c, h);
+  for (const [c, h] of x.mobileByCurrency) addTo(into.mobileByCurrency, c, h);
+  into.orders += x.orders;
+  into.mobileOrders += x.mobileOrders;
+}
+
+/** Another node's partitions as its latest figures give them (cluster mode). */
+interface Part {
+  run: number;
+  seq: number;
+  asOfMs: number;
+  total: Sums;
+  ordersByCurrency: Map<string, number>;
+  seconds: Map<number, Sums>;
+}
+
+/** What one node's new figures added, per paid-at second (for the milestones' crossing instant). */
+export interface SecondDelta {
+  second: number;
+  byCurrency: Map<string, bigint>;
+  orders: number;
+}
+
 export interface FigureSet {
   gmv: string;
   orders: number;
@@ -77,8 +119,8 @@ export const SECONDS_KEPT = 6 * 3600;
 /** Complete seconds the live rate (GMV/s, orders/s) is averaged over. */
 const RATE_SECONDS = 5;
 
-/** What readers of the totals may use: everything but the three ways of changing them, which the aggregator owns. */
-export type TotalsReader = Omit<LiveTotals, 'load' | 'apply' | 'markFinal'>;
+/** What readers of the totals may use: everything but the ways of changing them, which the aggregator owns. */
+export type TotalsReader = Omit<LiveTotals, 'load' | 'apply' | 'markFinal' | 'setPart' | 'partHeard' | 'onOwnChange'>;
 
 export class LiveTotals {
   private total = emptySums();
@@ -88,6 +130,10 @@ export class LiveTotals {
   private state: 'live' | 'final' = 'live';
   private lastApplied: number | null = null;
   private appliedThrough = Number.NEGATIVE_INFINITY;
+  /** Cluster mode: the other nodes' latest figures, by node id. Empty on a single node, where nothing changes. */
+  private readonly parts = new Map<string, Part>();
+  private merged: { rev: number; total: Sums; ordersByCurrency: Map<string, number> } | null = null;
+  private ownListener: ((seconds: readonly number[] | null) => void) | null = null;
 
   constructor(private readonly show: ShowConfig, private readonly now: () => number = Date.now) {}
 
@@ -133,6 +179,7 @@ export class LiveTotals {
       addRow(s, r.currency, r.channel, r.hundredths, r.orders);
     }
     this.rev++;
+    this.ownListener?.(seconds === null ? [] : null);
   }
 
   /** Adds committed orders. Sums per second and currency in safe integers first, then once into the bigints. */
@@ -170,34 +217,131 @@ export class LiveTotals {
     this.prune();
     this.rev++;
     this.lastApplied = this.now();
+    this.ownListener?.([...partial.keys()]);
+  }
+
+  // ---- cluster mode: this node's own figures out, the other nodes' in ----
+
+  /** Calls `listener` after each change of this node's own figures with the paid-at seconds changed (null: all). */
+  onOwnChange(listener: (seconds: readonly number[] | null) => void): void {
+    this.ownListener = listener;
+  }
+
+  /** This node's own figures (never another node's), with the given seconds' figures (null: every second held). */
+  ownFigures(seconds: Iterable<number> | null): { total: FiguresWire; seconds: { second: number; figures: FiguresWire }[] } {
+    const out: { second: number; figures: FiguresWire }[] = [];
+    for (const sec of seconds ?? this.seconds.keys()) {
+      const x = this.seconds.get(sec);
+      out.push({ second: sec, figures: sumsToWire(x ?? emptySums()) });
+    }
+    return { total: sumsToWire(this.total, this.ordersByCurrency), seconds: out };
+  }
+
+  /**
+   * Takes another node's figures when they are newer (a higher run, or the same run and a higher seq) than the
+   * ones held, so no figure goes backwards; returns what they added per second, or null when they were not newer.
+   */
+  setPart(m: FiguresMessage): SecondDelta[] | null {
+    const old = this.parts.get(m.node);
+    if (old !== undefined && (m.run < old.run || (m.run === old.run && m.seq <= old.seq))) {
+      if (old.run === m.run && old.seq === m.seq) old.asOfMs = Math.max(old.asOfMs, m.asOf);
+      return null;
+    }
+    const total = wireToSums(m.total);
+    const ordersByCurrency = new Map(Object.entries(m.total.currencies).map(([c, x]) => [c, x.orders]));
+    const seconds = m.full || old === undefined ? new Map<number, Sums>() : old.seconds;
+    const deltas: SecondDelta[] = [];
+    for (const { second, figures } of m.seconds) {
+      const now = wireToSums(figures);
+      const before = old?.seconds.get(second) ?? emptySums();
+      const byCurrency = new Map<string, bigint>();
+      for (const [c, h] of now.byCurrency) if (h !== (before.byCurrency.get(c) ?? 0n)) byCurrency.set(c, h - (before.byCurrency.get(c) ?? 0n));
+      if (byCurrency.size > 0 || now.orders !== before.orders) deltas.push({ second, byCurrency, orders: now.orders - before.orders });
+      seconds.set(second, now);
+    }
+    if (seconds.size > SECONDS_KEPT + 600) {
+      const keys = [...seconds.keys()].sort((a, b) => a - b);
+      for (const k of keys.slice(0, keys.length - SECONDS_KEPT)) seconds.delete(k);
+    }
+    this.parts.set(m.node, { run: m.run, seq: m.seq, asOfMs: m.asOf, total, ordersByCurrency, seconds });
+    this.rev++;
+    if (old === undefined || old.total.orders !== total.orders) this.lastApplied = this.now();
+    return deltas.sort((a, b) => a.second - b.second);
+  }
+
+  /** Another node said its figures of (run, seq) still hold as of `asOfMs`. */
+  partHeard(node: string, run: number, seq: number, asOfMs: number): void {
+    const p = this.parts.get(node);
+    if (p !== undefined && p.run === run && p.seq === seq) p.asOfMs = Math.max(p.asOfMs, asOfMs);
+  }
+
+  /** The other nodes whose figures are held, with the (run, seq) and as-of of each. */
+  partsHeld(): { node: string; run: number; seq: number; asOfMs: number; orders: number }[] {
+    return [...this.parts].map(([node, p]) => ({ node, run: p.run, seq: p.seq, asOfMs: p.asOfMs, orders: p.total.orders }));
+  }
+
+  /** The whole cluster's totals: this node's plus every other node's latest (this node's alone on a single node). */
+  private all(): { total: Sums; ordersByCurrency: Map<string, number> } {
+    if (this.parts.size === 0) return { total: this.total, ordersByCurrency: this.ordersByCurrency };
+    if (this.merged?.rev === this.rev) return this.merged;
+    const total = emptySums();
+    const ordersByCurrency = new Map(this.ordersByCurrency);
+    addSums(total, this.total);
+    for (const p of this.parts.values()) {
+      addSums(total, p.total);
+      for (const [c, n] of p.ordersByCurrency) ordersByCurrency.set(c, (ordersByCurrency.get(c) ?? 0) + n);
+    }
+    this.merged = { rev: this.rev, total, ordersByCurrency };
+    return this.merged;
+  }
+
+  /** One paid-at second's figures over the whole cluster. */
+  private secondAt(sec: number): Sums | undefined {
+    const own = this.seconds.get(sec);
+    if (this.parts.size === 0) return own;
+    let sum: Sums | undefined;
+    for (const x of [own, ...[...this.parts.values()].map((p) => p.seconds.get(sec))]) {
+      if (x === undefined) continue;
+      sum ??= emptySums();
+      addSums(sum, x);
+    }
+    return sum;
+  }
+
+  /** The as-of instant of the figures: now, or the oldest other node's as-of when earlier. */
+  private asOfMs(nowMs: number): number {
+    let t = nowMs;
+    for (const p of this.parts.values()) t = Math.min(t, p.asOfMs);
+    return t;
   }
 
   /** Exact total GMV in hundredths of the display currency. */
   gmvHundredths(): bigint {
-    return this.display(this.total.byCurrency);
+    return this.display(this.all().total.byCurrency);
   }
 
   /** Per-currency sums in hundredths (for reconciliation against storage). */
   currencySums(): ReadonlyMap<string, bigint> {
-    return this.total.byCurrency;
+    return this.all().total.byCurrency;
   }
 
   get orders(): number {
-    return this.total.orders;
+    return this.all().total.orders;
   }
 
   snapshot(): StatsSnapshot {
     const nowMs = this.now();
     const last = Math.floor(nowMs / 1000) - 1;
-    const s = this.seconds.get(last);
+    const s = this.secondAt(last);
+    const all = this.all();
     const byCurrency: Record<string, { amount: string; orders: number }> = {};
-    for (const [c, h] of [...this.total.byCurrency].sort(([a], [b]) => a.localeCompare(b))) {
-      byCurrency[c] = { amount: formatHundredths(h), orders: this.ordersByCurrency.get(c) ?? 0 };
+    for (const [c, h] of [...all.total.byCurrency].sort(([a], [b]) => a.localeCompare(b))) {
+      byCurrency[c] = { amount: formatHundredths(h), orders: all.ordersByCurrency.get(c) ?? 0 };
     }
     return {
       currency: this.show.currency,
-      ...this.figures(this.total),
-      asOf: new Date(nowMs).toISOString(),
+      ...this.figures(all.total),
+      asOf: new Date(this.asOfMs(nowMs)).toISOString(),
       revision: this.revision,
       status: this.status,
       unaudited: true,
@@ -210,12 +354,8 @@ export class LiveTotals {
   span(fromSecond: number, toSecond: number): FigureSet {
     const sum = emptySums();
     for (let s = fromSecond; s < toSecond; s++) {
-      const x = this.seconds.get(s);
-      if (x === undefined) continue;
-      for (const [c, h] of x.byCurrency) addTo(sum.byCurrency, c, h);
-      for (const [c, h] of x.mobileByCurrency) addTo(sum.mobileByCurrency, c, h);
-      sum.orders += x.orders;
-      sum.mobileOrders += x.mobileOrders;
+      const x = this.secondAt(s);
+      if (x !== undefined) addSums(sum, x);
     }
     return this.figures(sum);
   }
@@ -226,7 +366,7 @@ export class LiveTotals {
     let gmv = 0n;
     let orders = 0;
     for (let s = last - RATE_SECONDS; s < last; s++) {
-      const x = this.seconds.get(s);
+      const x = this.secondAt(s);
       if (x === undefined) continue;
       gmv += this.display(x.byCurrency);
       orders += x.orders;
@@ -238,6 +378,7 @@ export class LiveTotals {
   firstSecond(): number | null {
     let min: number | null = null;
     for (const k of this.seconds.keys()) if (min === null || k < min) min = k;
+    for (const p of this.parts.values()) for (const k of p.seconds.keys()) if (min === null || k < min) min = k;
     return min;
   }
 
@@ -249,7 +390,7 @@ export class LiveTotals {
   /** Per-second figures by paid-at second for seconds in [from, to), zero-filled. */
   series(fromSecond: number, toSecond: number): SecondFigures[] {
     const out: SecondFigures[] = [];
-    for (let s = fromSecond; s < toSecond; s++) out.push({ second: s, ...this.figures(this.seconds.get(s) ?? emptySums()) });
+    for (let s = fromSecond; s < toSecond; s++) out.push({ second: s, ...this.figures(this.secondAt(s) ?? emptySums()) });
     return out;
   }
 

@@ -1,7 +1,7 @@
 // Milestones: each threshold of the show config is crossed once, at the paid-at instant of the order that took the
 // running total over it; the crossing is recorded in ClickHouse before it is published, so it survives restarts
 // and is never fired twice.
-import { convertHundredths, formatHundredths, type Rate } from '../domain/money.ts';
+import { convertHundredths, formatHundredths, parseHundredths, type Rate } from '../domain/money.ts';
 import type { OrderColumns } from '../domain/order-columns.ts';
 import type { Milestone, ShowConfig } from '../domain/show.ts';
 import type { MilestoneRow, OrderStore } from '../storage/storage.ts';
@@ -34,6 +34,8 @@ export type MilestoneReader = Pick<MilestoneTracker, 'list' | 'next' | 'flush'>;
 
 export class MilestoneTracker {
   private readonly recorded = new Map<string, MilestoneRow>();
+  /** Cluster mode, not the coordinator: crossings as the coordinator published them (its show start, its words). */
+  private readonly adopted = new Map<string, MilestoneData>();
   /** Crossings detected and waiting to be recorded, in order. */
   private readonly pending: MilestoneRow[] = [];
   private writing: Promise<void> | null = null;
@@ -90,32 +92,81 @@ export class MilestoneTracker {
    * `ordersBefore` the count. Finds each threshold passed, walking the orders in paid-at order.
    */
   check(before: ReadonlyMap<string, bigint>, ordersBefore: number, afterDisplay: bigint, orders: OrderColumns): void {
+    if (!this.anyDue(afterDisplay)) return;
+    const idx = Array.from({ length: orders.count }, (_, k) => k).sort((a, b) => orders.ts[a]! - orders.ts[b]! || a - b);
+    this.walk(before, ordersBefore, afterDisplay, idx.length, (i) => {
+      const k = idx[i]!;
+      return { ms: orders.ts[k]!, currency: orders.currencies[orders.currency[k]!]!, hundredths: BigInt(orders.hundredths[k]!), orders: 1 };
+    });
+  }
+
+  /**
+   * As `check`, for another node's figures (cluster mode, on the coordinator): what they added per paid-at second,
+   * oldest first. The crossing instant is then the start of the second in which the running total passed.
+   */
+  checkSeconds(before: ReadonlyMap<string, bigint>, ordersBefore: number, afterDisplay: bigint, added: readonly { second: number; byCurrency: ReadonlyMap<string, bigint>; orders: number }[]): void {
+    if (!this.anyDue(afterDisplay)) return;
+    const steps: { ms: number; currency: string; hundredths: bigint; orders: number }[] = [];
+    for (const a of added) {
+      let first = true;
+      for (const [currency, h] of a.byCurrency) {
+        if (h <= 0n) continue;
+        steps.push({ ms: a.second * 1000, currency, hundredths: h, orders: first ? a.orders : 0 });
+        first = false;
+      }
+    }
+    this.walk(before, ordersBefore, afterDisplay, steps.length, (i) => steps[i]!);
+  }
+
+  /** Cluster mode, on a node other than the coordinator: a crossing the coordinator recorded. True when new here. */
+  adopt(m: MilestoneData): boolean {
+    if (this.recorded.has(m.id)) return false;
+    const row: MilestoneRow = {
+      id: m.id,
+      thresholdHundredths: parseHundredths(m.threshold),
+      currency: m.currency,
+      crossedMs: Date.parse(m.crossedAt),
+      recordedMs: Date.now(),
+      totalHundredths: parseHundredths(m.total),
+      orders: m.orders,
+    };
+    this.recorded.set(m.id, row);
+    this.adopted.set(m.id, m);
+    this.opts.onCrossed(m);
+    return true;
+  }
+
+  private anyDue(afterDisplay: bigint): boolean {
+    return this.ordered.some((m) => !this.recorded.has(m.id) && !this.pending.some((p) => p.id === m.id) && m.hundredths <= afterDisplay);
+  }
+
+  /** Walks `count` amounts in paid-at order from the sums `before`, and queues each threshold passed on the way. */
+  private walk(before: ReadonlyMap<string, bigint>, ordersBefore: number, afterDisplay: bigint, count: number, step: (i: number) => { ms: number; currency: string; hundredths: bigint; orders: number }): void {
     const due = this.ordered.filter((m) => !this.recorded.has(m.id) && !this.pending.some((p) => p.id === m.id) && m.hundredths <= afterDisplay);
-    if (due.length === 0) return;
     const sums = new Map(before);
     let display = 0n;
     for (const [c, h] of sums) {
       const rate = this.rates.get(c);
       if (rate !== undefined) display += convertHundredths(h, rate);
     }
-    const idx = Array.from({ length: orders.count }, (_, k) => k).sort((a, b) => orders.ts[a]! - orders.ts[b]! || a - b);
     let i = 0;
+    let n = ordersBefore;
     const floor = this.latestCrossedMs();
     for (const m of due) {
       if (display >= m.hundredths) {
         // Already over it before these orders (a threshold added to the config mid-show): the instant is now.
-        this.pending.push(this.row(m, Math.max(floor, Date.now()), display, ordersBefore + i));
+        this.pending.push(this.row(m, Math.max(floor, Date.now()), display, n));
         continue;
       }
-      while (i < idx.length && display < m.hundredths) {
-        const k = idx[i++]!;
-        const c = orders.currencies[orders.currency[k]!]!;
-        const rate = this.rates.get(c);
-        const old = sums.get(c) ?? 0n;
-        const now = old + BigInt(orders.hundredths[k]!);
-        sums.set(c, now);
+      while (i < count && display < m.hundredths) {
+        const x = step(i++);
+        const rate = this.rates.get(x.currency);
+        const old = sums.get(x.currency) ?? 0n;
+        const now = old + x.hundredths;
+        sums.set(x.currency, now);
+        n += x.orders;
         if (rate !== undefined) display += convertHundredths(now, rate) - convertHundredths(old, rate);
-        if (display >= m.hundredths) this.pending.push(this.row(m, Math.max(floor, orders.ts[k]!), display, ordersBefore + i));
+        if (display >= m.hundredths) this.pending.push(this.row(m, Math.max(floor, x.ms), display, n));
       }
     }
     void this.flush();
@@ -159,6 +210,8 @@ export class MilestoneTracker {
   }
 
   private data(r: MilestoneRow): MilestoneData {
+    const adopted = this.adopted.get(r.id);
+    if (adopted !== undefined) return adopted;
     const label = this.ordered.find((m) => m.id === r.id)?.label ?? formatHundredths(r.thresholdHundredths);
     const elapsedMs = Math.max(0, r.crossedMs - this.opts.startsAtMs());
     return {

@@ -75,6 +75,14 @@ export function formatHundredths(hundredths: bigint | number): string {
   return `${neg ? '-' : ''}${units}.${cents.toString().padStart(2, '0')}`;
 }
 
+/** The inverse of formatHundredths: "1234.50" -> 123450n; throws on anything else. */
+export function parseHundredths(text: string): bigint {
+  const m = /^(-?)(\d+)\.(\d{2})$/.exec(text);
+  if (m === null) throw new Error(`amount "${text}": must be a decimal with exactly 2 fraction digits`);
+  const v = BigInt(m[2]!) * 100n + BigInt(m[3]!);
+  return m[1] === '-' ? -v : v;
+}
+
 /** An exact decimal rate: value = num / 10^scale. */
 export interface Rate {
   readonly text: string;

@@ -31,6 +31,11 @@ export interface IngestServerOptions {
   /** Where each batch goes (a cluster's router); default: straight to the committer. */
   route?: RouteBatch;
   log?: (event: string, fields: Record<string, unknown>) => void;
+  /**
+   * More routes on this internal listener (the cluster's node-to-node link); each checks the token itself. What it
+   * returns is called on close once the last commits are made, before the listener's sockets close.
+   */
+  mount?: (app: uWS.TemplatedApp) => (() => void) | void;
 }
 
 export interface IngestServer {
@@ -189,6 +194,8 @@ export function startIngestServer(opts: IngestServerOptions): Promise<IngestServ
     );
   });
 
+  const beforeSocketsClose = opts.mount?.(app);
+
   app.any('/*', (res) => {
     writeAnswer(res, jsonAnswer(404, { error: 'not found: ingest serves /v1/ingest, /v1/orders and /metrics' }));
   });
@@ -209,6 +216,7 @@ export function startIngestServer(opts: IngestServerOptions): Promise<IngestServ
           await committer.close();
           if (pending > 0) await new Promise<void>((resolve) => (onSettled = resolve));
           await acksSent(2000);
+          beforeSocketsClose?.();
           for (const ws of [...sockets]) ws.end(1001, 'server shutting down');
           app.close();
         },

@@ -121,6 +121,19 @@ export interface HealthData {
   staleSeconds: number;
   /** The latest commit's ingest lag: its first batch's arrival to durable in ClickHouse (ms); null before any. */
   ingestLagMs: number | null;
+  /** Cluster mode: every other node as this one hears it (absent on a single node). */
+  peers?: PeerHealth[];
+}
+
+/** Another cluster node, for operators: a silent one keeps its last figures in every total, and is flagged here. */
+export interface PeerHealth {
+  node: string;
+  /** The figures link to it is open. */
+  link: 'up' | 'down';
+  /** Whole seconds since its figures (or a beat saying they still hold) last arrived; null if they never did. */
+  secondsSinceFigures: number | null;
+  /** Nothing heard for longer than the cluster's silence limit: its figures in the totals may be behind. */
+  silent: boolean;
 }
 
 /** The on-air graphics of the overlays, driven by cues (play / update / stop / next). */

@@ -35,6 +35,8 @@ import type { OrderStore } from '../storage/storage.ts';
 import { silentLog, type Log } from '../platform/log.ts';
 import { createProgress } from '../platform/progress.ts';
 import { openStore } from './open-store.ts';
+import { ClusterNodeRole } from '../cluster/index.ts';
+import { coordinatorOf } from '../domain/cluster-map.ts';
 import { createClusterRoutes } from '../cluster/cluster-routes.ts';
 import { awaitShards } from '../cluster/await-shards.ts';
 
@@ -58,6 +60,8 @@ export interface RunningSystem {
   obs: ObsPort;
   /** The rehearsal's replay; null on air. */
   rehearsal: Replay | null;
+  /** This node's cluster role; null on a single node. */
+  cluster: ClusterNodeRole | null;
   /** A cluster node's links to its peers and its router; null for a single node. */
   routing: ClusterRouting | null;
   /** Graceful stop: refuse new work, commit and acknowledge what is in flight, close everything. */
@@ -79,6 +83,8 @@ export interface StartOptions {
   print?: (line: string) => void;
   /** The OBS the control room drives (the system closes it); default: log-only. */
   obs?: ObsPort;
+  /** Cluster link tuning (tests shorten the beat and the silence limit). */
+  cluster?: { beatMs?: number; silentAfterMs?: number; startWaitMs?: number };
   /** A cluster node's peer-link tuning (tests shorten the timeouts). */
   clusterLink?: ClusterRoutingOptions['link'];
 }
@@ -118,7 +124,14 @@ export async function startSystem(cfg: ServeConfig, opts: StartOptions = {}): Pr
   // ingest opens, so a restart changes no number.
   const dedup = new DedupWindow({ windowMs: cfg.dedupWindowMs, maxEntries: cfg.dedupMaxEntries, expectedPerSecond: cfg.dedupExpectedPerSecond });
   await restoreDedupWindow(store, dedup, Date.now() - dedup.windowMs, progress);
-  const aggregator = await openAggregator({ store, show: cfg.show, reconcileIntervalMs: cfg.reconcileIntervalMs, rehearsal: cfg.rehearsal != null, metrics, log });
+  const clusterCfg = cfg.cluster ?? null;
+  const aggregator = await openAggregator({
+    store, show: cfg.show, reconcileIntervalMs: cfg.reconcileIntervalMs, rehearsal: cfg.rehearsal != null, metrics, log,
+    cluster: clusterCfg === null ? undefined : { coordinator: coordinatorOf(clusterCfg.file).id === clusterCfg.self.id },
+  });
+  const cluster = clusterCfg === null ? null : new ClusterNodeRole({ ...clusterCfg, ingestTokens: cfg.ingestTokens, aggregator, metrics, log, runStartedMs, ...opts.cluster });
+  /** A cluster node other than the coordinator shows the coordinator's graphics and control state, not its own. */
+  const mirrors = cluster !== null && !cluster.isCoordinator;
 
   // An order: socket -> validate -> de-duplicate -> commit (ingest) -> aggregate (the sink) -> publish (the live
   // state on the live channel, the public feed's stats and SSE). The publishing side is built before ingest opens.
@@ -155,6 +168,7 @@ export async function startSystem(cfg: ServeConfig, opts: StartOptions = {}): Pr
     log,
     // Each SSE stats event describes the second just published, even when the beat runs late and publishes two.
     onSecond: (f) => publicFeed.emit('stats', aggregator.stats(f)),
+    peers: cluster === null ? undefined : () => cluster.peers(),
   });
   aggregator.onMilestone((m) => {
     liveState.milestoneCrossed(m);
@@ -162,7 +176,7 @@ export async function startSystem(cfg: ServeConfig, opts: StartOptions = {}): Pr
   });
   // A cluster node splits each batch by owner and forwards the other owners' parts over its links to them.
   const routing = cfg.cluster ? openClusterRouting({ cluster: cfg.cluster, token: cfg.ingestTokens[0], committer, currencies: [...cfg.show.rates.keys()], metrics, link: opts.clusterLink, log }) : null;
-  const ingest = await startIngestServer({ ...opts.ingest, host: cfg.host, port: cfg.ingestPort, tokens: cfg.ingestTokens, currencies: [...cfg.show.rates.keys()], committer, route: routing?.route, metrics, log });
+  const ingest = await startIngestServer({ ...opts.ingest, host: cfg.host, port: cfg.ingestPort, tokens: cfg.ingestTokens, currencies: [...cfg.show.rates.keys()], committer, route: routing?.route, metrics, log, mount: cluster === null ? undefined : (app) => cluster.server.mount(app) });
 
   const graphics = new Graphics();
   const overlays = new OverlayRegistry();
@@ -172,13 +186,15 @@ export async function startSystem(cfg: ServeConfig, opts: StartOptions = {}): Pr
   const control = await openControlRoom({ cfg, graphics, totals: aggregator.totals, state: liveState, obs, log, rehearsal });
   const liveSnapshot = snapshotSource({
     ...liveState.snapshots(),
-    graphics: () => ({ at: new Date().toISOString(), data: graphics.snapshot() }),
+    graphics: () => cluster?.graphicsSnapshot() ?? { at: new Date().toISOString(), data: graphics.snapshot() },
     overlays: () => ({ at: new Date().toISOString(), data: { overlays: overlays.list() } }),
-    control: () => ({ at: new Date().toISOString(), data: control.room.state() }),
+    control: () => cluster?.controlSnapshot() ?? { at: new Date().toISOString(), data: control.room.state() },
   });
+  const proxy = cluster?.proxyRoutes() ?? null;
   // A cluster node also answers GET /v1/cluster, inside the public feed.
   const clusterRoutes = cfg.cluster != null ? createClusterRoutes({ cluster: cfg.cluster, cacheControl: cache(1), peerStates: routing?.peerStates }) : undefined;
   const web = new Hono<HttpEnv>()
+    .route('/', proxy ?? new Hono<HttpEnv>())
     .get('/healthz', (c) => c.json({ ok: true, storage: committer.state }))
     .route('/', createOverlayRoutes({ producerTokens: cfg.producerTokens, graphics, registry: overlays, snapshot: liveSnapshot, onBuildError: (e) => log('overlays.build_error', { error: String(e) }) }))
     .route('/', control.routes)
@@ -194,8 +210,11 @@ export async function startSystem(cfg: ServeConfig, opts: StartOptions = {}): Pr
     admit: (res) => admitClient(limiter, res) !== null,
   });
   // The hub reads the graphics and the control room for its snapshots; their changes reach it by subscription.
-  graphics.onChange((g) => hub.publish('graphics', g.changedAt, g));
-  control.room.onState((at, s) => hub.publish('control', at, s));
+  if (!mirrors) {
+    graphics.onChange((g) => hub.publish('graphics', g.changedAt, g));
+    control.room.onState((at, s) => hub.publish('control', at, s));
+  }
+  cluster?.start({ hub, graphics, control: control.room });
   const stopOverlayWatch = overlays.watch((at, list) => hub.publish('overlays', at, { overlays: list }));
   publicFeed.mount(httpApp);
   mountFetch(httpApp, (req, env) => web.fetch(req, env), { maxBodyBytes: 1024 * 1024, onError: (e) => log('http.error', { error: String(e) }) });
@@ -206,6 +225,8 @@ export async function startSystem(cfg: ServeConfig, opts: StartOptions = {}): Pr
   metrics.gauge('gala_sse_streams', 'Open SSE streams of /v1/stats/stream', () => publicFeed.streamCount);
   metrics.gauge('gala_input_stale', '1 when no order arrived for GALA_STALE_SECONDS while the show is live', () => (liveState.healthData().stale ? 1 : 0));
   registerAudienceMetrics(metrics, hub, overlays);
+  // A cluster node serves once it holds every reachable peer's figures: its totals never start below the cluster's.
+  await cluster?.peersHeard(opts.cluster?.startWaitMs ?? 5000);
   gate.open();
   opts.onListening?.(`listening ingest=${ingest.port}`);
   if (replay !== null && cfg.rehearsal?.wait === false) replay.start();
@@ -229,12 +250,15 @@ export async function startSystem(cfg: ServeConfig, opts: StartOptions = {}): Pr
     control: control.room,
     obs,
     rehearsal: replay,
+    cluster,
     routing,
     close() {
       closing ??= (async () => {
         await replay?.close();
         uWS.us_listen_socket_close(httpListen);
         await ingest.close();
+        // After ingest: the figures of the last commits have gone out on the link (it shares ingest's listener).
+        cluster?.close();
         routing?.close();
         // After ingest: the last commits' milestone crossings are recorded and published before the feeds close.
         await aggregator.close();

@@ -1,0 +1,108 @@
+// The figures link between cluster nodes (`/v1/cluster/link` on the ingest port): what a node streams to each peer
+// that subscribes. Every message carries latest state, never a delta, so a slow subscriber can skip to the newest
+// and a resubscription repeats nothing twice. Browser-safe: types and one parser, nothing server-side.
+import type { ControlState } from './control-state.ts';
+import type { GraphicName, GraphicState, MilestoneData } from './live-protocol.ts';
+
+export const CLUSTER_LINK_PATH = '/v1/cluster/link';
+
+/** Exact figures of one set of orders: per currency the hundredths (all channels, and mobile) as integer strings. */
+export interface FiguresWire {
+  orders: number;
+  mobileOrders: number;
+  currencies: Record<string, { amount: string; mobile: string; orders: number }>;
+}
+
+/**
+ * A node's own partitions, cumulative. `run` (the node's start, epoch ms) and `seq` order them: a receiver keeps a
+ * node's figures until a message with a higher (run, seq) arrives. `asOf` (epoch ms): the figures hold every order
+ * the node committed before it. `full`: `seconds` is every paid-at second the node holds (replace them all);
+ * otherwise it lists the seconds changed since the last message, each with its cumulative figures.
+ */
+export interface FiguresMessage {
+  type: 'figures';
+  node: string;
+  run: number;
+  seq: number;
+  asOf: number;
+  full: boolean;
+  total: FiguresWire;
+  seconds: { second: number; figures: FiguresWire }[];
+}
+
+/** Nothing changed: the node's figures of (run, seq) still hold as of `asOf`. */
+export interface BeatMessage {
+  type: 'beat';
+  node: string;
+  run: number;
+  seq: number;
+  asOf: number;
+}
+
+/** From the coordinator: every milestone recorded so far (a receiver publishes each id it has not seen, once). */
+export interface MilestonesMessage {
+  type: 'milestones';
+  milestones: MilestoneData[];
+}
+
+/** From the coordinator: the cluster's one control state. */
+export interface ControlMessage {
+  type: 'control';
+  at: string;
+  state: ControlState;
+}
+
+/** From the coordinator: every graphic's state. */
+export interface GraphicsMessage {
+  type: 'graphics';
+  graphics: Record<GraphicName, GraphicState>;
+}
+
+export type ClusterMessage = FiguresMessage | BeatMessage | MilestonesMessage | ControlMessage | GraphicsMessage;
+
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+const isInt = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v);
+const isHundredths = (v: unknown): v is string => typeof v === 'string' && /^-?\d{1,30}$/.test(v);
+
+function checkFigures(v: unknown, at: string): FiguresWire {
+  if (!isObject(v) || !isInt(v.orders) || !isInt(v.mobileOrders) || !isObject(v.currencies)) throw new Error(`${at}: must be {orders, mobileOrders, currencies}`);
+  for (const [c, x] of Object.entries(v.currencies)) {
+    if (!isObject(x) || !isHundredths(x.amount) || !isHundredths(x.mobile) || !isInt(x.orders)) throw new Error(`${at}.currencies.${c}: must be {amount, mobile: integer strings, orders: integer}`);
+  }
+  return v as unknown as FiguresWire;
+}
+
+/** Parses one link frame; throws an Error naming the field and the rule. */
+export function parseClusterMessage(text: string): ClusterMessage {
+  let v: unknown;
+  try {
+    v = JSON.parse(text);
+  } catch {
+    throw new Error('cluster link: a frame must be JSON');
+  }
+  if (!isObject(v)) throw new Error('cluster link: a frame must be a JSON object');
+  switch (v.type) {
+    case 'figures':
+    case 'beat':
+      if (typeof v.node !== 'string' || !isInt(v.run) || !isInt(v.seq) || !isInt(v.asOf)) throw new Error(`${v.type}: node (string), run, seq and asOf (integers) are required`);
+      if (v.type === 'beat') return v as unknown as BeatMessage;
+      if (typeof v.full !== 'boolean' || !Array.isArray(v.seconds)) throw new Error('figures: full (boolean) and seconds (array) are required');
+      checkFigures(v.total, 'figures.total');
+      for (const s of v.seconds as unknown[]) {
+        if (!isObject(s) || !isInt(s.second)) throw new Error('figures.seconds[]: second must be an integer');
+        checkFigures(s.figures, `figures.seconds[${s.second}]`);
+      }
+      return v as unknown as FiguresMessage;
+    case 'milestones':
+      if (!Array.isArray(v.milestones)) throw new Error('milestones: milestones must be an array');
+      return v as unknown as MilestonesMessage;
+    case 'control':
+      if (typeof v.at !== 'string' || !isObject(v.state)) throw new Error('control: at (string) and state (object) are required');
+      return v as unknown as ControlMessage;
+    case 'graphics':
+      if (!isObject(v.graphics)) throw new Error('graphics: graphics must be an object');
+      return v as unknown as GraphicsMessage;
+    default:
+      throw new Error(`cluster link: type must be figures, beat, milestones, control or graphics, got ${JSON.stringify(v.type)}`);
+  }
+}
