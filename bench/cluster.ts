@@ -27,7 +27,7 @@ import { median, pct } from './stats.ts';
 
 const { values } = parseArgs({
   options: {
-    rate: { type: 'string', default: '30000' },
+    rate: { type: 'string', default: '20000' },
     duration: { type: 'string', default: '20' },
     warmup: { type: 'string', default: '5' },
     runs: { type: 'string', default: '3' },
@@ -449,6 +449,8 @@ async function runConfig(config: Config, run: number): Promise<ConfigResult> {
     visible.push(worst);
   }
 
+  // Where each node's time went, to tell a slow storage from a starved node: its inserts, forwards and reads.
+  for (const n of nodes) process.stdout.write(`  ${n.id}: ${await nodeDiagnosis(n)}\n`);
   await Promise.all(procs.map(stopGala));
   for (const url of cluster.urls) await chCommand(url, `DROP DATABASE IF EXISTS ${db}`);
   rmSync(dir, { recursive: true, force: true });
@@ -473,6 +475,26 @@ async function runConfig(config: Config, run: number): Promise<ConfigResult> {
   };
   process.stdout.write(`run ${run} ${config}: ${JSON.stringify(r)}\n`);
   return r;
+}
+
+/** A node's inserts (count, mean rows and seconds), forwards (count, mean seconds) and busiest storage calls. */
+async function nodeDiagnosis(n: Node): Promise<string> {
+  const m = await (await fetch(`http://127.0.0.1:${n.ingestPort}/metrics`, { headers: { Authorization: `Bearer ${TEST_TOKEN}` } })).text();
+  const sum = (re: RegExp) => [...m.matchAll(re)].reduce((s, x) => s + Number(x[1]), 0);
+  const inserts = sum(/^gala_ingest_insert_seconds_count (\S+)$/gm);
+  const rows = sum(/^gala_ingest_insert_rows_sum (\S+)$/gm);
+  const insertS = sum(/^gala_ingest_insert_seconds_sum (\S+)$/gm);
+  const fwd = sum(/^gala_cluster_forward_seconds_count\{[^}]*\} (\S+)$/gm);
+  const fwdS = sum(/^gala_cluster_forward_seconds_sum\{[^}]*\} (\S+)$/gm);
+  const calls = [...m.matchAll(/^gala_storage_call_seconds_total\{call="(\w+)"\} (\S+)$/gm)]
+    .map((x) => [x[1]!, Number(x[2])] as const)
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, 4)
+    .map(([name, sec]) => `${name} ${sec.toFixed(1)} s`)
+    .join(', ');
+  return `${inserts} inserts of ${Math.round(rows / Math.max(1, inserts))} orders, mean ${Math.round((insertS * 1000) / Math.max(1, inserts))} ms` +
+    (fwd > 0 ? `; ${fwd} sub-batches forwarded, mean ${Math.round((fwdS * 1000) / fwd)} ms to the owner's ack` : '') +
+    `; storage calls: ${calls || 'none'}`;
 }
 
 const round2 = (x: number) => Math.round(x * 100) / 100;
