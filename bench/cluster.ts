@@ -72,6 +72,8 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 const root = mkdtempSync(join(tmpdir(), 'gala-bench-cluster-'));
 let chCluster: ClickHouseCluster | null = null;
+/** The cluster while it starts, so that a stop then waits for it and removes it too. */
+let chStarting: Promise<ClickHouseCluster> | null = null;
 const galas = new Set<GalaProcess>();
 const clusterFiles = new Set<WrittenClusterFile>();
 
@@ -110,7 +112,7 @@ function cleanupAll(): Promise<void> {
         // already gone
       }
     }
-    await chCluster?.cleanup();
+    await (chCluster ?? (await chStarting?.catch(() => null)))?.cleanup();
     for (const f of clusterFiles) f.cleanup();
     rmSync(root, { recursive: true, force: true });
   })();
@@ -122,11 +124,15 @@ for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
     void cleanupAll().finally(() => process.exit(130));
   });
 }
-// An exception thrown in a socket's handler ends the bench the same way, after stopping what it started.
-process.once('uncaughtException', (err) => {
-  process.stderr.write(`bench:cluster: ${err.stack ?? String(err)}\n`);
+// An error nothing awaits (a socket's handler, a poll) ends the bench the same way, after stopping what it started;
+// once stopping, the errors of what is being stopped (a poll of a node just killed) are expected and ignored.
+const fail = (err: unknown) => {
+  if (cleaning !== null) return;
+  process.stderr.write(`bench:cluster: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
   void cleanupAll().finally(() => process.exit(1));
-});
+};
+process.on('uncaughtException', fail);
+process.on('unhandledRejection', fail);
 
 // ---- /proc ----
 
@@ -264,7 +270,13 @@ async function startNodes(config: Config, db: string, dir: string): Promise<{ no
     // The window sized for the orders each node owns.
     GALA_DEDUP_EXPECTED_RATE: String(config === 'single' ? RATE : Math.ceil(RATE / NODES)),
   };
-  const track = (p: Promise<GalaProcess>) => p.then((g) => (galas.add(g), g));
+  // A node that finishes starting after a stop began is stopped at once (the stop has already swept the others).
+  const track = (p: Promise<GalaProcess>) =>
+    p.then((g) => {
+      if (cleaning !== null) g.proc.kill('SIGKILL');
+      else galas.add(g);
+      return g;
+    });
   if (config === 'single') {
     const p = await track(startGalaProcess(['--clickhouse-url', `${cluster.urls[0]}/${db}`, '--data', join(dir, 'n1')], env));
     return { nodes: [{ id: 'single', httpPort: p.httpPort, ingestPort: p.ingestPort, pid: p.proc.pid! }], procs: [p] };
@@ -507,7 +519,9 @@ async function main(): Promise<void> {
     `bench:cluster ${started}, load average ${load0}: ${RUNS} runs, each of single, routed and forwarded (order turned by one each run), ` +
       `${RATE} orders/s offered for ${DURATION} s after ${WARMUP} s of warm-up, batches of ${BATCH}, ${CONNS} connection(s) per node sent to, window ${WINDOW}, /v1/stats polled every ${POLL_MS} ms on every node\n`,
   );
-  chCluster = await startClickHouseCluster({ shards: NODES, name: 'gala_bench' });
+  chStarting = startClickHouseCluster({ shards: NODES, name: 'gala_bench' });
+  chCluster = await chStarting;
+  if (cleaning !== null) return;
   process.stdout.write(`clickhouse-server: ${NODES} shards of cluster gala_bench at ${chCluster.urls.join(' ')}; single node writes to the first (plain --clickhouse-url, no cluster file)\n`);
   const results: ConfigResult[][] = [];
   for (let run = 1; run <= RUNS; run++) {
@@ -521,6 +535,7 @@ async function main(): Promise<void> {
   }
   await chCluster.cleanup();
   chCluster = null;
+  chStarting = null;
 
   const med = (k: number, pick: (r: ConfigResult) => number) => median(results.map((row) => pick(row[k]!)));
   const ratio = (k: number) => median(results.map((row) => row[k]!.cpuPerOrderUs / row[0]!.cpuPerOrderUs));
@@ -552,6 +567,8 @@ async function main(): Promise<void> {
 
 try {
   await main();
+} catch (err) {
+  fail(err);
 } finally {
   await cleanupAll();
 }
