@@ -16,12 +16,12 @@ import { parseArgs } from 'node:util';
 import WebSocket from 'ws';
 import { DEFAULT_SHOW_FILE, loadShow } from '../cli/config.ts';
 import { ownerOf, partitionsOwnedBy, type ClusterFile } from '../domain/cluster-map.ts';
-import { convertHundredths, formatHundredths } from '../domain/money.ts';
 import type { Ack, FrameError } from '../domain/order.ts';
 import { startClickHouseCluster, writeClusterFile, type ClickHouseCluster, type WrittenClusterFile } from '../test-support/clickhouse-cluster.ts';
 import { startGalaProcess, type GalaProcess } from '../test-support/gala-process.ts';
 import { TEST_TOKEN } from '../test-support/system-harness.ts';
 import { until } from '../test-support/until.ts';
+import { createOrderFrames } from './order-frames.ts';
 import { cpuOf } from './proc-stats.ts';
 import { median, pct } from './stats.ts';
 
@@ -158,62 +158,7 @@ function clickHousePid(dir: string): number {
   throw new Error(`bench:cluster: no clickhouse-server process with its config in ${dir}`);
 }
 
-// ---- orders ----
-
 const CURRENCIES = [...show.rates.keys()];
-
-/**
- * The orders of one frame: a fixed set of BATCH orders whose ids carry the frame number, so frame n's order i is
- * `bn-<n, 12 digits>-<i, 5 digits>` with fixed fields. Whole frames are one template patched in place (no JSON
- * built per frame); the routed client builds per-owner batches from the orders' texts.
- */
-function createOrders() {
-  const weights = [['CNY', 80], ['USD', 8], ['EUR', 4], ['HKD', 4], ['JPY', 4]] as const;
-  const channels = ['mobile', 'mobile', 'mobile', 'mobile', 'mobile', 'mobile', 'mobile', 'mobile', 'mobile', 'desktop', 'tv', 'store'];
-  let x = 12345;
-  const rnd = () => (x = (Math.imul(x, 1103515245) + 12345) >>> 0) / 4294967296;
-  const ts = Date.now();
-  const rest: string[] = [];
-  const currency: number[] = [];
-  const cents: number[] = [];
-  for (let i = 0; i < BATCH; i++) {
-    let r = rnd() * 100;
-    let cur: string = 'CNY';
-    for (const [c, w] of weights) if ((r -= w) < 0) { cur = c; break; }
-    const units = 1 + Math.floor(rnd() * 300);
-    const c = Math.floor(rnd() * 100);
-    currency.push(CURRENCIES.indexOf(cur));
-    cents.push(units * 100 + c);
-    rest.push(`,"ts":${ts + i},"amount":"${units}.${String(c).padStart(2, '0')}","currency":"${cur}","channel":"${channels[Math.floor(rnd() * channels.length)]}","brand":"brand-${Math.floor(rnd() * 2000)}","sku":"sku-${Math.floor(rnd() * 20000)}","category":"apparel","region":"Zhejiang"}`);
-  }
-  const frameCents = CURRENCIES.map((_, k) => cents.reduce((s, v, i) => (currency[i] === k ? s + v : s), 0));
-  const template = Buffer.from(`{"batch":"f-000000000000","orders":[${rest.map((r, i) => `{"id":"bn-000000000000-${String(i).padStart(5, '0')}"${r}`).join(',')}]}`);
-  const offsets: number[] = [template.indexOf('f-000000000000') + 2];
-  for (let at = template.indexOf('"bn-'); at >= 0; at = template.indexOf('"bn-', at + 1)) offsets.push(at + 4);
-  const digits = (n: number) => String(n).padStart(12, '0');
-  return {
-    /** Frame n as one batch, its id `f-<n>`. */
-    frame(n: number): Buffer {
-      const b = Buffer.from(template);
-      const d = digits(n);
-      for (const off of offsets) b.write(d, off, 'latin1');
-      return b;
-    },
-    frameCents,
-    id: (n: number, i: number) => `bn-${digits(n)}-${String(i).padStart(5, '0')}`,
-    /** Order i's text with its id. */
-    order: (id: string, i: number) => `{"id":"${id}"${rest[i]}`,
-    currency,
-    cents,
-  };
-}
-
-/** Exact display GMV of these per-currency minor-unit sums. */
-function displayGmv(perCurrency: readonly number[]): string {
-  let t = 0n;
-  perCurrency.forEach((c, k) => (t += convertHundredths(BigInt(c), show.rates.get(CURRENCIES[k]!)!)));
-  return formatHundredths(t);
-}
 
 // ---- ClickHouse: a database per configuration run ----
 
@@ -235,7 +180,7 @@ interface Pending {
   batch: string;
   body: Buffer | string;
   orders: number;
-  cents: number[];
+  cents: readonly number[];
   node: number;
   sentAt: number;
 }
@@ -257,6 +202,8 @@ interface ConfigResult {
   visibleP99Ms: number;
   /** Batches generated but not sent when the measured seconds ended: 0 when the rate was sustained. */
   backlogBatches: number;
+  /** Answers `unavailable` over the whole run (each batch then sent again). */
+  unavailable: number;
   /** Every node's orders and gmv equal to what was acked, exactly, at the end. */
   exact: boolean;
   loadCores: number;
@@ -316,7 +263,7 @@ async function runConfig(config: Config, run: number): Promise<ConfigResult> {
   for (const url of cluster.urls) await chCommand(url, `CREATE DATABASE IF NOT EXISTS ${db}`);
   const { nodes, procs } = await startNodes(config, db, dir);
   const chPids = cluster.servers.map((s) => clickHousePid(s.dir));
-  const orders = createOrders();
+  const orders = createOrderFrames(BATCH, show);
   const ownerIndex = config === 'routed' ? await smartClientMap(nodes[0]!, nodes) : null;
 
   // Connections: CONNS to each node this configuration sends to.
@@ -332,6 +279,8 @@ async function runConfig(config: Config, run: number): Promise<ConfigResult> {
   const ackedCents = CURRENCIES.map(() => 0);
   let accepted = 0;
   let inexact = '';
+  /** Batches answered `unavailable` (sent again after retryAfterMs). */
+  let unavailable = 0;
   let phase: 'warmup' | 'measure' | 'drain' = 'warmup';
 
   // Polls of every node's /v1/stats, for ack to visible and the exact check at the end.
@@ -383,7 +332,11 @@ async function runConfig(config: Config, run: number): Promise<ConfigResult> {
           acks.push({ t: now, cum: accepted });
         }
       } else if (a.error === 'unavailable') {
-        setTimeout(() => queues[p.node]!.unshift(p), a.retryAfterMs ?? 100);
+        unavailable++;
+        setTimeout(() => {
+          queues[p.node]!.unshift(p);
+          pump();
+        }, a.retryAfterMs ?? 100);
       } else {
         throw new Error(`bench:cluster: unexpected answer ${JSON.stringify(a)}`);
       }
@@ -437,9 +390,12 @@ async function runConfig(config: Config, run: number): Promise<ConfigResult> {
   // What the routed client still holds goes out too, so that every generated order is acked and counted.
   if (ownerIndex !== null) nodes.forEach((_, k) => sendOwned(k));
   pump();
-  await until('every batch acked', () => conns.every((c) => c.inflight.size === 0) && queues.every((q) => q.length === 0), { timeoutMs: 120_000 });
+  await until('every batch acked', () => conns.every((c) => c.inflight.size === 0) && queues.every((q) => q.length === 0), {
+    timeoutMs: 120_000,
+    detail: () => ({ inFlight: conns.map((c) => [...c.inflight.keys()].slice(0, 5)), queued: queues.map((q) => q.length), unavailable }),
+  });
   // Every node's figures reach every acked order (or the check below says they did not).
-  const gmv = displayGmv(ackedCents);
+  const gmv = orders.gmvOf(ackedCents);
   await until('every node counts every acked order', () => last.every((l) => l.orders >= accepted), { timeoutMs: 10_000 }).catch(() => {});
   polling = false;
   await Promise.all(pollers);
@@ -482,6 +438,7 @@ async function runConfig(config: Config, run: number): Promise<ConfigResult> {
     visibleP50Ms: Math.round(pct(visible, 50)),
     visibleP99Ms: Math.round(pct(visible, 99)),
     backlogBatches,
+    unavailable,
     exact,
     loadCores: round2((m1.load.user + m1.load.system) / 1e6 / seconds),
   };
