@@ -1,13 +1,14 @@
 // `npm run bench:cluster`: what a cluster costs per order against one node, on real `gala serve` processes over a
 // real ClickHouse cluster (clickhouse-server shards naming one another in remote_servers), with the load generator in
-// this process. Three configurations at one offered rate, alternating within each run:
+// this process. Four configurations, the order turned by one each run:
 // - single: one node, plain --clickhouse-url to the first shard (no cluster file: the product as one node runs it);
 // - routed: three nodes over three shards, each order sent straight to its owner (the partition map read from
 //   GET /v1/cluster, each id mapped with domain/cluster-map.ts ownerOf), per-owner batches of --batch orders;
 // - forwarded: the same cluster, every batch of --batch orders sent to the nodes in turn whatever its ids, so each
-//   node commits its third and forwards the other two thirds to their owners.
+//   node commits its third and forwards the other two thirds to their owners;
+// - per-node: one node as in single, at the rate each cluster node takes (--rate ÷ --nodes).
 // Per run and as medians: CPU per order of the Gala processes (and of the clickhouse-server processes, apart), the
-// ratios against the single node of the same run, ack to visible on every node (p99), orders/s, and the
+// ratios against the single node (and the per-node one) of the same run, ack to visible on every node (p99), orders/s, and the
 // projection for N machines with its assumptions.
 import { readdirSync, readFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
@@ -63,8 +64,14 @@ for (const [name, v, min] of [['rate', RATE, 1], ['duration', DURATION, 1], ['wa
 if (BATCH > 10_000) throw new Error('bench:cluster: --batch: at most 10,000 orders (the contract\'s limit)');
 if (PROJECT.some((n) => !Number.isInteger(n) || n < 1)) throw new Error('bench:cluster: --project: node counts, e.g. 3,10');
 
-type Config = 'single' | 'routed' | 'forwarded';
-const CONFIGS: readonly Config[] = ['single', 'routed', 'forwarded'];
+/**
+ * `per-node`: one node at --rate ÷ --nodes, what each cluster node takes: a node's fixed costs (a group commit's
+ * inserts, its reads and beats) are spread over fewer orders at a lower rate, and this tells that apart from what
+ * the cluster adds.
+ */
+type Config = 'single' | 'routed' | 'forwarded' | 'per-node';
+const CONFIGS: readonly Config[] = ['single', 'routed', 'forwarded', 'per-node'];
+const rateOf = (c: Config) => (c === 'per-node' ? RATE / NODES : RATE);
 const show = loadShow(DEFAULT_SHOW_FILE);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -224,7 +231,7 @@ async function startNodes(config: Config, db: string, dir: string): Promise<{ no
       else galas.add(g);
       return g;
     });
-  if (config === 'single') {
+  if (config === 'single' || config === 'per-node') {
     const p = await track(startGalaProcess(['--clickhouse-url', `${cluster.urls[0]}/${db}`, '--data', join(dir, 'n1')], env));
     return { nodes: [{ id: 'single', httpPort: p.httpPort, ingestPort: p.ingestPort, pid: p.proc.pid! }], procs: [p] };
   }
@@ -360,7 +367,7 @@ async function runConfig(config: Config, run: number): Promise<ConfigResult> {
   const t0 = performance.now();
   const generate = () => {
     if (phase === 'drain') return;
-    const due = Math.floor((RATE * (performance.now() - t0)) / 1000 / BATCH);
+    const due = Math.floor((rateOf(config) * (performance.now() - t0)) / 1000 / BATCH);
     for (; next < due; next++) {
       if (ownerIndex === null) {
         queues[next % nodes.length]!.push({ batch: `f-${String(next).padStart(12, '0')}`, body: orders.frame(next), orders: BATCH, cents: orders.frameCents, node: next % nodes.length, sentAt: 0 });
@@ -473,7 +480,7 @@ async function main(): Promise<void> {
   const started = new Date().toISOString();
   const load0 = loadavg().map((l) => l.toFixed(1)).join(' ');
   process.stdout.write(
-    `bench:cluster ${started}, load average ${load0}: ${RUNS} runs, each of single, routed and forwarded (order turned by one each run), ` +
+    `bench:cluster ${started}, load average ${load0}: ${RUNS} runs, each of single, routed, forwarded and per-node (order turned by one each run), ` +
       `${RATE} orders/s offered for ${DURATION} s after ${WARMUP} s of warm-up, batches of ${BATCH}, ${CONNS} connection(s) per node sent to, window ${WINDOW}, /v1/stats polled every ${POLL_MS} ms on every node\n`,
   );
   chStarting = startClickHouseCluster({ shards: NODES, name: 'gala_bench' });
@@ -486,8 +493,11 @@ async function main(): Promise<void> {
     const byConfig = new Map<Config, ConfigResult>();
     for (const c of order) byConfig.set(c, await runConfig(c, run));
     const row = CONFIGS.map((c) => byConfig.get(c)!);
-    const [s, r, f] = row;
-    process.stdout.write(`run ${run} ratios to single: routed ${(r!.cpuPerOrderUs / s!.cpuPerOrderUs).toFixed(2)}x, forwarded ${(f!.cpuPerOrderUs / s!.cpuPerOrderUs).toFixed(2)}x\n`);
+    const [s, r, f, p] = row;
+    process.stdout.write(
+      `run ${run} CPU per order against single: routed ${(r!.cpuPerOrderUs / s!.cpuPerOrderUs).toFixed(2)}x, forwarded ${(f!.cpuPerOrderUs / s!.cpuPerOrderUs).toFixed(2)}x; ` +
+        `against per-node: routed ${(r!.cpuPerOrderUs / p!.cpuPerOrderUs).toFixed(2)}x, forwarded ${(f!.cpuPerOrderUs / p!.cpuPerOrderUs).toFixed(2)}x\n`,
+    );
     results.push(row);
   }
   await chCluster.cleanup();
@@ -495,15 +505,16 @@ async function main(): Promise<void> {
   chStarting = null;
 
   const med = (k: number, pick: (r: ConfigResult) => number) => median(results.map((row) => pick(row[k]!)));
-  const ratio = (k: number) => median(results.map((row) => row[k]!.cpuPerOrderUs / row[0]!.cpuPerOrderUs));
+  const ratio = (k: number, base = 0) => median(results.map((row) => row[k]!.cpuPerOrderUs / row[base]!.cpuPerOrderUs));
   const lines: string[] = [];
   lines.push(`medians over ${RUNS} runs (${started}, load average at start ${load0}, at end ${loadavg().map((l) => l.toFixed(1)).join(' ')}):`);
-  lines.push('| configuration | orders/s | Gala CPU µs/order | ratio to single | ClickHouse CPU µs/order | ack p50 / p99 | ack → visible on every node p50 / p99 | exact |');
+  lines.push('| configuration | orders/s | Gala CPU µs/order | ratio to single (to per-node) | ClickHouse CPU µs/order | ack p50 / p99 | ack → visible on every node p50 / p99 | exact |');
   lines.push('| --- | --- | --- | --- | --- | --- | --- | --- |');
   CONFIGS.forEach((c, k) => {
     const target = c === 'routed' ? ' (target ≤ 1.1)' : c === 'forwarded' ? ' (target ≤ 1.6)' : '';
+    const ratios = c === 'single' ? '1' : c === 'per-node' ? ratio(k).toFixed(2) : `${ratio(k).toFixed(2)} (${ratio(k, 3).toFixed(2)})${target}`;
     lines.push(
-      `| ${c} | ${fmt(med(k, (r) => r.ordersPerSecond))} | ${med(k, (r) => r.cpuPerOrderUs).toFixed(2)} | ${k === 0 ? '1' : ratio(k).toFixed(2)}${target} | ${med(k, (r) => r.chCpuPerOrderUs).toFixed(2)} | ` +
+      `| ${c === 'per-node' ? `per-node (single at ${fmt(RATE / NODES)}/s)` : c} | ${fmt(med(k, (r) => r.ordersPerSecond))} | ${med(k, (r) => r.cpuPerOrderUs).toFixed(2)} | ${ratios} | ${med(k, (r) => r.chCpuPerOrderUs).toFixed(2)} | ` +
         `${med(k, (r) => r.ackP50Ms)} / ${med(k, (r) => r.ackP99Ms)} ms | ${med(k, (r) => r.visibleP50Ms)} / ${med(k, (r) => r.visibleP99Ms)} ms (target p99 ≤ 250) | ${results.every((row) => row[k]!.exact) ? 'every run' : 'NOT every run'} |`,
     );
   });
@@ -511,7 +522,7 @@ async function main(): Promise<void> {
   lines.push('');
   lines.push(`projection for N machines = rate per node × N × (single-node CPU per order ÷ cluster CPU per order), rate per node ${fmt(NODE_RATE)} orders/s (--node-rate):`);
   for (const k of [1, 2]) {
-    lines.push(`  ${CONFIGS[k]}: ${PROJECT.map((n) => `N=${n}: ${fmt(NODE_RATE * n / ratio(k))} orders/s`).join(', ')}`);
+    lines.push(`  ${CONFIGS[k]}: ${PROJECT.map((n) => `N=${n}: ${fmt(NODE_RATE * n / ratio(k))} orders/s`).join(', ')}; with the per-node ratio: ${PROJECT.map((n) => `N=${n}: ${fmt(NODE_RATE * n / ratio(k, 3))}`).join(', ')}`);
   }
   lines.push(
     `  assumptions: each node has a machine of its own and, alone, reaches --node-rate (the issue's ~250,000 orders/s of bench:ingest on 2 cores); ` +
