@@ -265,7 +265,7 @@ async function smartClientMap(node: Node, nodes: Node[]): Promise<(id: string) =
 
 async function runConfig(config: Config, run: number): Promise<ConfigResult> {
   const cluster = chCluster!;
-  const db = `bench_r${run}_${config}`;
+  const db = `bench_r${run}_${config.replace('-', '_')}`;
   const dir = join(root, db);
   for (const url of cluster.urls) await chCommand(url, `CREATE DATABASE IF NOT EXISTS ${db}`);
   const { nodes, procs } = await startNodes(config, db, dir);
