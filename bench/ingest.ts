@@ -8,10 +8,10 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import WebSocket from 'ws';
 import { DEFAULT_SHOW_FILE, loadShow } from '../cli/config.ts';
-import { convertHundredths, formatHundredths } from '../domain/money.ts';
 import type { Ack, FrameError } from '../domain/order.ts';
 import { startGalaProcess } from '../test-support/gala-process.ts';
 import { TEST_TOKEN } from '../test-support/system-harness.ts';
+import { createOrderFrames } from './order-frames.ts';
 import { busiestThreads, cpuOf, rssMbOf, threadCpuByName } from './proc-stats.ts';
 import { median, pct } from './stats.ts';
 
@@ -37,49 +37,6 @@ const CONNS = Number(values.connections);
 const BATCH = Number(values.batch);
 const WINDOW = Number(values.window);
 const show = loadShow(DEFAULT_SHOW_FILE);
-
-/**
- * Frames are one template with fixed-width ids patched per frame: generating costs a buffer copy and a
- * few thousand byte writes, so a 10-minute soak needs no gigabytes of pre-built frames.
- */
-function createFrameSource() {
-  const CURRENCIES = [['CNY', 80], ['USD', 8], ['EUR', 4], ['HKD', 4], ['JPY', 4]] as const;
-  const CHANNELS = ['mobile', 'mobile', 'mobile', 'mobile', 'mobile', 'mobile', 'mobile', 'mobile', 'mobile', 'desktop', 'tv', 'store'];
-  let x = 12345;
-  const rnd = () => (x = (Math.imul(x, 1103515245) + 12345) >>> 0) / 4294967296;
-  const perCurrency = new Map<string, bigint>();
-  const ts = Date.now();
-  const head = '{"batch":"f-000000000000","orders":[';
-  const parts: string[] = [];
-  for (let i = 0; i < BATCH; i++) {
-    let r = rnd() * 100;
-    let cur = 'CNY';
-    for (const [c, w] of CURRENCIES) if ((r -= w) < 0) { cur = c; break; }
-    const units = 1 + Math.floor(rnd() * 300);
-    const cents = Math.floor(rnd() * 100);
-    perCurrency.set(cur, (perCurrency.get(cur) ?? 0n) + BigInt(units * 100 + cents));
-    parts.push(`{"id":"bn-000000000000-${String(i).padStart(5, '0')}","ts":${ts + i},"amount":"${units}.${String(cents).padStart(2, '0')}","currency":"${cur}","channel":"${CHANNELS[Math.floor(rnd() * CHANNELS.length)]}","brand":"brand-${Math.floor(rnd() * 2000)}","sku":"sku-${Math.floor(rnd() * 20000)}","category":"apparel","region":"Zhejiang"}`);
-  }
-  const template = Buffer.from(`${head}${parts.join(',')}]}`);
-  const offsets: number[] = [template.indexOf('f-000000000000') + 2];
-  for (let at = template.indexOf('"bn-'); at >= 0; at = template.indexOf('"bn-', at + 1)) offsets.push(at + 4);
-  const digits = (n: number) => String(n).padStart(12, '0');
-  return {
-    frame(n: number): Buffer {
-      const b = Buffer.from(template);
-      const d = digits(n);
-      for (const off of offsets) b.write(d, off, 'latin1');
-      return b;
-    },
-    /** Exact display GMV of `frames` whole frames. */
-    gmv(frames: number): string {
-      let t = 0n;
-      for (const [c, h] of perCurrency) t += convertHundredths(h * BigInt(frames), show.rates.get(c)!);
-      return formatHundredths(t);
-    },
-  };
-}
-
 
 /** CPU seconds a process has used so far, every thread; NaN once it has gone. */
 const cpuSeconds = (pid: number) => {
@@ -111,7 +68,7 @@ interface RunResult {
 }
 
 async function run(index: number): Promise<RunResult> {
-  const source = createFrameSource();
+  const source = createOrderFrames(BATCH, show);
   const dir = mkdtempSync(join(tmpdir(), 'gala-bench-'));
   // BENCH_SERVER_NODE_ARGS lets a profiler ride along, e.g. "--cpu-prof --cpu-prof-dir=prof".
   const nodeArgs = (process.env.BENCH_SERVER_NODE_ARGS ?? '').split(' ').filter((a) => a.length > 0);

@@ -1,0 +1,543 @@
+// `npm run bench:cluster`: what a cluster costs per order against one node, on real `gala serve` processes over a
+// real ClickHouse cluster (clickhouse-server shards naming one another in remote_servers), with the load generator in
+// this process. Four configurations, the order turned by one each run:
+// - single: one node, plain --clickhouse-url to the first shard (no cluster file: the product as one node runs it);
+// - routed: three nodes over three shards, each order sent straight to its owner (the partition map read from
+//   GET /v1/cluster, each id mapped with domain/cluster-map.ts ownerOf), per-owner batches of --batch orders;
+// - forwarded: the same cluster, every batch of --batch orders sent to the nodes in turn whatever its ids, so each
+//   node commits its third and forwards the other two thirds to their owners;
+// - per-node: one node as in single, at the rate each cluster node takes (--rate ÷ --nodes).
+// Per run and as medians: CPU per order of the Gala processes (and of the clickhouse-server processes, apart), the
+// ratios against the single node (and the per-node one) of the same run, ack to visible on every node (p99), orders/s, and the
+// projection for N machines with its assumptions.
+import { readdirSync, readFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import WebSocket from 'ws';
+import { DEFAULT_SHOW_FILE, loadShow } from '../cli/config.ts';
+import { ownerOf, partitionsOwnedBy, type ClusterFile } from '../domain/cluster-map.ts';
+import type { Ack, FrameError } from '../domain/order.ts';
+import { startClickHouseCluster, writeClusterFile, type ClickHouseCluster, type WrittenClusterFile } from '../test-support/clickhouse-cluster.ts';
+import { startGalaProcess, type GalaProcess } from '../test-support/gala-process.ts';
+import { TEST_TOKEN } from '../test-support/system-harness.ts';
+import { until } from '../test-support/until.ts';
+import { createOrderFrames } from './order-frames.ts';
+import { cpuOf } from './proc-stats.ts';
+import { median, pct } from './stats.ts';
+
+const { values } = parseArgs({
+  options: {
+    rate: { type: 'string', default: '20000' },
+    duration: { type: 'string', default: '20' },
+    warmup: { type: 'string', default: '5' },
+    runs: { type: 'string', default: '3' },
+    nodes: { type: 'string', default: '3' },
+    batch: { type: 'string', default: '1000' },
+    connections: { type: 'string', default: '1' },
+    window: { type: 'string', default: '16' },
+    'poll-ms': { type: 'string', default: '20' },
+    'node-rate': { type: 'string', default: '250000' },
+    project: { type: 'string', default: '3,10' },
+  },
+});
+/** Orders/s offered in total, whatever the configuration. */
+const RATE = Number(values.rate);
+const DURATION = Number(values.duration);
+/** Seconds at the rate before anything counts: fresh processes' JIT, first parts, links settling. */
+const WARMUP = Number(values.warmup);
+const RUNS = Number(values.runs);
+const NODES = Number(values.nodes);
+const BATCH = Number(values.batch);
+/** WebSocket connections to each node the load generator sends to. */
+const CONNS = Number(values.connections);
+/** Batches in flight per connection. */
+const WINDOW = Number(values.window);
+/** Pause between two polls of a node's GET /v1/stats (each poll carries If-None-Match: mostly a 304). */
+const POLL_MS = Number(values['poll-ms']);
+/** Orders/s one node reaches alone on its machine, for the projection (default: bench:ingest's figure). */
+const NODE_RATE = Number(values['node-rate']);
+const PROJECT = values.project!.split(',').map(Number);
+for (const [name, v, min] of [['rate', RATE, 1], ['duration', DURATION, 1], ['warmup', WARMUP, 0], ['runs', RUNS, 1], ['nodes', NODES, 2], ['batch', BATCH, 1], ['connections', CONNS, 1], ['window', WINDOW, 1], ['poll-ms', POLL_MS, 1], ['node-rate', NODE_RATE, 1]] as const) {
+  if (!Number.isFinite(v) || v < min) throw new Error(`bench:cluster: --${name} = ${v}: a number of at least ${min}`);
+}
+if (BATCH > 10_000) throw new Error('bench:cluster: --batch: at most 10,000 orders (the contract\'s limit)');
+if (PROJECT.some((n) => !Number.isInteger(n) || n < 1)) throw new Error('bench:cluster: --project: node counts, e.g. 3,10');
+
+/**
+ * `per-node`: one node at --rate ÷ --nodes, what each cluster node takes: a node's fixed costs (a group commit's
+ * inserts, its reads and beats) are spread over fewer orders at a lower rate, and this tells that apart from what
+ * the cluster adds.
+ */
+type Config = 'single' | 'routed' | 'forwarded' | 'per-node';
+const CONFIGS: readonly Config[] = ['single', 'routed', 'forwarded', 'per-node'];
+const rateOf = (c: Config) => (c === 'per-node' ? RATE / NODES : RATE);
+const show = loadShow(DEFAULT_SHOW_FILE);
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+// ---- what this bench starts, so that every exit (error, Ctrl-C) stops it ----
+
+const root = mkdtempSync(join(tmpdir(), 'gala-bench-cluster-'));
+let chCluster: ClickHouseCluster | null = null;
+/** The cluster while it starts, so that a stop then waits for it and removes it too. */
+let chStarting: Promise<ClickHouseCluster> | null = null;
+const galas = new Set<GalaProcess>();
+const clusterFiles = new Set<WrittenClusterFile>();
+
+/** Gala processes started with a data dir under `root` that no handle reached (a start that timed out). */
+function strayGalaPids(): number[] {
+  const out: number[] = [];
+  for (const d of readdirSync('/proc')) {
+    if (!/^\d+$/.test(d) || Number(d) === process.pid) continue;
+    try {
+      const cmd = readFileSync(`/proc/${d}/cmdline`, 'utf8');
+      if (cmd.includes('gala.mjs') && cmd.includes(root)) out.push(Number(d));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return out;
+}
+
+async function stopGala(p: GalaProcess): Promise<void> {
+  p.proc.kill('SIGTERM');
+  const timer = setTimeout(() => p.proc.kill('SIGKILL'), 15_000);
+  await p.exited;
+  clearTimeout(timer);
+  galas.delete(p);
+}
+
+let cleaning: Promise<void> | null = null;
+function cleanupAll(): Promise<void> {
+  cleaning ??= (async () => {
+    for (const p of galas) p.proc.kill('SIGKILL');
+    await Promise.all([...galas].map((p) => p.exited));
+    for (const pid of strayGalaPids()) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+    }
+    await (chCluster ?? (await chStarting?.catch(() => null)))?.cleanup();
+    for (const f of clusterFiles) f.cleanup();
+    rmSync(root, { recursive: true, force: true });
+  })();
+  return cleaning;
+}
+for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+  process.once(sig, () => {
+    process.stderr.write(`\nbench:cluster: ${sig}, stopping everything it started\n`);
+    void cleanupAll().finally(() => process.exit(130));
+  });
+}
+// An error nothing awaits (a socket's handler, a poll) ends the bench the same way, after stopping what it started;
+// once stopping, the errors of what is being stopped (a poll of a node just killed) are expected and ignored.
+const fail = (err: unknown) => {
+  if (cleaning !== null) return;
+  process.stderr.write(`bench:cluster: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+  void cleanupAll().finally(() => process.exit(1));
+};
+process.on('uncaughtException', fail);
+process.on('unhandledRejection', fail);
+
+// ---- /proc ----
+
+const cpuSeconds = (pid: number): number => {
+  try {
+    const c = cpuOf(`/proc/${pid}/stat`);
+    return c.user + c.system;
+  } catch {
+    return Number.NaN;
+  }
+};
+
+/** The clickhouse-server process started with `dir`'s config (the test rig gives each server its own dir). */
+function clickHousePid(dir: string): number {
+  for (const d of readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      if (readFileSync(`/proc/${d}/cmdline`, 'utf8').includes(`--config-file=${join(dir, 'config.xml')}`)) return Number(d);
+    } catch {
+      // gone meanwhile
+    }
+  }
+  throw new Error(`bench:cluster: no clickhouse-server process with its config in ${dir}`);
+}
+
+const CURRENCIES = [...show.rates.keys()];
+
+// ---- ClickHouse: a database per configuration run ----
+
+async function chCommand(url: string, sql: string): Promise<void> {
+  const res = await fetch(`${url}/?query=${encodeURIComponent(sql)}`, { method: 'POST' });
+  if (!res.ok) throw new Error(`bench:cluster: ${sql} on ${url}: ${res.status} ${await res.text()}`);
+}
+
+// ---- one configuration run ----
+
+interface Node {
+  id: string;
+  httpPort: number;
+  ingestPort: number;
+  pid: number;
+}
+
+interface Pending {
+  batch: string;
+  body: Buffer | string;
+  orders: number;
+  cents: readonly number[];
+  node: number;
+  sentAt: number;
+}
+
+interface ConfigResult {
+  config: Config;
+  /** Orders acked per second over the measured seconds. */
+  ordersPerSecond: number;
+  /** µs of CPU of every Gala node process per order acked, over the measured seconds. */
+  cpuPerOrderUs: number;
+  /** The same per node, in cores (CPU seconds per second). */
+  nodeCores: number[];
+  /** µs of CPU of every clickhouse-server process (all shards, also idle ones) per order acked. */
+  chCpuPerOrderUs: number;
+  ackP50Ms: number;
+  ackP99Ms: number;
+  /** For each ack after the warm-up, until every node's GET /v1/stats counts at least the orders acked by then. */
+  visibleP50Ms: number;
+  visibleP99Ms: number;
+  /** Batches generated but not sent when the measured seconds ended: 0 when the rate was sustained. */
+  backlogBatches: number;
+  /** Answers `unavailable` over the whole run (each batch then sent again). */
+  unavailable: number;
+  /** Every node's orders and gmv equal to what was acked, exactly, at the end. */
+  exact: boolean;
+  loadCores: number;
+}
+
+async function startNodes(config: Config, db: string, dir: string): Promise<{ nodes: Node[]; procs: GalaProcess[] }> {
+  const cluster = chCluster!;
+  const env = {
+    // Every poll of /v1/stats comes from this one process.
+    GALA_PUBLIC_RATE: '0',
+    // The window sized for the orders each node owns.
+    GALA_DEDUP_EXPECTED_RATE: String(config === 'single' ? RATE : Math.ceil(RATE / NODES)),
+  };
+  // A node that finishes starting after a stop began is stopped at once (the stop has already swept the others).
+  const track = (p: Promise<GalaProcess>) =>
+    p.then((g) => {
+      if (cleaning !== null) g.proc.kill('SIGKILL');
+      else galas.add(g);
+      return g;
+    });
+  if (config === 'single' || config === 'per-node') {
+    const p = await track(startGalaProcess(['--clickhouse-url', `${cluster.urls[0]}/${db}`, '--data', join(dir, 'n1')], env));
+    return { nodes: [{ id: 'single', httpPort: p.httpPort, ingestPort: p.ingestPort, pid: p.proc.pid! }], procs: [p] };
+  }
+  const written = await writeClusterFile({ clickhouseCluster: cluster.name, clickhouseUrls: cluster.urls.map((u) => `${u}/${db}`) });
+  clusterFiles.add(written);
+  const settled = await Promise.allSettled(written.cluster.nodes.map((n) => track(startGalaProcess(['--cluster', written.file, '--node', n.id, '--data', join(dir, n.id)], env))));
+  const failed = settled.find((s) => s.status === 'rejected');
+  if (failed !== undefined) throw (failed as PromiseRejectedResult).reason;
+  const procs = settled.map((s) => (s as PromiseFulfilledResult<GalaProcess>).value);
+  // Every node sees every other up (its links connected) before any order goes.
+  for (const p of procs) {
+    await until(`node on ${p.httpPort} sees every node up`, async () => (await (await fetch(`http://127.0.0.1:${p.httpPort}/v1/cluster`)).json()) as { nodes: { state: string }[] }, (b) => b.nodes.every((n) => n.state === 'up'), { timeoutMs: 60_000 });
+  }
+  return { nodes: written.cluster.nodes.map((n, i) => ({ id: n.id, httpPort: n.httpPort, ingestPort: n.ingestPort, pid: procs[i]!.proc.pid! })), procs };
+}
+
+/** The owner index of an id, from the map the first node publishes on GET /v1/cluster (checked against ownerOf's). */
+async function smartClientMap(node: Node, nodes: Node[]): Promise<(id: string) => number> {
+  type Body = { clickhouseCluster: string; partitions: number; mapping: { partition: string; owner: string }; nodes: { id: string; host: string; httpPort: number; ingestPort: number; partitions: number[] }[] };
+  const body = (await (await fetch(`http://127.0.0.1:${node.httpPort}/v1/cluster`)).json()) as Body;
+  if (body.mapping.partition !== 'fingerprintLo mod partitions' || body.mapping.owner !== 'nodes[partition mod nodes.length]') {
+    throw new Error(`bench:cluster: GET /v1/cluster publishes a mapping this client does not know: ${JSON.stringify(body.mapping)}`);
+  }
+  const file: ClusterFile = { clickhouseCluster: body.clickhouseCluster, partitions: body.partitions, nodes: body.nodes.map((n) => ({ id: n.id, host: n.host, httpPort: n.httpPort, ingestPort: n.ingestPort, clickhouseUrl: 'http://unused' })) };
+  for (const n of body.nodes) {
+    if (JSON.stringify(partitionsOwnedBy(file, n.id)) !== JSON.stringify(n.partitions)) throw new Error(`bench:cluster: node ${n.id}'s published partitions differ from ownerOf's`);
+  }
+  const index = new Map(nodes.map((n, i) => [n.id, i]));
+  return (id) => index.get(ownerOf(file, id).id)!;
+}
+
+async function runConfig(config: Config, run: number): Promise<ConfigResult> {
+  const cluster = chCluster!;
+  const db = `bench_r${run}_${config.replace('-', '_')}`;
+  const dir = join(root, db);
+  for (const url of cluster.urls) await chCommand(url, `CREATE DATABASE IF NOT EXISTS ${db}`);
+  const { nodes, procs } = await startNodes(config, db, dir);
+  const chPids = cluster.servers.map((s) => clickHousePid(s.dir));
+  const orders = createOrderFrames(BATCH, show);
+  const ownerIndex = config === 'routed' ? await smartClientMap(nodes[0]!, nodes) : null;
+
+  // Connections: CONNS to each node this configuration sends to.
+  const conns = await Promise.all(nodes.flatMap((n, node) => Array.from({ length: CONNS }, () => new Promise<{ ws: WebSocket; node: number; inflight: Map<string, Pending> }>((resolve, reject) => {
+    // A zero masking key, as bench:ingest: ws then skips XOR-ing every byte in JavaScript. Still a masked frame.
+    const ws = new WebSocket(`ws://127.0.0.1:${n.ingestPort}/v1/ingest`, { headers: { Authorization: `Bearer ${TEST_TOKEN}` }, perMessageDeflate: false, generateMask: () => undefined });
+    ws.once('open', () => resolve({ ws, node, inflight: new Map() })).once('error', reject);
+  }))));
+  const queues: Pending[][] = nodes.map(() => []);
+
+  const ackLatency: number[] = [];
+  const acks: { t: number; cum: number }[] = [];
+  const ackedCents = CURRENCIES.map(() => 0);
+  let accepted = 0;
+  let inexact = '';
+  /** Batches answered `unavailable` (sent again after retryAfterMs). */
+  let unavailable = 0;
+  let phase: 'warmup' | 'measure' | 'drain' = 'warmup';
+
+  // Polls of every node's /v1/stats, for ack to visible and the exact check at the end.
+  const polls: { t: number; orders: number }[][] = nodes.map(() => []);
+  const last: { orders: number; gmv: string }[] = nodes.map(() => ({ orders: 0, gmv: '0.00' }));
+  let polling = true;
+  const pollers = nodes.map(async (n, k) => {
+    let etag = '';
+    while (polling) {
+      const t = performance.now();
+      const res = await fetch(`http://127.0.0.1:${n.httpPort}/v1/stats`, { headers: etag === '' ? {} : { 'If-None-Match': etag } });
+      if (res.status === 200) {
+        etag = res.headers.get('etag') ?? '';
+        const s = (await res.json()) as { orders: number; gmv: string };
+        last[k] = { orders: s.orders, gmv: s.gmv };
+      } else {
+        await res.arrayBuffer();
+        if (res.status !== 304) throw new Error(`bench:cluster: GET /v1/stats on ${n.id}: ${res.status}`);
+      }
+      polls[k]!.push({ t, orders: last[k]!.orders });
+      await sleep(POLL_MS);
+    }
+  });
+
+  const pump = () => {
+    for (const c of conns) {
+      const q = queues[c.node]!;
+      while (c.inflight.size < WINDOW && q.length > 0) {
+        const p = q.shift()!;
+        p.sentAt = performance.now();
+        c.inflight.set(p.batch, p);
+        c.ws.send(p.body, { binary: false });
+      }
+    }
+  };
+  for (const c of conns) {
+    c.ws.on('message', (d) => {
+      const a = JSON.parse(String(d)) as Ack | FrameError;
+      const now = performance.now();
+      const p = c.inflight.get(a.batch!);
+      if (p === undefined) throw new Error(`bench:cluster: an answer to a batch not in flight: ${String(d).slice(0, 200)}`);
+      c.inflight.delete(a.batch!);
+      if ('accepted' in a) {
+        if (a.accepted !== p.orders && inexact === '') inexact = `batch ${p.batch}: ${a.accepted} of ${p.orders} accepted (${a.duplicates} duplicates, ${a.rejected.length} rejected)`;
+        accepted += a.accepted;
+        p.cents.forEach((v, k) => (ackedCents[k]! += v));
+        if (phase === 'measure') {
+          ackLatency.push(now - p.sentAt);
+          acks.push({ t: now, cum: accepted });
+        }
+      } else if (a.error === 'unavailable') {
+        unavailable++;
+        setTimeout(() => {
+          queues[p.node]!.unshift(p);
+          pump();
+        }, a.retryAfterMs ?? 100);
+      } else {
+        throw new Error(`bench:cluster: unexpected answer ${JSON.stringify(a)}`);
+      }
+      pump();
+    });
+  }
+
+  // The offered load: frames due at RATE orders/s since t0. Routed: each frame's orders go into per-owner batches,
+  // each sent to its owner once it holds BATCH orders. Single and forwarded: each frame is one batch, to the nodes
+  // in turn.
+  const owned: { texts: string[]; cents: number[] }[] = nodes.map(() => ({ texts: [], cents: CURRENCIES.map(() => 0) }));
+  let routedSeq = 0;
+  const sendOwned = (k: number) => {
+    const o = owned[k]!;
+    if (o.texts.length === 0) return;
+    const batch = `r-${k}-${routedSeq++}`;
+    queues[k]!.push({ batch, body: `{"batch":"${batch}","orders":[${o.texts.join(',')}]}`, orders: o.texts.length, cents: o.cents, node: k, sentAt: 0 });
+    owned[k] = { texts: [], cents: CURRENCIES.map(() => 0) };
+  };
+  let next = 0;
+  const t0 = performance.now();
+  const generate = () => {
+    if (phase === 'drain') return;
+    const due = Math.floor((rateOf(config) * (performance.now() - t0)) / 1000 / BATCH);
+    for (; next < due; next++) {
+      if (ownerIndex === null) {
+        queues[next % nodes.length]!.push({ batch: `f-${String(next).padStart(12, '0')}`, body: orders.frame(next), orders: BATCH, cents: orders.frameCents, node: next % nodes.length, sentAt: 0 });
+        continue;
+      }
+      for (let i = 0; i < BATCH; i++) {
+        const id = orders.id(next, i);
+        const k = ownerIndex(id);
+        const o = owned[k]!;
+        o.texts.push(orders.order(id, i));
+        o.cents[orders.currency[i]!]! += orders.cents[i]!;
+        if (o.texts.length >= BATCH) sendOwned(k);
+      }
+    }
+    pump();
+  };
+  const timer = setInterval(generate, 2);
+
+  await sleep(WARMUP * 1000);
+  phase = 'measure';
+  const m0 = { t: performance.now(), accepted, nodes: nodes.map((n) => cpuSeconds(n.pid)), ch: chPids.map(cpuSeconds), load: process.cpuUsage() };
+  await sleep(DURATION * 1000);
+  const m1 = { t: performance.now(), accepted, nodes: nodes.map((n) => cpuSeconds(n.pid)), ch: chPids.map(cpuSeconds), load: process.cpuUsage(m0.load) };
+  phase = 'drain';
+  clearInterval(timer);
+  const backlogBatches = queues.reduce((s, q) => s + q.length, 0);
+  // What the routed client still holds goes out too, so that every generated order is acked and counted.
+  if (ownerIndex !== null) nodes.forEach((_, k) => sendOwned(k));
+  pump();
+  await until('every batch acked', () => conns.every((c) => c.inflight.size === 0) && queues.every((q) => q.length === 0), {
+    timeoutMs: 120_000,
+    detail: () => ({ inFlight: conns.map((c) => [...c.inflight.keys()].slice(0, 5)), queued: queues.map((q) => q.length), unavailable }),
+  });
+  // Every node's figures reach every acked order (or the check below says they did not).
+  const gmv = orders.gmvOf(ackedCents);
+  await until('every node counts every acked order', () => last.every((l) => l.orders >= accepted), { timeoutMs: 10_000 }).catch(() => {});
+  polling = false;
+  await Promise.all(pollers);
+  for (const c of conns) c.ws.close();
+  const exact = inexact === '' && last.every((l) => l.orders === accepted && l.gmv === gmv);
+  if (!exact) process.stdout.write(`  NOT EXACT: ${inexact || `acked ${accepted} orders, ${gmv}; nodes ${JSON.stringify(last)}`}\n`);
+
+  // Ack to visible on every node: for each ack, the first poll of each node sent after it whose count includes
+  // every order acked by then; the slowest node's.
+  const visible: number[] = [];
+  const at = nodes.map(() => 0);
+  for (const a of acks) {
+    let worst = 0;
+    for (let k = 0; k < nodes.length; k++) {
+      const ps = polls[k]!;
+      while (at[k]! < ps.length && (ps[at[k]!]!.t < a.t || ps[at[k]!]!.orders < a.cum)) at[k]!++;
+      worst = at[k]! < ps.length ? Math.max(worst, ps[at[k]!]!.t - a.t) : Number.POSITIVE_INFINITY;
+    }
+    visible.push(worst);
+  }
+
+  // Where each node's time went, to tell a slow storage from a starved node: its inserts, forwards and reads.
+  for (const n of nodes) process.stdout.write(`  ${n.id}: ${await nodeDiagnosis(n)}\n`);
+  await Promise.all(procs.map(stopGala));
+  for (const url of cluster.urls) await chCommand(url, `DROP DATABASE IF EXISTS ${db}`);
+  rmSync(dir, { recursive: true, force: true });
+
+  const seconds = (m1.t - m0.t) / 1000;
+  const acked = m1.accepted - m0.accepted;
+  const nodeCpu = nodes.map((_, k) => m1.nodes[k]! - m0.nodes[k]!);
+  const chCpu = chPids.reduce((s, _, k) => s + m1.ch[k]! - m0.ch[k]!, 0);
+  const r: ConfigResult = {
+    config,
+    ordersPerSecond: Math.round(acked / seconds),
+    cpuPerOrderUs: round2((nodeCpu.reduce((s, v) => s + v, 0) * 1e6) / acked),
+    nodeCores: nodeCpu.map((c) => round2(c / seconds)),
+    chCpuPerOrderUs: round2((chCpu * 1e6) / acked),
+    ackP50Ms: Math.round(pct(ackLatency, 50)),
+    ackP99Ms: Math.round(pct(ackLatency, 99)),
+    visibleP50Ms: Math.round(pct(visible, 50)),
+    visibleP99Ms: Math.round(pct(visible, 99)),
+    backlogBatches,
+    unavailable,
+    exact,
+    loadCores: round2((m1.load.user + m1.load.system) / 1e6 / seconds),
+  };
+  process.stdout.write(`run ${run} ${config}: ${JSON.stringify(r)}\n`);
+  return r;
+}
+
+/** A node's inserts (count, mean rows and seconds), forwards (count, mean seconds) and busiest storage calls. */
+async function nodeDiagnosis(n: Node): Promise<string> {
+  const m = await (await fetch(`http://127.0.0.1:${n.ingestPort}/metrics`, { headers: { Authorization: `Bearer ${TEST_TOKEN}` } })).text();
+  const sum = (re: RegExp) => [...m.matchAll(re)].reduce((s, x) => s + Number(x[1]), 0);
+  const inserts = sum(/^gala_ingest_insert_seconds_count (\S+)$/gm);
+  const rows = sum(/^gala_ingest_insert_rows_sum (\S+)$/gm);
+  const insertS = sum(/^gala_ingest_insert_seconds_sum (\S+)$/gm);
+  const fwd = sum(/^gala_cluster_forward_seconds_count\{[^}]*\} (\S+)$/gm);
+  const fwdS = sum(/^gala_cluster_forward_seconds_sum\{[^}]*\} (\S+)$/gm);
+  const calls = [...m.matchAll(/^gala_storage_call_seconds_total\{call="(\w+)"\} (\S+)$/gm)]
+    .map((x) => [x[1]!, Number(x[2])] as const)
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, 4)
+    .map(([name, sec]) => `${name} ${sec.toFixed(1)} s`)
+    .join(', ');
+  return `${inserts} inserts of ${Math.round(rows / Math.max(1, inserts))} orders, mean ${Math.round((insertS * 1000) / Math.max(1, inserts))} ms` +
+    (fwd > 0 ? `; ${fwd} sub-batches forwarded, mean ${Math.round((fwdS * 1000) / fwd)} ms to the owner's ack` : '') +
+    `; storage calls: ${calls || 'none'}`;
+}
+
+const round2 = (x: number) => Math.round(x * 100) / 100;
+const fmt = (x: number) => Math.round(x).toLocaleString('en-US');
+
+async function main(): Promise<void> {
+  const started = new Date().toISOString();
+  const load0 = loadavg().map((l) => l.toFixed(1)).join(' ');
+  process.stdout.write(
+    `bench:cluster ${started}, load average ${load0}: ${RUNS} runs, each of single, routed, forwarded and per-node (order turned by one each run), ` +
+      `${RATE} orders/s offered for ${DURATION} s after ${WARMUP} s of warm-up, batches of ${BATCH}, ${CONNS} connection(s) per node sent to, window ${WINDOW}, /v1/stats polled every ${POLL_MS} ms on every node\n`,
+  );
+  chStarting = startClickHouseCluster({ shards: NODES, name: 'gala_bench' });
+  chCluster = await chStarting;
+  if (cleaning !== null) return;
+  process.stdout.write(`clickhouse-server: ${NODES} shards of cluster gala_bench at ${chCluster.urls.join(' ')}; single node writes to the first (plain --clickhouse-url, no cluster file)\n`);
+  const results: ConfigResult[][] = [];
+  for (let run = 1; run <= RUNS; run++) {
+    const order = CONFIGS.map((_, i) => CONFIGS[(i + run - 1) % CONFIGS.length]!);
+    const byConfig = new Map<Config, ConfigResult>();
+    for (const c of order) byConfig.set(c, await runConfig(c, run));
+    const row = CONFIGS.map((c) => byConfig.get(c)!);
+    const [s, r, f, p] = row;
+    process.stdout.write(
+      `run ${run} CPU per order against single: routed ${(r!.cpuPerOrderUs / s!.cpuPerOrderUs).toFixed(2)}x, forwarded ${(f!.cpuPerOrderUs / s!.cpuPerOrderUs).toFixed(2)}x; ` +
+        `against per-node: routed ${(r!.cpuPerOrderUs / p!.cpuPerOrderUs).toFixed(2)}x, forwarded ${(f!.cpuPerOrderUs / p!.cpuPerOrderUs).toFixed(2)}x\n`,
+    );
+    results.push(row);
+  }
+  await chCluster.cleanup();
+  chCluster = null;
+  chStarting = null;
+
+  const med = (k: number, pick: (r: ConfigResult) => number) => median(results.map((row) => pick(row[k]!)));
+  const ratio = (k: number, base = 0) => median(results.map((row) => row[k]!.cpuPerOrderUs / row[base]!.cpuPerOrderUs));
+  const lines: string[] = [];
+  lines.push(`medians over ${RUNS} runs (${started}, load average at start ${load0}, at end ${loadavg().map((l) => l.toFixed(1)).join(' ')}):`);
+  lines.push('| configuration | orders/s | Gala CPU µs/order | ratio to single (to per-node) | ClickHouse CPU µs/order | ack p50 / p99 | ack → visible on every node p50 / p99 | exact |');
+  lines.push('| --- | --- | --- | --- | --- | --- | --- | --- |');
+  CONFIGS.forEach((c, k) => {
+    const target = c === 'routed' ? ' (target ≤ 1.1)' : c === 'forwarded' ? ' (target ≤ 1.6)' : '';
+    const ratios = c === 'single' ? '1' : c === 'per-node' ? ratio(k).toFixed(2) : `${ratio(k).toFixed(2)} (${ratio(k, 3).toFixed(2)})${target}`;
+    lines.push(
+      `| ${c === 'per-node' ? `per-node (single at ${fmt(RATE / NODES)}/s)` : c} | ${fmt(med(k, (r) => r.ordersPerSecond))} | ${med(k, (r) => r.cpuPerOrderUs).toFixed(2)} | ${ratios} | ${med(k, (r) => r.chCpuPerOrderUs).toFixed(2)} | ` +
+        `${med(k, (r) => r.ackP50Ms)} / ${med(k, (r) => r.ackP99Ms)} ms | ${med(k, (r) => r.visibleP50Ms)} / ${med(k, (r) => r.visibleP99Ms)} ms (target p99 ≤ 250) | ${results.every((row) => row[k]!.exact) ? 'every run' : 'NOT every run'} |`,
+    );
+  });
+  const single = med(0, (r) => r.cpuPerOrderUs);
+  lines.push('');
+  lines.push(`projection for N machines = rate per node × N × (single-node CPU per order ÷ cluster CPU per order), rate per node ${fmt(NODE_RATE)} orders/s (--node-rate):`);
+  for (const k of [1, 2]) {
+    lines.push(`  ${CONFIGS[k]}: ${PROJECT.map((n) => `N=${n}: ${fmt(NODE_RATE * n / ratio(k))} orders/s`).join(', ')}`);
+  }
+  lines.push(
+    `  assumptions: each node has a machine of its own and, alone, reaches --node-rate (the issue's ~250,000 orders/s of bench:ingest on 2 cores); ` +
+      `each shard's clickhouse-server has machines of its own, so a node's CPU is what bounds it; the CPU-per-order ratio measured here at ${fmt(RATE)} orders/s holds at that rate; ` +
+      `links cost what loopback costs (no network beyond it); the load is spread evenly over the partitions. ` +
+      `The per-node ratio is left out of it: at a few thousand orders/s a node's fixed costs (group inserts, reads, beats) weigh most, and a node at its ceiling spreads them thin. ` +
+      `Measured here, the single node's ${single.toFixed(2)} µs/order alone would allow ${fmt(1e6 / single)} orders/s per core of Gala.`,
+  );
+  process.stdout.write(`${lines.join('\n')}\n`);
+}
+
+try {
+  await main();
+} catch (err) {
+  fail(err);
+} finally {
+  await cleanupAll();
+}
