@@ -161,7 +161,7 @@ export async function openAggregator(opts: AggregatorOptions): Promise<Aggregato
     },
     async close() {
       clearInterval(finalTimer);
-      await milestones.flush();
+      await milestones.close();
       await reconciler.stop();
     },
     ownFigures: (seconds) => totals.ownFigures(seconds),

@@ -44,6 +44,8 @@ export class MilestoneTracker {
   /** Pending crossings found from per-second figures (cluster mode): the paid-at second to find the exact order in. */
   private readonly toLocate = new Map<string, { second: number; tries: number }>();
   private writing: Promise<void> | null = null;
+  /** Set by close(): a crossing that cannot be recorded now is left for the next start. */
+  private closing = false;
   private readonly rates: ReadonlyMap<string, Rate>;
   /** Milestones by threshold, lowest first. */
   private readonly ordered: Milestone[];
@@ -183,7 +185,16 @@ export class MilestoneTracker {
     void this.flush();
   }
 
-  /** Resolves once every detected crossing is recorded and published. */
+  /**
+   * For a stop: records what it can of the crossings found, each tried once more, and stops retrying, so a stop
+   * while storage is down does not wait for storage. What is left is recovered by the next start's load().
+   */
+  async close(): Promise<void> {
+    this.closing = true;
+    await this.flush();
+  }
+
+  /** Resolves once every detected crossing is recorded and published (while not closing). */
   async flush(): Promise<void> {
     this.writing ??= (async () => {
       try {
@@ -195,6 +206,10 @@ export class MilestoneTracker {
             } catch (e) {
               // A shard down: tried again shortly; after a few tries, recorded at the start of the second.
               this.opts.log?.('milestone.locate_failed', { id: this.pending[0]!.id, second: found.second, error: String(e) });
+              if (this.closing) {
+                this.opts.log?.('milestone.left_for_next_start', { id: this.pending[0]!.id });
+                break;
+              }
               if (++found.tries < LOCATE_TRIES) {
                 await new Promise((r) => setTimeout(r, 1000));
                 continue;
@@ -208,6 +223,12 @@ export class MilestoneTracker {
           } catch (e) {
             // Storage down: keep it, try again shortly; it is published only once recorded.
             this.opts.log?.('milestone.record_failed', { id: row.id, error: String(e) });
+            // Stopping: not recorded, so never published; the next start finds the threshold passed in storage with
+            // no record and records it then (load()).
+            if (this.closing) {
+              this.opts.log?.('milestone.left_for_next_start', { id: row.id });
+              break;
+            }
             await new Promise((r) => setTimeout(r, 1000));
             continue;
           }
