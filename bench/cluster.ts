@@ -255,7 +255,7 @@ async function smartClientMap(node: Node, nodes: Node[]): Promise<(id: string) =
   if (body.mapping.partition !== 'fingerprintLo mod partitions' || body.mapping.owner !== 'nodes[partition mod nodes.length]') {
     throw new Error(`bench:cluster: GET /v1/cluster publishes a mapping this client does not know: ${JSON.stringify(body.mapping)}`);
   }
-  const file: ClusterFile = { clickhouseCluster: body.clickhouseCluster, partitions: body.partitions, nodes: body.nodes.map((n) => ({ id: n.id, host: n.host, httpPort: n.httpPort, ingestPort: n.ingestPort, clickhouseUrl: 'http://unused' })) };
+  const file: ClusterFile = { clickhouseCluster: body.clickhouseCluster, partitions: body.partitions, replication: null, nodes: body.nodes.map((n) => ({ id: n.id, host: n.host, httpPort: n.httpPort, ingestPort: n.ingestPort, clickhouseUrl: 'http://unused' })) };
   for (const n of body.nodes) {
     if (JSON.stringify(partitionsOwnedBy(file, n.id)) !== JSON.stringify(n.partitions)) throw new Error(`bench:cluster: node ${n.id}'s published partitions differ from ownerOf's`);
   }

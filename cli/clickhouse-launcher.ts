@@ -472,5 +472,6 @@ export async function clusterFileFor(opts: { clickhouseCluster: string; clickhou
     clickhouseCluster: opts.clickhouseCluster,
     nodes: opts.clickhouseUrls.map((clickhouseUrl, i) => ({ id: `n${i + 1}`, host: '127.0.0.1', httpPort: ports[2 * i]!, ingestPort: ports[2 * i + 1]!, clickhouseUrl })),
     partitions: opts.partitions ?? DEFAULT_PARTITIONS,
+    replication: null,
   };
 }

@@ -12,6 +12,26 @@ export interface ClusterNode {
   ingestPort: number;
   /** The ClickHouse server this node writes to: one shard of the cluster. Nodes may share a shard. */
   clickhouseUrl: string;
+  /**
+   * Replicated clusters only: the shard (1-based, in `remote_servers` order) whose replica `clickhouseUrl` is. A
+   * node may own only its own shard's partitions, since it rebuilds them from its own replica.
+   */
+  shard?: number;
+}
+
+/**
+ * Replicated shards (issue 15): each shard has two or more ClickHouse replicas, and the partitions of a shard are
+ * owned by one node of that shard at a time, under a lease in ZooKeeper.
+ */
+export interface ReplicationConfig {
+  /** ZooKeeper's connection string, host:port[,host:port...] (the one ClickHouse's replicated tables use). */
+  zookeeper: string;
+  /** The leases' ZooKeeper session timeout (ms), 1,000 to 30,000; default 6,000. The server may narrow it. */
+  sessionTimeoutMs: number;
+  /** Replicas an insert must reach before it is acknowledged (ClickHouse `insert_quorum`), at least 2; default 2. */
+  insertQuorum: number;
+  /** The ZooKeeper path under which Gala keeps its leases; default `/gala/<clickhouseCluster>`. */
+  root: string;
 }
 
 export interface ClusterFile {
@@ -20,10 +40,16 @@ export interface ClusterFile {
   nodes: ClusterNode[];
   /** How many partitions the id space is cut into (default 64); every node of a cluster must agree. */
   partitions: number;
+  /** Replicated shards with leased ownership; null: every node owns its partitions for good (issue 14). */
+  replication: ReplicationConfig | null;
 }
 
-const FILE_KEYS = new Set(['clickhouseCluster', 'nodes', 'partitions']);
-const NODE_KEYS = new Set(['id', 'host', 'httpPort', 'ingestPort', 'clickhouseUrl']);
+export const DEFAULT_SESSION_TIMEOUT_MS = 6000;
+export const DEFAULT_INSERT_QUORUM = 2;
+
+const FILE_KEYS = new Set(['clickhouseCluster', 'nodes', 'partitions', 'replication']);
+const NODE_KEYS = new Set(['id', 'host', 'httpPort', 'ingestPort', 'clickhouseUrl', 'shard']);
+const REPLICATION_KEYS = new Set(['zookeeper', 'sessionTimeoutMs', 'insertQuorum', 'root']);
 const ID_RULE = /^[A-Za-z0-9._-]{1,32}$/;
 
 function isPort(v: unknown): v is number {
@@ -48,6 +74,7 @@ export function parseClusterFile(raw: unknown): ClusterFile {
   }
   if (!Array.isArray(o.nodes) || o.nodes.length === 0) throw new Error('nodes: required, a non-empty array');
   if (o.nodes.length > partitions) throw new Error(`nodes: at most one node per partition (${partitions} partitions)`);
+  const replication = o.replication === undefined ? null : parseReplication(o.replication, o.clickhouseCluster);
   const nodes: ClusterNode[] = o.nodes.map((n: unknown, i: number) => {
     const at = `nodes[${i}]`;
     if (n === null || typeof n !== 'object' || Array.isArray(n)) throw new Error(`${at}: must be an object`);
@@ -59,7 +86,16 @@ export function parseClusterFile(raw: unknown): ClusterFile {
     if (!isPort(e.httpPort)) throw new Error(`${at}.httpPort: required, a port number 1-65535`);
     if (!isPort(e.ingestPort)) throw new Error(`${at}.ingestPort: required, a port number 1-65535`);
     if (typeof e.clickhouseUrl !== 'string' || !/^https?:\/\/[^\s]+$/.test(e.clickhouseUrl)) throw new Error(`${at}.clickhouseUrl: required, an http(s) URL`);
-    return { id: e.id, host: e.host, httpPort: e.httpPort, ingestPort: e.ingestPort, clickhouseUrl: e.clickhouseUrl };
+    const node: ClusterNode = { id: e.id, host: e.host, httpPort: e.httpPort, ingestPort: e.ingestPort, clickhouseUrl: e.clickhouseUrl };
+    if (replication === null) {
+      if (e.shard !== undefined) throw new Error(`${at}.shard: only with "replication" (without it, each node owns its own partitions)`);
+    } else {
+      if (typeof e.shard !== 'number' || !Number.isInteger(e.shard) || e.shard < 1 || e.shard > 1024) {
+        throw new Error(`${at}.shard: required with "replication", the 1-based number of the shard in remote_servers whose replica clickhouseUrl is`);
+      }
+      node.shard = e.shard;
+    }
+    return node;
   });
   const ids = new Set<string>();
   const binds = new Set<string>();
@@ -72,7 +108,72 @@ export function parseClusterFile(raw: unknown): ClusterFile {
       binds.add(key);
     }
   }
-  return { clickhouseCluster: o.clickhouseCluster, nodes, partitions };
+  if (replication !== null) {
+    const shards = Math.max(...nodes.map((n) => n.shard!));
+    for (let s = 1; s <= shards; s++) {
+      if (!nodes.some((n) => n.shard === s)) throw new Error(`nodes: shard ${s} has no node (shards are numbered 1 to ${shards} without gaps, in remote_servers order)`);
+    }
+    if (shards > partitions) throw new Error(`nodes: ${shards} shards but only ${partitions} partitions`);
+    const urls = new Set<string>();
+    for (const n of nodes) {
+      if (urls.has(n.clickhouseUrl)) throw new Error(`nodes: ${n.clickhouseUrl} is given twice (with replication, each node writes to a replica of its own)`);
+      urls.add(n.clickhouseUrl);
+    }
+  }
+  return { clickhouseCluster: o.clickhouseCluster, nodes, partitions, replication };
+}
+
+function parseReplication(raw: unknown, cluster: string): ReplicationConfig {
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) throw new Error('replication: must be an object');
+  const r = raw as Record<string, unknown>;
+  const extra = Object.keys(r).filter((k) => !REPLICATION_KEYS.has(k));
+  if (extra.length > 0) throw new Error(`replication: unknown key${extra.length > 1 ? 's' : ''} ${extra.map((k) => `"${k}"`).join(', ')}`);
+  if (typeof r.zookeeper !== 'string' || !/^[^\s,/:]+:\d{1,5}(,[^\s,/:]+:\d{1,5})*$/.test(r.zookeeper)) {
+    throw new Error('replication.zookeeper: required, host:port[,host:port...] (the ZooKeeper that the replicated tables use)');
+  }
+  const timeout = r.sessionTimeoutMs ?? DEFAULT_SESSION_TIMEOUT_MS;
+  if (typeof timeout !== 'number' || !Number.isInteger(timeout) || timeout < 1000 || timeout > 30_000) {
+    throw new Error('replication.sessionTimeoutMs: must be an integer from 1000 to 30000 (ms)');
+  }
+  const quorum = r.insertQuorum ?? DEFAULT_INSERT_QUORUM;
+  if (typeof quorum !== 'number' || !Number.isInteger(quorum) || quorum < 2 || quorum > 16) {
+    throw new Error('replication.insertQuorum: must be an integer from 2 to 16 (an acknowledged order is on at least that many replicas)');
+  }
+  const root = r.root ?? `/gala/${cluster}`;
+  if (typeof root !== 'string' || !/^(\/[A-Za-z0-9._-]+)+$/.test(root)) throw new Error('replication.root: must be a ZooKeeper path such as /gala/show (segments of A-Z a-z 0-9 . _ -)');
+  return { zookeeper: r.zookeeper, sessionTimeoutMs: timeout, insertQuorum: quorum, root };
+}
+
+// ---- Replicated clusters: partitions belong to shards, shards to the node holding their lease ----------------
+
+/** How many shards a replicated cluster has (the highest `shard` of its nodes); 0 without replication. */
+export function shardCount(file: ClusterFile): number {
+  return file.replication === null ? 0 : Math.max(...file.nodes.map((n) => n.shard ?? 0));
+}
+
+/** The shard (1-based) holding a partition's rows in a replicated cluster: p mod S, plus one. */
+export function shardOfPartition(partition: number, shards: number): number {
+  return (partition % shards) + 1;
+}
+
+/** A shard's partitions, ascending. */
+export function partitionsOfShard(file: ClusterFile, shard: number): number[] {
+  const shards = shardCount(file);
+  const out: number[] = [];
+  for (let p = shard - 1; p < file.partitions; p += shards) out.push(p);
+  return out;
+}
+
+/** The nodes writing to a replica of `shard`, in file order; the first is its preferred owner. */
+export function nodesOfShard(file: ClusterFile, shard: number): ClusterNode[] {
+  return file.nodes.filter((n) => n.shard === shard);
+}
+
+/** The node that owns a shard whenever it is up: the first node of that shard in the file. */
+export function preferredOwnerOf(file: ClusterFile, shard: number): ClusterNode {
+  const n = file.nodes.find((x) => x.shard === shard);
+  if (n === undefined) throw new Error(`cluster: no node on shard ${shard}`);
+  return n;
 }
 
 /**

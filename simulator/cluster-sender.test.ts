@@ -23,6 +23,7 @@ describe('cluster sender', () => {
     return {
       clickhouseCluster: 'c',
       partitions: 16,
+      replication: null,
       nodes: fakes.map((f, i) => ({ id: `n${i + 1}`, host: '127.0.0.1', httpPort: 1, ingestPort: f.port, clickhouseUrl: 'http://x' })),
     };
   }
