@@ -147,7 +147,7 @@ export function controlOpenApi(): object {
       '/v1/control/next': { post: op('Move standby to the next cue', 'producer', { ok: withState, errors: [...ACTION, '409'] }) },
       '/v1/control/back': { post: op('Move standby to the previous cue', 'producer', { ok: withState, errors: [...ACTION, '409'] }) },
       '/v1/control/cues/{id}/fire': {
-        post: op('Fire a cue by id (an on-air cue needs the armId of /arm, or without one an arm its caller made)', 'producer', {
+        post: op('Fire a cue by id (an on-air cue needs the armId of /arm, or without one an arm its caller made). Double-fire protection: the same cue fired again within the rundown\'s doubleGoMs is refused with 409 and fires nothing', 'producer', {
           params: [idParam],
           body: revBody({ armId: { type: 'string' }, rev: { type: 'integer' } }),
           ok: fired,

@@ -87,6 +87,27 @@ describe('CueEngine', () => {
     expect(engine.fire('c1', {}, bob).cueId).toBe('c1');
   });
 
+  it('a bounced fire by id fires once: the same cue again within doubleGoMs is refused (the arm survives); another cue, or after the window, fires', () => {
+    const { engine, graphics } = setup();
+    expect(engine.fire('c1', {}, ann)).toMatchObject({ cueId: 'c1', cause: 'fire' });
+    // Ann's button bounced, and Bob pressed the same cue's button a moment later: neither fires it again.
+    expect(conflict(() => engine.fire('c1', {}, ann))).toMatch(/^fire: double-fire protection: "c1" was fired 0 ms ago \(Ann\)/);
+    vi.advanceTimersByTime(400);
+    expect(conflict(() => engine.fire('c1', {}, bob))).toMatch(/^fire: double-fire protection: "c1" was fired 400 ms ago/);
+    expect(engine.snapshot().history.filter((r) => r.cueId === 'c1')).toHaveLength(1);
+    // An on-air cue's bounce keeps its arm: the refusal comes before the arm is taken.
+    const armed = engine.arm('f4', bob);
+    engine.fire('f4', { armId: armed.armId }, bob);
+    const rearmed = engine.arm('f4', bob);
+    expect(conflict(() => engine.fire('f4', { armId: rearmed.armId }, bob))).toMatch(/^fire: double-fire/);
+    expect(engine.snapshot().arms).toEqual([{ cueId: 'f4', operator: 'Bob', expiresAt: rearmed.expiresAt }]);
+    // Other cues are not held back, and the same cue fires again once the window has passed.
+    expect(engine.fire('c3', {}, ann).cueId).toBe('c3');
+    vi.advanceTimersByTime(engine.snapshot().rundown.doubleGoMs);
+    expect(engine.fire('c1', {}, bob)).toMatchObject({ cueId: 'c1', operator: 'Bob' });
+    expect(graphics.get('lowerthird').data).toEqual({ title: 'Hello' });
+  });
+
   it('arm-then-fire by fixed requests: the standby cue armed, then a plain GO or a fire without arm id from the same operator', () => {
     const { engine } = setup();
     engine.setStandby('c2', ann);

@@ -56,6 +56,8 @@ export class CueEngine {
   private lastUndoable: { run: Run | null; runId: string; cueId: string | null; label: string; until: number; snapshot: UndoSnapshot } | null = null;
   /** The GO that last fired a cue: double-GO protection counts from it. */
   private lastGo: { at: number; cueId: string; operator: string } | null = null;
+  /** Each cue's last firing by id (POST .../cues/{id}/fire): a bounced press of that cue fires nothing. */
+  private readonly lastFire = new Map<string, { at: number; operator: string }>();
   private readonly now: () => number;
 
   constructor(private readonly opts: CueEngineOptions) {
@@ -124,8 +126,18 @@ export class CueEngine {
   fire(cueId: string, opts: { armId?: string; rev?: number }, by: Actor): RunView {
     if (opts.rev !== undefined) this.expectState({ rev: opts.rev });
     const cue = this.cue(cueId);
-    if (cue.onAir) this.arms.delete(this.findArm(cue, opts.armId, by).armId);
-    return this.start(cue, 'fire', by);
+    const arm = cue.onAir ? this.findArm(cue, opts.armId, by) : null;
+    // A bounced button (or two operators pressing one cue's button at once) fires it once: the same cue fired by id
+    // again within doubleGoMs fires nothing, as a GO does. Checked before the arm is taken, so the arm survives.
+    const last = this.lastFire.get(cue.id);
+    const since = last === undefined ? -1 : this.now() - last.at;
+    if (last !== undefined && since >= 0 && since < this.rundown.doubleGoMs) {
+      throw new ControlError(409, `fire: double-fire protection: "${cue.id}" was fired ${since} ms ago (${last.operator}); the same cue within ${this.rundown.doubleGoMs} ms fires nothing`);
+    }
+    if (arm !== null) this.arms.delete(arm.armId);
+    const run = this.start(cue, 'fire', by);
+    this.lastFire.set(cue.id, { at: Date.parse(run.firedAt), operator: run.operator });
+    return run;
   }
 
   /** Fires a cue whose data trigger was armed by a producer (the arming was the first of the two steps). */
@@ -245,6 +257,7 @@ export class CueEngine {
     if (u.cueId !== null && this.rundown.cues.some((c) => c.id === u.cueId)) this.standbyId = u.cueId;
     // The GO that fired the undone cue is taken back: the cue back on standby may be GOne again at once.
     if (u.cueId !== null && this.lastGo?.cueId === u.cueId) this.lastGo = null;
+    if (u.cueId !== null) this.lastFire.delete(u.cueId);
     this.changed();
     return { cueId: u.cueId, restored };
   }
