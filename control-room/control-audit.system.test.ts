@@ -49,4 +49,32 @@ describe('the audit', () => {
       rmSync(dataDir, { recursive: true, force: true });
     }
   });
+
+  it('audits the graphics API: a producer token playing or stopping a graphic, and a refused command, by operator', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'gala-control-'));
+    const { system, cleanup } = await startTestSystem({ ...tokens, dataDir });
+    const at = `http://127.0.0.1:${system.httpPort}`;
+    try {
+      const played = await call(at, 'POST', '/v1/graphics/lowerthird/play', 'test-producer-token', { 'x-operator': 'Gfx Op' }, { title: 'Live from Hangzhou' });
+      expect(played.status).toBe(200);
+      const stopped = await call(at, 'POST', '/v1/graphics/lowerthird/stop', 'test-producer-token');
+      expect(stopped.status).toBe(200);
+      const refused = await call(at, 'POST', '/v1/graphics/lowerthird/dance', 'test-producer-token', { 'x-operator': 'Gfx Op' });
+      expect(refused.status).toBe(400);
+      // A caller without a producer token is refused before anything runs, and leaves no entry under a name.
+      expect((await call(at, 'POST', '/v1/graphics/lowerthird/play', 'test-viewer-token')).status).toBe(401);
+      const entries = (await call(at, 'GET', '/v1/control/audit?limit=50', 'test-viewer-token')).json().entries.filter((e) => e.action.startsWith('graphics.'));
+      expect(entries.map((e) => [e.operator, e.action, e.target, e.result, e.status])).toEqual([
+        ['Gfx Op', 'graphics.play', 'lowerthird', 'ok', 200],
+        ['producer token', 'graphics.stop', 'lowerthird', 'ok', 200],
+        ['Gfx Op', 'graphics.dance', 'lowerthird', 'refused', 400],
+      ]);
+      expect(entries[0]).toMatchObject({ role: 'producer', via: 'token' });
+      expect(entries[0]!.detail).toMatch(/^lowerthird play \(rev \d+\)$/);
+      expect(entries[2]!.detail).toMatch(/dance/);
+    } finally {
+      await cleanup();
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  });
 });

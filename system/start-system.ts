@@ -197,7 +197,7 @@ export async function startSystem(cfg: ServeConfig, opts: StartOptions = {}): Pr
   const web = new Hono<HttpEnv>()
     .route('/', clusterHttp ?? new Hono<HttpEnv>())
     .get('/healthz', (c) => c.json({ ok: true, storage: committer.state }))
-    .route('/', createOverlayRoutes({ producerTokens: cfg.producerTokens, graphics, registry: overlays, snapshot: liveSnapshot, onBuildError: (e) => log('overlays.build_error', { error: String(e) }) }))
+    .route('/', createOverlayRoutes({ producerTokens: cfg.producerTokens, graphics, registry: overlays, snapshot: liveSnapshot, audit: (e) => control.room.record({ ...e, role: 'producer', via: 'token' }), onBuildError: (e) => log('overlays.build_error', { error: String(e) }) }))
     .route('/', control.routes)
     .route('/', createFeedRoutes({ show: cfg.show, totals: aggregator.totals, state: liveState, store, limiter, openapi: () => publicOpenApi(cfg.show, { cluster: cfg.cluster != null }), page: loadPublicPage(), extra: clusterRoutes }));
   const hub = new LiveHub(httpApp, {

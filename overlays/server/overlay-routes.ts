@@ -19,6 +19,32 @@ export interface OverlayRoutesOptions {
   onBuildError?: (e: unknown) => void;
   /** The live channel's snapshots: each page is served with the current ones of BOOT_TOPICS inlined. */
   snapshot?: SnapshotSource;
+  /**
+   * Records each graphics command in the control room's audit, as its own actions are (the operator is the
+   * `X-Operator` header, else "producer token"); refusals too. Absent: not audited.
+   */
+  audit?: (entry: GraphicsAuditEntry) => Promise<unknown>;
+}
+
+export interface GraphicsAuditEntry {
+  operator: string;
+  /** `graphics.<command>`. */
+  action: string;
+  /** The graphic. */
+  target: string;
+  result: 'ok' | 'refused';
+  status: number;
+  detail: string;
+}
+
+/** An operator name as the X-Operator header may give it: at most 64 characters, none a control character. */
+function isOperatorName(s: string): boolean {
+  if (s.length > 64) return false;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 0x20 || c === 0x7f) return false;
+  }
+  return true;
 }
 
 export function createOverlayRoutes(opts: OverlayRoutesOptions) {
@@ -71,19 +97,32 @@ export function createOverlayRoutes(opts: OverlayRoutesOptions) {
   app.get('/v1/overlays', producer, (c) => c.json({ overlays: opts.registry.list() }));
   app.get('/v1/graphics', producer, (c) => c.json(opts.graphics.snapshot()));
   app.post('/v1/graphics/:name/:command', producer, async (c) => {
+    const name = c.req.param('name');
+    const command = c.req.param('command');
+    const named = c.req.header('x-operator')?.trim() ?? '';
+    if (!isOperatorName(named)) return c.json({ error: 'x-operator: at most 64 printable characters' }, 400);
+    const audit = (result: 'ok' | 'refused', status: number, detail: string) =>
+      opts.audit?.({ operator: named === '' ? 'producer token' : named, action: `graphics.${command}`, target: name, result, status, detail: detail.slice(0, 2000) });
     let data: unknown;
     const text = await c.req.text();
     if (text.trim() !== '') {
       try {
         data = JSON.parse(text);
       } catch {
-        return c.json({ error: 'body: must be a JSON object (or empty)' }, 400);
+        const error = 'body: must be a JSON object (or empty)';
+        await audit('refused', 400, error);
+        return c.json({ error }, 400);
       }
     }
     try {
-      return c.json(opts.graphics.command(c.req.param('name'), c.req.param('command'), data));
+      const state = opts.graphics.command(name, command, data);
+      await audit('ok', 200, `${name} ${command} (rev ${state.rev})`);
+      return c.json(state);
     } catch (e) {
-      if (e instanceof GraphicsError) return c.json({ error: e.message }, 400);
+      if (e instanceof GraphicsError) {
+        await audit('refused', 400, e.message);
+        return c.json({ error: e.message }, 400);
+      }
       throw e;
     }
   });
