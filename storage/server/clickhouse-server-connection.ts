@@ -126,6 +126,16 @@ function toServerError(op: string, err: unknown): ClickHouseServerError {
   return new ClickHouseServerError(op, text, codeMatch ? Number(codeMatch[1]) : undefined, err);
 }
 
+/** True when a failed request never reached a server (connection refused) or a server answered it with an exception. */
+function neverSentOrAnswered(error: unknown): boolean {
+  for (let e: unknown = error, depth = 0; e !== null && e !== undefined && depth < 8; e = (e as { cause?: unknown }).cause, depth++) {
+    // ClickHouse's exception, parsed by the client or only as its text ("Code: N. DB::Exception ...").
+    if (e instanceof ClickHouseError || (e instanceof ClickHouseServerError && e.code !== undefined)) return true;
+    if ((e as { code?: unknown }).code === 'ECONNREFUSED') return true;
+  }
+  return false;
+}
+
 export function createServerConnection(url: string, opts: ServerConnectionOptions = {}): SqlConnection {
   const cfg = resolveServerConfig(url, opts);
   // Settling a failed insert talks through fresh connections only: a server shutting down gracefully still
@@ -215,6 +225,9 @@ export function createServerConnection(url: string, opts: ServerConnectionOption
     async settleFailedInsert(error) {
       const queryId = (error as { insertQueryId?: unknown } | null)?.insertQueryId;
       if (typeof queryId !== 'string' || !/^gala-insert-[0-9a-f-]{36}$/.test(queryId)) return;
+      // Over for certain: the server never got it (nothing listened), or it answered with its own exception (it
+      // sends one only once the query has ended). Only a cut or timed-out request needs the watch below.
+      if (neverSentOrAnswered(error)) return;
       // A server that lost the client may still run the insert: one shutting down gracefully finishes it, and an
       // insert can be queued before it shows in system.processes. So: stop it, then watch the same server process
       // for a grace period with the query gone, or see a restart (the old process and its queries are dead).

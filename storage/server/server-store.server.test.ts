@@ -136,6 +136,19 @@ describe.skipIf(!serverAvailable)('ClickHouse server (real process)', () => {
       await expect(conn.queryTsv('SELECT 1')).rejects.toThrow(/clickhouse-server: query \(SELECT 1\) failed: .*ECONNREFUSED/);
     });
 
+    it('settles at once an insert that never reached a server (refused) or that the server answered with an error', async () => {
+      // With a grace of 10 minutes, only the shortcut lets these settle within the test's bound.
+      const refused = open('http://127.0.0.1:1', { requestTimeoutMs: 2_000, settleGraceMs: 600_000 });
+      const e1 = await refused.insertTsv('gala_orders', ['id'], 'x\n').then(() => null, (e: unknown) => e);
+      expect(String(e1)).toMatch(/ECONNREFUSED/);
+      await refused.settleFailedInsert(e1);
+      const answered = open(server.url, { settleGraceMs: 600_000 });
+      const e2 = await answered.insertTsv('no_such_table_here', ['id'], 'x\n').then(() => null, (e: unknown) => e);
+      expect(e2).toBeInstanceOf(ClickHouseServerError);
+      expect((e2 as ClickHouseServerError).code).toBe(60);
+      await answered.settleFailedInsert(e2);
+    }, 30_000);
+
     it('gives up on a slow request after requestTimeoutMs and says so', async () => {
       const conn = open(server.url, { requestTimeoutMs: 300 });
       const started = Date.now();
