@@ -74,7 +74,8 @@ export function parseClusterFile(raw: unknown): ClusterFile {
   }
   if (!Array.isArray(o.nodes) || o.nodes.length === 0) throw new Error('nodes: required, a non-empty array');
   if (o.nodes.length > partitions) throw new Error(`nodes: at most one node per partition (${partitions} partitions)`);
-  const replication = o.replication === undefined ? null : parseReplication(o.replication, o.clickhouseCluster);
+  // Absent or null: no replication.
+  const replication = o.replication === undefined || o.replication === null ? null : parseReplication(o.replication, o.clickhouseCluster);
   const nodes: ClusterNode[] = o.nodes.map((n: unknown, i: number) => {
     const at = `nodes[${i}]`;
     if (n === null || typeof n !== 'object' || Array.isArray(n)) throw new Error(`${at}: must be an object`);
