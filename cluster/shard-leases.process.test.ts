@@ -282,4 +282,23 @@ describe.skipIf(!available)('shard leases on a real ZooKeeper', () => {
     expect(a.epoch).toBeGreaterThanOrEqual(o1.epoch);
     expect(n3.acquires).toEqual([]);
   });
+
+  it('ZooKeeper frozen (SIGSTOP: connections open, nothing answers): the heartbeat age alone stops acks within sessionTimeout/2', async () => {
+    const file = clusterFile();
+    const [n1, n2] = [startNode(file, 'n1'), startNode(file, 'n2')];
+    const o1 = await until('n1 serving', () => servingOwner(n2.leases, P1, 'n1'));
+    await until('n1 may ack', () => n1.leases.mayAck(P1, o1.epoch));
+    const pid = server.pid!;
+    const frozenAt = performance.now();
+    process.kill(pid, 'SIGSTOP');
+    onTestFinished(() => void process.kill(pid, 'SIGCONT'));
+    await until('n1 may not ack', () => !n1.leases.mayAck(P1, o1.epoch), { everyMs: 5 });
+    const ms = performance.now() - frozenAt;
+    console.log(`leases: ZooKeeper frozen -> mayAck false after ${Math.round(ms)} ms (state ${n1.leases.zookeeperState()})`);
+    expect(ms).toBeLessThanOrEqual(SESSION_MS / 2 + 50);
+    process.kill(pid, 'SIGCONT');
+    const back = await until('n1 serving again', () => servingOwner(n2.leases, P1, 'n1'), { timeoutMs: 20_000 });
+    await until('n1 may ack again', () => n1.leases.mayAck(P1, back.epoch), { timeoutMs: 20_000 });
+    console.log(`leases: ZooKeeper thawed -> acking again ${Math.round(performance.now() - frozenAt - ms)} ms after; epoch ${o1.epoch}->${back.epoch}`);
+  });
 });
