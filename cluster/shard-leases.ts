@@ -506,12 +506,15 @@ export class ShardLeases implements Ownership {
   private async join(gen: number): Promise<void> {
     const paths = [`${this.root}/nodes`];
     for (let s = 1; s <= this.shardsTotal; s++) paths.push(this.epochPath(s));
+    const made = new Set<string>();
     for (const path of paths) {
       const stat = await this.call<zk.Stat | null>('exists', (c, done) => c.exists(path, (e, st) => done(e, st ?? null)));
       if (stat !== null) continue;
       let prefix = '';
       for (const part of path.split('/').slice(1)) {
         prefix += `/${part}`;
+        if (made.has(prefix)) continue;
+        made.add(prefix);
         await this.call<string>('create', (c, done) => c.create(prefix, (e, p) => done(codeOf(e) === zk.Exception.NODE_EXISTS ? null : e, p)));
       }
     }
