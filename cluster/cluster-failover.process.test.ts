@@ -1,22 +1,20 @@
 // A node down and a shard down, on real processes: three `gala serve` nodes over three clickhouse-server shards. A
 // client streams batches holding orders of every owner to all three nodes and, as a real order system would, sends
 // again every batch answered `unavailable` (after its retryAfterMs) or left unanswered by a dropped connection,
-// until it is acked. Mid-stream one node is killed with kill -9 and started again; then one shard's server is
+// until it is acked (test-support/resending-client.ts). Mid-stream one node is killed with kill -9 and started again; then one shard's server is
 // stopped and started. At the end every order is stored exactly once (a SELECT over the Distributed table), every
 // node shows exactly that, and no node's figures went backwards at any time.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import WebSocket from 'ws';
 import { ownerOf } from '../domain/cluster-map.ts';
 import { formatHundredths, parseHundredths } from '../domain/money.ts';
-import type { Ack, FrameError } from '../domain/order.ts';
 import { createServerConnection } from '../storage/server/clickhouse-server-connection.ts';
 import { startClickHouseCluster, writeClusterFile, type ClickHouseCluster, type WrittenClusterFile } from '../test-support/clickhouse-cluster.ts';
 import { requireClickHouseServer } from '../test-support/clickhouse-server.ts';
 import { startGalaProcess, type GalaProcess } from '../test-support/gala-process.ts';
-import { TEST_TOKEN } from '../test-support/system-harness.ts';
+import { ResendingClient } from '../test-support/resending-client.ts';
 import { until } from '../test-support/until.ts';
 
 const serverAvailable = requireClickHouseServer();
@@ -33,108 +31,6 @@ function batchOrders(i: number) {
 }
 const batchHundredths = (i: number) => batchOrders(i).reduce((h, o) => h + parseHundredths(o.amount), 0n);
 
-/**
- * The order system: keeps one connection per node (reconnecting when one drops), sends each batch to its node
- * (batch i to nodes[i mod 3], another node while that one is unreachable), at most WINDOW in flight per connection,
- * and sends again every batch answered `unavailable` or left unanswered, until it is acked.
- */
-class OrderSystem {
-  private static readonly WINDOW = 4;
-  readonly acked = new Map<number, Ack & { node: Id }>();
-  readonly unavailable: { batch: number; node: Id; at: number }[] = [];
-  readonly errors: string[] = [];
-  private readonly queue: number[] = [];
-  private readonly conns = new Map<Id, { ws: WebSocket; open: boolean; inflight: Map<string, number> }>();
-  private closed = false;
-
-  constructor(private readonly ports: Record<Id, number>) {
-    for (const id of IDS) this.connect(id);
-  }
-
-  send(from: number, to: number): void {
-    for (let i = from; i < to; i++) this.queue.push(i);
-    this.pump();
-  }
-
-  get ackedOrders(): number {
-    let n = 0;
-    for (const a of this.acked.values()) n += a.accepted + a.duplicates;
-    return n;
-  }
-
-  get waiting(): number {
-    let n = this.queue.length;
-    for (const c of this.conns.values()) n += c.inflight.size;
-    return n;
-  }
-
-  close(): void {
-    this.closed = true;
-    for (const c of this.conns.values()) c.ws.terminate();
-  }
-
-  private connect(id: Id): void {
-    if (this.closed) return;
-    const ws = new WebSocket(`ws://127.0.0.1:${this.ports[id]}/v1/ingest`, { headers: { Authorization: `Bearer ${TEST_TOKEN}` } });
-    const conn = { ws, open: false, inflight: new Map<string, number>() };
-    this.conns.set(id, conn);
-    ws.on('open', () => {
-      conn.open = true;
-      this.pump();
-    });
-    ws.on('message', (d) => {
-      const a = JSON.parse(String(d)) as Ack | FrameError;
-      const i = a.batch === null ? undefined : conn.inflight.get(a.batch);
-      if (i === undefined) return void this.errors.push(`${id}: an answer to no batch in flight: ${String(d)}`);
-      conn.inflight.delete(a.batch!);
-      if ('accepted' in a) {
-        if (a.rejected.length > 0 || a.accepted + a.duplicates !== ORDERS_PER_BATCH) this.errors.push(`${id}: ${String(d)}`);
-        if (!this.acked.has(i)) this.acked.set(i, { ...a, node: id });
-      } else if (a.error === 'unavailable' && a.retryAfterMs !== undefined) {
-        this.unavailable.push({ batch: i, node: id, at: Date.now() });
-        // The order system's own back-off, as the answer asks: not a guess at how long anything takes.
-        setTimeout(() => this.requeue(i), a.retryAfterMs);
-      } else {
-        this.errors.push(`${id}: ${String(d)}`);
-      }
-      this.pump();
-    });
-    ws.on('error', () => undefined);
-    ws.on('close', () => {
-      conn.open = false;
-      // Unanswered: not known to be durable, so sent again (its orders are found as duplicates if they were).
-      for (const i of conn.inflight.values()) this.requeue(i);
-      conn.inflight.clear();
-      // The order system retries its connection (a node down refuses it until it is back).
-      if (!this.closed) setTimeout(() => this.connect(id), 100);
-    });
-  }
-
-  private requeue(i: number): void {
-    if (this.acked.has(i)) return;
-    this.queue.unshift(i);
-    this.pump();
-  }
-
-  private pump(): void {
-    while (this.queue.length > 0) {
-      const i = this.queue[0]!;
-      const order = [0, 1, 2].map((k) => IDS[(i + k) % 3]!);
-      const target = order.find((id) => {
-        const c = this.conns.get(id);
-        return c !== undefined && c.open && c.inflight.size < OrderSystem.WINDOW;
-      });
-      if (target === undefined) return;
-      this.queue.shift();
-      if (this.acked.has(i)) continue;
-      const c = this.conns.get(target)!;
-      const batch = `fb-${i}-${Date.now()}-${Math.random().toString(36).slice(2, 6)}`;
-      c.inflight.set(batch, i);
-      c.ws.send(JSON.stringify({ batch, orders: batchOrders(i) }));
-    }
-  }
-}
-
 interface Stats {
   gmv: string;
   orders: number;
@@ -149,7 +45,7 @@ describe.skipIf(!serverAvailable)('a cluster of three processes: a node killed, 
   /** Every /v1/stats read from each node, in order (none while a node is down). */
   const seen: Record<Id, { gmv: bigint; orders: number }[]> = { n1: [], n2: [], n3: [] };
   let sampler: NodeJS.Timeout | null = null;
-  let client: OrderSystem | null = null;
+  let client: ResendingClient | null = null;
 
   const start = async (id: Id) => {
     const p = await startGalaProcess(['--cluster', written.file, '--node', id, '--data', dirs[IDS.indexOf(id)]!]);
@@ -193,7 +89,7 @@ describe.skipIf(!serverAvailable)('a cluster of three processes: a node killed, 
 
   it('stores every acked order once, shows it on every node, and never goes backwards', async () => {
     for (let i = 0; i < 10; i++) expect(new Set(batchOrders(i).map((o) => ownerOf(written.cluster, o.id).id)).size).toBe(3);
-    client = new OrderSystem(Object.fromEntries(written.cluster.nodes.map((n) => [n.id, n.ingestPort])) as Record<Id, number>);
+    client = new ResendingClient({ ports: Object.fromEntries(written.cluster.nodes.map((n) => [n.id, n.ingestPort])), batchOrders });
     const detail = () => ({ acked: client!.acked.size, waiting: client!.waiting, unavailable: client!.unavailable.length, errors: client!.errors.slice(0, 3) });
 
     // kill -9 of n2 mid-stream, while batches are in flight and queued.
