@@ -64,16 +64,31 @@ const CONSISTENT: QueryOptions = { consistent: true };
 /**
  * The connection as a replicated store uses it: every insert into a replicated table carries the quorum, and every
  * query the replica-delay limit (ClickHouse applies it to Distributed reads only).
+ * 18.16 admits one quorum insert per table and shard at a time: a second started before the first has its quorum is
+ * refused ("Another quorum insert has been already started", code 286; current releases have insert_quorum_parallel).
+ * So this store's quorum inserts into one table run one after another; inserts into different tables still overlap.
  */
 function replicatedConnection(conn: SqlConnection, r: StoreReplication): SqlConnection {
   const quorum: InsertOptions = { quorum: { replicas: r.insertQuorum, timeoutMs: r.insertQuorumTimeoutMs ?? DEFAULT_INSERT_QUORUM_TIMEOUT_MS } };
   const delay: QueryOptions = { maxReplicaDelayS: r.maxReplicaDelayS ?? DEFAULT_MAX_REPLICA_DELAY_S };
+  /** Per table, the last quorum insert queued: the next one starts when it has settled. */
+  const tails = new Map<string, Promise<unknown>>();
+  const inTurn = (table: string, insert: () => Promise<void>): Promise<void> => {
+    const run = (tails.get(table) ?? Promise.resolve()).then(insert, insert);
+    const tail = run.catch(() => undefined);
+    tails.set(table, tail);
+    void tail.then(() => {
+      if (tails.get(table) === tail) tails.delete(table);
+    });
+    return run;
+  };
   return {
     engine: conn.engine,
     command: (sql) => conn.command(sql),
     queryRows: (sql, o) => conn.queryRows(sql, { ...delay, ...o }),
     queryTsv: (sql, o) => conn.queryTsv(sql, { ...delay, ...o }),
-    insertTsv: (table, columns, tsv, o) => conn.insertTsv(table, columns, tsv, o ?? (PER_SERVER_TABLES.has(table) ? undefined : quorum)),
+    insertTsv: (table, columns, tsv, o) =>
+      (PER_SERVER_TABLES.has(table) && o === undefined ? conn.insertTsv(table, columns, tsv) : inTurn(table, () => conn.insertTsv(table, columns, tsv, o ?? quorum))),
     settleFailedInsert: (error) => conn.settleFailedInsert(error),
     ping: () => conn.ping(),
     version: () => conn.version(),

@@ -96,6 +96,14 @@ describe.skipIf(!available)('server store over replicated shards (2 shards x 2 r
     shard2.push(...more);
   });
 
+  it('inserts started together into one table all land: 18.16 takes one quorum insert per table at a time, so the store queues them', async () => {
+    const groups = Array.from({ length: 5 }, (_, g) => batch(`s2-together-${g}`, 3, { currency: 'USD' }));
+    await Promise.all(groups.map((orders, g) => store(2, 1).insert(encode(orders, BASE_MS + 310 + g))));
+    const want = { hundredths: sumOf(shard2) + groups.reduce((s, o) => s + sumOf(o), 0n), orders: shard2.length + 15 };
+    expect(totalOf(await store(2, 2).ownTotals())).toEqual(want);
+    shard2.push(...groups.flat());
+  });
+
   it('a replica migrated after the data joins its shard with every row, and rewrites none of them', async () => {
     const before = await counts(raw(1, 1));
     const totalsBefore = await store(1, 1).ownTotals();
