@@ -6,6 +6,8 @@ import { fingerprint } from '../../domain/fingerprint.ts';
 import type { Order } from '../../domain/order.ts';
 import { requireClickHouseServer } from '../../test-support/clickhouse-server.ts';
 import { startClickHouseCluster, type ClickHouseCluster } from '../../test-support/clickhouse-cluster.ts';
+import { DedupWindow } from '../../ingest/dedup-window.ts';
+import { GroupCommitter, type BatchOutcome } from '../../ingest/group-commit.ts';
 import { until } from '../../test-support/until.ts';
 import { requireZooKeeper, startZooKeeper, type ZooKeeper } from '../../test-support/zookeeper.ts';
 import { BASE_MS, derivedVsOrders, encode, order } from '../order-store.case.ts';
@@ -147,7 +149,7 @@ describe.skipIf(!available)('server store over replicated shards (2 shards x 2 r
     expect(await createOrderStore(raw(2, 1)).replicaStatus()).toBeNull();
   });
 
-  it('with a replica killed, a quorum insert fails within the quorum timeout; back, nothing is lost or doubled (last: kills a replica)', async () => {
+  it('with a replica killed, a quorum insert fails within the quorum timeout; back, nothing is lost or doubled (kills a replica)', async () => {
     const lost = cluster.replicaOf(2, 2);
     await lost.kill();
     const uncertain = batch('s2-uncertain', 4, { currency: 'USD' });
@@ -196,5 +198,38 @@ describe.skipIf(!available)('server store over replicated shards (2 shards x 2 r
     expect(ids).toEqual([{ n: String(landed.length), d: String(landed.length) }]);
     expect(totalOf(await store(1, 1).totals())).toEqual({ hundredths: sumOf(shard1) + want.hundredths, orders: shard1.length + want.orders });
     expect(await store(2, 1).replicaStatus()).toMatchObject({ activeReplicas: 2, totalReplicas: 2, readonly: false });
+    shard2.push(...landed.slice(shard2.length));
+  }, 60_000);
+
+  it('the committer answers a batch it cannot put on the quorum "unavailable", recovers by itself, and counts its resend once (last: kills a replica)', async () => {
+    const committer = new GroupCommitter({ store: store(2, 1), dedup: new DedupWindow({ windowMs: 600_000, maxEntries: 100_000 }), currencies: ['USD'], flushIntervalMs: 1, probeIntervalMs: 100 });
+    const frame = (id: string, ids: readonly string[]) => ({ batch: id, orders: ids.map((o) => ({ id: o, ts: BASE_MS, amount: '2.50', currency: 'USD', channel: 'tv' })) });
+    const lost = cluster.replicaOf(2, 2);
+    try {
+      expect(await committer.submit(frame('c0', ['c0-1']), BASE_MS + 700)).toMatchObject({ kind: 'ack', ack: { accepted: 1 } });
+      await lost.kill();
+      const t0 = Date.now();
+      const outcome: BatchOutcome = await committer.submit(frame('c1', ['c1-1', 'c1-2']), BASE_MS + 800);
+      expect(outcome.kind).toBe('unavailable');
+      expect(Date.now() - t0).toBeLessThan(QUORUM_TIMEOUT_MS + 5_000);
+      expect(committer.state).toBe('down');
+      // A resend while the replica is down is not acknowledged either.
+      expect((await committer.submit(frame('c1', ['c1-1', 'c1-2']), BASE_MS + 900)).kind).toBe('unavailable');
+      await lost.start();
+      await until('the committer is up again', () => committer.state === 'up', { timeoutMs: 30_000 });
+      const resend = await committer.submit(frame('c1', ['c1-1', 'c1-2', 'c1-3']), BASE_MS + 1_000);
+      expect(resend.kind).toBe('ack');
+      const ack = (resend as Extract<BatchOutcome, { kind: 'ack' }>).ack;
+      // c1-1 and c1-2 landed once (the part of the uncertain insert, counted by the settle) or not at all.
+      expect(ack.accepted + ack.duplicates).toBe(3);
+      await committer.whenIdle();
+    } finally {
+      await committer.close();
+    }
+    const ids = await until('both replicas hold the same orders', async () => {
+      const [a, b] = await Promise.all([1, 2].map((r) => raw(2, r).queryRows<{ n: string; d: string }>("SELECT count() AS n, uniqExact(id) AS d FROM gala_orders WHERE startsWith(id, 'c')")));
+      return JSON.stringify(a) === JSON.stringify(b) ? a : null;
+    }, { timeoutMs: 15_000 });
+    expect(ids).toEqual([{ n: '4', d: '4' }]);
   }, 60_000);
 });
