@@ -549,7 +549,7 @@ export interface ClusterFileOptions {
    * `shard` set and `replication` from `zookeeper` and the other keys below. Needs `cluster` and `zookeeper`.
    */
   nodes?: readonly NodePlacement[];
-  cluster?: Pick<ClickHouseCluster, 'replicaOf'>;
+  cluster?: { replicaOf(shard: number, replica: number): { url: string } };
   /** host:port (ZooKeeper.connectString). */
   zookeeper?: string;
   sessionTimeoutMs?: number;
