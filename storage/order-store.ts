@@ -39,7 +39,11 @@ export interface StoreReplication {
   insertQuorumTimeoutMs?: number;
   /** max_replica_delay_for_distributed_queries, s. Default DEFAULT_MAX_REPLICA_DELAY_S. */
   maxReplicaDelayS?: number;
+  /** How long repairDerived waits for this replica to fetch the parts it lacks before it gives up. Default 30 s. */
+  catchUpMs?: number;
 }
+
+const DEFAULT_CATCH_UP_MS = 30_000;
 
 /**
  * How long an insert waits for its quorum (ClickHouse's default is 10 minutes). The wait happens only when a replica
@@ -395,13 +399,20 @@ export function createOrderStore(plain: SqlConnection, opts: OrderStoreOptions =
       const since = Math.trunc(receivedSinceMs);
       // Replicated, the repair compares the replica as it is (what storedFingerprints saw), so it must hold every
       // part of its shard written so far: one still to fetch could be a derived part the repair would add again.
+      // A replica just restarted fetches for a few seconds; one whose parts are on a replica that is down waits
+      // for it, so the wait is bounded and the caller tries again later.
       if (replication !== null) {
         const tables = [ORDERS_TABLE, ...DERIVED_TABLES.map((t) => t.table)].map(sqlString).join(', ');
-        const fetches = await conn.queryRows<{ n: string | number }>(
-          `SELECT count() AS n FROM system.replication_queue WHERE database = currentDatabase() AND table IN (${tables}) AND type = 'GET_PART'`,
-        );
-        const n = int(fetches[0]?.n ?? 0);
-        if (n > 0) throw new Error(`repairDerived: this replica has ${n} part${n === 1 ? '' : 's'} of its shard still to fetch; repair once it has caught up`);
+        const giveUpAt = Date.now() + (replication.catchUpMs ?? DEFAULT_CATCH_UP_MS);
+        for (;;) {
+          const fetches = await conn.queryRows<{ n: string | number }>(
+            `SELECT count() AS n FROM system.replication_queue WHERE database = currentDatabase() AND table IN (${tables}) AND type = 'GET_PART'`,
+          );
+          const n = int(fetches[0]?.n ?? 0);
+          if (n === 0) break;
+          if (Date.now() >= giveUpAt) throw new Error(`repairDerived: this replica still has ${n} part${n === 1 ? '' : 's'} of its shard to fetch; repair once it has caught up`);
+          await new Promise((r) => setTimeout(r, 200));
+        }
       }
       // Every arrival instant since then (one per batch: a column of the sort key, so a cheap read), and per table
       // the ranges its markers vouch for; an arrival no marker covers is one whose derived insert never landed.

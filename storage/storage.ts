@@ -139,6 +139,8 @@ export interface OrderStore {
    * with their marker, one insert per table. Only while nothing is being inserted (start-up, or ingest paused).
    * Returns the rows added per table, markers not counted (none when every arrival is covered).
    * With `progress`, the derived tables to check are counted first and each is reported when done.
+   * Replicated, it reads this replica as it is, so it first waits (bounded) until the replica has no part of the
+   * shard left to fetch, and throws if it still has.
    */
   repairDerived(receivedSinceMs: number, progress?: Progress): Promise<Record<string, number>>;
   /**
