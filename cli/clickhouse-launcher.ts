@@ -6,8 +6,15 @@
 // - `remote_servers` sits in the server config (config.xml), under the root `<yandex>`; each replica is `<host>` and
 //   `<port>`, where the port is the peer's native `tcp_port` (Distributed queries go over the native protocol, never
 //   HTTP). A replica whose host and port are the server's own is read locally, without a connection.
-// - `interserver_http_port`/`interserver_http_host` serve replicated tables only (unused here); each server still
-//   gets a port of its own so that N servers on one host do not collide.
+// - `interserver_http_port`/`interserver_http_host` serve replicated tables: a replica fetches the parts it lacks from
+//   another over interserver HTTP, at the host and port that one registered in ZooKeeper. Each server gets a port of
+//   its own so that N servers on one host do not collide, and registers as 127.0.0.1.
+// - A replicated cluster (issue 15) adds, per server: `<zookeeper>` (the coordination service its Replicated tables
+//   use) and `<macros>`: `shard` is the shard's 1-based number (as the Gala cluster file's `shard`), `replica` is
+//   `s<shard>r<replica>`, unique in the whole cluster. Gala's tables name them as
+//   ReplicatedMergeTree('/clickhouse/tables/{shard}/<db>.<table>', '{replica}'). `remote_servers` then lists every
+//   replica of each shard with `<internal_replication>true</internal_replication>`: Gala inserts into the local
+//   replicated tables and ClickHouse replicates; a Distributed read asks one replica per shard.
 // - The `default` user (no password) must be admitted from 127.0.0.1: a Distributed query logs into every shard as
 //   the user named in the replica (default when none is).
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -16,7 +23,7 @@ import { get as httpGet } from 'node:http';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
-import { DEFAULT_PARTITIONS, type ClusterFile } from '../domain/cluster-map.ts';
+import { DEFAULT_INSERT_QUORUM, DEFAULT_PARTITIONS, DEFAULT_SESSION_TIMEOUT_MS, type ClusterFile } from '../domain/cluster-map.ts';
 
 export interface ClickHouseServerOptions {
   /** Extra users besides the passwordless `default`, e.g. to test credentials in the URL. */
@@ -382,10 +389,18 @@ export async function startClickHouseServer(opts: ClickHouseServerOptions = {}):
 export interface ClickHouseCluster {
   /** The cluster's name in every server's `remote_servers`. */
   readonly name: string;
-  /** The shards, in `remote_servers` order. Each can be stopped, killed and started again (outage tests). */
+  readonly shards: number;
+  /** Replicas per shard: 1 without replication. */
+  readonly replicas: number;
+  /**
+   * Every server, shard by shard (s1r1, s1r2, ..., s2r1, ...): without replication, the shards in `remote_servers`
+   * order. Each can be stopped, killed and started again (outage tests).
+   */
   readonly servers: readonly ClickHouseServer[];
-  /** http://127.0.0.1:<httpPort> of each shard, in the same order. */
+  /** http://127.0.0.1:<httpPort> of each server, in the same order. */
   readonly urls: readonly string[];
+  /** The server of replica `replica` (1-based) of shard `shard` (1-based). */
+  replicaOf(shard: number, replica: number): ClickHouseServer;
   /** Stops every server and removes their directories. */
   cleanup(): Promise<void>;
   /** Stops every server (SIGTERM, then waits), keeping their directories. */
@@ -393,22 +408,37 @@ export interface ClickHouseCluster {
 }
 
 export interface ClickHouseClusterOptions {
-  /** Shards (one server each). Default 3. */
+  /** Shards. Default 3. */
   shards?: number;
+  /** Servers per shard; more than 1 needs `zookeeper`. Default 1. */
+  replicas?: number;
+  /**
+   * The ZooKeeper the servers' Replicated tables use (cli/zookeeper-launcher.ts). Given, the servers are configured
+   * for replication (zookeeper, macros, internal_replication), even with one replica per shard.
+   */
+  zookeeper?: { host: string; port: number };
   /** The name in `remote_servers`. Default "gala". */
   name?: string;
   startTimeoutMs?: number;
-  /** Shard i's directory (0-based), kept at stop; default a temp dir each, removed by cleanup(). */
-  dirOf?: (shard: number) => string;
-  /** A line per shard starting and started, and every 5 s while one is still starting. */
+  /** Server i's directory (0-based, in `servers` order), kept at stop; default a temp dir each, removed by cleanup(). */
+  dirOf?: (server: number) => string;
+  /** A line per server starting and started, and every 5 s while one is still starting. */
   onProgress?: (line: string) => void;
   /** See ClickHouseServerOptions.ownProcessGroup. */
   ownProcessGroup?: boolean;
 }
 
-/** The `remote_servers` element naming every (127.0.0.1, tcp port) as one shard of `name`, one replica each. */
-export function remoteServersXml(name: string, tcpPorts: readonly number[]): string {
-  const shards = tcpPorts.map((p) => `      <shard><replica><host>127.0.0.1</host><port>${p}</port></replica></shard>`).join('\n');
+/**
+ * The `remote_servers` element naming every (127.0.0.1, tcp port) as one shard of `name`, one replica each; or, given
+ * a list per shard, each shard with all its replicas and internal replication.
+ */
+export function remoteServersXml(name: string, tcpPorts: readonly number[] | readonly (readonly number[])[]): string {
+  const replica = (p: number) => `<replica><host>127.0.0.1</host><port>${p}</port></replica>`;
+  const shards = tcpPorts
+    .map((p) => (typeof p === 'number'
+      ? `      <shard>${replica(p)}</shard>`
+      : `      <shard><internal_replication>true</internal_replication>${p.map(replica).join('')}</shard>`))
+    .join('\n');
   return `  <remote_servers>
     <${xml(name)}>
 ${shards}
@@ -418,30 +448,64 @@ ${shards}
 `;
 }
 
-/** N servers on 127.0.0.1, each naming all N in `remote_servers` under `name`, one replica per shard. */
+/**
+ * What a replicated server adds to its config: the ZooKeeper its Replicated tables use, and its macros.
+ * session_timeout_ms 6,000 (ClickHouse's default is 30 s; the launcher's ZooKeeper admits up to 10 s): a killed
+ * replica stops counting as active that long after, so an insert needing it fails within that bound plus the
+ * quorum timeout, not after 30 s.
+ */
+export function replicationXml(zookeeper: { host: string; port: number }, shard: number, replica: number): string {
+  return `  <zookeeper>
+    <node index="1"><host>${xml(zookeeper.host)}</host><port>${zookeeper.port}</port></node>
+    <session_timeout_ms>6000</session_timeout_ms>
+  </zookeeper>
+  <macros><shard>${shard}</shard><replica>${replicaName(shard, replica)}</replica></macros>
+`;
+}
+
+/** The `replica` macro of replica r (1-based) of shard s: unique in the cluster, so logs and system.replicas say which. */
+export function replicaName(shard: number, replica: number): string {
+  return `s${shard}r${replica}`;
+}
+
+/**
+ * shards x replicas servers on 127.0.0.1, each naming all in `remote_servers` under `name`. Without `zookeeper`
+ * (and one replica, the default) exactly issue 14's cluster: one server per shard.
+ */
 export async function startClickHouseCluster(opts: ClickHouseClusterOptions = {}): Promise<ClickHouseCluster> {
   const shards = opts.shards ?? 3;
+  const replicas = opts.replicas ?? 1;
   const name = opts.name ?? 'gala';
+  const zookeeper = opts.zookeeper ?? null;
   if (!Number.isInteger(shards) || shards < 1) throw new Error(`startClickHouseCluster: shards = ${shards} must be a positive integer`);
+  if (!Number.isInteger(replicas) || replicas < 1) throw new Error(`startClickHouseCluster: replicas = ${replicas} must be a positive integer`);
+  if (replicas > 1 && zookeeper === null) throw new Error(`startClickHouseCluster: replicas = ${replicas} needs zookeeper ({host, port}): Replicated tables coordinate through it`);
   if (!/^[A-Za-z0-9_]{1,64}$/.test(name)) throw new Error(`startClickHouseCluster: name = "${name}" must be 1 to 64 of A-Z a-z 0-9 _`);
   const progress = opts.onProgress ?? (() => {});
+  const count = shards * replicas;
+  /** Server i (0-based, shard by shard) as [shard, replica], both 1-based. */
+  const place = (i: number) => [Math.floor(i / replicas) + 1, (i % replicas) + 1] as const;
+  const label = (i: number) => (zookeeper === null ? `shard ${i + 1} of ${shards}` : `shard ${place(i)[0]} replica ${place(i)[1]} (${i + 1} of ${count})`);
   // Every server's config names every tcp port, so all ports are chosen before the first starts; if one was taken
   // meanwhile, the servers started so far stop and a fresh set is chosen.
   for (let attempt = 1; ; attempt++) {
-    const ports = await freePorts(3 * shards);
+    const ports = await freePorts(3 * count);
     const triple = (i: number) => [ports[3 * i]!, ports[3 * i + 1]!, ports[3 * i + 2]!] as const;
-    const extraConfig = remoteServersXml(name, Array.from({ length: shards }, (_, i) => triple(i)[1]));
+    const remote = zookeeper === null
+      ? remoteServersXml(name, Array.from({ length: count }, (_, i) => triple(i)[1]))
+      : remoteServersXml(name, Array.from({ length: shards }, (_, s) => Array.from({ length: replicas }, (_, r) => triple(s * replicas + r)[1])));
     // One after another: on a small machine, N servers starting at once take N times as long each.
     const servers: ClickHouseServer[] = [];
     try {
-      for (let i = 0; i < shards; i++) {
+      for (let i = 0; i < count; i++) {
         const began = Date.now();
-        progress(`clickhouse-server shard ${i + 1} of ${shards}: starting (http ${triple(i)[0]}, tcp ${triple(i)[1]})`);
+        progress(`clickhouse-server ${label(i)}: starting (http ${triple(i)[0]}, tcp ${triple(i)[1]})`);
         const dir = opts.dirOf?.(i);
+        const extraConfig = zookeeper === null ? remote : `${remote}${replicationXml(zookeeper, ...place(i))}`;
         servers.push(
           await startClickHouseServer({ ports: triple(i), extraConfig, startTimeoutMs: opts.startTimeoutMs, onProgress: opts.onProgress, ownProcessGroup: opts.ownProcessGroup, ...(dir === undefined ? {} : { dir }) }),
         );
-        progress(`clickhouse-server shard ${i + 1} of ${shards}: up after ${((Date.now() - began) / 1000).toFixed(1)} s`);
+        progress(`clickhouse-server ${label(i)}: up after ${((Date.now() - began) / 1000).toFixed(1)} s`);
       }
     } catch (err) {
       await Promise.all(servers.map((s) => (opts.dirOf === undefined ? s.cleanup() : s.stop())));
@@ -450,8 +514,16 @@ export async function startClickHouseCluster(opts: ClickHouseClusterOptions = {}
     }
     return {
       name,
+      shards,
+      replicas,
       servers,
       urls: servers.map((s) => s.url),
+      replicaOf(shard, replica) {
+        if (!Number.isInteger(shard) || shard < 1 || shard > shards || !Number.isInteger(replica) || replica < 1 || replica > replicas) {
+          throw new Error(`replicaOf(${shard}, ${replica}): this cluster has shards 1-${shards} with replicas 1-${replicas}`);
+        }
+        return servers[(shard - 1) * replicas + (replica - 1)]!;
+      },
       async cleanup() {
         await Promise.all(servers.map((s) => s.cleanup()));
       },
@@ -462,16 +534,57 @@ export async function startClickHouseCluster(opts: ClickHouseClusterOptions = {}
   }
 }
 
+/** Where a node of a replicated cluster file writes: replica `replica` of shard `shard`, both 1-based. */
+export interface NodePlacement {
+  shard: number;
+  replica: number;
+}
+
+export interface ClusterFileOptions {
+  clickhouseCluster: string;
+  /** One node per URL, in order: issue 14's file (no replication). */
+  clickhouseUrls?: readonly string[];
+  /**
+   * A replicated cluster instead: one node per placement, in order, on `cluster.replicaOf(shard, replica)`, with
+   * `shard` set and `replication` from `zookeeper` and the other keys below. Needs `cluster` and `zookeeper`.
+   */
+  nodes?: readonly NodePlacement[];
+  cluster?: { replicaOf(shard: number, replica: number): { url: string } };
+  /** host:port (ZooKeeper.connectString). */
+  zookeeper?: string;
+  sessionTimeoutMs?: number;
+  insertQuorum?: number;
+  /** The leases' ZooKeeper root; default, as the file's default, /gala/<clickhouseCluster>. */
+  root?: string;
+  partitions?: number;
+}
+
 /**
- * A Gala cluster file (domain/cluster-map.ts) for one node per ClickHouse URL, ids n1..nN, on 127.0.0.1 with free
- * http and ingest ports.
+ * A Gala cluster file (domain/cluster-map.ts), ids n1..nN, on 127.0.0.1 with free http and ingest ports: one node
+ * per ClickHouse URL, or (replicated) one node per placement on a replica.
  */
-export async function clusterFileFor(opts: { clickhouseCluster: string; clickhouseUrls: readonly string[]; partitions?: number }): Promise<ClusterFile> {
-  const ports = await freePorts(2 * opts.clickhouseUrls.length);
+export async function clusterFileFor(opts: ClusterFileOptions): Promise<ClusterFile> {
+  const replicated = opts.nodes !== undefined;
+  if (replicated === (opts.clickhouseUrls !== undefined)) throw new Error('clusterFileFor: give either clickhouseUrls or nodes (placements on replicas)');
+  if (replicated && (opts.cluster === undefined || opts.zookeeper === undefined)) throw new Error('clusterFileFor: nodes (placements on replicas) need cluster and zookeeper');
+  const urls = replicated ? opts.nodes!.map((p) => opts.cluster!.replicaOf(p.shard, p.replica).url) : opts.clickhouseUrls!;
+  const ports = await freePorts(2 * urls.length);
   return {
     clickhouseCluster: opts.clickhouseCluster,
-    nodes: opts.clickhouseUrls.map((clickhouseUrl, i) => ({ id: `n${i + 1}`, host: '127.0.0.1', httpPort: ports[2 * i]!, ingestPort: ports[2 * i + 1]!, clickhouseUrl })),
+    nodes: urls.map((clickhouseUrl, i) => ({
+      id: `n${i + 1}`,
+      host: '127.0.0.1',
+      httpPort: ports[2 * i]!,
+      ingestPort: ports[2 * i + 1]!,
+      clickhouseUrl,
+      ...(replicated ? { shard: opts.nodes![i]!.shard } : {}),
+    })),
     partitions: opts.partitions ?? DEFAULT_PARTITIONS,
-    replication: null,
+    replication: !replicated ? null : {
+      zookeeper: opts.zookeeper!,
+      sessionTimeoutMs: opts.sessionTimeoutMs ?? DEFAULT_SESSION_TIMEOUT_MS,
+      insertQuorum: opts.insertQuorum ?? DEFAULT_INSERT_QUORUM,
+      root: opts.root ?? `/gala/${opts.clickhouseCluster}`,
+    },
   };
 }

@@ -115,10 +115,14 @@ export function parseClusterFile(raw: unknown): ClusterFile {
       if (!nodes.some((n) => n.shard === s)) throw new Error(`nodes: shard ${s} has no node (shards are numbered 1 to ${shards} without gaps, in remote_servers order)`);
     }
     if (shards > partitions) throw new Error(`nodes: ${shards} shards but only ${partitions} partitions`);
+    // Compared as servers, not as text: a trailing slash, the case of the host or credentials do not make
+    // another replica.
     const urls = new Set<string>();
     for (const n of nodes) {
-      if (urls.has(n.clickhouseUrl)) throw new Error(`nodes: ${n.clickhouseUrl} is given twice (with replication, each node writes to a replica of its own)`);
-      urls.add(n.clickhouseUrl);
+      const url = new URL(n.clickhouseUrl);
+      const server = `${url.protocol}//${url.host}${url.pathname.replace(/\/+$/, '')}`;
+      if (urls.has(server)) throw new Error(`nodes: ${server} is given twice (with replication, each node writes to a replica of its own)`);
+      urls.add(server);
     }
   }
   return { clickhouseCluster: o.clickhouseCluster, nodes, partitions, replication };
@@ -129,8 +133,12 @@ function parseReplication(raw: unknown, cluster: string): ReplicationConfig {
   const r = raw as Record<string, unknown>;
   const extra = Object.keys(r).filter((k) => !REPLICATION_KEYS.has(k));
   if (extra.length > 0) throw new Error(`replication: unknown key${extra.length > 1 ? 's' : ''} ${extra.map((k) => `"${k}"`).join(', ')}`);
-  if (typeof r.zookeeper !== 'string' || !/^[^\s,/:]+:\d{1,5}(,[^\s,/:]+:\d{1,5})*$/.test(r.zookeeper)) {
-    throw new Error('replication.zookeeper: required, host:port[,host:port...] (the ZooKeeper that the replicated tables use)');
+  const hostPort = /^[^\s,/:]+:(\d{1,5})$/;
+  if (typeof r.zookeeper !== 'string' || !r.zookeeper.split(',').every((hp) => {
+    const m = hostPort.exec(hp);
+    return m !== null && isPort(Number(m[1]));
+  })) {
+    throw new Error('replication.zookeeper: required, host:port[,host:port...] with ports 1-65535 (the ZooKeeper that the replicated tables use)');
   }
   const timeout = r.sessionTimeoutMs ?? DEFAULT_SESSION_TIMEOUT_MS;
   if (typeof timeout !== 'number' || !Number.isInteger(timeout) || timeout < 1000 || timeout > 30_000) {
@@ -154,12 +162,15 @@ export function shardCount(file: ClusterFile): number {
 
 /** The shard (1-based) holding a partition's rows in a replicated cluster: p mod S, plus one. */
 export function shardOfPartition(partition: number, shards: number): number {
+  if (!Number.isInteger(shards) || shards < 1) throw new Error(`shardOfPartition: shards = ${shards} must be a positive integer`);
   return (partition % shards) + 1;
 }
 
 /** A shard's partitions, ascending. */
 export function partitionsOfShard(file: ClusterFile, shard: number): number[] {
   const shards = shardCount(file);
+  // Without replication there are no shards (and a step of 0 would never end).
+  if (!Number.isInteger(shard) || shard < 1 || shard > shards) throw new Error(`partitionsOfShard: shard ${shard} is not one of this cluster's ${shards} shards`);
   const out: number[] = [];
   for (let p = shard - 1; p < file.partitions; p += shards) out.push(p);
   return out;

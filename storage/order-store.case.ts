@@ -45,7 +45,7 @@ export function encode(orders: readonly Order[], receivedMs: number): EncodedRow
  * Each derived table as it reads (markers left out, rows of one key summed) next to what SELECT over the orders
  * table computes, as text: equal means equal to the minor unit.
  */
-async function derivedVsOrders(conn: SqlConnection): Promise<{ held: Record<string, string[]>; truth: Record<string, string[]> }> {
+export async function derivedVsOrders(conn: SqlConnection): Promise<{ held: Record<string, string[]>; truth: Record<string, string[]> }> {
   const specs = [
     { table: 'gala_agg_second', keys: 'second, currency, channel', real: "currency != ''", rollup: secondRollup() },
     { table: 'gala_agg_key_minute', keys: 'kind, minute, key, currency', real: "key != ''", rollup: keyMinuteRollup() },

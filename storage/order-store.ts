@@ -2,9 +2,9 @@
 import type { Channel } from '../domain/order.ts';
 import { escapeTsv, FPS_TABLE, ORDER_COLUMNS, ORDERS_TABLE } from './order-rows.ts';
 import { DERIVED_TABLES } from './derived-fold.ts';
-import { AGG_KEY_MINUTE_TABLE, AGG_KEY_TOTAL_TABLE, AGG_SECOND_TABLE, CLUSTER_READ_TABLES, clusterTable, currentSchemaVersion, ensureClusterTables, keyMinuteRollup, keyTotalRollup, migrate, MILESTONES_TABLE, RUNS_TABLE, secondRollup } from './schema.ts';
+import { AGG_KEY_MINUTE_TABLE, AGG_KEY_TOTAL_TABLE, AGG_SECOND_TABLE, CLUSTER_READ_TABLES, clusterTable, currentSchemaVersion, ensureClusterTables, keyMinuteRollup, keyTotalRollup, migrate, MILESTONES_TABLE, PER_SERVER_TABLES, RUNS_TABLE, secondRollup } from './schema.ts';
 import { OPEN_MINUTES, SKU_MINUTE_KEYS, SkuMinuteBound, skuMinuteTsv } from './sku-minute-bound.ts';
-import type { DuplicateIdRow, EncodedRows, QueryOptions, FingerprintPage, KeyKind, KeySums, MilestoneRow, OrderStore, SecondRow, SqlConnection, TotalsRow } from './storage.ts';
+import type { DuplicateIdRow, EncodedRows, QueryOptions, FingerprintPage, InsertOptions, KeyKind, KeySums, MilestoneRow, OrderStore, ReplicaStatus, SecondRow, SqlConnection, TotalsRow } from './storage.ts';
 
 const FP_PAGE_ROWS = 1_000_000;
 /** The reconciler's look for late duplicates runs beside ingest all night: one thread, never every core. */
@@ -23,6 +23,81 @@ export interface OrderStoreOptions {
   clickhouseCluster?: string | null;
   /** SKUs kept per paid-at minute in the key-minute rollup (sku-minute-bound.ts); tests shrink it. Default 1,000. */
   skuMinuteKeys?: number;
+  /**
+   * Replicated shards (issue 15; the server engine only): migrate() creates Replicated tables and runs DDL only
+   * (schema.ts MigrateOptions), every insert but the per-server tables' waits for `insertQuorum` replicas, the reads
+   * a node rebuilds its own figures and window from read only what reached the quorum, and Distributed reads skip
+   * lagging replicas. Null or absent: plain tables, as before.
+   */
+  replication?: StoreReplication | null;
+}
+
+export interface StoreReplication {
+  /** Replicas an insert must reach before it succeeds (the cluster file's insertQuorum). */
+  insertQuorum: number;
+  /** insert_quorum_timeout, ms. Default DEFAULT_INSERT_QUORUM_TIMEOUT_MS. */
+  insertQuorumTimeoutMs?: number;
+  /** max_replica_delay_for_distributed_queries, s. Default DEFAULT_MAX_REPLICA_DELAY_S. */
+  maxReplicaDelayS?: number;
+  /** How long repairDerived waits for this replica to fetch the parts it lacks before it gives up. Default 30 s. */
+  catchUpMs?: number;
+}
+
+const DEFAULT_CATCH_UP_MS = 30_000;
+
+/**
+ * How long an insert waits for its quorum (ClickHouse's default is 10 minutes). The wait happens only when a replica
+ * counted alive does not take the part: one killed within its server's ZooKeeper session (6 s in the launcher's
+ * config), or one overloaded. 10 s outlasts such a session, so the next insert is refused at once (fewer live
+ * replicas than the quorum) instead of waiting again; it stays below the client's 30 s request timeout (a request cut
+ * by the client leaves the insert running on the server) and below the 15 s takeover target, so a stuck insert is
+ * known failed (code 319: its outcome unknown; the committer settles it as uncertain) before a takeover completes.
+ */
+export const DEFAULT_INSERT_QUORUM_TIMEOUT_MS = 10_000;
+/**
+ * A Distributed read skips a replica more than 5 s behind; when all of a shard's are, it reads the least stale
+ * (fallback_to_stale_replicas_for_distributed_queries=1) rather than fail: the figures stay on air, and the replica's
+ * lag is shown by replicaStatus(). With a quorum of every replica (2 of 2), each replica holds every acknowledged
+ * order and the choice never matters for them.
+ */
+export const DEFAULT_MAX_REPLICA_DELAY_S = 5;
+
+/** What the new holder of a shard reads its own figures and window with: only what reached the insert quorum. */
+const CONSISTENT: QueryOptions = { consistent: true };
+
+/**
+ * The connection as a replicated store uses it: every insert into a replicated table carries the quorum, and every
+ * query the replica-delay limit (ClickHouse applies it to Distributed reads only).
+ * 18.16 admits one quorum insert per table and shard at a time: a second started before the first has its quorum is
+ * refused ("Another quorum insert has been already started", code 286; current releases have insert_quorum_parallel).
+ * So this store's quorum inserts into one table run one after another; inserts into different tables still overlap.
+ */
+function replicatedConnection(conn: SqlConnection, r: StoreReplication): SqlConnection {
+  const quorum: InsertOptions = { quorum: { replicas: r.insertQuorum, timeoutMs: r.insertQuorumTimeoutMs ?? DEFAULT_INSERT_QUORUM_TIMEOUT_MS } };
+  const delay: QueryOptions = { maxReplicaDelayS: r.maxReplicaDelayS ?? DEFAULT_MAX_REPLICA_DELAY_S };
+  /** Per table, the last quorum insert queued: the next one starts when it has settled. */
+  const tails = new Map<string, Promise<unknown>>();
+  const inTurn = (table: string, insert: () => Promise<void>): Promise<void> => {
+    const run = (tails.get(table) ?? Promise.resolve()).then(insert, insert);
+    const tail = run.catch(() => undefined);
+    tails.set(table, tail);
+    void tail.then(() => {
+      if (tails.get(table) === tail) tails.delete(table);
+    });
+    return run;
+  };
+  return {
+    engine: conn.engine,
+    command: (sql) => conn.command(sql),
+    queryRows: (sql, o) => conn.queryRows(sql, { ...delay, ...o }),
+    queryTsv: (sql, o) => conn.queryTsv(sql, { ...delay, ...o }),
+    insertTsv: (table, columns, tsv, o) =>
+      (PER_SERVER_TABLES.has(table) && o === undefined ? conn.insertTsv(table, columns, tsv) : inTurn(table, () => conn.insertTsv(table, columns, tsv, o ?? quorum))),
+    settleFailedInsert: (error) => conn.settleFailedInsert(error),
+    ping: () => conn.ping(),
+    version: () => conn.version(),
+    close: () => conn.close(),
+  };
 }
 
 function int(v: unknown): number {
@@ -86,7 +161,12 @@ export function uncoveredRuns(arrivals: readonly number[], covered: readonly (re
   return runs;
 }
 
-export function createOrderStore(conn: SqlConnection, opts: OrderStoreOptions = {}): OrderStore {
+export function createOrderStore(plain: SqlConnection, opts: OrderStoreOptions = {}): OrderStore {
+  const replication = opts.replication ?? null;
+  if (replication !== null && plain.engine !== 'clickhouse-server') throw new Error(`createOrderStore: replication needs the clickhouse-server engine, not ${plain.engine}`);
+  const conn = replication === null ? plain : replicatedConnection(plain, replication);
+  /** Rebuild reads: only what reached the quorum, when replicated (plain tables ignore it). */
+  const rebuild = replication === null ? undefined : CONSISTENT;
   const pageRows = opts.fingerprintPageRows ?? FP_PAGE_ROWS;
   if (!Number.isInteger(pageRows) || pageRows < 1) {
     throw new Error(`createOrderStore: fingerprintPageRows = ${pageRows} must be a positive integer`);
@@ -117,7 +197,7 @@ export function createOrderStore(conn: SqlConnection, opts: OrderStoreOptions = 
     }));
   /** Orders stored, or received at or after sinceMs (on the table's sort key: a few granules of its index). */
   const countOrders = async (sinceMs?: number) =>
-    int((await conn.queryRows<{ n: string | number }>(`SELECT count() AS n FROM ${ORDERS_TABLE}${sinceMs === undefined ? '' : ` WHERE received_ms >= ${Math.trunc(sinceMs)}`}`))[0]?.n ?? 0);
+    int((await conn.queryRows<{ n: string | number }>(`SELECT count() AS n FROM ${ORDERS_TABLE}${sinceMs === undefined ? '' : ` WHERE received_ms >= ${Math.trunc(sinceMs)}`}`, rebuild))[0]?.n ?? 0);
   /** Sums by currency and channel of `table`'s rows received in (receivedAfterMs, receivedThroughMs]. */
   const totalsOf = async (table: string, receivedThroughMs?: number, receivedAfterMs?: number, opts?: QueryOptions): Promise<TotalsRow[]> => {
     const bounds = [
@@ -132,18 +212,19 @@ export function createOrderStore(conn: SqlConnection, opts: OrderStoreOptions = 
     return rows.map((r) => ({ currency: r.currency, channel: r.channel, hundredths: BigInt(r.h), orders: int(r.n) }));
   };
   /** Per-second sums of `table` (a rollup of seconds) over [fromSecond, toSecond). */
-  const rolledOf = async (table: string, fromSecond: number, toSecond: number): Promise<SecondRow[]> => {
+  const rolledOf = async (table: string, fromSecond: number, toSecond: number, opts?: QueryOptions): Promise<SecondRow[]> => {
     const rows = await conn.queryRows<{ s: string; currency: string; channel: Channel; h: string; n: string }>(
       `SELECT second AS s, currency, channel, toString(sum(hundredths)) AS h, toString(sum(orders)) AS n FROM ${table}
        WHERE currency != '' AND second >= ${Math.trunc(fromSecond)} AND second < ${Math.trunc(toSecond)}
        GROUP BY s, currency, channel ORDER BY s, currency, channel`,
+      opts,
     );
     return rows.map((r) => ({ second: int(r.s), currency: r.currency, channel: r.channel, hundredths: BigInt(r.h), orders: int(r.n) }));
   };
   return {
     engine: conn.engine,
     async migrate() {
-      const version = await migrate(conn);
+      const version = await migrate(conn, undefined, { replicated: replication !== null });
       if (cluster !== null) await ensureClusterTables(conn, cluster);
       return version;
     },
@@ -173,7 +254,7 @@ export function createOrderStore(conn: SqlConnection, opts: OrderStoreOptions = 
       return totalsOf(wide(ORDERS_TABLE), receivedThroughMs, receivedAfterMs, opts);
     },
 
-    ownTotals: (receivedThroughMs?: number, receivedAfterMs?: number, opts?: QueryOptions) => totalsOf(ORDERS_TABLE, receivedThroughMs, receivedAfterMs, opts),
+    ownTotals: (receivedThroughMs?: number, receivedAfterMs?: number, opts?: QueryOptions) => totalsOf(ORDERS_TABLE, receivedThroughMs, receivedAfterMs, { ...rebuild, ...opts }),
 
 
     async perSecond(fromSecond: number, toSecond: number): Promise<SecondRow[]> {
@@ -196,6 +277,7 @@ export function createOrderStore(conn: SqlConnection, opts: OrderStoreOptions = 
         const text = await conn.queryTsv(
           `SELECT fp_hi, fp_lo, received_ms FROM ${ORDERS_TABLE} WHERE received_ms >= ${from}
            ORDER BY received_ms, fp_hi, fp_lo LIMIT ${skip}, ${pageRows}`,
+          rebuild,
         );
         const lines = text.length === 0 ? [] : text.trimEnd().split('\n');
         if (lines.length === 0) return total;
@@ -226,6 +308,9 @@ export function createOrderStore(conn: SqlConnection, opts: OrderStoreOptions = 
 
     ordersReceivedSince: (sinceMs) => countOrders(sinceMs),
 
+    // Replicated, this reads the replica as it is, not only what reached the quorum: it tells what a failed insert of
+    // this node stored, and a part whose quorum timed out stays on this replica and reaches the others once they
+    // are back (ClickHouse does not roll it back). Counted now, its orders are never stored twice by a resend.
     async storedFingerprints(fps, receivedBetween) {
       // received_ms >= 0 leaves the side table's markers out (derived-fold.ts).
       const source = receivedBetween === undefined
@@ -312,6 +397,23 @@ export function createOrderStore(conn: SqlConnection, opts: OrderStoreOptions = 
         return kept.length === 0 ? '' : `${kept.join('\n')}\n`;
       };
       const since = Math.trunc(receivedSinceMs);
+      // Replicated, the repair compares the replica as it is (what storedFingerprints saw), so it must hold every
+      // part of its shard written so far: one still to fetch could be a derived part the repair would add again.
+      // A replica just restarted fetches for a few seconds; one whose parts are on a replica that is down waits
+      // for it, so the wait is bounded and the caller tries again later.
+      if (replication !== null) {
+        const tables = [ORDERS_TABLE, ...DERIVED_TABLES.map((t) => t.table)].map(sqlString).join(', ');
+        const giveUpAt = Date.now() + (replication.catchUpMs ?? DEFAULT_CATCH_UP_MS);
+        for (;;) {
+          const fetches = await conn.queryRows<{ n: string | number }>(
+            `SELECT count() AS n FROM system.replication_queue WHERE database = currentDatabase() AND table IN (${tables}) AND type = 'GET_PART'`,
+          );
+          const n = int(fetches[0]?.n ?? 0);
+          if (n === 0) break;
+          if (Date.now() >= giveUpAt) throw new Error(`repairDerived: this replica still has ${n} part${n === 1 ? '' : 's'} of its shard to fetch; repair once it has caught up`);
+          await new Promise((r) => setTimeout(r, 200));
+        }
+      }
       // Every arrival instant since then (one per batch: a column of the sort key, so a cheap read), and per table
       // the ranges its markers vouch for; an arrival no marker covers is one whose derived insert never landed.
       const text = await conn.queryTsv(`SELECT DISTINCT received_ms FROM ${ORDERS_TABLE} WHERE received_ms >= ${since} ORDER BY received_ms`);
@@ -358,7 +460,7 @@ export function createOrderStore(conn: SqlConnection, opts: OrderStoreOptions = 
     },
 
     rolledSeconds: (fromSecond: number, toSecond: number) => rolledOf(wide(AGG_SECOND_TABLE), fromSecond, toSecond),
-    ownRolledSeconds: (fromSecond: number, toSecond: number) => rolledOf(AGG_SECOND_TABLE, fromSecond, toSecond),
+    ownRolledSeconds: (fromSecond: number, toSecond: number) => rolledOf(AGG_SECOND_TABLE, fromSecond, toSecond, rebuild),
 
     async totalsByOwner(partitions: number, nodes: number) {
       const p = Math.trunc(partitions);
@@ -423,6 +525,17 @@ export function createOrderStore(conn: SqlConnection, opts: OrderStoreOptions = 
         }
       }
       return null;
+    },
+
+    async replicaStatus(): Promise<ReplicaStatus | null> {
+      if (replication === null) return null;
+      const rows = await conn.queryRows<{ d: string | number; q: string | number; ro: string | number; a: string | number; t: string | number }>(
+        `SELECT absolute_delay AS d, queue_size AS q, is_readonly AS ro, active_replicas AS a, total_replicas AS t FROM system.replicas
+         WHERE database = currentDatabase() AND table = ${sqlString(ORDERS_TABLE)}`,
+      );
+      const r = rows[0];
+      if (r === undefined) throw new Error(`replicaStatus: ${ORDERS_TABLE} is not a replicated table on this server (migrate first)`);
+      return { absoluteDelayS: int(r.d), queueSize: int(r.q), readonly: int(r.ro) === 1, activeReplicas: int(r.a), totalReplicas: int(r.t) };
     },
 
     async milestones(): Promise<MilestoneRow[]> {

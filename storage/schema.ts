@@ -8,6 +8,8 @@ export interface Migration {
   statements: string[];
 }
 
+const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
 export const MIGRATIONS_TABLE = 'gala_schema_migrations';
 export const AGG_SECOND_TABLE = 'gala_agg_second';
 export const AGG_KEY_MINUTE_TABLE = 'gala_agg_key_minute';
@@ -144,6 +146,46 @@ export const MIGRATIONS: readonly Migration[] = [
 
 export const LATEST_SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]?.version ?? 0;
 
+/**
+ * Tables each server keeps for itself, plain MergeTree even in a replicated cluster: which migrations ran on this
+ * server (a replica created after the others must still run every statement on its own server, which it would skip
+ * if it found the shard's version replicated to it), and the runs of the process using this server (a start without
+ * its stop means this node crashed; with one node per replica, per server is per node, and another node of the shard
+ * stopping cleanly must not hide it).
+ */
+export const PER_SERVER_TABLES: ReadonlySet<string> = new Set([MIGRATIONS_TABLE, RUNS_TABLE]);
+
+/** Migration options. */
+export interface MigrateOptions {
+  /**
+   * Replicated shards (issue 15): every table but PER_SERVER_TABLES is created Replicated*MergeTree over the server's
+   * `shard` and `replica` macros, and only DDL runs: TRUNCATE and INSERT backfills are skipped, since on a replicated
+   * table they would act on the whole shard's data, which a replica created later must never rewrite.
+   */
+  replicated?: boolean;
+}
+
+/** Where a replicated table keeps its state in ZooKeeper: one path per shard, database and table. */
+export function replicatedTablePath(database: string, table: string): string {
+  return `/clickhouse/tables/{shard}/${database}.${table}`;
+}
+
+const CREATE_TABLE = /^\s*CREATE\s+TABLE\s+IF\s+NOT\s+EXISTS\s+([A-Za-z_][A-Za-z0-9_]*)\b/i;
+const MERGE_TREE_ENGINE = /ENGINE\s*=\s*(Summing)?MergeTree\(\)/;
+const DATA_STATEMENT = /^\s*(INSERT|TRUNCATE)\b/i;
+
+/**
+ * A migration statement as a replicated cluster runs it: a MergeTree or SummingMergeTree table becomes its Replicated
+ * kind (per-server tables excepted), INSERT and TRUNCATE become null (skipped), anything else is kept.
+ */
+export function replicatedStatement(sql: string, database: string): string | null {
+  if (DATA_STATEMENT.test(sql)) return null;
+  const table = CREATE_TABLE.exec(sql)?.[1];
+  if (table === undefined || PER_SERVER_TABLES.has(table)) return sql;
+  if (!IDENTIFIER.test(database)) throw new Error(`replicated tables: database "${database}" must match ${IDENTIFIER.source}`);
+  return sql.replace(MERGE_TREE_ENGINE, (_m, summing: string | undefined) => `ENGINE = Replicated${summing ?? ''}MergeTree('${replicatedTablePath(database, table)}', '{replica}')`);
+}
+
 async function ensureMigrationsTable(conn: SqlConnection): Promise<void> {
   await conn.command(
     `CREATE TABLE IF NOT EXISTS ${MIGRATIONS_TABLE} (version UInt32, description String, applied_ms Int64) ENGINE = MergeTree() ORDER BY version`,
@@ -159,18 +201,52 @@ export async function currentSchemaVersion(conn: SqlConnection): Promise<number>
 /**
  * Applies every migration above the recorded version, in order. Statements are idempotent
  * (IF NOT EXISTS), so a crash between a statement and its record is repaired by the next start.
+ * Replicated (see MigrateOptions), this server's macros must name its shard and replica, and a Gala table found plain
+ * (created before replication was configured) is refused: it would silently not replicate.
  */
-export async function migrate(conn: SqlConnection, migrations: readonly Migration[] = MIGRATIONS): Promise<number> {
+export async function migrate(conn: SqlConnection, migrations: readonly Migration[] = MIGRATIONS, opts: MigrateOptions = {}): Promise<number> {
   let version = await currentSchemaVersion(conn);
+  const replicated = opts.replicated === true;
+  const db = replicated ? await currentDatabase(conn) : '';
+  if (replicated) await checkMacros(conn);
   for (const m of migrations) {
     if (m.version <= version) continue;
-    for (const sql of m.statements) await conn.command(sql);
+    for (const sql of m.statements) {
+      const run = replicated ? replicatedStatement(sql, db) : sql;
+      if (run !== null) await conn.command(run);
+    }
     await conn.command(
       `INSERT INTO ${MIGRATIONS_TABLE} (version, description, applied_ms) VALUES (${m.version}, '${m.description.replace(/[\\']/g, '\\$&')}', ${Date.now()})`,
     );
     version = m.version;
   }
+  if (replicated) await checkReplicated(conn);
   return version;
+}
+
+async function currentDatabase(conn: SqlConnection): Promise<string> {
+  const db = (await conn.queryRows<{ d: string }>('SELECT currentDatabase() AS d'))[0]?.d ?? '';
+  if (!IDENTIFIER.test(db)) throw new Error(`database "${db}" must match ${IDENTIFIER.source}`);
+  return db;
+}
+
+async function checkMacros(conn: SqlConnection): Promise<void> {
+  const macros = await conn.queryRows<{ macro: string }>(`SELECT macro FROM system.macros WHERE macro IN ('shard', 'replica')`);
+  const missing = ['shard', 'replica'].filter((k) => !macros.some((m) => m.macro === k));
+  if (missing.length > 0) {
+    throw new Error(`replicated tables: this ClickHouse server has no ${missing.map((k) => `<${k}>`).join(' or ')} in its <macros> (its configuration must name its shard and replica)`);
+  }
+}
+
+/** Every Gala table but the per-server ones is Replicated*; one left plain is named. */
+async function checkReplicated(conn: SqlConnection): Promise<void> {
+  const tables = await conn.queryRows<{ name: string; engine: string }>(
+    `SELECT name, engine FROM system.tables WHERE database = currentDatabase() AND startsWith(name, 'gala_') AND engine LIKE '%MergeTree'`,
+  );
+  const plain = tables.filter((t) => !PER_SERVER_TABLES.has(t.name) && !t.engine.startsWith('Replicated')).map((t) => `${t.name} (${t.engine})`);
+  if (plain.length > 0) {
+    throw new Error(`replicated tables: ${plain.join(', ')} exist unreplicated on this server (created before "replication" was configured); replication starts on a database of its own`);
+  }
 }
 
 /**
@@ -185,7 +261,6 @@ export function clusterTable(table: string): string {
   return `${table}_all`;
 }
 
-const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]*$/;
 const CLUSTER_NAME = /^[A-Za-z0-9_]{1,64}$/;
 
 /** An engine definition as servers print it, without quotes and spaces (current releases quote what 18.16 does not). */
@@ -203,8 +278,9 @@ export async function ensureClusterTables(conn: SqlConnection, cluster: string):
   if (Number(clusters[0]?.n ?? 0) === 0) {
     throw new Error(`cluster tables: this ClickHouse server has no cluster "${cluster}" in its remote_servers (system.clusters); every shard's configuration must name it`);
   }
-  const db = (await conn.queryRows<{ d: string }>('SELECT currentDatabase() AS d'))[0]?.d ?? '';
-  if (!IDENTIFIER.test(db)) throw new Error(`cluster tables: database "${db}" must match ${IDENTIFIER.source}`);
+  const db = await currentDatabase(conn).catch((e: unknown) => {
+    throw new Error(`cluster tables: ${(e as Error).message}`);
+  });
   const names = CLUSTER_READ_TABLES.flatMap((t) => [t, clusterTable(t)]);
   const inList = names.map((n) => `'${n}'`).join(', ');
   const tables = await conn.queryRows<{ name: string; engine_full: string }>(

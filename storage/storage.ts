@@ -9,6 +9,26 @@ export interface QueryOptions {
    * leave the other cores to the inserts that acknowledgements wait for, instead of taking every core in bursts.
    */
   maxThreads?: number;
+  /**
+   * Replicated tables: read only what reached the insert quorum (ClickHouse's select_sequential_consistency). On a
+   * replica that lacks a part the quorum acknowledged, the read fails (code 289) until the replica has caught up:
+   * a rebuild from it then waits instead of missing acknowledged orders. Ignored by plain tables and by chDB.
+   */
+  consistent?: boolean;
+  /**
+   * Distributed reads skip a replica lagging more than this many seconds (max_replica_delay_for_distributed_queries);
+   * when every replica of a shard lags more, the least stale is read all the same. Ignored by chDB.
+   */
+  maxReplicaDelayS?: number;
+}
+
+/** How an insert into a replicated table must land. Ignored by plain tables and by chDB. */
+export interface InsertOptions {
+  /**
+   * Replicas that must hold the part before the insert succeeds (insert_quorum), and how long the server waits for
+   * them (insert_quorum_timeout, ms): past it the insert fails with an unknown outcome (code 319).
+   */
+  quorum?: { replicas: number; timeoutMs: number };
 }
 
 /** What an engine adapter must provide. SQL given to it is plain ClickHouse SQL both engines understand. */
@@ -19,9 +39,9 @@ export interface SqlConnection {
   /** Runs a query and returns its rows (JSONEachRow; 64-bit integers arrive as strings). */
   queryRows<T = Record<string, unknown>>(sql: string, opts?: QueryOptions): Promise<T[]>;
   /** Runs a query and returns its TabSeparated text, for bulk reads that must not build objects. */
-  queryTsv(sql: string): Promise<string>;
+  queryTsv(sql: string, opts?: QueryOptions): Promise<string>;
   /** Inserts TabSeparated rows (text or UTF-8 bytes); resolves only once ClickHouse has committed them. */
-  insertTsv(table: string, columns: readonly string[], tsv: string | Uint8Array): Promise<void>;
+  insertTsv(table: string, columns: readonly string[], tsv: string | Uint8Array, opts?: InsertOptions): Promise<void>;
   /**
    * After an insert failed: makes sure nothing of it can still be running (a server may go on with an insert
    * whose client has gone), so what it stored is final. Resolves once that is so; throws if it cannot tell.
@@ -119,6 +139,8 @@ export interface OrderStore {
    * with their marker, one insert per table. Only while nothing is being inserted (start-up, or ingest paused).
    * Returns the rows added per table, markers not counted (none when every arrival is covered).
    * With `progress`, the derived tables to check are counted first and each is reported when done.
+   * Replicated, it reads this replica as it is, so it first waits (bounded) until the replica has no part of the
+   * shard left to fetch, and throws if it still has.
    */
   repairDerived(receivedSinceMs: number, progress?: Progress): Promise<Record<string, number>>;
   /**
@@ -159,6 +181,11 @@ export interface OrderStore {
    * is wrong (a shard down, or one whose node has not created its tables yet). Always null for a single node.
    */
   clusterUnready(): Promise<string | null>;
+  /**
+   * Replicated clusters: the state of this node's replica of its shard, from system.replicas for the orders table;
+   * null without replication.
+   */
+  replicaStatus(): Promise<ReplicaStatus | null>;
   /** Milestones recorded so far, oldest first. */
   milestones(): Promise<MilestoneRow[]>;
   /** Records a milestone crossing; resolves once durable. */
@@ -180,6 +207,18 @@ export interface EngineStats {
   mergedRows: number;
   mergedBytes: number;
   mergeMs: number;
+}
+
+export interface ReplicaStatus {
+  /** Seconds this replica is behind the newest part it knows of (0: caught up). */
+  absoluteDelayS: number;
+  /** Fetches and merges waiting in its replication queue. */
+  queueSize: number;
+  /** True while it cannot write: its ZooKeeper session is lost (or the server starts without ZooKeeper). */
+  readonly: boolean;
+  /** Replicas of the shard with a live ZooKeeper session, and all of them. */
+  activeReplicas: number;
+  totalReplicas: number;
 }
 
 export type KeyKind = 'brand' | 'sku' | 'region';

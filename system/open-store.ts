@@ -1,5 +1,6 @@
 // Picks the storage engine: a ClickHouse server when a URL is given, otherwise embedded chDB in the data dir.
-// A cluster node opens its own shard's server, with cluster-wide reads over the cluster's Distributed tables.
+// A cluster node opens its own shard's server, with cluster-wide reads over the cluster's Distributed tables; in a
+// replicated cluster, its own replica, with replicated tables and quorum inserts.
 // Each adapter is imported lazily: the embedded engine is a large native library a server deployment never loads.
 import { createOrderStore } from '../storage/order-store.ts';
 import type { OrderStore } from '../storage/storage.ts';
@@ -11,7 +12,11 @@ export async function openStore(opts: Pick<ServeConfig, 'clickhouseUrl' | 'dataD
   const url = cluster?.self.clickhouseUrl ?? opts.clickhouseUrl;
   if (url !== null) {
     const { createServerConnection } = await import('../storage/server/clickhouse-server-connection.ts');
-    return createOrderStore(createServerConnection(url), { clickhouseCluster: cluster?.file.clickhouseCluster ?? null });
+    const replication = cluster?.file.replication ?? null;
+    return createOrderStore(createServerConnection(url), {
+      clickhouseCluster: cluster?.file.clickhouseCluster ?? null,
+      replication: replication === null ? null : { insertQuorum: replication.insertQuorum },
+    });
   }
   const { createChdbConnection, stdinHazard } = await import('../storage/chdb/chdb-connection.ts');
   const hazard = stdinHazard();

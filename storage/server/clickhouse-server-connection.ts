@@ -2,7 +2,7 @@
 import { randomUUID } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { ClickHouseError, ClickHouseLogLevel, createClient, type ClickHouseClient, type ClickHouseSettings } from '@clickhouse/client';
-import type { QueryOptions, SqlConnection } from '../storage.ts';
+import type { InsertOptions, QueryOptions, SqlConnection } from '../storage.ts';
 
 export interface ServerConnectionOptions {
   /** Overrides the user in the URL. */
@@ -105,6 +105,13 @@ export function resolveServerConfig(url: string, opts: ServerConnectionOptions =
   };
 }
 
+/** insert_quorum and insert_quorum_timeout, both in 18.16 under these names. */
+function quorumSettings(q: NonNullable<InsertOptions['quorum']>): ClickHouseSettings {
+  if (!Number.isInteger(q.replicas) || q.replicas < 1) throw new Error(`clickhouse-server insert: quorum.replicas = ${q.replicas} must be a positive integer`);
+  if (!Number.isInteger(q.timeoutMs) || q.timeoutMs < 1) throw new Error(`clickhouse-server insert: quorum.timeoutMs = ${q.timeoutMs} must be a positive integer`);
+  return { insert_quorum: String(q.replicas), insert_quorum_timeout: q.timeoutMs };
+}
+
 function sqlHead(sql: string): string {
   const oneLine = sql.replace(/\s+/g, ' ').trim();
   return oneLine.length > 120 ? `${oneLine.slice(0, 117)}...` : oneLine;
@@ -180,7 +187,13 @@ export function createServerConnection(url: string, opts: ServerConnectionOption
 
   async function queryText(op: string, sql: string, format: 'TabSeparated' | 'JSONEachRow', opts?: QueryOptions): Promise<string> {
     // Settings travel as URL parameters, which 18.16 takes (it has no SETTINGS clause in SELECT).
-    const settings = opts?.maxThreads === undefined ? QUERY_SETTINGS : { ...QUERY_SETTINGS, max_threads: Math.max(1, Math.trunc(opts.maxThreads)) };
+    const settings: ClickHouseSettings = { ...QUERY_SETTINGS };
+    if (opts?.maxThreads !== undefined) settings.max_threads = Math.max(1, Math.trunc(opts.maxThreads));
+    if (opts?.consistent === true) settings.select_sequential_consistency = '1';
+    if (opts?.maxReplicaDelayS !== undefined) {
+      settings.max_replica_delay_for_distributed_queries = String(Math.max(1, Math.trunc(opts.maxReplicaDelayS)));
+      settings.fallback_to_stale_replicas_for_distributed_queries = 1;
+    }
     return run(op, sql, async () => {
       const rs = await client.query({ query: sql, format, clickhouse_settings: settings });
       return rs.text();
@@ -200,9 +213,9 @@ export function createServerConnection(url: string, opts: ServerConnectionOption
       return text.trimEnd().split('\n').map((line) => JSON.parse(line) as T);
     },
 
-    queryTsv: (sql) => queryText('query', sql, 'TabSeparated'),
+    queryTsv: (sql, opts) => queryText('query', sql, 'TabSeparated', opts),
 
-    async insertTsv(table, columns, tsv) {
+    async insertTsv(table, columns, tsv, opts?: InsertOptions) {
       if (!IDENTIFIER.test(table)) throw new Error(`clickhouse-server insert: table = "${table}" must match ${IDENTIFIER.source}`);
       const bad = columns.find((c) => !IDENTIFIER.test(c));
       if (bad !== undefined) throw new Error(`clickhouse-server insert: column = "${bad}" must match ${IDENTIFIER.source}`);
@@ -213,6 +226,7 @@ export function createServerConnection(url: string, opts: ServerConnectionOption
         client.insert({
           query_id: queryId,
           table,
+          ...(opts?.quorum === undefined ? {} : { clickhouse_settings: quorumSettings(opts.quorum) }),
           columns: [...columns] as [string, ...string[]],
           format: 'TabSeparated',
           values: Readable.from([typeof tsv === 'string' ? Buffer.from(tsv, 'utf8') : Buffer.from(tsv.buffer, tsv.byteOffset, tsv.byteLength)], { objectMode: false }),
