@@ -60,6 +60,11 @@ export class ResendingClient {
     return n;
   }
 
+  /** The batches sent to `node` and not answered yet. */
+  inflightOn(node: string): number[] {
+    return [...(this.conns.get(node)?.inflight.values() ?? [])];
+  }
+
   close(): void {
     this.closed = true;
     for (const c of this.conns.values()) c.ws.terminate();
