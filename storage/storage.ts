@@ -11,6 +11,15 @@ export interface QueryOptions {
   maxThreads?: number;
 }
 
+export interface InsertOptions {
+  /**
+   * An insert of derived rows, which runs beside the next group's orders insert: an engine whose session runs one
+   * statement at a time gives these a session of their own, so the orders insert an ack waits for never queues
+   * behind them.
+   */
+  beside?: boolean;
+}
+
 /** What an engine adapter must provide. SQL given to it is plain ClickHouse SQL both engines understand. */
 export interface SqlConnection {
   readonly engine: 'chdb' | 'clickhouse-server';
@@ -21,7 +30,7 @@ export interface SqlConnection {
   /** Runs a query and returns its TabSeparated text, for bulk reads that must not build objects. */
   queryTsv(sql: string): Promise<string>;
   /** Inserts TabSeparated rows (text or UTF-8 bytes); resolves only once ClickHouse has committed them. */
-  insertTsv(table: string, columns: readonly string[], tsv: string | Uint8Array): Promise<void>;
+  insertTsv(table: string, columns: readonly string[], tsv: string | Uint8Array, opts?: InsertOptions): Promise<void>;
   /**
    * After an insert failed: makes sure nothing of it can still be running (a server may go on with an insert
    * whose client has gone), so what it stored is final. Resolves once that is so; throws if it cannot tell.
