@@ -156,7 +156,8 @@ describe('group commit and the derived rows', () => {
     expect(x.value).toMatchObject({ kind: 'ack', ack: { accepted: 1 } });
   });
 
-  it('runs a group\'s derived insert beside the next group\'s orders insert, one group\'s at a time', async () => {
+  /** A's orders insert is durable and its derived insert held, while B's orders insert runs. */
+  async function aCommittedBesideB() {
     const { c, pending, derived } = setup(1);
     derived.hold = true;
     const a = track(c.submit(batch('A', 'a1'), TS));
@@ -165,6 +166,11 @@ describe('group commit and the derived rows', () => {
     await tick();
     pending[0]!.resolve();
     await tick();
+    return { c, pending, derived, a, b };
+  }
+
+  it('runs a group\'s derived insert beside the next group\'s orders insert, one group\'s at a time', async () => {
+    const { c, pending, derived, a, b } = await aCommittedBesideB();
     // A is acked; its derived rows go in while B's orders insert runs.
     expect(a.value).toMatchObject({ kind: 'ack' });
     expect(derived.held.map((h) => h.from)).toEqual([TS]);
@@ -200,14 +206,7 @@ describe('group commit and the derived rows', () => {
   });
 
   it('leaves the derived rows of a group committed beside a failed derived insert to the repair, run once both are over', async () => {
-    const { c, pending, derived } = setup(1);
-    derived.hold = true;
-    const a = track(c.submit(batch('A', 'a1'), TS));
-    await tick();
-    const b = track(c.submit(batch('B', 'b1'), TS));
-    await tick();
-    pending[0]!.resolve();
-    await tick();
+    const { c, pending, derived, a, b } = await aCommittedBesideB();
     expect(pending.length).toBe(2);
     derived.fail = true;
     derived.held[0]!.resolve();
