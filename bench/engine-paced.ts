@@ -3,11 +3,16 @@
 // ends), one insert at a time, exactly as ingest/group-commit.ts does. Each order's latency is its group's insert
 // end minus its arrival, so the printed p99 is the floor under the ack p99 of bench:ingest at that rate, on this
 // machine, with this engine, its derived tables and its merges. The write path is Gala's (--write-path new: the
-// orders insert, which the ack waits for, then the group's rollup and side-table rows, before the next group) or
-// the one before it (old: the orders insert alone, with the materialized views that filled those tables).
-//   npm run bench:engine-paced -- [--rate 100000] [--flush 100] [--duration 120] [--warmup 10] [--runs 1] [--write-path new|old]
+// orders insert, which the ack waits for, then the group's rollup and side-table rows, beside the next group's
+// orders insert, one group's at a time), the same with the derived rows before the next group (serial: the path
+// before that), the orders insert with no derived rows at all (orders: the floor of the new path), or the one
+// before Gala wrote them (old: the orders insert alone, with the materialized views that filled those tables).
+// Several paths, comma-separated, take turns in each run (alternating in one process), and the medians of each
+// are printed with their ratio to the first path's.
+//   npm run bench:engine-paced -- [--rate 100000] [--flush 100] [--duration 120] [--warmup 10] [--runs 1]
+//     [--write-path new|serial|orders|old[,...]]
 import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { fingerprint } from '../domain/fingerprint.ts';
@@ -32,8 +37,11 @@ const { values } = parseArgs({
     'write-path': { type: 'string', default: 'new' },
   },
 });
-const OLD = values['write-path'] === 'old';
-if (!OLD && values['write-path'] !== 'new') throw new Error(`--write-path must be new or old, got ${values['write-path']}`);
+const PATHS = ['new', 'serial', 'orders', 'old'] as const;
+type WritePath = (typeof PATHS)[number];
+const paths = values['write-path'].split(',').map((x) => x.trim());
+for (const x of paths) if (!(PATHS as readonly string[]).includes(x)) throw new Error(`--write-path must be one or more of ${PATHS.join(', ')} (comma-separated), got ${JSON.stringify(x)}`);
+const WRITE_PATHS = paths as WritePath[];
 const RATE = Number(values.rate);
 const FLUSH = Number(values.flush);
 const DURATION = Number(values.duration);
@@ -68,7 +76,18 @@ const OLD_VIEWS = [
   `CREATE MATERIALIZED VIEW gala_agg_key_total_mv TO gala_agg_key_total AS ${keyTotalRollup()}`,
 ];
 
-async function run(index: number, pool: PooledOrder[]): Promise<{ p50: number; p99: number; insertP99: number }> {
+interface RunResult {
+  p50: number;
+  p99: number;
+  insertP50: number;
+  insertP99: number;
+  derivedP50?: number;
+  derivedP99?: number;
+  rssMaxMb: number;
+}
+
+async function run(index: number, path: WritePath, pool: PooledOrder[]): Promise<RunResult> {
+  const OLD = path === 'old';
   const dir = mkdtempSync(join(tmpdir(), 'gala-paced-'));
   const conn = createChdbConnection(dir);
   const store = createOrderStore(conn);
@@ -83,6 +102,9 @@ async function run(index: number, pool: PooledOrder[]): Promise<{ p50: number; p
   let sealedThrough = t0; // orders that arrived before this instant are in a group already
   let next = 0;
   let lastPrint = t0;
+  let rssMax = 0;
+  /** The derived insert running beside the next orders insert (new path), at most one. */
+  let derivedRunning: Promise<void> | null = null;
   while (performance.now() < end) {
     // Wait until the oldest waiting order has waited FLUSH ms (group commit's timer), then take all that arrived.
     const due = sealedThrough + FLUSH;
@@ -103,13 +125,24 @@ async function run(index: number, pool: PooledOrder[]): Promise<{ p50: number; p
     const s = performance.now();
     await store.insertOrders({ count, tsv: w.bytes() });
     const done = performance.now();
-    // The ack goes out here; the derived rows follow before the next group's insert can start.
-    const derived = OLD ? null : w.derived();
-    if (derived !== null) await store.insertDerived(derived);
-    const derivedDone = performance.now();
-    if (s - t0 >= WARMUP * 1000) {
+    // The ack goes out here. The derived rows follow: before the next group's insert (serial), or beside it once the
+    // previous group's are in (new), as group commit does.
+    const measured = s - t0 >= WARMUP * 1000;
+    const derived = path === 'new' || path === 'serial' ? w.derived() : null;
+    if (derived !== null && path === 'serial') {
+      await store.insertDerived(derived);
+      if (measured) derivedInserts.push(performance.now() - done);
+    } else if (derived !== null) {
+      while (derivedRunning !== null) await derivedRunning;
+      const ds = performance.now();
+      derivedRunning = store.insertDerived(derived).then(() => {
+        if (measured) derivedInserts.push(performance.now() - ds);
+        derivedRunning = null;
+      });
+    }
+    rssMax = Math.max(rssMax, process.memoryUsage.rss());
+    if (measured) {
       inserts.push(done - s);
-      if (!OLD) derivedInserts.push(derivedDone - done);
       // Orders arrived evenly over [from, to): one latency per millisecond of arrivals, weighted alike.
       for (let a = from; a < to; a += 1) {
         latencies.push(done - a);
@@ -122,18 +155,28 @@ async function run(index: number, pool: PooledOrder[]): Promise<{ p50: number; p
       stretch = [];
     }
   }
+  while (derivedRunning !== null) await derivedRunning;
   await store.close();
   rmSync(dir, { recursive: true, force: true });
-  const r = {
-    p50: Math.round(pct(latencies, 50)), p99: Math.round(pct(latencies, 99)), insertP50: Math.round(pct(inserts, 50)), insertP99: Math.round(pct(inserts, 99)), inserts: inserts.length,
-    ...(OLD ? {} : { derivedP50: Math.round(pct(derivedInserts, 50)), derivedP99: Math.round(pct(derivedInserts, 99)) }),
+  const r: RunResult = {
+    p50: Math.round(pct(latencies, 50)), p99: Math.round(pct(latencies, 99)), insertP50: Math.round(pct(inserts, 50)), insertP99: Math.round(pct(inserts, 99)),
+    ...(derivedInserts.length === 0 ? {} : { derivedP50: Math.round(pct(derivedInserts, 50)), derivedP99: Math.round(pct(derivedInserts, 99)) }),
+    rssMaxMb: Math.round(rssMax / 2 ** 20),
   };
-  process.stdout.write(`run ${index + 1}: ${JSON.stringify(r)}\n`);
+  process.stdout.write(`run ${index + 1} ${path} (load ${loadavg().map((x) => x.toFixed(1)).join(' ')}): ${JSON.stringify({ ...r, inserts: inserts.length })}\n`);
   return r;
 }
 
-process.stdout.write(`engine alone, paced: ${RATE} rows/s, flush ${FLUSH} ms, ${RUNS} x ${DURATION} s after ${WARMUP} s of warm-up, write path ${OLD ? 'old (views)' : 'new (derived inserts)'}\n`);
+process.stdout.write(`engine alone, paced: ${RATE} rows/s, flush ${FLUSH} ms, ${RUNS} x ${DURATION} s after ${WARMUP} s of warm-up, write paths ${WRITE_PATHS.join(', ')} taking turns\n`);
 const pool = rowPool(200_000);
-const results = [];
-for (let i = 0; i < RUNS; i++) results.push(await run(i, pool));
-process.stdout.write(`median: ${JSON.stringify({ p50: median(results.map((r) => r.p50)), p99: median(results.map((r) => r.p99)), insertP99: median(results.map((r) => r.insertP99)) })}\n`);
+const results = new Map<WritePath, RunResult[]>(WRITE_PATHS.map((x) => [x, []]));
+for (let i = 0; i < RUNS; i++) for (const x of WRITE_PATHS) results.get(x)!.push(await run(i, x, pool));
+const medians = new Map([...results].map(([x, rs]) => {
+  const m = (k: keyof RunResult) => median(rs.map((r) => r[k]).filter((v): v is number => v !== undefined));
+  return [x, { p50: m('p50'), p99: m('p99'), insertP50: m('insertP50'), insertP99: m('insertP99'), derivedP50: m('derivedP50'), derivedP99: m('derivedP99'), rssMaxMb: m('rssMaxMb') }] as const;
+}));
+const first = medians.get(WRITE_PATHS[0]!)!;
+for (const [x, m] of medians) {
+  const ratio = x === WRITE_PATHS[0] ? '' : ` p99 ${(m.p99 / first.p99).toFixed(2)}x ${WRITE_PATHS[0]}'s`;
+  process.stdout.write(`median ${x}: ${JSON.stringify(m)}${ratio}\n`);
+}

@@ -8,11 +8,18 @@ import { GroupCommitter, type BatchOutcome } from './group-commit.ts';
 
 function fakeStore() {
   const pending: { resolve: () => void; reject: (e: Error) => void }[] = [];
-  /** Derived inserts: failing ones throw; repairs record the arrival they looked back to. */
-  const derived = { fail: false, inserted: 0, repairs: [] as number[], settled: [] as unknown[] };
+  /**
+   * Derived inserts: failing ones throw; repairs record the arrival they looked back to. With `hold`, each derived
+   * insert waits in `held` until the test settles it (and records whether an orders insert was running beside it).
+   */
+  const derived = {
+    fail: false, hold: false, inserted: 0, repairs: [] as number[], settled: [] as unknown[],
+    held: [] as { resolve: () => void; reject: (e: Error) => void; from: number }[],
+  };
   const store = {
     insertOrders: () => new Promise<void>((resolve, reject) => pending.push({ resolve, reject })),
-    insertDerived: async () => {
+    insertDerived: async (rows: { receivedFromMs: number }) => {
+      if (derived.hold) await new Promise<void>((resolve, reject) => derived.held.push({ resolve, reject, from: rows.receivedFromMs }));
       if (derived.fail) throw new Error('derived insert refused');
       derived.inserted++;
     },
@@ -103,7 +110,7 @@ describe('group commit with two inserts in flight', () => {
 });
 
 describe('group commit and the derived rows', () => {
-  it('acks once the orders are durable, then inserts their derived rows before the next group', async () => {
+  it('acks once the orders are durable, then inserts their derived rows', async () => {
     const { c, pending, derived } = setup(1);
     const a = track(c.submit(batch('A', 'a1'), TS));
     await tick();
@@ -147,5 +154,76 @@ describe('group commit and the derived rows', () => {
     pending[1]!.resolve();
     await tick();
     expect(x.value).toMatchObject({ kind: 'ack', ack: { accepted: 1 } });
+  });
+
+  /** A's orders insert is durable and its derived insert held, while B's orders insert runs. */
+  async function aCommittedBesideB() {
+    const { c, pending, derived } = setup(1);
+    derived.hold = true;
+    const a = track(c.submit(batch('A', 'a1'), TS));
+    await tick();
+    const b = track(c.submit(batch('B', 'b1'), TS));
+    await tick();
+    pending[0]!.resolve();
+    await tick();
+    return { c, pending, derived, a, b };
+  }
+
+  it('runs a group\'s derived insert beside the next group\'s orders insert, one group\'s at a time', async () => {
+    const { c, pending, derived, a, b } = await aCommittedBesideB();
+    // A is acked; its derived rows go in while B's orders insert runs.
+    expect(a.value).toMatchObject({ kind: 'ack' });
+    expect(derived.held.map((h) => h.from)).toEqual([TS]);
+    expect(pending.length).toBe(2);
+    const x = track(c.submit(batch('C', 'c1'), TS));
+    await tick();
+    pending[1]!.resolve();
+    await tick();
+    // B's ack does not wait for A's derived rows; but B's derived insert and C's orders insert do.
+    expect(b.value).toMatchObject({ kind: 'ack' });
+    expect(derived.held.length).toBe(1);
+    expect(pending.length).toBe(2);
+    expect(x.done).toBe(false);
+    derived.held[0]!.resolve();
+    await tick();
+    expect(derived.held.length).toBe(2);
+    expect(derived.held[1]!.from).toBeGreaterThan(TS);
+    expect(pending.length).toBe(3);
+    // Closing waits for the derived rows in flight, not only for the orders.
+    const closed = track(c.close().then(() => ({ kind: 'ack', ack: { batch: '', accepted: 0, duplicates: 0, rejected: [] } }) as BatchOutcome));
+    pending[2]!.resolve();
+    await tick();
+    expect(x.value).toMatchObject({ kind: 'ack' });
+    expect(closed.done).toBe(false);
+    derived.held[1]!.resolve();
+    await tick();
+    expect(derived.held.length).toBe(3);
+    expect(closed.done).toBe(false);
+    derived.held[2]!.resolve();
+    await tick();
+    expect(closed.done).toBe(true);
+    expect(derived.inserted).toBe(3);
+  });
+
+  it('leaves the derived rows of a group committed beside a failed derived insert to the repair, run once both are over', async () => {
+    const { c, pending, derived, a, b } = await aCommittedBesideB();
+    expect(pending.length).toBe(2);
+    derived.fail = true;
+    derived.held[0]!.resolve();
+    await tick(30);
+    // A's derived insert failed while B's orders insert runs: storage is down, but no repair runs beside it.
+    expect(a.value).toMatchObject({ kind: 'ack' });
+    expect(c.state).toBe('down');
+    expect(derived.repairs).toEqual([]);
+    derived.fail = false;
+    pending[1]!.resolve();
+    for (let i = 0; i < 100 && c.state !== 'up'; i++) await tick();
+    // B's orders are durable (acked); its derived rows were not inserted beside the pending repair but left to it,
+    // which looks back to A's arrivals and so covers B's.
+    expect(b.value).toMatchObject({ kind: 'ack' });
+    expect(derived.held.length).toBe(1);
+    expect(derived.repairs).toEqual([TS]);
+    expect(c.state).toBe('up');
+    expect(c.derivedPending).toBe(false);
   });
 });

@@ -1,6 +1,6 @@
 // Group commit: validated batches from every connection share one ClickHouse insert; each batch is answered
 // only after the insert holding its orders is durable, and the group's rollup and side-table rows follow in small
-// inserts before the next group's. The buffer is bounded; when full or when storage is down, batches are answered
+// inserts that run beside the next group's orders insert (one group's at a time). The buffer is bounded; when full or when storage is down, batches are answered
 // "unavailable" at once and nothing of them is kept.
 import { fingerprintBytesInto, fingerprintInto } from '../domain/fingerprint.ts';
 import { CHANNEL_CODE, OrderColumns } from '../domain/order-columns.ts';
@@ -97,6 +97,11 @@ export class GroupCommitter {
    * settle. Storage stays down until the repair has put their rows in, so no board is read short for long.
    */
   private derivedBehind: { sinceMs: number; error: unknown }[] = [];
+  /**
+   * The derived insert of the latest committed group, while it runs beside the next group's orders insert: at most
+   * one at a time, and a repair never runs beside it (both would put in the same arrivals' rows).
+   */
+  private derivedRunning: Promise<void> | null = null;
   /** Arrivals are stamped after every sealed group's, so each insert covers its own arrival range (markers rely on it). */
   private arrivalFloorMs = Number.NEGATIVE_INFINITY;
   private idle: (() => void)[] = [];
@@ -274,7 +279,7 @@ export class GroupCommitter {
   }
 
   private isIdle(): boolean {
-    return this.inFlight === 0 && this.started.length === 0 && this.sealed.length === 0 && this.current.waiters.length === 0;
+    return this.inFlight === 0 && this.derivedRunning === null && this.started.length === 0 && this.sealed.length === 0 && this.current.waiters.length === 0;
   }
 
   private unavailable(retryAfterMs: number): BatchOutcome {
@@ -347,9 +352,18 @@ export class GroupCommitter {
     if (ok) this.committed(g);
     else this.failed(g, error);
     this.releaseHeld();
-    // The ack is out; the group's derived rows go in before the next group's orders (one insert at a time). They
-    // are not what an ack promises (the orders are), and waiting for them would add their insert to every ack.
-    if (ok && g.rows > 0) await this.insertDerived(g);
+    // The ack is out; the group's derived rows go in beside the next group's orders insert. They are not what an
+    // ack promises (the orders are), and waiting for them would add their insert to every ack. One group's at a
+    // time: if the previous group's are still going in, this slot waits for them before the next orders insert
+    // starts, so the derived rows never fall more than one group behind.
+    if (ok && g.rows > 0) {
+      while (this.derivedRunning !== null) await this.derivedRunning;
+      const running = this.insertDerived(g).finally(() => {
+        this.derivedRunning = null;
+        this.pump();
+      });
+      this.derivedRunning = running;
+    }
     this.inFlight--;
     this.pump();
   }
@@ -357,6 +371,12 @@ export class GroupCommitter {
   private async insertDerived(g: Group): Promise<void> {
     const rows = g.writer.derived();
     if (rows === null) return;
+    if (this.derivedBehind.length > 0) {
+      // A derived insert failed and its repair is pending: it will put these in too (it covers every arrival
+      // since the earliest it is owed), and inserting them now could race it.
+      this.derivedBehind.push({ sinceMs: rows.receivedFromMs, error: undefined });
+      return;
+    }
     try {
       await this.opts.store.insertDerived(rows);
     } catch (e) {
@@ -450,6 +470,8 @@ export class GroupCommitter {
   }
 
   private async probe(): Promise<void> {
+    // Settling and repairing compare the orders table with the derived tables: not while an insert of either runs.
+    if (this.inFlight > 0 || this.derivedRunning !== null) return this.scheduleProbe();
     if (!(await this.opts.store.ping())) return this.scheduleProbe();
     try {
       await this.settleUncertain();

@@ -244,8 +244,8 @@ export function createOrderStore(plain: SqlConnection, opts: OrderStoreOptions =
       const skus = (await skuBound()).select(rows.skuMinutes);
       const tsv = (t: string) => (t === AGG_KEY_MINUTE_TABLE && skus.length > 0 ? `${skus.map(skuMinuteTsv).join('')}${String(rows.tsv[t])}` : rows.tsv[t]!);
       // One after another: on two cores, four small inserts at once only contend, and the order lets a failure
-      // stop before the rest (the repair then finds which tables lack the range).
-      for (const t of DERIVED_TABLES) await conn.insertTsv(t.table, t.columns, tsv(t.table));
+      // stop before the rest (the repair then finds which tables lack the range). Beside the next orders insert.
+      for (const t of DERIVED_TABLES) await conn.insertTsv(t.table, t.columns, tsv(t.table), { beside: true });
     },
 
     // Sums travel as strings (toString): chDB 26.x does not quote 64-bit integers in JSON, and a JSON

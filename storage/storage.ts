@@ -31,6 +31,15 @@ export interface InsertOptions {
   quorum?: { replicas: number; timeoutMs: number };
 }
 
+export interface InsertOptions {
+  /**
+   * An insert of derived rows, which runs beside the next group's orders insert: an engine whose session runs one
+   * statement at a time gives these a session of their own, so the orders insert an ack waits for never queues
+   * behind them.
+   */
+  beside?: boolean;
+}
+
 /** What an engine adapter must provide. SQL given to it is plain ClickHouse SQL both engines understand. */
 export interface SqlConnection {
   readonly engine: 'chdb' | 'clickhouse-server';

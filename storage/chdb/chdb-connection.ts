@@ -39,6 +39,26 @@ export function createChdbConnection(dataDir: string): SqlConnection {
   // have a session of their own; reads and DDL use the other. Both see the same tables and parts at once.
   const session = open();
   const inserts = open();
+  // Derived rows (rollups, side table) go in beside the next group's orders insert: a third session, opened on
+  // first use, so the two never queue on one session. The current database follows the others'.
+  let beside: Session | null = null;
+  let opening: Promise<Session> | null = null;
+  let lastUse: string | null = null;
+  const besideSession = () =>
+    (opening ??= (async () => {
+      const s = open();
+      try {
+        if (lastUse !== null) await s.queryAsync(lastUse, { format: 'TSV' });
+      } catch (e) {
+        s.close();
+        throw e;
+      }
+      beside = s;
+      return s;
+    })().catch((e: unknown) => {
+      opening = null;
+      throw e;
+    }));
   let closed = false;
   const check = () => {
     if (closed) throw new Error('chdb: connection is closed');
@@ -49,7 +69,11 @@ export function createChdbConnection(dataDir: string): SqlConnection {
       check();
       await session.queryAsync(sql, { format: 'TSV' });
       // The current database is a session's own: keep the insert session's the same.
-      if (/^\s*USE\s/i.test(sql)) await inserts.queryAsync(sql, { format: 'TSV' });
+      if (/^\s*USE\s/i.test(sql)) {
+        lastUse = sql;
+        await inserts.queryAsync(sql, { format: 'TSV' });
+        if (beside !== null) await beside.queryAsync(sql, { format: 'TSV' });
+      }
     },
     async queryRows<T>(sql: string, opts?: QueryOptions) {
       check();
@@ -62,12 +86,13 @@ export function createChdbConnection(dataDir: string): SqlConnection {
       check();
       return (await session.queryAsync(sql, { format: 'TabSeparated' })).text();
     },
-    async insertTsv(table, columns, tsv) {
+    async insertTsv(table, columns, tsv, opts) {
       check();
+      const target = opts?.beside === true ? await besideSession() : inserts;
       const values = typeof tsv === 'string' ? Buffer.from(tsv) : Buffer.from(tsv.buffer, tsv.byteOffset, tsv.byteLength);
       // chDB turns async_insert on by default: each insert would then wait in a batching queue (50-200 ms).
       // Group commit already batches, so write at once; the insert returns only when the part is written.
-      await inserts.insert({ table, values, format: 'TabSeparated', columns, settings: { async_insert: 0 } });
+      await target.insert({ table, values, format: 'TabSeparated', columns, settings: { async_insert: 0 } });
     },
     async settleFailedInsert() {
       // In-process: an insert whose promise has settled is over; drainPending covers a timed-out one.
@@ -90,6 +115,7 @@ export function createChdbConnection(dataDir: string): SqlConnection {
       closed = true;
       await drainPending();
       inserts.close();
+      beside?.close();
       session.close();
       await drainPending();
     },
