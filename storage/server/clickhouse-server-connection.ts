@@ -200,6 +200,21 @@ export function createServerConnection(url: string, opts: ServerConnectionOption
     });
   }
 
+  /**
+   * A quorum insert that failed while waiting for its quorum (18.16: code 319, or a cut request) left its part on
+   * this replica, pending: it reaches the other replicas once one comes back. Until then its orders are on one
+   * replica only, so it is not settled: the caller keeps storage down and asks again (never counting or acking
+   * them as stored meanwhile). Settled once the table has no pending quorum in ZooKeeper.
+   */
+  async function quorumSettled(table: string | undefined): Promise<void> {
+    if (table === undefined || !IDENTIFIER.test(table)) return;
+    const text = async (sql: string) => (await (await settleClient.query({ query: sql, format: 'TabSeparated' })).text()).trim();
+    const path = await text(`SELECT zookeeper_path FROM system.replicas WHERE database = currentDatabase() AND table = '${table}'`);
+    if (path === '' || !/^[A-Za-z0-9_./{}-]+$/.test(path)) return;
+    const pending = Number(await text(`SELECT count() FROM system.zookeeper WHERE path = '${path}/quorum' AND name = 'status'`));
+    if (pending > 0) throw new Error(`an insert into ${table} still waits for its quorum (a replica is down): not settled yet`);
+  }
+
   return {
     engine: 'clickhouse-server',
 
@@ -232,16 +247,17 @@ export function createServerConnection(url: string, opts: ServerConnectionOption
           values: Readable.from([typeof tsv === 'string' ? Buffer.from(tsv, 'utf8') : Buffer.from(tsv.buffer, tsv.byteOffset, tsv.byteLength)], { objectMode: false }),
         }),
       ).catch((e: unknown) => {
-        throw Object.assign(e instanceof Error ? e : new Error(String(e)), { insertQueryId: queryId });
+        throw Object.assign(e instanceof Error ? e : new Error(String(e)), { insertQueryId: queryId, insertTable: table, insertQuorum: opts?.quorum !== undefined });
       });
     },
 
     async settleFailedInsert(error) {
       const queryId = (error as { insertQueryId?: unknown } | null)?.insertQueryId;
       if (typeof queryId !== 'string' || !/^gala-insert-[0-9a-f-]{36}$/.test(queryId)) return;
+      const { insertTable, insertQuorum } = error as { insertTable?: string; insertQuorum?: boolean };
       // Over for certain: the server never got it (nothing listened), or it answered with its own exception (it
       // sends one only once the query has ended). Only a cut or timed-out request needs the watch below.
-      if (neverSentOrAnswered(error)) return;
+      if (neverSentOrAnswered(error)) return quorumSettled(insertQuorum === true ? insertTable : undefined);
       // A server that lost the client may still run the insert: one shutting down gracefully finishes it, and an
       // insert can be queued before it shows in system.processes. So: stop it, then watch the same server process
       // for a grace period with the query gone, or see a restart (the old process and its queries are dead).
@@ -257,7 +273,7 @@ export function createServerConnection(url: string, opts: ServerConnectionOption
       await new Promise((r) => setTimeout(r, cfg.settleGraceMs));
       if (await running()) throw new Error(`insert ${queryId} is still running on the server`);
       const after = await uptime();
-      if (after < before || after - before >= Math.floor(cfg.settleGraceMs / 1000) - 1) return;
+      if (after < before || after - before >= Math.floor(cfg.settleGraceMs / 1000) - 1) return quorumSettled(insertQuorum === true ? insertTable : undefined);
       throw new Error(`cannot tell yet whether insert ${queryId} is over`);
     },
 
