@@ -39,6 +39,7 @@ import { ClusterNodeRole } from '../cluster/index.ts';
 import { coordinatorOf } from '../domain/cluster-map.ts';
 import { createClusterRoutes } from '../cluster/cluster-routes.ts';
 import { awaitShards } from '../cluster/await-shards.ts';
+import { staticOwnership } from '../cluster/ownership.ts';
 
 export interface RunningSystem {
   httpPort: number;
@@ -125,6 +126,7 @@ export async function startSystem(cfg: ServeConfig, opts: StartOptions = {}): Pr
   const dedup = new DedupWindow({ windowMs: cfg.dedupWindowMs, maxEntries: cfg.dedupMaxEntries, expectedPerSecond: cfg.dedupExpectedPerSecond });
   await restoreDedupWindow(store, dedup, Date.now() - dedup.windowMs, progress);
   const clusterCfg = cfg.cluster ?? null;
+  const ownership = clusterCfg === null ? null : staticOwnership(clusterCfg.file, clusterCfg.self.id);
   const aggregator = await openAggregator({
     store, show: cfg.show, reconcileIntervalMs: cfg.reconcileIntervalMs, rehearsal: cfg.rehearsal != null, metrics, log,
     cluster: clusterCfg === null ? undefined : { coordinator: coordinatorOf(clusterCfg.file).id === clusterCfg.self.id },
@@ -175,7 +177,7 @@ export async function startSystem(cfg: ServeConfig, opts: StartOptions = {}): Pr
     publicFeed.emit('milestone', m);
   });
   // A cluster node splits each batch by owner and forwards the other owners' parts over its links to them.
-  const routing = cfg.cluster ? openClusterRouting({ cluster: cfg.cluster, token: cfg.ingestTokens[0], committer, currencies: [...cfg.show.rates.keys()], metrics, link: opts.clusterLink, log }) : null;
+  const routing = cfg.cluster ? openClusterRouting({ cluster: cfg.cluster, token: cfg.ingestTokens[0], committer, ownership: ownership!, currencies: [...cfg.show.rates.keys()], metrics, link: opts.clusterLink, log }) : null;
   const ingest = await startIngestServer({ ...opts.ingest, host: cfg.host, port: cfg.ingestPort, tokens: cfg.ingestTokens, currencies: [...cfg.show.rates.keys()], committer, route: routing?.route, metrics, log, mount: cluster === null ? undefined : (app) => cluster.server.mount(app) });
 
   const graphics = new Graphics();
