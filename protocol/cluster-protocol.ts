@@ -49,14 +49,18 @@ export interface FiguresWire {
 }
 
 /**
- * A node's own partitions, cumulative. `run` (the node's start, epoch ms) and `seq` order them: a receiver keeps a
- * node's figures until a message with a higher (run, seq) arrives. `asOf` (epoch ms): the figures hold every order
+ * A node's own partitions, cumulative. They are the figures of one slot: `slot` (default: `node`) is the node itself
+ * without replication, and `shard:<s>` with replication, published only by the holder of shard s's lease, at that
+ * lease's `epoch` (default 0). `epoch`, `run` (the node's start, epoch ms) and `seq` order them: a receiver keeps a
+ * slot's figures until a message with a higher (epoch, run, seq) arrives. `asOf` (epoch ms): the figures hold every order
  * the node committed before it. `full`: `seconds` is every paid-at second the node holds (replace them all);
  * otherwise it lists the seconds changed since the last message, each with its cumulative figures.
  */
 export interface FiguresMessage {
   type: 'figures';
   node: string;
+  slot?: string;
+  epoch?: number;
   run: number;
   seq: number;
   asOf: number;
@@ -65,10 +69,15 @@ export interface FiguresMessage {
   seconds: { second: number; figures: FiguresWire }[];
 }
 
-/** Nothing changed: the node's figures of (run, seq) still hold as of `asOf`. */
+/**
+ * Nothing changed: the node's figures of (slot, epoch, run, seq) still hold as of `asOf`. A node that publishes no
+ * figures (a standby, holding no lease) beats without a slot: it is alive, and vouches for no figures.
+ */
 export interface BeatMessage {
   type: 'beat';
   node: string;
+  slot?: string;
+  epoch?: number;
   run: number;
   seq: number;
   asOf: number;
@@ -120,6 +129,8 @@ export function parseClusterMessage(text: string): ClusterMessage {
     case 'figures':
     case 'beat':
       if (typeof v.node !== 'string' || !isInt(v.run) || !isInt(v.seq) || !isInt(v.asOf)) throw new Error(`${v.type}: node (string), run, seq and asOf (integers) are required`);
+      if (v.slot !== undefined && (typeof v.slot !== 'string' || v.slot === '')) throw new Error(`${v.type}.slot: must be a non-empty string when given`);
+      if (v.epoch !== undefined && (!isInt(v.epoch) || v.epoch < 0)) throw new Error(`${v.type}.epoch: must be an integer >= 0 when given`);
       if (v.type === 'beat') return v as unknown as BeatMessage;
       if (typeof v.full !== 'boolean' || !Array.isArray(v.seconds)) throw new Error('figures: full (boolean) and seconds (array) are required');
       checkFigures(v.total, 'figures.total');
