@@ -22,8 +22,49 @@ export interface ClusterView {
   /** nodes[0]: it holds the control state and records the milestones. */
   coordinator: string;
   partitions: number;
-  mapping: { fingerprint: string; reference: string; partition: string; owner: string };
+  /** How an id maps to its owner; with replication `shard` too, and the owner is the shard's lease holder. */
+  mapping: { fingerprint: string; reference: string; partition: string; shard?: string; owner: string };
   nodes: ClusterViewNode[];
+  /** Replication only: every shard's lease as this node sees it, by shard number. */
+  shards?: ClusterShardView[];
+  /** Replication only: the last change of a shard's owner this node knows of; null before any. */
+  lastTakeover?: TakeoverView | null;
+}
+
+/** A replicated shard: its lease holder (null while vacant), the lease's epoch, and whether the holder acks yet. */
+export interface ClusterShardView {
+  shard: number;
+  owner: string | null;
+  epoch: number;
+  /** The holder has rebuilt from its replica and acks; false while it rebuilds (its partitions answer unavailable). */
+  serving: boolean;
+  since: string | null;
+  /** The shard's partitions (partition mod shards + 1 = shard), ascending. */
+  partitions: number[];
+  /** The nodes on a replica of it, the preferred owner first. */
+  nodes: string[];
+}
+
+/** A node's ClickHouse replica: how far behind its shard it is. */
+export interface ReplicaView {
+  /** Seconds behind the freshest replica (system.replicas absolute_delay, the largest over the tables); null: unknown. */
+  delaySeconds: number | null;
+  /** Replication tasks waiting (system.replicas queue_size, summed). */
+  queueSize?: number;
+  /** The replica refuses inserts (its ZooKeeper session is gone). */
+  readonly?: boolean;
+}
+
+export interface TakeoverView {
+  shard: number;
+  /** The previous holder; null when the shard was vacant. */
+  from: string | null;
+  to: string;
+  epoch: number;
+  /** When the new holder started acking (ISO 8601). */
+  at: string;
+  /** From the old holder's loss (or the claim) to the new holder's first ack. */
+  tookMs: number;
 }
 
 export interface ClusterViewNode {
@@ -39,6 +80,12 @@ export interface ClusterViewNode {
   state: 'up' | 'down' | 'unknown';
   stateSince?: string;
   stateReason?: string;
+  /** Replication only: the shard whose replica this node writes to. */
+  shard?: number;
+  /** Replication only: its replica's lag; null when this node cannot tell. */
+  replica?: ReplicaView | null;
+  /** Replication only: its ZooKeeper state as this node sees it (this node: its session; a peer: its membership). */
+  zookeeper?: string;
 }
 
 /** Exact figures of one set of orders: per currency the hundredths (all channels, and mobile) as integer strings. */
