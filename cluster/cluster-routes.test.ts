@@ -11,7 +11,7 @@ import { ownerOf, parseClusterFile } from '../domain/cluster-map.ts';
 import { fingerprint } from '../domain/fingerprint.ts';
 import { createOpenApiCheck, openObjectSchemas, type OpenApiDoc } from '../test-support/openapi-check.ts';
 import { createClusterRoutes, type ClusterRoutesOptions, type PeerView } from './cluster-routes.ts';
-import type { ClusterView } from '../protocol/cluster-protocol.ts';
+import { ownersOfView, type ClusterView } from '../protocol/cluster-protocol.ts';
 
 const show = loadShow(DEFAULT_SHOW_FILE);
 const file = parseClusterFile({
@@ -131,6 +131,9 @@ describe('GET /v1/cluster', () => {
     expect(body.nodes.map((n) => n.replica)).toEqual([null, { delaySeconds: 12 }, { delaySeconds: 0, queueSize: 0, readonly: false }]);
     expect(body.nodes.map((n) => n.zookeeper)).toEqual(['absent', 'member', 'connected']);
     expect(body.lastTakeover).toEqual(takeover);
+    // A smart client reads the current owners off it: shard 1's partitions to n3, the vacant shard's to nobody.
+    const owners = ownersOfView(body);
+    expect(Array.from({ length: 8 }, (_, p) => owners(p))).toEqual(['n3', null, 'n3', null, 'n3', null, 'n3', null]);
     expect(JSON.stringify(body)).not.toContain('secret');
     // Unreplicated, the body holds none of it.
     const plain = (await (await app('n1').request('/v1/cluster')).json()) as ClusterView;
@@ -138,5 +141,7 @@ describe('GET /v1/cluster', () => {
     expect(plain).not.toHaveProperty('lastTakeover');
     expect(plain.nodes[0]).not.toHaveProperty('zookeeper');
     expect(plain.mapping).not.toHaveProperty('shard');
+    const fixed = ownersOfView(plain);
+    for (let p = 0; p < 16; p++) expect(fixed(p)).toBe(file.nodes[p % 3]!.id);
   });
 });

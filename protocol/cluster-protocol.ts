@@ -88,6 +88,21 @@ export interface ClusterViewNode {
   zookeeper?: string;
 }
 
+/**
+ * A smart client's owner map from a GET /v1/cluster body: the id of the node committing each partition now, or null
+ * when nobody serves it (a takeover under way: any node answers its orders `unavailable`). Unreplicated: nodes[p mod
+ * N]. Replicated: the holder of shard (p mod S) + 1's lease while it serves. A client answered `unavailable` reads the
+ * map again (owners change at takeover).
+ */
+export function ownersOfView(view: Pick<ClusterView, 'nodes' | 'shards'>): (partition: number) => string | null {
+  const { nodes, shards } = view;
+  if (shards === undefined) return (p) => nodes[p % nodes.length]!.id;
+  return (p) => {
+    const s = shards[p % shards.length]!;
+    return s.serving ? s.owner : null;
+  };
+}
+
 /** Exact figures of one set of orders: per currency the hundredths (all channels, and mobile) as integer strings. */
 export interface FiguresWire {
   orders: number;
