@@ -15,6 +15,7 @@ import { testShow } from '../test-support/test-show.ts';
 import { until } from '../test-support/until.ts';
 import { staticOwnership, type Ownership, type PartitionOwner } from './ownership.ts';
 import { PeerLink } from './peer-link.ts';
+import { Registry } from '../platform/metrics.ts';
 import { createRouter, NO_OWNER_RETRY_MS, type Router } from './router.ts';
 
 const TOKEN = 'router-ownership-token';
@@ -71,6 +72,7 @@ describe('the router under leased ownership', () => {
   let router: Router;
   let steer: ReturnType<typeof steeredStore>;
   let seq = 0;
+  const metrics = new Registry();
 
   beforeAll(async () => {
     for (const id of ['n2', 'n3']) peers.set(id, await startFakeIngestServer({ tokens: [TOKEN], show }));
@@ -88,7 +90,7 @@ describe('the router under leased ownership', () => {
     const committer = new GroupCommitter({ store: steer.store, dedup: new DedupWindow({ windowMs: 600_000, maxEntries: 1e6 }), currencies: ['CNY', 'USD'], flushIntervalMs: 1 });
     const linkByIndex = file.nodes.map((n) => (n.id === 'n1' ? null : new PeerLink({ url: peers.get(n.id)!.url, token: TOKEN, selfId: 'n1' })));
     for (const l of linkByIndex) if (l !== null) links.push(l);
-    router = createRouter({ file, self: file.nodes[0]!, committer, currencies: ['CNY', 'USD'], linkOf: (i) => linkByIndex[i]!, ownership: own });
+    router = createRouter({ file, self: file.nodes[0]!, committer, currencies: ['CNY', 'USD'], linkOf: (i) => linkByIndex[i]!, ownership: own, metrics });
     router.startTaking(1);
     await until('links up', () => links.every((l) => l.state === 'up'));
   });
@@ -158,6 +160,9 @@ describe('the router under leased ownership', () => {
     expect(await answer).toMatchObject({ kind: 'unavailable', retryAfterMs: NO_OWNER_RETRY_MS });
     expect(router.inflightLocal).toBe(0);
     own.valid = true;
+    const text = await metrics.render();
+    expect(text).toContain('gala_cluster_lease_refusals_total{when="start"} 1');
+    expect(text).toContain('gala_cluster_lease_refusals_total{when="answer"} 1');
     // Stored, so its resend (here to the same window) is duplicates.
     expect(await route(ids)).toMatchObject({ kind: 'ack', ack: { accepted: 0, duplicates: 3 } });
   });

@@ -109,7 +109,10 @@ export function createRouter(opts: RouterOptions): Router {
    */
   const commitLeased = <T>(ps: readonly number[], commit: () => Promise<T>, refusedAs: () => T, isAck: (t: T) => boolean): Promise<T> => {
     const epochs = ps.map((p) => epochOfP[p]!);
-    if (!leaseValid(ps, epochs, true)) return Promise.resolve(refusedAs());
+    if (!leaseValid(ps, epochs, true)) {
+      leaseM?.refused.inc(1, { when: 'start' });
+      return Promise.resolve(refusedAs());
+    }
     inflight++;
     const done = () => {
       if (--inflight === 0 && drained.length > 0) {
@@ -120,7 +123,9 @@ export function createRouter(opts: RouterOptions): Router {
     };
     return commit().then(
       (t) => {
-        const answer = isAck(t) && !leaseValid(ps, epochs, false) ? refusedAs() : t;
+        const lapsed = isAck(t) && !leaseValid(ps, epochs, false);
+        if (lapsed) leaseM?.refused.inc(1, { when: 'answer' });
+        const answer = lapsed ? refusedAs() : t;
         done();
         return answer;
       },
@@ -145,6 +150,12 @@ export function createRouter(opts: RouterOptions): Router {
     seconds: opts.metrics.histogram('gala_cluster_forward_seconds', 'From forwarding a sub-batch to its owner\'s ack', [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10], ['peer']),
     foreign: opts.metrics.counter('gala_cluster_foreign_orders_total', 'Orders in forwarded frames that this node does not own (the cluster files disagree), rejected'),
   };
+  const leaseM = gated && opts.metrics !== undefined
+    ? {
+        refused: opts.metrics.counter('gala_cluster_lease_refusals_total', 'Local parts answered unavailable for their lease, by when: start (not valid, or the shard not taken, before committing) or answer (committed, but the lease lapsed before the ack)', ['when']),
+        unowned: opts.metrics.counter('gala_cluster_unowned_batches_total', 'Batches answered unavailable because a partition of theirs had no serving owner (a takeover under way)'),
+      }
+    : null;
 
   /** The partition of order k of a scanned frame; LOCAL when the order is invalid. */
   const partitionScanned = (bytes: Uint8Array, s: ScannedOrders, k: number): number => {
@@ -252,7 +263,10 @@ export function createRouter(opts: RouterOptions): Router {
       }
     }
     // A partition nobody serves now (a takeover under way): the whole batch waits, nothing of it is committed.
-    if (unowned > 0) return Promise.resolve({ kind: 'unavailable', batch: msg.batch, retryAfterMs: NO_OWNER_RETRY_MS });
+    if (unowned > 0) {
+      leaseM?.unowned.inc();
+      return Promise.resolve({ kind: 'unavailable', batch: msg.batch, retryAfterMs: NO_OWNER_RETRY_MS });
+    }
     // Under leases a forwarded order this node does not own was sent by a map older than a takeover: resent later,
     // the sender's refreshed map finds the owner (never forwarded twice).
     if (gated && forwardedBy !== null && elsewhere > 0) return Promise.resolve({ kind: 'unavailable', batch: msg.batch, retryAfterMs: NO_OWNER_RETRY_MS });

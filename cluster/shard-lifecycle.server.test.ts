@@ -178,6 +178,10 @@ describe.skipIf(!serverAvailable)('a replicated node under leases handed out by 
     for (const id of IDS) await until(`${id} to show every ack once`, () => statsOf(id), (s) => s.orders === 10);
     expect(systems.n2.totals.partsHeld()).toMatchObject([{ node: 'shard:1', epoch: 2, orders: 8 }]);
     expect(systems.n1.totals.partsHeld()).toMatchObject([{ node: 'shard:2', epoch: 1, orders: 2 }]);
+    const metrics = await systems.n1.metrics.render();
+    expect(metrics).toContain('gala_cluster_shard_epoch{shard="1"} 2');
+    expect(metrics).toContain('gala_cluster_shard_owner{shard="1",node="n1"} 1');
+    expect(metrics).toMatch(/gala_cluster_unowned_batches_total [1-9]/);
     // No figure went backwards on either node, ever.
     for (const id of IDS) {
       const s = seen[id];

@@ -3,6 +3,8 @@
 // leases (cluster/shard-leases.ts) call these hooks; nothing here talks to ZooKeeper.
 import type { Aggregator } from '../aggregator/index.ts';
 import type { Log } from '../platform/log.ts';
+import type { Registry } from '../platform/metrics.ts';
+import type { ShardOwnerView } from './ownership.ts';
 
 /** The hooks a lease holder calls: `acquire` resolves once this node may ack the shard; `release` once it stopped. */
 export interface ShardHooks {
@@ -73,4 +75,11 @@ export function createShardLifecycle(opts: ShardLifecycleOptions): ShardLifecycl
       }),
     lastAcquired: () => last,
   };
+}
+
+/** The leases in /metrics: each shard's epoch, whether it is served, and by which node (1 for the holder). */
+export function registerShardMetrics(metrics: Registry, shards: () => readonly ShardOwnerView[]): void {
+  metrics.gauges('gala_cluster_shard_epoch', "Each shard's lease epoch (grows with every change of owner)", ['shard'], () => shards().map((s) => [{ shard: String(s.shard) }, s.epoch] as const));
+  metrics.gauges('gala_cluster_shard_serving', '1 while a shard has a holder that rebuilt and acks; 0 while vacant or rebuilding', ['shard'], () => shards().map((s) => [{ shard: String(s.shard) }, s.serving ? 1 : 0] as const));
+  metrics.gauges('gala_cluster_shard_owner', "1 for each shard's lease holder", ['shard', 'node'], () => shards().flatMap((s) => (s.node === null ? [] : [[{ shard: String(s.shard), node: s.node }, 1] as const])));
 }

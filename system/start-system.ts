@@ -40,7 +40,7 @@ import { coordinatorOf } from '../domain/cluster-map.ts';
 import { createClusterRoutes } from '../cluster/cluster-routes.ts';
 import { awaitShards } from '../cluster/await-shards.ts';
 import { staticOwnership, type Ownership } from '../cluster/ownership.ts';
-import { createShardLifecycle, type ShardHooks, type ShardLifecycle } from '../cluster/shard-lifecycle.ts';
+import { createShardLifecycle, registerShardMetrics, type ShardHooks, type ShardLifecycle } from '../cluster/shard-lifecycle.ts';
 import type { ClusterFile, ClusterNode } from '../domain/cluster-map.ts';
 import type { ReplicaView, TakeoverView } from '../protocol/cluster-protocol.ts';
 
@@ -200,6 +200,7 @@ export async function startSystem(cfg: ServeConfig, opts: StartOptions = {}): Pr
       restoreWindow: () => restoreDedupWindow(store, dedup, Date.now() - dedup.windowMs, progress),
       log,
     });
+    registerShardMetrics(metrics, () => leased.ownership.shards());
   }
   const ingest = await startIngestServer({ ...opts.ingest, host: cfg.host, port: cfg.ingestPort, tokens: cfg.ingestTokens, currencies: [...cfg.show.rates.keys()], committer, route: routing?.route, metrics, log, mount: cluster === null ? undefined : (app) => cluster.server.mount(app) });
 
