@@ -7,7 +7,7 @@ import { createFeedRoutes } from '../aggregator/feed-routes.ts';
 import { publicOpenApi } from '../aggregator/openapi.ts';
 import { RateLimiter } from '../aggregator/rate-limit.ts';
 import { DEFAULT_SHOW_FILE, loadShow } from '../cli/config.ts';
-import { ownerOf, parseClusterFile } from '../domain/cluster-map.ts';
+import { ownerOf, parseClusterFile, type ClusterFile } from '../domain/cluster-map.ts';
 import { fingerprint } from '../domain/fingerprint.ts';
 import { createOpenApiCheck, openObjectSchemas, type OpenApiDoc } from '../test-support/openapi-check.ts';
 import { createClusterRoutes, type ClusterRoutesOptions, type PeerView } from './cluster-routes.ts';
@@ -28,8 +28,8 @@ interface Body {
   nodes: { id: string; partitions: number[]; state: string; stateSince?: string; stateReason?: string; ingest: string; coordinator: boolean }[];
 }
 
-function app(self: string, peerStates?: () => Record<string, PeerView>) {
-  const cluster = { file, self: file.nodes.find((n) => n.id === self)! };
+function app(self: string, peerStates?: () => Record<string, PeerView>, of: ClusterFile = file, providers: Partial<ClusterRoutesOptions> = {}) {
+  const cluster = { file: of, self: of.nodes.find((n) => n.id === self)! };
   return createFeedRoutes({
     show,
     totals: null!,
@@ -37,7 +37,7 @@ function app(self: string, peerStates?: () => Record<string, PeerView>) {
     store: null!,
     limiter: new RateLimiter({ perSecond: 10, burst: 10 }),
     openapi: () => ({}),
-    extra: createClusterRoutes({ cluster, peerStates, cacheControl: 'public, max-age=1, s-maxage=1' }),
+    extra: createClusterRoutes({ cluster, peerStates, cacheControl: 'public, max-age=1, s-maxage=1', ...providers }),
   });
 }
 
@@ -103,21 +103,13 @@ describe('GET /v1/cluster', () => {
     });
     const since = '2026-11-11T00:00:05.000Z';
     const takeover = { shard: 1, from: 'n1', to: 'n3', epoch: 4, at: since, tookMs: 7400 };
-    const providers: Omit<ClusterRoutesOptions, 'cluster' | 'cacheControl'> = {
+    const providers: Partial<ClusterRoutesOptions> = {
       ownership: { shards: () => [{ shard: 1, node: 'n3', epoch: 4, serving: true, since }, { shard: 2, node: null, epoch: 2, serving: false, since: null }] },
       replicaStatus: async () => ({ n3: { delaySeconds: 0, queueSize: 0, readonly: false }, n2: { delaySeconds: 12 } }),
       zookeeperState: () => ({ n3: 'connected', n2: 'member', n1: 'absent' }),
       lastTakeover: () => takeover,
     };
-    const a = createFeedRoutes({
-      show,
-      totals: null!,
-      state: null!,
-      store: null!,
-      limiter: new RateLimiter({ perSecond: 10, burst: 10 }),
-      openapi: () => ({}),
-      extra: createClusterRoutes({ cluster: { file: rfile, self: rfile.nodes[2]! }, cacheControl: 'public, max-age=1, s-maxage=1', ...providers }),
-    });
+    const a = app('n3', undefined, rfile, providers);
     const answer = await a.request('/v1/cluster');
     await createOpenApiCheck(JSON.parse(JSON.stringify(publicOpenApi(show, { cluster: true }))) as OpenApiDoc).conforms('GET', '/v1/cluster', answer.clone());
     const body = (await answer.json()) as ClusterView;
