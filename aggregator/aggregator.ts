@@ -8,7 +8,7 @@ import type { Registry } from '../platform/metrics.ts';
 import type { BeatMessage, FiguresMessage } from '../protocol/cluster-protocol.ts';
 import type { FrameData, MilestoneData } from '../protocol/live-protocol.ts';
 import type { OrderStore } from '../storage/storage.ts';
-import { LiveTotals, SECONDS_KEPT, type StatsSnapshot, type TotalsReader } from './live-totals.ts';
+import { LiveTotals, SECONDS_KEPT, type OwnSlot, type StatsSnapshot, type TotalsReader } from './live-totals.ts';
 import { MilestoneTracker, type MilestoneReader } from './milestones.ts';
 import { createReconciler, type ReconcileReport, type Reconciler } from './reconciler.ts';
 
@@ -24,8 +24,9 @@ export interface AggregatorOptions {
   /**
    * Cluster mode: the totals add the other nodes' figures (given to `applyFigures`), and only the coordinator
    * evaluates and records milestones; the other nodes take its crossings through `adoptMilestone`. Absent: one node.
+   * `replicated`: this node's own figures are those of the shard whose lease it holds (takeSlot), none at start.
    */
-  cluster?: { coordinator: boolean };
+  cluster?: { coordinator: boolean; replicated?: boolean };
 }
 
 /** The body of GET /v1/stats and of each SSE `stats` event. */
@@ -55,6 +56,16 @@ export interface Aggregator {
   applyFigures(m: FiguresMessage): boolean;
   /** Another node's figures still hold (a beat). */
   heard(b: BeatMessage): void;
+  /** Replication: the slot (`shard:<s>`) and epoch this node's own figures are published under; null: no lease held. */
+  ownSlot(): OwnSlot | null;
+  /**
+   * Replication: this node took `shard`'s lease at `epoch`. Its own figures are reloaded from its own replica (read
+   * after its dedup window was rebuilt, before it acks anything) and become the slot `shard:<s>`'s, replacing the
+   * previous holder's; on the coordinator the milestones are checked on what they add.
+   */
+  takeSlot(shard: number, epoch: number): Promise<void>;
+  /** Replication: this node handed its lease back or lost it; its last figures stay as an ordinary part. */
+  releaseSlot(): void;
   /** A crossing the coordinator recorded; published here (onMilestone) the first time its id is seen. */
   adoptMilestone(m: MilestoneData): void;
 }
@@ -69,11 +80,15 @@ export async function openAggregator(opts: AggregatorOptions): Promise<Aggregato
   const started = Date.now();
   const totals = new LiveTotals(show);
   const nowS = Math.floor(started / 1000);
-  // A cluster node restores its own partitions (its shard) only: the other nodes' figures come over the link.
+  // A cluster node restores its own partitions (its shard) only: the other nodes' figures come over the link. A
+  // replicated node's own figures are its leased shard's, loaded when it takes the lease (takeSlot): none yet.
+  const replicated = opts.cluster?.replicated === true;
   const [rows, seconds] =
     opts.cluster === undefined
       ? await Promise.all([store.totals(), store.rolledSeconds(nowS - SECONDS_KEPT, nowS + 3600)])
-      : await Promise.all([store.ownTotals(), store.ownRolledSeconds(nowS - SECONDS_KEPT, nowS + 3600)]);
+      : replicated
+        ? [[], []]
+        : await Promise.all([store.ownTotals(), store.ownRolledSeconds(nowS - SECONDS_KEPT, nowS + 3600)]);
   // Nothing is being ingested yet: every stored order was received before now.
   totals.load(rows, seconds, Date.now());
   const startsAtMs = show.startsAt ?? (totals.firstSecond() ?? Math.floor(Date.now() / 1000)) * 1000;
@@ -104,7 +119,8 @@ export async function openAggregator(opts: AggregatorOptions): Promise<Aggregato
     opts.cluster === undefined
       ? { store, totals }
       : {
-          store: { ...store, totals: store.ownTotals },
+          // A replicated node without a lease holds no own figures, and compares them with nothing.
+          store: { ...store, totals: replicated ? (through?: number, after?: number) => (totals.ownSlot() === null ? Promise.resolve([]) : store.ownTotals(through, after)) : store.ownTotals },
           totals: { get appliedThroughMs() { return totals.appliedThroughMs; }, get revision() { return totals.revision; }, currencySums: () => totals.ownCurrencySums() },
         };
   const reconciler = createReconciler({
@@ -174,7 +190,20 @@ export async function openAggregator(opts: AggregatorOptions): Promise<Aggregato
       if (before !== null) milestones.checkSeconds(before, ordersBefore, totals.gmvHundredths(), added);
       return true;
     },
-    heard: (b) => totals.partHeard(b.node, b.run, b.seq, b.asOf),
+    heard: (b) => totals.partHeard(b.slot ?? b.node, b.run, b.seq, b.asOf, b.epoch ?? 0),
+    ownSlot: () => totals.ownSlot(),
+    async takeSlot(shard, epoch) {
+      const now = Math.floor(Date.now() / 1000);
+      // Read after the rebuild of the window and before any ack: every order stored on the replica, none arriving.
+      const through = Date.now();
+      const [rows, seconds] = await Promise.all([store.ownTotals(), store.ownRolledSeconds(now - SECONDS_KEPT, now + 3600)]);
+      const before = recordsMilestones ? new Map(totals.currencySums()) : null;
+      const ordersBefore = totals.orders;
+      const added = totals.takeSlot(`shard:${shard}`, epoch, rows, seconds, through);
+      if (before !== null) milestones.checkSeconds(before, ordersBefore, totals.gmvHundredths(), added);
+      log('cluster.slot_taken', { shard, epoch, orders: rows.reduce((n, r) => n + r.orders, 0) });
+    },
+    releaseSlot: () => totals.releaseSlot(),
     adoptMilestone(m) {
       if (!recordsMilestones) milestones.adopt(m);
     },

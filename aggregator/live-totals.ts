@@ -73,8 +73,9 @@ function addSums(into: Sums, x: Sums): void {
   into.mobileOrders += x.mobileOrders;
 }
 
-/** Another node's partitions as its latest figures give them (cluster mode). */
+/** A slot's figures (another node's partitions, or a shard) as its latest message gives them (cluster mode). */
 interface Part {
+  epoch: number;
   run: number;
   seq: number;
   asOfMs: number;
@@ -120,7 +121,30 @@ export const SECONDS_KEPT = 6 * 3600;
 const RATE_SECONDS = 5;
 
 /** What readers of the totals may use: everything but the ways of changing them, which the aggregator owns. */
-export type TotalsReader = Omit<LiveTotals, 'load' | 'apply' | 'markFinal' | 'setPart' | 'partHeard' | 'onOwnChange'>;
+export type TotalsReader = Omit<LiveTotals, 'load' | 'apply' | 'markFinal' | 'setPart' | 'partHeard' | 'onOwnChange' | 'takeSlot' | 'releaseSlot'>;
+
+/** The slot this node's own figures are published under, at its lease's epoch (replication: `shard:<s>`). */
+export interface OwnSlot {
+  slot: string;
+  epoch: number;
+}
+
+/** Orders figures of one slot: a higher epoch wins, then a later run, then a higher seq. */
+function newer(a: { epoch: number; run: number; seq: number }, b: { epoch: number; run: number; seq: number }): boolean {
+  return a.epoch !== b.epoch ? a.epoch > b.epoch : a.run !== b.run ? a.run > b.run : a.seq > b.seq;
+}
+
+/** What `now` adds to `before` per paid-at second (the milestones' crossing instants). */
+function deltasOf(before: ReadonlyMap<number, Sums> | undefined, now: ReadonlyMap<number, Sums>): SecondDelta[] {
+  const deltas: SecondDelta[] = [];
+  for (const [second, x] of now) {
+    const was = before?.get(second) ?? emptySums();
+    const byCurrency = new Map<string, bigint>();
+    for (const [c, h] of x.byCurrency) if (h !== (was.byCurrency.get(c) ?? 0n)) byCurrency.set(c, h - (was.byCurrency.get(c) ?? 0n));
+    if (byCurrency.size > 0 || x.orders !== was.orders) deltas.push({ second, byCurrency, orders: x.orders - was.orders });
+  }
+  return deltas.sort((a, b) => a.second - b.second);
+}
 
 export class LiveTotals {
   private total = emptySums();
@@ -130,8 +154,10 @@ export class LiveTotals {
   private state: 'live' | 'final' = 'live';
   private lastApplied: number | null = null;
   private appliedThrough = Number.NEGATIVE_INFINITY;
-  /** Cluster mode: the other nodes' latest figures, by node id. Empty on a single node, where nothing changes. */
+  /** Cluster mode: the other slots' latest figures, by slot (a node id, or `shard:<s>`). Empty on a single node. */
   private readonly parts = new Map<string, Part>();
+  /** Replication: the slot whose lease this node holds (its own figures are that slot's); null: none held. */
+  private own: OwnSlot | null = null;
   private merged: { rev: number; total: Sums; ordersByCurrency: Map<string, number> } | null = null;
   private ownListener: ((seconds: readonly number[] | null) => void) | null = null;
 
@@ -243,46 +269,92 @@ export class LiveTotals {
   }
 
   /**
-   * Takes another node's figures when they are newer (a higher run, or the same run and a higher seq) than the
-   * ones held, so no figure goes backwards; returns what they added per second, or null when they were not newer.
+   * Takes a slot's figures when they are newer (a higher epoch, run, or seq) than the ones held, so no figure goes
+   * backwards; returns what they added per second, or null when they were not newer. The slot this node holds is
+   * replaced only by a higher epoch (its lease passed on): this node's own figures of it are dropped then.
    */
   setPart(m: FiguresMessage): SecondDelta[] | null {
-    const old = this.parts.get(m.node);
-    if (old !== undefined && (m.run < old.run || (m.run === old.run && m.seq <= old.seq))) {
-      if (old.run === m.run && old.seq === m.seq) old.asOfMs = Math.max(old.asOfMs, m.asOf);
+    const slot = m.slot ?? m.node;
+    const key = { epoch: m.epoch ?? 0, run: m.run, seq: m.seq };
+    const held = this.own !== null && this.own.slot === slot;
+    if (held && key.epoch <= this.own!.epoch) return null;
+    const old = held ? this.ownAsPart() : this.parts.get(slot);
+    if (old !== undefined && !newer(key, old)) {
+      if (old.epoch === key.epoch && old.run === key.run && old.seq === key.seq) old.asOfMs = Math.max(old.asOfMs, m.asOf);
       return null;
     }
+    if (held) this.dropOwn();
     const total = wireToSums(m.total);
     const ordersByCurrency = new Map(Object.entries(m.total.currencies).map(([c, x]) => [c, x.orders]));
-    const seconds = m.full || old === undefined ? new Map<number, Sums>() : old.seconds;
-    const deltas: SecondDelta[] = [];
-    for (const { second, figures } of m.seconds) {
-      const now = wireToSums(figures);
-      const before = old?.seconds.get(second) ?? emptySums();
-      const byCurrency = new Map<string, bigint>();
-      for (const [c, h] of now.byCurrency) if (h !== (before.byCurrency.get(c) ?? 0n)) byCurrency.set(c, h - (before.byCurrency.get(c) ?? 0n));
-      if (byCurrency.size > 0 || now.orders !== before.orders) deltas.push({ second, byCurrency, orders: now.orders - before.orders });
-      seconds.set(second, now);
-    }
+    // Figures of another epoch are another holder's: they are always sent in full.
+    const seconds = m.full || old === undefined || old.epoch !== key.epoch ? new Map<number, Sums>() : old.seconds;
+    const changed = new Map<number, Sums>();
+    for (const { second, figures } of m.seconds) changed.set(second, wireToSums(figures));
+    const deltas = deltasOf(old?.seconds, changed);
+    for (const [second, x] of changed) seconds.set(second, x);
     if (seconds.size > SECONDS_KEPT + 600) {
       const keys = [...seconds.keys()].sort((a, b) => a - b);
       for (const k of keys.slice(0, keys.length - SECONDS_KEPT)) seconds.delete(k);
     }
-    this.parts.set(m.node, { run: m.run, seq: m.seq, asOfMs: m.asOf, total, ordersByCurrency, seconds });
+    this.parts.set(slot, { ...key, asOfMs: m.asOf, total, ordersByCurrency, seconds });
     this.rev++;
     if (old === undefined || old.total.orders !== total.orders) this.lastApplied = this.now();
-    return deltas.sort((a, b) => a.second - b.second);
+    return deltas;
   }
 
-  /** Another node said its figures of (run, seq) still hold as of `asOfMs`. */
-  partHeard(node: string, run: number, seq: number, asOfMs: number): void {
-    const p = this.parts.get(node);
-    if (p !== undefined && p.run === run && p.seq === seq) p.asOfMs = Math.max(p.asOfMs, asOfMs);
+  /** A slot's figures of (epoch, run, seq) still hold as of `asOfMs` (a beat). */
+  partHeard(slot: string, run: number, seq: number, asOfMs: number, epoch = 0): void {
+    const p = this.parts.get(slot);
+    if (p !== undefined && p.epoch === epoch && p.run === run && p.seq === seq) p.asOfMs = Math.max(p.asOfMs, asOfMs);
   }
 
-  /** The other nodes whose figures are held, with the (run, seq) and as-of of each. */
-  partsHeld(): { node: string; run: number; seq: number; asOfMs: number; orders: number }[] {
-    return [...this.parts].map(([node, p]) => ({ node, run: p.run, seq: p.seq, asOfMs: p.asOfMs, orders: p.total.orders }));
+  // ---- replication: this node's own figures are the figures of the shard whose lease it holds ----
+
+  /** The slot this node's own figures are published under; null without a lease (or without replication). */
+  ownSlot(): OwnSlot | null {
+    return this.own;
+  }
+
+  /**
+   * This node took `slot`'s lease at `epoch`: its own figures become what its replica holds (`totals`, `seconds`,
+   * read after the rebuild), replacing the previous holder's figures of that slot; returns what they added per
+   * second over the figures held before (the milestones' crossings).
+   */
+  takeSlot(slot: string, epoch: number, totals: readonly TotalsRow[], seconds: readonly SecondRow[], receivedThroughMs: number): SecondDelta[] {
+    const before = this.own?.slot === slot ? this.ownAsPart() : this.parts.get(slot);
+    this.parts.delete(slot);
+    this.own = { slot, epoch };
+    this.load(totals, seconds, receivedThroughMs);
+    return deltasOf(before?.seconds, this.seconds);
+  }
+
+  /**
+   * This node gave `slot`'s lease up (its commits in flight answered, its final figures sent): its own figures stay
+   * as an ordinary part of that slot until a higher epoch's replace them; its own are empty again.
+   */
+  releaseSlot(): void {
+    if (this.own === null) return;
+    // Any later message of this epoch is this node's own, older: the kept figures outrank it.
+    this.parts.set(this.own.slot, { ...this.ownAsPart(), run: Number.MAX_SAFE_INTEGER, seq: Number.MAX_SAFE_INTEGER });
+    this.dropOwn();
+  }
+
+  private ownAsPart(): Part {
+    return { epoch: this.own?.epoch ?? 0, run: 0, seq: 0, asOfMs: this.now(), total: this.total, ordersByCurrency: this.ordersByCurrency, seconds: this.seconds };
+  }
+
+  private dropOwn(): void {
+    this.own = null;
+    this.total = emptySums();
+    this.ordersByCurrency = new Map();
+    this.seconds = new Map();
+    this.rev++;
+    this.ownListener?.(null);
+  }
+
+  /** The other slots whose figures are held (`node`: the slot), with the (epoch, run, seq) and as-of of each. */
+  partsHeld(): { node: string; epoch: number; run: number; seq: number; asOfMs: number; orders: number }[] {
+    return [...this.parts].map(([node, p]) => ({ node, epoch: p.epoch, run: p.run, seq: p.seq, asOfMs: p.asOfMs, orders: p.total.orders }));
   }
 
   /** The whole cluster's totals: this node's plus every other node's latest (this node's alone on a single node). */

@@ -59,18 +59,52 @@ function clusterPaths(): { paths: Record<string, object>; schemas: Record<string
       ),
     },
     schemas: {
-      Cluster: obj({
-        clickhouseCluster: { type: 'string', description: "The ClickHouse cluster's name (in its servers' remote_servers)." },
-        self: { ...NODE_ID, description: 'The node that answered.' },
-        coordinator: { ...NODE_ID, description: 'The node holding the control state and recording milestones: the first of `nodes`.' },
-        partitions: { type: 'integer', minimum: 1, maximum: 4096, description: 'How many partitions the order-id space is cut into.' },
-        mapping: obj({
-          fingerprint: { const: 'gala-fp64', description: "The order id's 64-bit fingerprint, as two 32-bit halves [fingerprintHi, fingerprintLo] (docs/cluster.md)." },
-          reference: { type: 'string', description: 'Where the reference implementation is.' },
-          partition: { const: 'fingerprintLo mod partitions' },
-          owner: { const: 'nodes[partition mod nodes.length]' },
-        }),
-        nodes: { type: 'array', minItems: 1, items: ref('ClusterNode'), description: 'In the cluster file\'s order, which the owner formula indexes.' },
+      Cluster: objWith(
+        {
+          clickhouseCluster: { type: 'string', description: "The ClickHouse cluster's name (in its servers' remote_servers)." },
+          self: { ...NODE_ID, description: 'The node that answered.' },
+          coordinator: { ...NODE_ID, description: 'The node holding the control state and recording milestones: the first of `nodes`.' },
+          partitions: { type: 'integer', minimum: 1, maximum: 4096, description: 'How many partitions the order-id space is cut into.' },
+          mapping: objWith(
+            {
+              fingerprint: { const: 'gala-fp64', description: "The order id's 64-bit fingerprint, as two 32-bit halves [fingerprintHi, fingerprintLo] (docs/cluster.md)." },
+              reference: { type: 'string', description: 'Where the reference implementation is.' },
+              partition: { const: 'fingerprintLo mod partitions' },
+              owner: {
+                enum: ['nodes[partition mod nodes.length]', "the shard's lease holder (see shards[])"],
+                description: 'Unreplicated: a fixed node. Replicated: the current holder of the partition\'s shard lease, `shards[shard - 1].owner`; a client that is answered `unavailable` reads this map again.',
+              },
+            },
+            { shard: { const: 'partition mod shards + 1', description: 'Replicated clusters only: the shard holding the partition, for the night.' } },
+          ),
+          nodes: { type: 'array', minItems: 1, items: ref('ClusterNode'), description: 'In the cluster file\'s order, which the unreplicated owner formula indexes.' },
+        },
+        {
+          shards: { type: 'array', items: ref('ClusterShard'), description: 'Replicated clusters only: every shard\'s lease, by shard number.' },
+          lastTakeover: {
+            oneOf: [
+              { type: 'null' },
+              obj({
+                shard: { type: 'integer', minimum: 1 },
+                from: { oneOf: [{ type: 'null' }, NODE_ID], description: 'The previous holder; null when the shard was vacant.' },
+                to: NODE_ID,
+                epoch: { type: 'integer', minimum: 0 },
+                at: { ...INSTANT, description: 'When the new holder started acking.' },
+                tookMs: { type: 'integer', minimum: 0, description: "From the old holder's loss to the new holder's first ack." },
+              }),
+            ],
+            description: 'Replicated clusters only: the last change of a shard\'s owner this node knows of.',
+          },
+        },
+      ),
+      ClusterShard: obj({
+        shard: { type: 'integer', minimum: 1 },
+        owner: { oneOf: [{ type: 'null' }, NODE_ID], description: 'The lease holder; null while the shard is vacant (its orders are answered `unavailable`).' },
+        epoch: { type: 'integer', minimum: 0, description: 'Grows with every change of owner.' },
+        serving: { type: 'boolean', description: 'The holder rebuilt from its replica and acks; false while it rebuilds.' },
+        since: { oneOf: [{ type: 'null' }, INSTANT] },
+        partitions: { type: 'array', items: { type: 'integer', minimum: 0 }, description: 'The shard\'s partitions, ascending.' },
+        nodes: { type: 'array', items: NODE_ID, description: 'The nodes on a replica of the shard, the preferred owner first.' },
       }),
       ClusterNode: objWith(
         {
@@ -80,10 +114,25 @@ function clusterPaths(): { paths: Record<string, object>; schemas: Record<string
           ingestPort: PORT,
           ingest: { type: 'string', format: 'uri', description: "The node's ingest WebSocket (the batch protocol); `POST /v1/orders` on the same port." },
           coordinator: { type: 'boolean' },
-          partitions: { type: 'array', items: { type: 'integer', minimum: 0 }, description: 'The partitions this node owns, ascending.' },
+          partitions: { type: 'array', items: { type: 'integer', minimum: 0 }, description: 'The partitions this node owns now, ascending (replicated: those of the shard whose lease it holds).' },
           state: { type: 'string', enum: ['up', 'down', 'unknown'], description: '`up` reachable, `down` its link failed, `unknown` not tried yet.' },
         },
-        { stateSince: { ...INSTANT, description: 'Since when.' }, stateReason: { type: 'string', description: 'Why it is down.' } },
+        {
+          stateSince: { ...INSTANT, description: 'Since when.' },
+          stateReason: { type: 'string', description: 'Why it is down.' },
+          shard: { type: 'integer', minimum: 1, description: 'Replicated clusters only: the shard whose replica the node writes to.' },
+          replica: {
+            oneOf: [
+              { type: 'null' },
+              objWith(
+                { delaySeconds: { oneOf: [{ type: 'null' }, { type: 'number', minimum: 0 }], description: 'Seconds behind the freshest replica of its shard.' } },
+                { queueSize: { type: 'integer', minimum: 0 }, readonly: { type: 'boolean', description: 'The replica refuses inserts.' } },
+              ),
+            ],
+            description: 'Replicated clusters only: its ClickHouse replica\'s lag; null when unknown.',
+          },
+          zookeeper: { type: 'string', description: 'Replicated clusters only: its ZooKeeper state as the answering node sees it (its own session; a peer\'s membership).' },
+        },
       ),
     },
   };

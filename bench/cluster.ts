@@ -16,7 +16,8 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import WebSocket from 'ws';
 import { DEFAULT_SHOW_FILE, loadShow } from '../cli/config.ts';
-import { ownerOf, partitionsOwnedBy, type ClusterFile } from '../domain/cluster-map.ts';
+import { ownerOf, partitionOf, partitionsOwnedBy, type ClusterFile } from '../domain/cluster-map.ts';
+import { ownersOfView, type ClusterView } from '../protocol/cluster-protocol.ts';
 import type { Ack, FrameError } from '../domain/order.ts';
 import { startClickHouseCluster, writeClusterFile, type ClickHouseCluster, type WrittenClusterFile } from '../test-support/clickhouse-cluster.ts';
 import { startGalaProcess, type GalaProcess } from '../test-support/gala-process.ts';
@@ -248,10 +249,34 @@ async function startNodes(config: Config, db: string, dir: string): Promise<{ no
   return { nodes: written.cluster.nodes.map((n, i) => ({ id: n.id, httpPort: n.httpPort, ingestPort: n.ingestPort, pid: procs[i]!.proc.pid! })), procs };
 }
 
-/** The owner index of an id, from the map the first node publishes on GET /v1/cluster (checked against ownerOf's). */
-async function smartClientMap(node: Node, nodes: Node[]): Promise<(id: string) => number> {
-  type Body = { clickhouseCluster: string; partitions: number; mapping: { partition: string; owner: string }; nodes: { id: string; host: string; httpPort: number; ingestPort: number; partitions: number[] }[] };
-  const body = (await (await fetch(`http://127.0.0.1:${node.httpPort}/v1/cluster`)).json()) as Body;
+/**
+ * The owner index of an id, from the map the first node publishes on GET /v1/cluster (unreplicated: checked against
+ * ownerOf's). Replicated, owners change at takeover: `refresh` reads the map again (after an `unavailable`), and an
+ * id whose partition nobody serves goes to any node (which answers it unavailable until the new owner serves).
+ */
+async function smartClientMap(node: Node, nodes: Node[]): Promise<{ ownerIndex: (id: string) => number; refresh: () => void }> {
+  const read = async () => (await (await fetch(`http://127.0.0.1:${node.httpPort}/v1/cluster`)).json()) as ClusterView;
+  const body = await read();
+  const index = new Map(nodes.map((n, i) => [n.id, i]));
+  if (body.shards !== undefined) {
+    if (body.mapping.partition !== 'fingerprintLo mod partitions' || body.mapping.shard !== 'partition mod shards + 1') {
+      throw new Error(`bench:cluster: GET /v1/cluster publishes a mapping this client does not know: ${JSON.stringify(body.mapping)}`);
+    }
+    let owners = ownersOfView(body);
+    let reading = false;
+    let spread = 0;
+    return {
+      ownerIndex: (id) => index.get(owners(partitionOf(id, body.partitions)) ?? '') ?? spread++ % nodes.length,
+      refresh: () => {
+        if (reading) return;
+        reading = true;
+        void read()
+          .then((b) => (owners = ownersOfView(b)))
+          .catch(() => {})
+          .finally(() => (reading = false));
+      },
+    };
+  }
   if (body.mapping.partition !== 'fingerprintLo mod partitions' || body.mapping.owner !== 'nodes[partition mod nodes.length]') {
     throw new Error(`bench:cluster: GET /v1/cluster publishes a mapping this client does not know: ${JSON.stringify(body.mapping)}`);
   }
@@ -259,8 +284,7 @@ async function smartClientMap(node: Node, nodes: Node[]): Promise<(id: string) =
   for (const n of body.nodes) {
     if (JSON.stringify(partitionsOwnedBy(file, n.id)) !== JSON.stringify(n.partitions)) throw new Error(`bench:cluster: node ${n.id}'s published partitions differ from ownerOf's`);
   }
-  const index = new Map(nodes.map((n, i) => [n.id, i]));
-  return (id) => index.get(ownerOf(file, id).id)!;
+  return { ownerIndex: (id) => index.get(ownerOf(file, id).id)!, refresh: () => {} };
 }
 
 async function runConfig(config: Config, run: number): Promise<ConfigResult> {
@@ -271,7 +295,8 @@ async function runConfig(config: Config, run: number): Promise<ConfigResult> {
   const { nodes, procs } = await startNodes(config, db, dir);
   const chPids = cluster.servers.map((s) => clickHousePid(s.dir));
   const orders = createOrderFrames(BATCH, show);
-  const ownerIndex = config === 'routed' ? await smartClientMap(nodes[0]!, nodes) : null;
+  const smart = config === 'routed' ? await smartClientMap(nodes[0]!, nodes) : null;
+  const ownerIndex = smart?.ownerIndex ?? null;
 
   // Connections: CONNS to each node this configuration sends to.
   const conns = await Promise.all(nodes.flatMap((n, node) => Array.from({ length: CONNS }, () => new Promise<{ ws: WebSocket; node: number; inflight: Map<string, Pending> }>((resolve, reject) => {
@@ -340,6 +365,7 @@ async function runConfig(config: Config, run: number): Promise<ConfigResult> {
         }
       } else if (a.error === 'unavailable') {
         unavailable++;
+        smart?.refresh();
         setTimeout(() => {
           queues[p.node]!.unshift(p);
           pump();

@@ -6,7 +6,7 @@ import type { Aggregator } from '../aggregator/index.ts';
 import type { LiveHub } from '../aggregator/live-hub.ts';
 import type { ControlRoom } from '../control-room/index.ts';
 import type { SessionCheck } from '../control-room/sessions.ts';
-import { coordinatorOf, httpHostOf, type ClusterFile, type ClusterNode } from '../domain/cluster-map.ts';
+import { coordinatorOf, httpHostOf, shardCount, type ClusterFile, type ClusterNode } from '../domain/cluster-map.ts';
 import type { Graphics } from '../overlays/server/graphics.ts';
 import type { HttpEnv } from '../platform/http-env.ts';
 import type { Log } from '../platform/log.ts';
@@ -67,7 +67,9 @@ export class ClusterNodeRole {
     if (token === undefined) throw new Error('cluster: GALA_INGEST_TOKEN must hold a token: nodes present it to one another');
     const { self } = opts;
     this.remoteSessions = this.isCoordinator ? null : new RemoteSessions({ coordinator, token, selfHost: httpHostOf(self), log: opts.log });
-    this.server = new LinkServer({ node: opts.self.id, run: opts.runStartedMs, tokens: opts.ingestTokens, aggregator: opts.aggregator, metrics: opts.metrics, log: opts.log, beatMs: opts.beatMs });
+    // With replication a node publishes the figures of the shard whose lease it holds, and beats only without one.
+    const slot = opts.file.replication == null ? undefined : () => opts.aggregator.ownSlot();
+    this.server = new LinkServer({ node: opts.self.id, run: opts.runStartedMs, tokens: opts.ingestTokens, aggregator: opts.aggregator, metrics: opts.metrics, log: opts.log, beatMs: opts.beatMs, slot });
     this.links = opts.file.nodes
       .filter((n) => n.id !== opts.self.id)
       .map((peer) => new PeerLink({ peer, token, log: opts.log, onMessage: (m) => this.received(peer, m) }));
@@ -119,6 +121,7 @@ export class ClusterNodeRole {
    */
   async peersHeard(timeoutMs: number): Promise<void> {
     await this.heardOrTimeout(timeoutMs);
+    if (this.opts.file.replication != null) return this.seedShards();
     const unheard = this.links.filter((l) => !this.heardFrom.has(l.node)).map((l) => l.node);
     if (unheard.length === 0) return;
     const { file, store, aggregator, log } = this.opts;
@@ -137,6 +140,37 @@ export class ClusterNodeRole {
       const total = figuresOf(rows.filter((r) => r.owner === owner));
       aggregator.applyFigures({ type: 'figures', node, run: 0, seq: 0, asOf, full: true, total, seconds: [] });
       log('cluster.peer_seeded', { peer: node, orders: total.orders });
+    }
+  }
+
+  /**
+   * Replication: every shard whose figures this node holds from no one (its holder down, or a standby heard only)
+   * and whose lease it does not hold is seeded with its stored figures, at epoch 0 and run 0: any holder's replace
+   * them (a lease's epoch is at least 1).
+   */
+  private async seedShards(): Promise<void> {
+    const { file, store, aggregator, log } = this.opts;
+    const held = new Set(aggregator.totals.partsHeld().map((p) => p.node));
+    const own = aggregator.ownSlot()?.slot;
+    const shards = shardCount(file);
+    const missing: number[] = [];
+    for (let s = 1; s <= shards; s++) if (!held.has(`shard:${s}`) && own !== `shard:${s}`) missing.push(s);
+    if (missing.length === 0) return;
+    let rows: (TotalsRow & { owner: number })[];
+    try {
+      // partition mod S is the shard's index: the "owners" of S are the shards.
+      rows = await store.totalsByOwner(file.partitions, shards);
+    } catch (e) {
+      log('cluster.seed_failed', { shards: missing, error: String(e) });
+      return;
+    }
+    const asOf = Date.now();
+    for (const s of missing) {
+      const slot = `shard:${s}`;
+      if (aggregator.totals.partsHeld().some((p) => p.node === slot) || aggregator.ownSlot()?.slot === slot) continue;
+      const total = figuresOf(rows.filter((r) => r.owner === s - 1));
+      aggregator.applyFigures({ type: 'figures', node: this.opts.self.id, slot, epoch: 0, run: 0, seq: 0, asOf, full: true, total, seconds: [] });
+      log('cluster.shard_seeded', { shard: s, orders: total.orders });
     }
   }
 
@@ -194,7 +228,13 @@ export class ClusterNodeRole {
         }
         return;
       case 'beat':
-        if (m.node === peer.id) aggregator.heard(m);
+        if (m.node !== peer.id) return;
+        aggregator.heard(m);
+        // A replicated standby publishes beats only: it is heard all the same.
+        if (this.opts.file.replication != null && !this.heardFrom.has(peer.id)) {
+          this.heardFrom.add(peer.id);
+          this.onHeard?.();
+        }
         return;
       case 'milestones':
         if (this.isCoordinator) return;

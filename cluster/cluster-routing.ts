@@ -5,7 +5,8 @@ import type { GroupCommitter } from '../ingest/group-commit.ts';
 import type { RouteBatch } from '../ingest/ingest-message.ts';
 import type { Registry } from '../platform/metrics.ts';
 import { PeerLink, type LinkState, type PeerLinkOptions } from './peer-link.ts';
-import { createRouter } from './router.ts';
+import { createRouter, type Router } from './router.ts';
+import type { Ownership } from './ownership.ts';
 
 /**
  * A node as this node's ingest links see it, in the shape `GET /v1/cluster` publishes (cluster/cluster-routes.ts
@@ -22,6 +23,9 @@ export interface PeerState {
 export interface ClusterRouting {
   /** The ingest server's route for every batch. */
   route: RouteBatch;
+  /** Replication: stop or resume committing a shard's orders (see Router); the shard lifecycle calls them. */
+  stopTaking: Router['stopTaking'];
+  startTaking: Router['startTaking'];
   /** Every node's state by id: this node up, each other as its link sees it. */
   peerStates(): Record<string, PeerState>;
   /** The link to a peer, by node id (tests and the figures side may watch it). */
@@ -36,6 +40,8 @@ export interface ClusterRoutingOptions {
   token: string | undefined;
   committer: GroupCommitter;
   currencies: readonly string[];
+  /** Who commits each partition now (cluster/ownership.ts): issue 14's static map unless replicated. */
+  ownership: Ownership;
   metrics: Registry;
   /** Link tuning (tests shorten the timeouts). */
   link?: Partial<Omit<PeerLinkOptions, 'url' | 'token' | 'selfId' | 'log'>>;
@@ -66,16 +72,19 @@ export function openClusterRouting(opts: ClusterRoutingOptions): ClusterRouting 
   opts.metrics.gauges('gala_cluster_link_inflight_orders', 'Orders forwarded to a peer and not yet acked', ['peer'], function* () {
     for (const [id, link] of peers) yield [{ peer: id }, link.inflightOrders] as const;
   });
-  const route = createRouter({
+  const router = createRouter({
     file,
     self,
     committer: opts.committer,
     currencies: opts.currencies,
     linkOf: (i) => byIndex[i]!,
+    ownership: opts.ownership,
     metrics: opts.metrics,
   });
   return {
-    route,
+    route: router.route,
+    stopTaking: (shard) => router.stopTaking(shard),
+    startTaking: (shard) => router.startTaking(shard),
     peerStates: () => {
       const out: Record<string, PeerState> = { [self.id]: { state: 'up', since: new Date(startedAt).toISOString() } };
       for (const [id, l] of peers) out[id] = viewOf(l);
@@ -83,6 +92,7 @@ export function openClusterRouting(opts: ClusterRoutingOptions): ClusterRouting 
     },
     link: (id) => links.get(id),
     close() {
+      router.close();
       for (const l of links.values()) l.close();
     },
   };

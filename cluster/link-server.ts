@@ -24,6 +24,11 @@ export interface LinkServerOptions {
   maxBufferedBytes?: number;
   /** With nothing new, a beat says the figures still hold this often (default 500 ms). */
   beatMs?: number;
+  /**
+   * The slot this node's own figures are published under, at which epoch; null: none (a replicated standby, which
+   * beats only). Default: the node itself at epoch 0 (issue 14's static map).
+   */
+  slot?: () => { slot: string; epoch: number } | null;
 }
 
 /** The coordinator's shared states, read when a subscriber is due to get them. */
@@ -51,8 +56,11 @@ export class LinkServer {
   private coordinator: CoordinatorSources | null = null;
   private readonly beat: NodeJS.Timeout;
   private readonly maxBuffered: number;
+  private readonly slot: () => { slot: string; epoch: number } | null;
 
   constructor(private readonly opts: LinkServerOptions) {
+    const fixed = { slot: opts.node, epoch: 0 };
+    this.slot = opts.slot ?? (() => fixed);
     this.maxBuffered = opts.maxBufferedBytes ?? 1024 * 1024;
     opts.aggregator.onOwnChange((seconds) => {
       this.seq++;
@@ -71,7 +79,7 @@ export class LinkServer {
       const now = Date.now();
       for (const ws of this.subs) {
         const s = ws.getUserData();
-        if (now - s.lastSentMs >= beatMs && ws.getBufferedAmount() < this.maxBuffered) this.send(ws, { type: 'beat', node: opts.node, run: opts.run, seq: this.seq, asOf: now });
+        if (now - s.lastSentMs >= beatMs && ws.getBufferedAmount() < this.maxBuffered) this.send(ws, { type: 'beat', node: opts.node, ...(this.slot() ?? {}), run: opts.run, seq: this.seq, asOf: now });
       }
     }, Math.max(50, Math.floor(beatMs / 2)));
     this.beat.unref();
@@ -106,9 +114,12 @@ export class LinkServer {
       },
     });
     // On close, the figures of the last commits go out now, not on a turn of the loop the listener's close precedes.
-    return () => {
-      for (const ws of this.subs) this.flush(ws);
-    };
+    return () => this.publishNow();
+  }
+
+  /** Sends what is due to every subscriber now (a lease handed back: its final figures go out before it is let go). */
+  publishNow(): void {
+    for (const ws of this.subs) this.flush(ws);
   }
 
   /** This node is the coordinator: its control, graphics and milestone states go to every subscriber too. */
@@ -141,12 +152,17 @@ export class LinkServer {
     const s = ws.getUserData();
     if (s.closed) return;
     const c = this.coordinator;
-    if (s.figures && this.roomFor(ws)) {
+    const slot = this.slot();
+    if (slot === null) {
+      // No lease: nothing to publish; the first figures under a lease go out in full.
+      s.figures = false;
+      s.seconds = null;
+    } else if (s.figures && this.roomFor(ws)) {
       const full = s.seconds === null;
       const own = this.opts.aggregator.ownFigures(s.seconds);
       s.seconds = new Set();
       s.figures = false;
-      this.send(ws, { type: 'figures', node: this.opts.node, run: this.opts.run, seq: this.seq, asOf: Date.now(), full, ...own });
+      this.send(ws, { type: 'figures', node: this.opts.node, ...slot, run: this.opts.run, seq: this.seq, asOf: Date.now(), full, ...own });
     }
     if (c === null) return;
     if (s.milestones && this.roomFor(ws)) {

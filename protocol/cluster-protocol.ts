@@ -22,8 +22,49 @@ export interface ClusterView {
   /** nodes[0]: it holds the control state and records the milestones. */
   coordinator: string;
   partitions: number;
-  mapping: { fingerprint: string; reference: string; partition: string; owner: string };
+  /** How an id maps to its owner; with replication `shard` too, and the owner is the shard's lease holder. */
+  mapping: { fingerprint: string; reference: string; partition: string; shard?: string; owner: string };
   nodes: ClusterViewNode[];
+  /** Replication only: every shard's lease as this node sees it, by shard number. */
+  shards?: ClusterShardView[];
+  /** Replication only: the last change of a shard's owner this node knows of; null before any. */
+  lastTakeover?: TakeoverView | null;
+}
+
+/** A replicated shard: its lease holder (null while vacant), the lease's epoch, and whether the holder acks yet. */
+export interface ClusterShardView {
+  shard: number;
+  owner: string | null;
+  epoch: number;
+  /** The holder has rebuilt from its replica and acks; false while it rebuilds (its partitions answer unavailable). */
+  serving: boolean;
+  since: string | null;
+  /** The shard's partitions (partition mod shards + 1 = shard), ascending. */
+  partitions: number[];
+  /** The nodes on a replica of it, the preferred owner first. */
+  nodes: string[];
+}
+
+/** A node's ClickHouse replica: how far behind its shard it is. */
+export interface ReplicaView {
+  /** Seconds behind the freshest replica (system.replicas absolute_delay, the largest over the tables); null: unknown. */
+  delaySeconds: number | null;
+  /** Replication tasks waiting (system.replicas queue_size, summed). */
+  queueSize?: number;
+  /** The replica refuses inserts (its ZooKeeper session is gone). */
+  readonly?: boolean;
+}
+
+export interface TakeoverView {
+  shard: number;
+  /** The previous holder; null when the shard was vacant. */
+  from: string | null;
+  to: string;
+  epoch: number;
+  /** When the new holder started acking (ISO 8601). */
+  at: string;
+  /** From the old holder's loss (or the claim) to the new holder's first ack. */
+  tookMs: number;
 }
 
 export interface ClusterViewNode {
@@ -39,6 +80,27 @@ export interface ClusterViewNode {
   state: 'up' | 'down' | 'unknown';
   stateSince?: string;
   stateReason?: string;
+  /** Replication only: the shard whose replica this node writes to. */
+  shard?: number;
+  /** Replication only: its replica's lag; null when this node cannot tell. */
+  replica?: ReplicaView | null;
+  /** Replication only: its ZooKeeper state as this node sees it (this node: its session; a peer: its membership). */
+  zookeeper?: string;
+}
+
+/**
+ * A smart client's owner map from a GET /v1/cluster body: the id of the node committing each partition now, or null
+ * when nobody serves it (a takeover under way: any node answers its orders `unavailable`). Unreplicated: nodes[p mod
+ * N]. Replicated: the holder of shard (p mod S) + 1's lease while it serves. A client answered `unavailable` reads the
+ * map again (owners change at takeover).
+ */
+export function ownersOfView(view: Pick<ClusterView, 'nodes' | 'shards'>): (partition: number) => string | null {
+  const { nodes, shards } = view;
+  if (shards === undefined) return (p) => nodes[p % nodes.length]!.id;
+  return (p) => {
+    const s = shards[p % shards.length]!;
+    return s.serving ? s.owner : null;
+  };
 }
 
 /** Exact figures of one set of orders: per currency the hundredths (all channels, and mobile) as integer strings. */
@@ -49,14 +111,18 @@ export interface FiguresWire {
 }
 
 /**
- * A node's own partitions, cumulative. `run` (the node's start, epoch ms) and `seq` order them: a receiver keeps a
- * node's figures until a message with a higher (run, seq) arrives. `asOf` (epoch ms): the figures hold every order
+ * A node's own partitions, cumulative. They are the figures of one slot: `slot` (default: `node`) is the node itself
+ * without replication, and `shard:<s>` with replication, published only by the holder of shard s's lease, at that
+ * lease's `epoch` (default 0). `epoch`, `run` (the node's start, epoch ms) and `seq` order them: a receiver keeps a
+ * slot's figures until a message with a higher (epoch, run, seq) arrives. `asOf` (epoch ms): the figures hold every order
  * the node committed before it. `full`: `seconds` is every paid-at second the node holds (replace them all);
  * otherwise it lists the seconds changed since the last message, each with its cumulative figures.
  */
 export interface FiguresMessage {
   type: 'figures';
   node: string;
+  slot?: string;
+  epoch?: number;
   run: number;
   seq: number;
   asOf: number;
@@ -65,10 +131,15 @@ export interface FiguresMessage {
   seconds: { second: number; figures: FiguresWire }[];
 }
 
-/** Nothing changed: the node's figures of (run, seq) still hold as of `asOf`. */
+/**
+ * Nothing changed: the node's figures of (slot, epoch, run, seq) still hold as of `asOf`. A node that publishes no
+ * figures (a standby, holding no lease) beats without a slot: it is alive, and vouches for no figures.
+ */
 export interface BeatMessage {
   type: 'beat';
   node: string;
+  slot?: string;
+  epoch?: number;
   run: number;
   seq: number;
   asOf: number;
@@ -120,6 +191,8 @@ export function parseClusterMessage(text: string): ClusterMessage {
     case 'figures':
     case 'beat':
       if (typeof v.node !== 'string' || !isInt(v.run) || !isInt(v.seq) || !isInt(v.asOf)) throw new Error(`${v.type}: node (string), run, seq and asOf (integers) are required`);
+      if (v.slot !== undefined && (typeof v.slot !== 'string' || v.slot === '')) throw new Error(`${v.type}.slot: must be a non-empty string when given`);
+      if (v.epoch !== undefined && (!isInt(v.epoch) || v.epoch < 0)) throw new Error(`${v.type}.epoch: must be an integer >= 0 when given`);
       if (v.type === 'beat') return v as unknown as BeatMessage;
       if (typeof v.full !== 'boolean' || !Array.isArray(v.seconds)) throw new Error('figures: full (boolean) and seconds (array) are required');
       checkFigures(v.total, 'figures.total');

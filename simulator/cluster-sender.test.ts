@@ -2,10 +2,12 @@
 // partition map names (a resend to the same one, where it is a duplicate), `any` sends whole batches in turn.
 import { readFileSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
-import { ownerOf, type ClusterFile } from '../domain/cluster-map.ts';
+import { ownerOf, partitionOf, type ClusterFile } from '../domain/cluster-map.ts';
+import type { ClusterView } from '../protocol/cluster-protocol.ts';
 import { parseShowConfig } from '../domain/show.ts';
 import { startFakeIngestServer, type FakeIngestServer } from '../test-support/fake-ingest-server.ts';
 import { createClusterSender } from './cluster-sender.ts';
+import { until } from '../test-support/until.ts';
 import { createSimulator } from './simulator.ts';
 
 const TOKEN = 'cluster-sender-token';
@@ -60,6 +62,40 @@ describe('cluster sender', () => {
     for (let b = 1; b <= 6; b++) await sender.send(`b${b}`, sim.nextBatch(100));
     await sender.drain();
     expect(fakes.map((f) => [f.totals().frames, f.totals().orders])).toEqual([[2, 200], [2, 200], [2, 200]]);
+    await sender.close();
+  });
+
+  it('owner with the published map: follows the current owners, and reads the map again after an unavailable', async () => {
+    const cluster = await rig();
+    // A replicated view: two shards; shard 1 (even partitions) held by n3, shard 2 by n2; n1 holds nothing.
+    const shards = (owner1: string, owner2: string): ClusterView['shards'] => [
+      { shard: 1, owner: owner1, epoch: 1, serving: true, since: null, partitions: [], nodes: [] },
+      { shard: 2, owner: owner2, epoch: 1, serving: true, since: null, partitions: [], nodes: [] },
+    ];
+    let view = { nodes: cluster.nodes, shards: shards('n3', 'n2') } as unknown as ClusterView;
+    let reads = 0;
+    const sender = createClusterSender({ cluster, token: TOKEN, mode: 'owner', map: async () => (reads++, view) });
+    await sender.ready();
+    const sim = createSimulator({ seed: 9, show, resendRate: 0, malformedRate: 0 });
+    const evenOf = (orders: { json: string }[]) => orders.filter((o) => partitionOf((JSON.parse(o.json) as { id: string }).id, 16) % 2 === 0).length;
+    const first = sim.nextBatch(300);
+    await sender.send('m1', first);
+    await sender.drain();
+    expect(fakes.map((f) => f.totals().orders)).toEqual([0, 300 - evenOf(first), evenOf(first)]);
+    // Shard 1 moves to n1; n3 answers unavailable once: the sender reads the map again and sends there from then on.
+    view = { nodes: cluster.nodes, shards: shards('n1', 'n2') } as unknown as ClusterView;
+    fakes[2]!.setUnavailable(50);
+    const stuck = sim.nextBatch(50);
+    await sender.send('m2', stuck);
+    const before = reads;
+    await until('the map read again', () => reads > before);
+    fakes[2]!.setUnavailable(null);
+    await sender.drain();
+    const next = sim.nextBatch(300);
+    await sender.send('m3', next);
+    await sender.drain();
+    expect(fakes[0]!.totals().orders).toBe(evenOf(next));
+    expect(sender.counters().accepted).toBe(650);
     await sender.close();
   });
 });

@@ -1,8 +1,10 @@
 // Sends simulated batches to the nodes of a cluster, one ingest client (bounded window) per node. `owner` splits each
 // batch by the partition map and sends every order straight to the node that owns it (the smart client GET
 // /v1/cluster is published for: no forwarding hop); `any` sends each whole batch to the next node in turn, which
-// forwards the orders it does not own.
+// forwards the orders it does not own. Given the cluster's published map (GET /v1/cluster), `owner` follows its
+// current owners (a replicated cluster's change at takeover) and reads it again after an `unavailable`.
 import { ownerIndexOf, partitionOf, type ClusterFile } from '../domain/cluster-map.ts';
+import { ownersOfView, type ClusterView } from '../protocol/cluster-protocol.ts';
 import { createIngestClient, type ConnectionEvent, type IngestClient, type IngestCounters } from './ingest-client.ts';
 import type { SimOrder } from './simulator.ts';
 
@@ -16,6 +18,11 @@ export interface ClusterSenderOptions {
   /** Batches in flight per node. Default 8. */
   window?: number;
   onConnection?: (nodeId: string, event: ConnectionEvent) => void;
+  /**
+   * Reads the cluster's published map (GET /v1/cluster of any node). Given, `owner` sends by its current owners,
+   * read at ready() and again after every `unavailable` answer; without it, by the file's static map.
+   */
+  map?: () => Promise<ClusterView>;
 }
 
 export interface ClusterSender {
@@ -40,6 +47,28 @@ const ID_AT_HEAD = /^\{"id":"([A-Za-z0-9._:-]{1,64})"/;
 
 export function createClusterSender(opts: ClusterSenderOptions): ClusterSender {
   const { nodes, partitions } = opts.cluster;
+  /** Each partition's owner (node index; -1: nobody serves it now) from the published map; null: the file's map. */
+  let published: Int32Array | null = null;
+  let reading: Promise<void> | null = null;
+  const readMap = (): Promise<void> => {
+    const map = opts.map;
+    if (map === undefined) return Promise.resolve();
+    reading ??= map()
+      .then((view) => {
+        const ownerOf = ownersOfView(view);
+        const index = new Map(nodes.map((n, i) => [n.id, i]));
+        const table = new Int32Array(partitions);
+        for (let p = 0; p < partitions; p++) table[p] = index.get(ownerOf(p) ?? '') ?? -1;
+        published = table;
+      })
+      .catch(() => {
+        // The node asked is down: the map held stays until the next unavailable asks again.
+      })
+      .finally(() => {
+        reading = null;
+      });
+    return reading;
+  };
   const clients = nodes.map((n) => ({
     id: n.id,
     client: createIngestClient({
@@ -47,8 +76,18 @@ export function createClusterSender(opts: ClusterSenderOptions): ClusterSender {
       token: opts.token,
       window: opts.window ?? 8,
       onConnection: (e) => opts.onConnection?.(n.id, e),
+      onFrameError: (e) => {
+        if (e.error === 'unavailable') void readMap();
+      },
     }),
   }));
+  const ownerIndex = (id: string): number => {
+    const p = partitionOf(id, partitions);
+    if (published === null) return ownerIndexOf(p, nodes.length);
+    const o = published[p]!;
+    // Nobody serves it now: any node answers it unavailable, and the client resends it there (then forwarded).
+    return o < 0 ? next() : o;
+  };
   let turn = 0;
   const next = (): number => (turn = (turn + 1) % nodes.length);
   const frame = (batchId: string, orders: readonly string[]): string => `{"batch":${JSON.stringify(batchId)},"orders":[${orders.join(',')}]}`;
@@ -64,7 +103,7 @@ export function createClusterSender(opts: ClusterSenderOptions): ClusterSender {
       return clients.reduce((n, c) => n + c.client.inFlight, 0);
     },
     async ready() {
-      await Promise.all(clients.map((c) => c.client.ready()));
+      await Promise.all([...clients.map((c) => c.client.ready()), readMap()]);
     },
     async send(batchId, orders) {
       if (opts.mode === 'any') {
@@ -75,7 +114,7 @@ export function createClusterSender(opts: ClusterSenderOptions): ClusterSender {
       for (const o of orders) {
         const id = ID_AT_HEAD.exec(o.json)?.[1];
         // A malformed order without a usable id is refused by whichever node gets it.
-        parts[id === undefined ? next() : ownerIndexOf(partitionOf(id, partitions), nodes.length)]!.push(o.json);
+        parts[id === undefined ? next() : ownerIndex(id)]!.push(o.json);
       }
       for (let i = 0; i < nodes.length; i++) {
         const part = parts[i]!;

@@ -39,6 +39,11 @@ import { ClusterNodeRole } from '../cluster/index.ts';
 import { coordinatorOf } from '../domain/cluster-map.ts';
 import { createClusterRoutes } from '../cluster/cluster-routes.ts';
 import { awaitShards } from '../cluster/await-shards.ts';
+import { ShardLeases } from '../cluster/shard-leases.ts';
+import { staticOwnership, type Ownership } from '../cluster/ownership.ts';
+import { createShardLifecycle, registerShardMetrics, type ShardHooks, type ShardLifecycle } from '../cluster/shard-lifecycle.ts';
+import type { ClusterFile, ClusterNode } from '../domain/cluster-map.ts';
+import type { ReplicaView, TakeoverView } from '../protocol/cluster-protocol.ts';
 
 export interface RunningSystem {
   httpPort: number;
@@ -87,6 +92,8 @@ export interface StartOptions {
   cluster?: { beatMs?: number; silentAfterMs?: number; startWaitMs?: number };
   /** A cluster node's peer-link tuning (tests shorten the timeouts). */
   clusterLink?: ClusterRoutingOptions['link'];
+  /** Replication: what opens the shard leases (default openLeasedOwnership below; tests drive leases by hand). */
+  leases?: (opts: LeasedOwnershipOptions) => LeasedOwnership;
 }
 
 export async function startSystem(cfg: ServeConfig, opts: StartOptions = {}): Promise<RunningSystem> {
@@ -125,9 +132,18 @@ export async function startSystem(cfg: ServeConfig, opts: StartOptions = {}): Pr
   const dedup = new DedupWindow({ windowMs: cfg.dedupWindowMs, maxEntries: cfg.dedupMaxEntries, expectedPerSecond: cfg.dedupExpectedPerSecond });
   await restoreDedupWindow(store, dedup, Date.now() - dedup.windowMs, progress);
   const clusterCfg = cfg.cluster ?? null;
+  // Who commits which partition: issue 14's fixed map, or with replication the shard leases, whose acquire and
+  // release run the shard lifecycle (bound below, once the router, the aggregator and the figures link exist).
+  let lifecycle: ShardLifecycle | null = null;
+  const hooks: ShardHooks = {
+    acquire: (shard, epoch) => lifecycle!.acquire(shard, epoch),
+    release: (shard) => lifecycle!.release(shard),
+  };
+  const leased = clusterCfg !== null && clusterCfg.file.replication != null ? (opts.leases ?? openLeasedOwnership)({ ...clusterCfg, hooks, log, metrics, store }) : null;
+  const ownership: Ownership | null = clusterCfg === null ? null : (leased?.ownership ?? staticOwnership(clusterCfg.file, clusterCfg.self.id));
   const aggregator = await openAggregator({
     store, show: cfg.show, reconcileIntervalMs: cfg.reconcileIntervalMs, rehearsal: cfg.rehearsal != null, metrics, log,
-    cluster: clusterCfg === null ? undefined : { coordinator: coordinatorOf(clusterCfg.file).id === clusterCfg.self.id },
+    cluster: clusterCfg === null ? undefined : { coordinator: coordinatorOf(clusterCfg.file).id === clusterCfg.self.id, replicated: leased !== null },
   });
   const cluster = clusterCfg === null ? null : new ClusterNodeRole({ ...clusterCfg, ingestTokens: cfg.ingestTokens, aggregator, store, metrics, log, runStartedMs, ...opts.cluster });
   /** A cluster node other than the coordinator shows the coordinator's graphics and control state, not its own. */
@@ -175,7 +191,18 @@ export async function startSystem(cfg: ServeConfig, opts: StartOptions = {}): Pr
     publicFeed.emit('milestone', m);
   });
   // A cluster node splits each batch by owner and forwards the other owners' parts over its links to them.
-  const routing = cfg.cluster ? openClusterRouting({ cluster: cfg.cluster, token: cfg.ingestTokens[0], committer, currencies: [...cfg.show.rates.keys()], metrics, link: opts.clusterLink, log }) : null;
+  const routing = cfg.cluster ? openClusterRouting({ cluster: cfg.cluster, token: cfg.ingestTokens[0], committer, ownership: ownership!, currencies: [...cfg.show.rates.keys()], metrics, link: opts.clusterLink, log }) : null;
+  if (leased !== null) {
+    lifecycle = createShardLifecycle({
+      routing: routing!,
+      aggregator,
+      server: cluster!.server,
+      // From this node's own replica: the shard's every id within the window's span, the previous holder's included.
+      restoreWindow: () => restoreDedupWindow(store, dedup, Date.now() - dedup.windowMs, progress),
+      log,
+    });
+    registerShardMetrics(metrics, () => leased.ownership.shards());
+  }
   const ingest = await startIngestServer({ ...opts.ingest, host: cfg.host, port: cfg.ingestPort, tokens: cfg.ingestTokens, currencies: [...cfg.show.rates.keys()], committer, route: routing?.route, metrics, log, mount: cluster === null ? undefined : (app) => cluster.server.mount(app) });
 
   const graphics = new Graphics();
@@ -193,7 +220,15 @@ export async function startSystem(cfg: ServeConfig, opts: StartOptions = {}): Pr
   // A cluster node passes the control room's calls to the coordinator; the coordinator accepts what they pass on.
   const clusterHttp = cluster?.httpRoutes() ?? null;
   // A cluster node also answers GET /v1/cluster, inside the public feed.
-  const clusterRoutes = cfg.cluster != null ? createClusterRoutes({ cluster: cfg.cluster, cacheControl: cache(1), peerStates: routing?.peerStates }) : undefined;
+  const clusterRoutes =
+    cfg.cluster != null
+      ? createClusterRoutes({
+          cluster: cfg.cluster,
+          cacheControl: cache(1),
+          peerStates: routing?.peerStates,
+          ...(leased === null ? {} : { ownership: leased.ownership, replicaStatus: leased.replicaStatus, zookeeperState: leased.zookeeperState, lastTakeover: leased.lastTakeover }),
+        })
+      : undefined;
   const web = new Hono<HttpEnv>()
     .route('/', clusterHttp ?? new Hono<HttpEnv>())
     .get('/healthz', (c) => c.json({ ok: true, storage: committer.state }))
@@ -216,6 +251,8 @@ export async function startSystem(cfg: ServeConfig, opts: StartOptions = {}): Pr
     control.room.onState((at, s) => hub.publish('control', at, s));
   }
   cluster?.start({ hub, graphics, control: control.room });
+  // The leases start claiming once the router, the figures link and the shard lifecycle are in place.
+  await leased?.start();
   // A cluster node serves once it holds every reachable peer's figures: its totals never start below the cluster's.
   // Waited for before the public routes are mounted: mounting them replaces the starting gate's catch-all.
   await cluster?.peersHeard(opts.cluster?.startWaitMs ?? 5000);
@@ -259,6 +296,8 @@ export async function startSystem(cfg: ServeConfig, opts: StartOptions = {}): Pr
         await replay?.close();
         uWS.us_listen_socket_close(httpListen);
         await ingest.close();
+        // A lease held is handed back (its in-flight commits answered, its final figures sent) while the link is up.
+        await leased?.close();
         // After ingest: the figures of the last commits have gone out on the link (it shares ingest's listener).
         cluster?.close();
         routing?.close();
@@ -280,5 +319,63 @@ export async function startSystem(cfg: ServeConfig, opts: StartOptions = {}): Pr
       })();
       return closing;
     },
+  };
+}
+
+// ---- Replicated clusters: the shard leases ------------------------------------------------------------------
+
+/** What the leases give a replicated node: its ownership, their start and stop, and what /v1/cluster shows of them. */
+export interface LeasedOwnership {
+  /** Who commits each partition now; its mayAck gates every local ack. */
+  ownership: Ownership;
+  /** Joins (membership) and starts claiming; resolves once connected, not once a lease is held. */
+  start(): Promise<void>;
+  /** Hands a held lease back (hooks.release runs), leaves the membership, closes the session. */
+  close(): Promise<void>;
+  /** For GET /v1/cluster and the live panel: each node's replica lag, ZooKeeper states, the last takeover. */
+  replicaStatus?: () => Promise<Readonly<Record<string, ReplicaView>>>;
+  zookeeperState?: () => Readonly<Record<string, string>>;
+  lastTakeover?: () => TakeoverView | null;
+}
+
+export interface LeasedOwnershipOptions {
+  file: ClusterFile;
+  self: ClusterNode;
+  /**
+   * The node's side of a lease: `acquire(shard, epoch)` rebuilds the dedup window and the shard's figures from this
+   * node's replica and resolves when it may ack (call it after the claim, before setting serving); `release(shard)`
+   * stops new commits of the shard, waits for those in flight to be answered, sends the final figures, and resolves
+   * (call it before deleting the owner node on handback, and when the lease is lost).
+   */
+  hooks: ShardHooks;
+  log: Log;
+  metrics: Registry;
+  /** This node's replica's lag, for operators. */
+  store?: Pick<OrderStore, 'replicaStatus'>;
+}
+
+/**
+ * The shard leases of a replicated cluster (cluster/shard-leases.ts, over ZooKeeper) with the node's hooks, and the
+ * operators' view of them: this node's replica lag (system.replicas), ZooKeeper as this node sees it (its own
+ * session; a peer is "member" while its membership node exists, else "absent"), the last takeover.
+ */
+function openLeasedOwnership(opts: LeasedOwnershipOptions): LeasedOwnership {
+  const leases = new ShardLeases({ file: opts.file, self: opts.self, hooks: opts.hooks, metrics: opts.metrics, log: opts.log });
+  const store = opts.store;
+  return {
+    ownership: leases,
+    start: () => leases.start(),
+    close: () => leases.close(),
+    replicaStatus: store === undefined ? undefined : async () => {
+      const r = await store.replicaStatus();
+      return r === null ? {} : { [opts.self.id]: { delaySeconds: r.absoluteDelayS, queueSize: r.queueSize, readonly: r.readonly } };
+    },
+    zookeeperState: () => {
+      const members = new Set(leases.memberIds());
+      const out: Record<string, string> = {};
+      for (const n of opts.file.nodes) out[n.id] = n.id === opts.self.id ? leases.zookeeperState() : members.has(n.id) ? 'member' : 'absent';
+      return out;
+    },
+    lastTakeover: () => leases.lastTakeover(),
   };
 }

@@ -35,6 +35,7 @@ export async function writeClusterFile(opts: ClusterFileOptions): Promise<Writte
   const cluster = await clusterFileFor(opts);
   const dir = mkdtempSync(join(tmpdir(), 'gala-cluster-'));
   const file = join(dir, 'cluster.json');
+  // An unreplicated cluster leaves the replication key out, as an operator's file would.
   const { partitions, replication, ...rest } = cluster;
   const written = { ...rest, ...(opts.partitions === undefined ? {} : { partitions }), ...(replication === null ? {} : { replication }) };
   writeFileSync(file, `${JSON.stringify(written, null, 2)}\n`);

@@ -82,6 +82,23 @@ function layout(): void {
           h('thead', {}, h('tr', {}, ...['Node', 'Role', 'Figures link', 'Silence', 'Partitions', 'Which'].map((t) => h('th', {}, t)))),
           h('tbody', { id: 'cluster-nodes' }),
         ),
+        h(
+          'div',
+          { id: 'cluster-replication', hidden: true },
+          h('div', { id: 'cluster-takeover', class: 'cluster-summary' }),
+          h(
+            'table',
+            { class: 'grid-table' },
+            h('thead', {}, h('tr', {}, ...['Shard', 'Owner', 'Epoch', 'Serving', 'Since', 'Partitions', 'Replicas'].map((t) => h('th', {}, t)))),
+            h('tbody', { id: 'cluster-shards' }),
+          ),
+          h(
+            'table',
+            { class: 'grid-table' },
+            h('thead', {}, h('tr', {}, ...['Node', 'Shard', 'ZooKeeper', 'Replica lag', 'Replica queue'].map((t) => h('th', {}, t)))),
+            h('tbody', { id: 'cluster-replicas' }),
+          ),
+        ),
       ),
       h('section', { class: 'card card-rehearsal', hidden: true }, app.rehearsal?.el),
       h(
@@ -172,6 +189,47 @@ function renderCluster(): void {
     );
   });
   fill(byId('cluster-nodes'), ...rows);
+  renderReplication(cl);
+}
+
+/** With replication: every shard's lease, each node's ZooKeeper state and replica lag, and the last takeover. */
+function renderReplication(cl: ClusterView): void {
+  const shards = cl.shards;
+  byId('cluster-replication').hidden = shards === undefined;
+  if (shards === undefined) return;
+  const t = cl.lastTakeover ?? null;
+  setText(byId('cluster-takeover'), t === null ? 'No takeover yet' : `Last takeover: shard ${t.shard} from ${t.from ?? '(vacant)'} to ${t.to} at epoch ${t.epoch}, ${clock(t.at)}, took ${(t.tookMs / 1000).toFixed(1)} s`);
+  fill(
+    byId('cluster-shards'),
+    ...shards.map((x) =>
+      h(
+        'tr',
+        { class: x.owner === null || !x.serving ? 'row-bad' : '', 'data-shard': String(x.shard) },
+        h('td', { class: 'num' }, x.shard),
+        h('td', { class: 'mono' }, x.owner ?? 'VACANT'),
+        h('td', { class: 'num' }, x.epoch),
+        h('td', {}, x.owner === null ? pill('NO OWNER', 'bad') : x.serving ? pill('SERVING', 'ok') : pill('REBUILDING', 'warn')),
+        h('td', {}, x.since === null ? '-' : clock(x.since)),
+        h('td', { class: 'mono' }, partitionRanges(x.partitions)),
+        h('td', { class: 'mono' }, x.nodes.join(', ')),
+      ),
+    ),
+  );
+  fill(
+    byId('cluster-replicas'),
+    ...cl.nodes.map((n) => {
+      const lag = n.replica?.delaySeconds ?? null;
+      return h(
+        'tr',
+        { 'data-node': n.id },
+        h('td', { class: 'mono' }, n.id),
+        h('td', { class: 'num' }, n.shard ?? '-'),
+        h('td', {}, pill((n.zookeeper ?? 'unknown').toUpperCase(), n.zookeeper === 'connected' || n.zookeeper === 'member' ? 'ok' : 'bad')),
+        h('td', { class: 'num' }, lag === null ? '-' : `${lag} s`),
+        h('td', { class: 'num' }, n.replica?.queueSize ?? '-'),
+      );
+    }),
+  );
 }
 
 /** A cluster node answers /v1/cluster; a single node answers 404 and the panel stays as it was. */
@@ -181,7 +239,10 @@ async function loadCluster(): Promise<void> {
     if (r.status === 404) return;
     if (r.ok) {
       app.cluster = r.body;
-      return renderCluster();
+      renderCluster();
+      // Unreplicated the map is fixed; replicated, owners change at takeover: read it again every two seconds.
+      if (r.body.shards !== undefined) setTimeout(() => void loadCluster(), 2000);
+      return;
     }
     await new Promise((done) => setTimeout(done, wait));
   }
