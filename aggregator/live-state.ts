@@ -1,6 +1,7 @@
 // The live state: what every topic of the live channel holds, kept current and published on a steady beat.
 // totals: on change, at most every 250 ms; second: each paid-at second, 250 ms after it ends; minute: each minute,
-// 1 s after it ends; leaderboards: every 2 s from the rollup tables; products: every second for watched SKUs;
+// 1 s after it ends; leaderboards: every 2 s from the rollup tables (on a cluster node other than the coordinator,
+// the coordinator's, from the link, while it is heard); products: every second for watched SKUs;
 // milestones: on each crossing; health and show: every second when changed.
 import { convertHundredths, formatHundredths, type Rate } from '../domain/money.ts';
 import type { ShowConfig } from '../domain/show.ts';
@@ -45,6 +46,14 @@ export interface LiveStateOptions {
   onSecond?: (frame: FrameData) => void;
   /** Cluster mode: the other nodes as this one hears them, for the health topic. */
   peers?: () => PeerHealth[];
+  /**
+   * Cluster mode, on a node other than the coordinator: true while the coordinator's leaderboards are current (its
+   * link heard, its boards received; `adoptBoards` serves them), and the reads over the cluster are skipped here.
+   * False (a silent coordinator): this node reads the boards itself, and the health topic says so.
+   */
+  coordinatorBoards?: () => boolean;
+  /** On the coordinator: the first read of the boards, and each that changed them, for the other nodes. */
+  onBoards?: (boards: LeaderboardsData, atMs: number) => void;
   log?: Log;
   now?: () => number;
 }
@@ -53,6 +62,8 @@ const FRAMES_KEPT = { second: 120, minute: 120 } as const;
 /** Published frames recomputed for late orders: the last 30 seconds, the last 2 minutes. */
 const REVISED_FRAMES = { second: 30, minute: 2 } as const;
 const CHANNEL_BOARD = 10;
+/** With nothing changed, the boards are still read this often (derived rows put in by a repair change no total). */
+const BOARDS_QUIET_MAX_MS = 30_000;
 
 const iso = (ms: number) => new Date(ms).toISOString();
 
@@ -75,6 +86,9 @@ export class LiveState {
   private lastSecondPublished: number;
   private lastMinutePublished: number;
   private boardsRunning = false;
+  /** The totals revision and minute the last two reads of the boards started at, and when the last one did. */
+  private boardsReads: { rev: number; minute: number }[] = [];
+  private boardsReadAt = Number.NEGATIVE_INFINITY;
   private productsRunning = false;
   private readonly now: () => number;
   private readonly weights: Map<string, number>;
@@ -331,6 +345,7 @@ export class LiveState {
       staleSeconds,
       ingestLagMs: this.opts.ingestLagMs?.() ?? null,
       ...(this.opts.peers === undefined ? {} : { peers: this.opts.peers() }),
+      ...(this.opts.coordinatorBoards === undefined ? {} : { leaderboardsFrom: this.opts.coordinatorBoards() ? ('coordinator' as const) : ('self' as const) }),
     };
   }
 
@@ -358,13 +373,22 @@ export class LiveState {
     return t;
   }
 
-  /** Re-reads the boards from the rollup tables; publishes them when they changed. */
+  /**
+   * Re-reads the boards from the rollup tables; publishes them when they changed. Nothing to read when nothing
+   * changed: the last two reads started at this totals revision and minute (the second one sees the derived rows
+   * that land just after a commit), unless the last read is `BOARDS_QUIET_MAX_MS` old (a repair of derived rows).
+   */
   async refreshBoards(): Promise<void> {
+    if (this.opts.coordinatorBoards?.() === true) return;
     if (this.boardsRunning || this.opts.storageState() === 'down') return;
+    const minute = Math.floor(this.now() / 60_000) - 1;
+    const rev = this.opts.totals.revision;
+    const quiet = this.boardsReads.length === 2 && this.boardsReads.every((r) => r.rev === rev && r.minute === minute);
+    if (quiet && this.now() - this.boardsReadAt < BOARDS_QUIET_MAX_MS) return;
     this.boardsRunning = true;
+    const started = this.now();
     try {
       const size = this.opts.leaderboardSize ?? 100;
-      const minute = Math.floor(this.now() / 60_000) - 1;
       const get = async (kind: KeyKind) => {
         const [night, last] = await Promise.all([
           this.opts.store.topKeys(kind, size, this.weights),
@@ -377,14 +401,29 @@ export class LiveState {
       const regions = await get('region');
       const next: LeaderboardsData = { minute: iso(minute * 60_000), brands, products, regions };
       const changed = JSON.stringify(next) !== JSON.stringify(this.boards);
+      const first = this.boardsReads.length === 0;
       this.boards = next;
       this.boardsAt = this.now();
+      this.boardsReads = [...this.boardsReads.slice(-1), { rev, minute }];
+      this.boardsReadAt = started;
       if (changed) this.hub?.publish('leaderboards', next.minute, this.channelBoards());
+      if (changed || first) this.opts.onBoards?.(next, this.boardsAt);
     } catch (e) {
       this.opts.log?.('leaderboards.error', { error: String(e) });
     } finally {
       this.boardsRunning = false;
     }
+  }
+
+  /**
+   * Cluster mode: the coordinator's boards, read at `atMs`, served here as they are (every node shows the same
+   * boards); published when they changed.
+   */
+  adoptBoards(boards: LeaderboardsData, atMs: number): void {
+    const changed = JSON.stringify(boards) !== JSON.stringify(this.boards);
+    this.boards = boards;
+    this.boardsAt = atMs;
+    if (changed) this.hub?.publish('leaderboards', boards.minute, this.channelBoards());
   }
 
   /** The boards as the channel sends them: the first 10 of each. */

@@ -169,6 +169,9 @@ export async function startSystem(cfg: ServeConfig, opts: StartOptions = {}): Pr
     // Each SSE stats event describes the second just published, even when the beat runs late and publishes two.
     onSecond: (f) => publicFeed.emit('stats', aggregator.stats(f)),
     peers: cluster === null ? undefined : () => cluster.peers(),
+    // The leaderboards span the cluster: the coordinator reads them and sends them; the others serve those.
+    coordinatorBoards: cluster === null || cluster.isCoordinator ? undefined : () => cluster.coordinatorBoards(),
+    onBoards: cluster?.isCoordinator === true ? (b, at) => cluster.leaderboardsRead(b, at) : undefined,
   });
   aggregator.onMilestone((m) => {
     liveState.milestoneCrossed(m);
@@ -215,7 +218,7 @@ export async function startSystem(cfg: ServeConfig, opts: StartOptions = {}): Pr
     graphics.onChange((g) => hub.publish('graphics', g.changedAt, g));
     control.room.onState((at, s) => hub.publish('control', at, s));
   }
-  cluster?.start({ hub, graphics, control: control.room });
+  cluster?.start({ hub, graphics, control: control.room, boards: liveState });
   // A cluster node serves once it holds every reachable peer's figures: its totals never start below the cluster's.
   // Waited for before the public routes are mounted: mounting them replaces the starting gate's catch-all.
   await cluster?.peersHeard(opts.cluster?.startWaitMs ?? 5000);

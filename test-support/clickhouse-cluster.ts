@@ -26,7 +26,9 @@ export async function writeClusterFile(opts: { clickhouseCluster: string; clickh
   const cluster = await clusterFileFor(opts);
   const dir = mkdtempSync(join(tmpdir(), 'gala-cluster-'));
   const file = join(dir, 'cluster.json');
-  const { partitions, ...rest } = cluster;
-  writeFileSync(file, `${JSON.stringify(opts.partitions === undefined ? rest : { ...rest, partitions }, null, 2)}\n`);
+  // No replication is written as no key at all: the file's parser takes only an object there.
+  const { partitions, replication, ...rest } = cluster;
+  const written = { ...rest, ...(opts.partitions === undefined ? {} : { partitions }), ...(replication === null ? {} : { replication }) };
+  writeFileSync(file, `${JSON.stringify(written, null, 2)}\n`);
   return { file, cluster, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
 }
