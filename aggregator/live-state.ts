@@ -1,7 +1,8 @@
 // The live state: what every topic of the live channel holds, kept current and published on a steady beat.
 // totals: on change, at most every 250 ms; second: each paid-at second, 250 ms after it ends; minute: each minute,
 // 1 s after it ends; leaderboards: every 2 s from the rollup tables (on a cluster node other than the coordinator,
-// the coordinator's, from the link, while it is heard); products: every second for watched SKUs;
+// the coordinator's, from the link, while it is heard); leaderboards and products are not read again while nothing
+// changed; products: every second for watched SKUs;
 // milestones: on each crossing; health and show: every second when changed.
 import { convertHundredths, formatHundredths, type Rate } from '../domain/money.ts';
 import type { ShowConfig } from '../domain/show.ts';
@@ -62,8 +63,33 @@ const FRAMES_KEPT = { second: 120, minute: 120 } as const;
 /** Published frames recomputed for late orders: the last 30 seconds, the last 2 minutes. */
 const REVISED_FRAMES = { second: 30, minute: 2 } as const;
 const CHANNEL_BOARD = 10;
-/** With nothing changed, the boards are still read this often (derived rows put in by a repair change no total). */
-const BOARDS_QUIET_MAX_MS = 30_000;
+/** With nothing changed, the boards and products are still read this often (a repair's derived rows change no total). */
+const QUIET_MAX_MS = 30_000;
+
+/**
+ * Whether a periodic read can be skipped: its last two reads started at the same state as now (a totals revision,
+ * a minute, the set of keys read), the second one seeing the derived rows that land just after a commit, and the
+ * last one is under `maxMs` old.
+ */
+export class QuietReads {
+  private reads: string[] = [];
+  private lastAt = Number.NEGATIVE_INFINITY;
+  constructor(private readonly maxMs: number) {}
+
+  get none(): boolean {
+    return this.reads.length === 0;
+  }
+
+  quiet(state: string, now: number): boolean {
+    return this.reads.length === 2 && this.reads.every((r) => r === state) && now - this.lastAt < this.maxMs;
+  }
+
+  /** A read that started at `state` and `startedAt` succeeded. */
+  done(state: string, startedAt: number): void {
+    this.reads = [...this.reads.slice(-1), state];
+    this.lastAt = startedAt;
+  }
+}
 
 const iso = (ms: number) => new Date(ms).toISOString();
 
@@ -86,9 +112,8 @@ export class LiveState {
   private lastSecondPublished: number;
   private lastMinutePublished: number;
   private boardsRunning = false;
-  /** The totals revision and minute the last two reads of the boards started at, and when the last one did. */
-  private boardsReads: { rev: number; minute: number }[] = [];
-  private boardsReadAt = Number.NEGATIVE_INFINITY;
+  private readonly boardsReads = new QuietReads(QUIET_MAX_MS);
+  private readonly productsReads = new QuietReads(QUIET_MAX_MS);
   private productsRunning = false;
   private readonly now: () => number;
   private readonly weights: Map<string, number>;
@@ -376,15 +401,14 @@ export class LiveState {
   /**
    * Re-reads the boards from the rollup tables; publishes them when they changed. Nothing to read when nothing
    * changed: the last two reads started at this totals revision and minute (the second one sees the derived rows
-   * that land just after a commit), unless the last read is `BOARDS_QUIET_MAX_MS` old (a repair of derived rows).
+   * that land just after a commit), unless the last read is `QUIET_MAX_MS` old (a repair of derived rows).
    */
   async refreshBoards(): Promise<void> {
     if (this.opts.coordinatorBoards?.() === true) return;
     if (this.boardsRunning || this.opts.storageState() === 'down') return;
     const minute = Math.floor(this.now() / 60_000) - 1;
-    const rev = this.opts.totals.revision;
-    const quiet = this.boardsReads.length === 2 && this.boardsReads.every((r) => r.rev === rev && r.minute === minute);
-    if (quiet && this.now() - this.boardsReadAt < BOARDS_QUIET_MAX_MS) return;
+    const state = `${this.opts.totals.revision}|${minute}`;
+    if (this.boardsReads.quiet(state, this.now())) return;
     this.boardsRunning = true;
     const started = this.now();
     try {
@@ -401,11 +425,10 @@ export class LiveState {
       const regions = await get('region');
       const next: LeaderboardsData = { minute: iso(minute * 60_000), brands, products, regions };
       const changed = JSON.stringify(next) !== JSON.stringify(this.boards);
-      const first = this.boardsReads.length === 0;
+      const first = this.boardsReads.none;
       this.boards = next;
       this.boardsAt = this.now();
-      this.boardsReads = [...this.boardsReads.slice(-1), { rev, minute }];
-      this.boardsReadAt = started;
+      this.boardsReads.done(state, started);
       if (changed) this.hub?.publish('leaderboards', next.minute, this.channelBoards());
       if (changed || first) this.opts.onBoards?.(next, this.boardsAt);
     } catch (e) {
@@ -446,10 +469,14 @@ export class LiveState {
   private async refreshProducts(): Promise<void> {
     const hub = this.hub;
     if (hub === null || this.productsRunning || this.watched.size === 0 || this.opts.storageState() === 'down') return;
+    // Products nobody listens to any more are forgotten.
+    for (const sku of this.watched) if (hub.subscribers(`product:${sku}`) === 0) this.watched.delete(sku);
+    // Nothing to read again while neither the totals nor the products watched changed (see QuietReads).
+    const state = `${this.opts.totals.revision}|${[...this.watched].join(',')}`;
+    if (this.productsReads.quiet(state, this.now())) return;
     this.productsRunning = true;
+    const started = this.now();
     try {
-      // Products nobody listens to any more are forgotten.
-      for (const sku of this.watched) if (hub.subscribers(`product:${sku}`) === 0) this.watched.delete(sku);
       const before = new Map([...this.watched].map((s) => [s, JSON.stringify(this.products.get(s)?.data)]));
       await this.fetchProducts([...this.watched]);
       for (const sku of this.watched) {
@@ -457,6 +484,7 @@ export class LiveState {
         if (JSON.stringify(p.data) !== before.get(sku)) hub.publish(`product:${sku}`, iso(p.at), p.data);
       }
       for (const sku of this.products.keys()) if (!this.watched.has(sku) && this.now() - this.products.get(sku)!.at > 5000) this.products.delete(sku);
+      this.productsReads.done(state, started);
     } catch (e) {
       this.opts.log?.('products.error', { error: String(e) });
     } finally {

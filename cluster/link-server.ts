@@ -74,7 +74,12 @@ export class LinkServer {
       // Sent now, not on a later turn of the event loop: a commit is followed at once by the synchronous part of
       // its derived rows' insert (folding the group into rollups), which would hold the figures back by as much
       // (bench:cluster: 21-27 ms on average, the routed ack → visible tail). A change comes once per commit.
-      this.flushAll();
+      // Called from the commit path: whatever goes wrong here must not reach the commit's acks.
+      try {
+        this.flushAll();
+      } catch (e) {
+        opts.log('cluster.link_flush_failed', { error: String(e) });
+      }
     });
     opts.metrics.gauge('gala_cluster_link_subscribers', 'Peers subscribed to this node\'s figures link', () => this.subs.size);
     const beatMs = opts.beatMs ?? 500;
