@@ -502,7 +502,10 @@ async function runConfig(config: Config, run: number): Promise<ConfigResult> {
     marginalUs: null,
     chMarginalUs: null,
   };
-  if (slope !== null) {
+  // A slope means something only between two windows that each took what was offered: a window catching up on a
+  // backlog (or falling behind) acks at another rate than offered, with other group sizes.
+  const steady = (acked: number, offered: number, backlog: number) => backlog === 0 && Math.abs(acked - offered) <= 0.05 * offered;
+  if (slope !== null && steady(r.ordersPerSecond, rateOf(config), backlogBatches) && steady(slope.ordersPerSecond, rateOf(config, SLOPE_RATE), slope.backlogBatches)) {
     const dRate = slope.ordersPerSecond - r.ordersPerSecond;
     r.marginalUs = round2(((slope.cores - nodeCpu.reduce((t, v) => t + v, 0) / seconds) * 1e6) / dRate);
     r.chMarginalUs = round2(((slope.chCores - chCpu / seconds) * 1e6) / dRate);
@@ -594,7 +597,7 @@ async function main(): Promise<void> {
     for (const c of order) byConfig.set(c, await runConfig(c, run));
     const row = CONFIGS.map((c) => byConfig.get(c)!);
     const s = row[S]!;
-    const parts = row.filter((r) => r.config !== 'single').map((r) => `${r.config} ${(r.cpuPerOrderUs / s.cpuPerOrderUs).toFixed(2)}x` + (r.marginalUs !== null && s.marginalUs !== null ? ` (marginal ${(r.marginalUs / s.marginalUs).toFixed(2)}x)` : ''));
+    const parts = row.filter((r) => r.config !== 'single').map((r) => `${r.config} ${(r.cpuPerOrderUs / s.cpuPerOrderUs).toFixed(2)}x` + (SLOPE_RATE === 0 ? '' : r.marginalUs !== null && s.marginalUs !== null ? ` (marginal ${(r.marginalUs / s.marginalUs).toFixed(2)}x)` : ' (marginal n/a: a window not steady)'));
     process.stdout.write(`run ${run} CPU per order against single: ${parts.join(', ')}\n`);
     results.push(row);
   }
@@ -606,7 +609,15 @@ async function main(): Promise<void> {
   if (RUNS > 0) {
     const med = (k: number, pick: (r: ConfigResult) => number) => median(results.map((row) => pick(row[k]!)));
     const ratio = (k: number, base = S) => median(results.map((row) => row[k]!.cpuPerOrderUs / row[base]!.cpuPerOrderUs));
-    const marginalRatio = (k: number) => median(results.map((row) => row[k]!.marginalUs! / row[S]!.marginalUs!));
+    // Over the runs whose two windows were both steady (for this configuration and single).
+    const steadyRows = (k: number) => results.filter((row) => row[k]!.marginalUs !== null && row[S]!.marginalUs !== null);
+    const marginalRatio = (k: number) => median(steadyRows(k).map((row) => row[k]!.marginalUs! / row[S]!.marginalUs!));
+    const marginalOf = (k: number) => {
+      const rows = steadyRows(k);
+      if (rows.length === 0) return `n/a (no run steady at both rates) |`;
+      const m = (pick: (r: ConfigResult) => number) => median(rows.map((row) => pick(row[k]!))).toFixed(2);
+      return ` ${m((r) => r.marginalUs!)} (${k === S ? '1' : marginalRatio(k).toFixed(2)}; ${rows.length} of ${RUNS} runs steady) | ${m((r) => r.chMarginalUs!)} |`;
+    };
     const P = at('per-node');
     lines.push(`medians over ${RUNS} runs (${started}, load average at start ${load0}, at end ${loadavg().map((l) => l.toFixed(1)).join(' ')}):`);
     lines.push('| configuration | orders/s | Gala CPU µs/order | ratio to single (to per-node) | ClickHouse CPU µs/order | ack p50 / p99 | ack → visible on every node p50 / p99 | exact |' + (SLOPE_RATE > 0 ? ' marginal Gala µs/order (ratio to single) | marginal ClickHouse µs/order |' : ''));
@@ -614,7 +625,7 @@ async function main(): Promise<void> {
     CONFIGS.forEach((c, k) => {
       const target = c === 'routed' ? ' (target ≤ 1.1)' : c === 'forwarded' ? ' (target ≤ 1.6)' : '';
       const ratios = c === 'single' ? '1' : c === 'per-node' || P < 0 ? `${ratio(k).toFixed(2)}${target}` : `${ratio(k).toFixed(2)} (${ratio(k, P).toFixed(2)})${target}`;
-      const marginal = SLOPE_RATE > 0 ? ` ${med(k, (r) => r.marginalUs!).toFixed(2)} (${c === 'single' ? '1' : marginalRatio(k).toFixed(2)}) | ${med(k, (r) => r.chMarginalUs!).toFixed(2)} |` : '';
+      const marginal = SLOPE_RATE > 0 ? marginalOf(k) : '';
       lines.push(
         `| ${c === 'per-node' ? `per-node (single at ${fmt(RATE / NODES)}/s)` : c} | ${fmt(med(k, (r) => r.ordersPerSecond))} | ${med(k, (r) => r.cpuPerOrderUs).toFixed(2)} | ${ratios} | ${med(k, (r) => r.chCpuPerOrderUs).toFixed(2)} | ` +
           `${med(k, (r) => r.ackP50Ms)} / ${med(k, (r) => r.ackP99Ms)} ms | ${med(k, (r) => r.visibleP50Ms)} / ${med(k, (r) => r.visibleP99Ms)} ms (target p99 ≤ 250) | ${results.every((row) => row[k]!.exact) ? 'every run' : 'NOT every run'} |${marginal}`,
@@ -626,7 +637,7 @@ async function main(): Promise<void> {
     for (const c of ['routed', 'forwarded'] as const) {
       const k = at(c);
       if (k < 0) continue;
-      lines.push(`  ${c}: ${PROJECT.map((n) => `N=${n}: ${fmt(NODE_RATE * n / ratio(k))} orders/s`).join(', ')}` + (SLOPE_RATE > 0 ? `; with the marginal ratio: ${PROJECT.map((n) => `N=${n}: ${fmt(NODE_RATE * n / marginalRatio(k))}`).join(', ')}` : ''));
+      lines.push(`  ${c}: ${PROJECT.map((n) => `N=${n}: ${fmt(NODE_RATE * n / ratio(k))} orders/s`).join(', ')}` + (SLOPE_RATE > 0 && steadyRows(k).length > 0 ? `; with the marginal ratio: ${PROJECT.map((n) => `N=${n}: ${fmt(NODE_RATE * n / marginalRatio(k))}`).join(', ')}` : ''));
     }
     lines.push(
       `  assumptions: each node has a machine of its own and, alone, reaches --node-rate (the issue's ~250,000 orders/s of bench:ingest on 2 cores); ` +
