@@ -65,7 +65,7 @@ describe('cluster totals', () => {
     expect(() => parseClusterMessage('{"type":"figures","node":"n2","run":1,"seq":1,"asOf":1,"full":true,"total":{"orders":1,"mobileOrders":0,"currencies":{"CNY":{"amount":"1.5","mobile":"0","orders":1}}},"seconds":[]}')).toThrow(
       'figures.total.currencies.CNY: must be {amount, mobile: integer strings, orders: integer}',
     );
-    expect(() => parseClusterMessage('{"type":"hello"}')).toThrow('type must be figures, beat, milestones, control or graphics');
+    expect(() => parseClusterMessage('{"type":"hello"}')).toThrow('type must be figures, beat, milestones, control, graphics or boards');
   });
 });
 

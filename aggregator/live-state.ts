@@ -1,6 +1,8 @@
 // The live state: what every topic of the live channel holds, kept current and published on a steady beat.
 // totals: on change, at most every 250 ms; second: each paid-at second, 250 ms after it ends; minute: each minute,
-// 1 s after it ends; leaderboards: every 2 s from the rollup tables; products: every second for watched SKUs;
+// 1 s after it ends; leaderboards: every 2 s from the rollup tables (on a cluster node other than the coordinator,
+// the coordinator's, from the link, while it is heard); leaderboards and products are not read again while nothing
+// changed; products: every second for watched SKUs;
 // milestones: on each crossing; health and show: every second when changed.
 import { convertHundredths, formatHundredths, type Rate } from '../domain/money.ts';
 import type { ShowConfig } from '../domain/show.ts';
@@ -45,6 +47,14 @@ export interface LiveStateOptions {
   onSecond?: (frame: FrameData) => void;
   /** Cluster mode: the other nodes as this one hears them, for the health topic. */
   peers?: () => PeerHealth[];
+  /**
+   * Cluster mode, on a node other than the coordinator: true while the coordinator's leaderboards are current (its
+   * link heard, its boards received; `adoptBoards` serves them), and the reads over the cluster are skipped here.
+   * False (a silent coordinator): this node reads the boards itself, and the health topic says so.
+   */
+  coordinatorBoards?: () => boolean;
+  /** On the coordinator: the first read of the boards, and each that changed them, for the other nodes. */
+  onBoards?: (boards: LeaderboardsData, atMs: number) => void;
   log?: Log;
   now?: () => number;
 }
@@ -53,6 +63,33 @@ const FRAMES_KEPT = { second: 120, minute: 120 } as const;
 /** Published frames recomputed for late orders: the last 30 seconds, the last 2 minutes. */
 const REVISED_FRAMES = { second: 30, minute: 2 } as const;
 const CHANNEL_BOARD = 10;
+/** With nothing changed, the boards and products are still read this often (a repair's derived rows change no total). */
+const QUIET_MAX_MS = 30_000;
+
+/**
+ * Whether a periodic read can be skipped: its last two reads started at the same state as now (a totals revision,
+ * a minute, the set of keys read), the second one seeing the derived rows that land just after a commit, and the
+ * last one is under `maxMs` old.
+ */
+export class QuietReads {
+  private reads: string[] = [];
+  private lastAt = Number.NEGATIVE_INFINITY;
+  constructor(private readonly maxMs: number) {}
+
+  get none(): boolean {
+    return this.reads.length === 0;
+  }
+
+  quiet(state: string, now: number): boolean {
+    return this.reads.length === 2 && this.reads.every((r) => r === state) && now - this.lastAt < this.maxMs;
+  }
+
+  /** A read that started at `state` and `startedAt` succeeded. */
+  done(state: string, startedAt: number): void {
+    this.reads = [...this.reads.slice(-1), state];
+    this.lastAt = startedAt;
+  }
+}
 
 const iso = (ms: number) => new Date(ms).toISOString();
 
@@ -75,6 +112,8 @@ export class LiveState {
   private lastSecondPublished: number;
   private lastMinutePublished: number;
   private boardsRunning = false;
+  private readonly boardsReads = new QuietReads(QUIET_MAX_MS);
+  private readonly productsReads = new QuietReads(QUIET_MAX_MS);
   private productsRunning = false;
   private readonly now: () => number;
   private readonly weights: Map<string, number>;
@@ -331,6 +370,7 @@ export class LiveState {
       staleSeconds,
       ingestLagMs: this.opts.ingestLagMs?.() ?? null,
       ...(this.opts.peers === undefined ? {} : { peers: this.opts.peers() }),
+      ...(this.opts.coordinatorBoards === undefined ? {} : { leaderboardsFrom: this.opts.coordinatorBoards() ? ('coordinator' as const) : ('self' as const) }),
     };
   }
 
@@ -358,13 +398,21 @@ export class LiveState {
     return t;
   }
 
-  /** Re-reads the boards from the rollup tables; publishes them when they changed. */
+  /**
+   * Re-reads the boards from the rollup tables; publishes them when they changed. Nothing to read when nothing
+   * changed: the last two reads started at this totals revision and minute (the second one sees the derived rows
+   * that land just after a commit), unless the last read is `QUIET_MAX_MS` old (a repair of derived rows).
+   */
   async refreshBoards(): Promise<void> {
+    if (this.opts.coordinatorBoards?.() === true) return;
     if (this.boardsRunning || this.opts.storageState() === 'down') return;
+    const minute = Math.floor(this.now() / 60_000) - 1;
+    const state = `${this.opts.totals.revision}|${minute}`;
+    if (this.boardsReads.quiet(state, this.now())) return;
     this.boardsRunning = true;
+    const started = this.now();
     try {
       const size = this.opts.leaderboardSize ?? 100;
-      const minute = Math.floor(this.now() / 60_000) - 1;
       const get = async (kind: KeyKind) => {
         const [night, last] = await Promise.all([
           this.opts.store.topKeys(kind, size, this.weights),
@@ -377,14 +425,28 @@ export class LiveState {
       const regions = await get('region');
       const next: LeaderboardsData = { minute: iso(minute * 60_000), brands, products, regions };
       const changed = JSON.stringify(next) !== JSON.stringify(this.boards);
+      const first = this.boardsReads.none;
       this.boards = next;
       this.boardsAt = this.now();
+      this.boardsReads.done(state, started);
       if (changed) this.hub?.publish('leaderboards', next.minute, this.channelBoards());
+      if (changed || first) this.opts.onBoards?.(next, this.boardsAt);
     } catch (e) {
       this.opts.log?.('leaderboards.error', { error: String(e) });
     } finally {
       this.boardsRunning = false;
     }
+  }
+
+  /**
+   * Cluster mode: the coordinator's boards, read at `atMs`, served here as they are (every node shows the same
+   * boards); published when they changed.
+   */
+  adoptBoards(boards: LeaderboardsData, atMs: number): void {
+    const changed = JSON.stringify(boards) !== JSON.stringify(this.boards);
+    this.boards = boards;
+    this.boardsAt = atMs;
+    if (changed) this.hub?.publish('leaderboards', boards.minute, this.channelBoards());
   }
 
   /** The boards as the channel sends them: the first 10 of each. */
@@ -407,10 +469,14 @@ export class LiveState {
   private async refreshProducts(): Promise<void> {
     const hub = this.hub;
     if (hub === null || this.productsRunning || this.watched.size === 0 || this.opts.storageState() === 'down') return;
+    // Products nobody listens to any more are forgotten.
+    for (const sku of this.watched) if (hub.subscribers(`product:${sku}`) === 0) this.watched.delete(sku);
+    // Nothing to read again while neither the totals nor the products watched changed (see QuietReads).
+    const state = `${this.opts.totals.revision}|${[...this.watched].join(',')}`;
+    if (this.productsReads.quiet(state, this.now())) return;
     this.productsRunning = true;
+    const started = this.now();
     try {
-      // Products nobody listens to any more are forgotten.
-      for (const sku of this.watched) if (hub.subscribers(`product:${sku}`) === 0) this.watched.delete(sku);
       const before = new Map([...this.watched].map((s) => [s, JSON.stringify(this.products.get(s)?.data)]));
       await this.fetchProducts([...this.watched]);
       for (const sku of this.watched) {
@@ -418,6 +484,7 @@ export class LiveState {
         if (JSON.stringify(p.data) !== before.get(sku)) hub.publish(`product:${sku}`, iso(p.at), p.data);
       }
       for (const sku of this.products.keys()) if (!this.watched.has(sku) && this.now() - this.products.get(sku)!.at > 5000) this.products.delete(sku);
+      this.productsReads.done(state, started);
     } catch (e) {
       this.opts.log?.('products.error', { error: String(e) });
     } finally {

@@ -40,8 +40,22 @@ const { values } = parseArgs({
     'poll-ms': { type: 'string', default: '20' },
     'node-rate': { type: 'string', default: '250000' },
     project: { type: 'string', default: '3,10' },
+    configs: { type: 'string', default: 'single,routed,forwarded,per-node' },
+    'slope-rate': { type: 'string', default: '0' },
+    idle: { type: 'string', default: '0' },
+    help: { type: 'boolean', default: false },
   },
 });
+if (values.help === true) {
+  process.stdout.write(
+    'npm run bench:cluster -- [--rate 20000] [--duration 20] [--warmup 5] [--runs 3] [--nodes 3] [--batch 1000] [--connections 1] [--window 16]\n' +
+      '  [--poll-ms 20] [--node-rate 250000] [--project 3,10] [--configs single,routed,forwarded,per-node] [--slope-rate 0] [--idle 0]\n' +
+      '--slope-rate R: after the --duration seconds at --rate, the same processes take R orders/s for another --duration seconds\n' +
+      '  (after 3 s of settling): the marginal CPU per order is the difference in cores over the difference in orders/s.\n' +
+      '--idle S: first, an idle single node and an idle cluster for S seconds each: CPU of every process, no orders. --runs 0 stops there.\n',
+  );
+  process.exit(0);
+}
 /** Orders/s offered in total, whatever the configuration. */
 const RATE = Number(values.rate);
 const DURATION = Number(values.duration);
@@ -59,7 +73,11 @@ const POLL_MS = Number(values['poll-ms']);
 /** Orders/s one node reaches alone on its machine, for the projection (default: bench:ingest's figure). */
 const NODE_RATE = Number(values['node-rate']);
 const PROJECT = values.project!.split(',').map(Number);
-for (const [name, v, min] of [['rate', RATE, 1], ['duration', DURATION, 1], ['warmup', WARMUP, 0], ['runs', RUNS, 1], ['nodes', NODES, 2], ['batch', BATCH, 1], ['connections', CONNS, 1], ['window', WINDOW, 1], ['poll-ms', POLL_MS, 1], ['node-rate', NODE_RATE, 1]] as const) {
+/** A second rate for the same processes after the first (0: none): the slope gives the marginal CPU per order. */
+const SLOPE_RATE = Number(values['slope-rate']);
+/** Seconds an idle single node and an idle cluster are measured for first (0: not at all). */
+const IDLE = Number(values.idle);
+for (const [name, v, min] of [['rate', RATE, 1], ['duration', DURATION, 1], ['warmup', WARMUP, 0], ['runs', RUNS, 0], ['slope-rate', SLOPE_RATE, 0], ['idle', IDLE, 0], ['nodes', NODES, 2], ['batch', BATCH, 1], ['connections', CONNS, 1], ['window', WINDOW, 1], ['poll-ms', POLL_MS, 1], ['node-rate', NODE_RATE, 1]] as const) {
   if (!Number.isFinite(v) || v < min) throw new Error(`bench:cluster: --${name} = ${v}: a number of at least ${min}`);
 }
 if (BATCH > 10_000) throw new Error('bench:cluster: --batch: at most 10,000 orders (the contract\'s limit)');
@@ -71,8 +89,13 @@ if (PROJECT.some((n) => !Number.isInteger(n) || n < 1)) throw new Error('bench:c
  * the cluster adds.
  */
 type Config = 'single' | 'routed' | 'forwarded' | 'per-node';
-const CONFIGS: readonly Config[] = ['single', 'routed', 'forwarded', 'per-node'];
-const rateOf = (c: Config) => (c === 'per-node' ? RATE / NODES : RATE);
+const ALL_CONFIGS: readonly Config[] = ['single', 'routed', 'forwarded', 'per-node'];
+const CONFIGS: readonly Config[] = values.configs!.split(',').map((c) => {
+  if (!(ALL_CONFIGS as readonly string[]).includes(c)) throw new Error(`bench:cluster: --configs: ${c} is none of ${ALL_CONFIGS.join(', ')}`);
+  return c as Config;
+});
+if (!CONFIGS.includes('single')) throw new Error('bench:cluster: --configs must include single (the ratios are taken against it)');
+const rateOf = (c: Config, rate = RATE) => (c === 'per-node' ? rate / NODES : rate);
 const show = loadShow(DEFAULT_SHOW_FILE);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -215,6 +238,13 @@ interface ConfigResult {
   /** Every node's orders and gmv equal to what was acked, exactly, at the end. */
   exact: boolean;
   loadCores: number;
+  /**
+   * With --slope-rate: the same processes' orders/s, Gala cores and ClickHouse cores at the second rate, and the
+   * batches still waiting when it ended; the marginal µs per order is the difference in cores over that in orders/s.
+   */
+  slope: { ordersPerSecond: number; cores: number; chCores: number; backlogBatches: number } | null;
+  marginalUs: number | null;
+  chMarginalUs: number | null;
 }
 
 async function startNodes(config: Config, db: string, dir: string): Promise<{ nodes: Node[]; procs: GalaProcess[] }> {
@@ -313,7 +343,7 @@ async function runConfig(config: Config, run: number): Promise<ConfigResult> {
   let inexact = '';
   /** Batches answered `unavailable` (sent again after retryAfterMs). */
   let unavailable = 0;
-  let phase: 'warmup' | 'measure' | 'drain' = 'warmup';
+  let phase: 'warmup' | 'measure' | 'settle' | 'drain' = 'warmup';
 
   // Polls of every node's /v1/stats, for ack to visible and the exact check at the end.
   const polls: { t: number; orders: number }[][] = nodes.map(() => []);
@@ -390,10 +420,16 @@ async function runConfig(config: Config, run: number): Promise<ConfigResult> {
     owned[k] = { texts: [], cents: CURRENCIES.map(() => 0) };
   };
   let next = 0;
-  const t0 = performance.now();
+  // Frames due: the offered rate integrated over time, so that the rate can change mid-run (--slope-rate).
+  let rate = rateOf(config);
+  let dueFrames = 0;
+  let tLast = performance.now();
   const generate = () => {
     if (phase === 'drain') return;
-    const due = Math.floor((rateOf(config) * (performance.now() - t0)) / 1000 / BATCH);
+    const now = performance.now();
+    dueFrames += (rate * (now - tLast)) / 1000 / BATCH;
+    tLast = now;
+    const due = Math.floor(dueFrames);
     for (; next < due; next++) {
       if (ownerIndex === null) {
         queues[next % nodes.length]!.push({ batch: `f-${String(next).padStart(12, '0')}`, body: orders.frame(next), orders: BATCH, cents: orders.frameCents, node: next % nodes.length, sentAt: 0 });
@@ -417,6 +453,20 @@ async function runConfig(config: Config, run: number): Promise<ConfigResult> {
   const m0 = { t: performance.now(), accepted, nodes: nodes.map((n) => cpuSeconds(n.pid)), ch: chPids.map(cpuSeconds), load: process.cpuUsage() };
   await sleep(DURATION * 1000);
   const m1 = { t: performance.now(), accepted, nodes: nodes.map((n) => cpuSeconds(n.pid)), ch: chPids.map(cpuSeconds), load: process.cpuUsage(m0.load) };
+  // The same processes at the second rate: the slope between the two is the marginal CPU per order.
+  let slope: ConfigResult['slope'] = null;
+  if (SLOPE_RATE > 0) {
+    phase = 'settle';
+    generate();
+    rate = rateOf(config, SLOPE_RATE);
+    await sleep(3000);
+    const s0 = { t: performance.now(), accepted, nodes: nodes.map((n) => cpuSeconds(n.pid)), ch: chPids.map(cpuSeconds) };
+    await sleep(DURATION * 1000);
+    const sec = (performance.now() - s0.t) / 1000;
+    const cores = nodes.reduce((t, n, k) => t + cpuSeconds(n.pid) - s0.nodes[k]!, 0) / sec;
+    const chCores = chPids.reduce((t, pid, k) => t + cpuSeconds(pid) - s0.ch[k]!, 0) / sec;
+    slope = { ordersPerSecond: Math.round((accepted - s0.accepted) / sec), cores: round2(cores), chCores: round2(chCores), backlogBatches: queues.reduce((t, q) => t + q.length, 0) };
+  }
   phase = 'drain';
   clearInterval(timer);
   const backlogBatches = queues.reduce((s, q) => s + q.length, 0);
@@ -474,7 +524,18 @@ async function runConfig(config: Config, run: number): Promise<ConfigResult> {
     unavailable,
     exact,
     loadCores: round2((m1.load.user + m1.load.system) / 1e6 / seconds),
+    slope,
+    marginalUs: null,
+    chMarginalUs: null,
   };
+  // A slope means something only between two windows that each took what was offered: a window catching up on a
+  // backlog (or falling behind) acks at another rate than offered, with other group sizes.
+  const steady = (acked: number, offered: number, backlog: number) => backlog === 0 && Math.abs(acked - offered) <= 0.05 * offered;
+  if (slope !== null && steady(r.ordersPerSecond, rateOf(config), backlogBatches) && steady(slope.ordersPerSecond, rateOf(config, SLOPE_RATE), slope.backlogBatches)) {
+    const dRate = slope.ordersPerSecond - r.ordersPerSecond;
+    r.marginalUs = round2(((slope.cores - nodeCpu.reduce((t, v) => t + v, 0) / seconds) * 1e6) / dRate);
+    r.chMarginalUs = round2(((slope.chCores - chCpu / seconds) * 1e6) / dRate);
+  }
   process.stdout.write(`run ${run} ${config}: ${JSON.stringify(r)}\n`);
   return r;
 }
@@ -494,69 +555,124 @@ async function nodeDiagnosis(n: Node): Promise<string> {
     .slice(0, 4)
     .map(([name, sec]) => `${name} ${sec.toFixed(1)} s`)
     .join(', ');
+  const figN = sum(/^gala_cluster_figures_delay_seconds_count\{[^}]*\} (\S+)$/gm);
+  const figS = sum(/^gala_cluster_figures_delay_seconds_sum\{[^}]*\} (\S+)$/gm);
+  const fig250 = sum(/^gala_cluster_figures_delay_seconds_bucket\{[^}]*le="0.25"[^}]*\} (\S+)$/gm);
+  const flN = sum(/^gala_cluster_figures_flush_seconds_count (\S+)$/gm);
+  const flS = sum(/^gala_cluster_figures_flush_seconds_sum (\S+)$/gm);
+  const fl50 = sum(/^gala_cluster_figures_flush_seconds_bucket\{le="0.05"\} (\S+)$/gm);
+  const link = figN === 0 ? '' : `; figures: ${flN} flushes, mean ${((flS * 1000) / Math.max(1, flN)).toFixed(1)} ms from commit (${flN - fl50} over 50 ms), ${figN} received, mean ${((figS * 1000) / figN).toFixed(1)} ms on the link (${figN - fig250} over 250 ms)`;
   return `${inserts} inserts of ${Math.round(rows / Math.max(1, inserts))} orders, mean ${Math.round((insertS * 1000) / Math.max(1, inserts))} ms` +
     (fwd > 0 ? `; ${fwd} sub-batches forwarded, mean ${Math.round((fwdS * 1000) / fwd)} ms to the owner's ack` : '') +
-    `; storage calls: ${calls || 'none'}`;
+    `; storage calls: ${calls || 'none'}${link}`;
 }
 
 const round2 = (x: number) => Math.round(x * 100) / 100;
 const fmt = (x: number) => Math.round(x).toLocaleString('en-US');
 
+/**
+ * --idle: what a node costs with no orders at all, single against cluster: CPU seconds per second of every Gala
+ * process and every clickhouse-server over IDLE seconds, after 5 s of settling (each on a fresh database).
+ */
+async function measureIdle(): Promise<string[]> {
+  const cluster = chCluster!;
+  const chPids = cluster.servers.map((s) => clickHousePid(s.dir));
+  const lines = [`idle for ${IDLE} s (CPU in ms per second: Gala process, then its shard's clickhouse-server; the shards of single's unused servers apart):`];
+  for (const config of ['single', 'routed'] as const) {
+    const db = `bench_idle_${config}`;
+    const dir = join(root, db);
+    for (const url of cluster.urls) await chCommand(url, `CREATE DATABASE IF NOT EXISTS ${db}`);
+    const { nodes, procs } = await startNodes(config, db, dir);
+    await sleep(5000);
+    const before = { t: performance.now(), nodes: nodes.map((n) => cpuSeconds(n.pid)), ch: chPids.map(cpuSeconds) };
+    await sleep(IDLE * 1000);
+    const sec = (performance.now() - before.t) / 1000;
+    const nodeMs = nodes.map((n, k) => ((cpuSeconds(n.pid) - before.nodes[k]!) * 1000) / sec);
+    const chMs = chPids.map((pid, k) => ((cpuSeconds(pid) - before.ch[k]!) * 1000) / sec);
+    const name = config === 'single' ? 'single' : 'cluster';
+    lines.push(
+      `  ${name}: Gala ${nodes.map((n, k) => `${n.id} ${nodeMs[k]!.toFixed(1)}`).join(', ')} (sum ${nodeMs.reduce((t, v) => t + v, 0).toFixed(1)}); ` +
+        `clickhouse ${chMs.map((v, k) => `shard ${k + 1} ${v.toFixed(1)}`).join(', ')} (sum ${chMs.reduce((t, v) => t + v, 0).toFixed(1)})`,
+    );
+    process.stdout.write(`${lines.at(-1)}\n`);
+    await Promise.all(procs.map(stopGala));
+    for (const url of cluster.urls) await chCommand(url, `DROP DATABASE IF EXISTS ${db}`);
+    rmSync(dir, { recursive: true, force: true });
+  }
+  return lines;
+}
+
 async function main(): Promise<void> {
   const started = new Date().toISOString();
   const load0 = loadavg().map((l) => l.toFixed(1)).join(' ');
   process.stdout.write(
-    `bench:cluster ${started}, load average ${load0}: ${RUNS} runs, each of single, routed, forwarded and per-node (order turned by one each run), ` +
-      `${RATE} orders/s offered for ${DURATION} s after ${WARMUP} s of warm-up, batches of ${BATCH}, ${CONNS} connection(s) per node sent to, window ${WINDOW}, /v1/stats polled every ${POLL_MS} ms on every node\n`,
+    `bench:cluster ${started}, load average ${load0}: ${RUNS} runs, each of ${CONFIGS.join(', ')} (order turned by one each run), ` +
+      `${RATE} orders/s offered for ${DURATION} s after ${WARMUP} s of warm-up${SLOPE_RATE > 0 ? `, then ${SLOPE_RATE} orders/s for ${DURATION} s after 3 s` : ''}, batches of ${BATCH}, ${CONNS} connection(s) per node sent to, window ${WINDOW}, /v1/stats polled every ${POLL_MS} ms on every node\n`,
   );
   chStarting = startClickHouseCluster({ shards: NODES, name: 'gala_bench' });
   chCluster = await chStarting;
   if (cleaning !== null) return;
   process.stdout.write(`clickhouse-server: ${NODES} shards of cluster gala_bench at ${chCluster.urls.join(' ')}; single node writes to the first (plain --clickhouse-url, no cluster file)\n`);
+  const idleLines = IDLE > 0 ? await measureIdle() : [];
   const results: ConfigResult[][] = [];
+  const at = (c: Config) => CONFIGS.indexOf(c);
+  const S = at('single');
   for (let run = 1; run <= RUNS; run++) {
     const order = CONFIGS.map((_, i) => CONFIGS[(i + run - 1) % CONFIGS.length]!);
     const byConfig = new Map<Config, ConfigResult>();
     for (const c of order) byConfig.set(c, await runConfig(c, run));
     const row = CONFIGS.map((c) => byConfig.get(c)!);
-    const [s, r, f, p] = row;
-    process.stdout.write(
-      `run ${run} CPU per order against single: routed ${(r!.cpuPerOrderUs / s!.cpuPerOrderUs).toFixed(2)}x, forwarded ${(f!.cpuPerOrderUs / s!.cpuPerOrderUs).toFixed(2)}x; ` +
-        `against per-node: routed ${(r!.cpuPerOrderUs / p!.cpuPerOrderUs).toFixed(2)}x, forwarded ${(f!.cpuPerOrderUs / p!.cpuPerOrderUs).toFixed(2)}x\n`,
-    );
+    const s = row[S]!;
+    const parts = row.filter((r) => r.config !== 'single').map((r) => `${r.config} ${(r.cpuPerOrderUs / s.cpuPerOrderUs).toFixed(2)}x` + (SLOPE_RATE === 0 ? '' : r.marginalUs !== null && s.marginalUs !== null ? ` (marginal ${(r.marginalUs / s.marginalUs).toFixed(2)}x)` : ' (marginal n/a: a window not steady)'));
+    process.stdout.write(`run ${run} CPU per order against single: ${parts.join(', ')}\n`);
     results.push(row);
   }
   await chCluster.cleanup();
   chCluster = null;
   chStarting = null;
 
-  const med = (k: number, pick: (r: ConfigResult) => number) => median(results.map((row) => pick(row[k]!)));
-  const ratio = (k: number, base = 0) => median(results.map((row) => row[k]!.cpuPerOrderUs / row[base]!.cpuPerOrderUs));
-  const lines: string[] = [];
-  lines.push(`medians over ${RUNS} runs (${started}, load average at start ${load0}, at end ${loadavg().map((l) => l.toFixed(1)).join(' ')}):`);
-  lines.push('| configuration | orders/s | Gala CPU µs/order | ratio to single (to per-node) | ClickHouse CPU µs/order | ack p50 / p99 | ack → visible on every node p50 / p99 | exact |');
-  lines.push('| --- | --- | --- | --- | --- | --- | --- | --- |');
-  CONFIGS.forEach((c, k) => {
-    const target = c === 'routed' ? ' (target ≤ 1.1)' : c === 'forwarded' ? ' (target ≤ 1.6)' : '';
-    const ratios = c === 'single' ? '1' : c === 'per-node' ? ratio(k).toFixed(2) : `${ratio(k).toFixed(2)} (${ratio(k, 3).toFixed(2)})${target}`;
+  const lines: string[] = [...idleLines];
+  if (RUNS > 0) {
+    const med = (k: number, pick: (r: ConfigResult) => number) => median(results.map((row) => pick(row[k]!)));
+    const ratio = (k: number, base = S) => median(results.map((row) => row[k]!.cpuPerOrderUs / row[base]!.cpuPerOrderUs));
+    // Over the runs whose two windows were both steady (for this configuration and single).
+    const steadyRows = (k: number) => results.filter((row) => row[k]!.marginalUs !== null && row[S]!.marginalUs !== null);
+    const marginalRatio = (k: number) => median(steadyRows(k).map((row) => row[k]!.marginalUs! / row[S]!.marginalUs!));
+    const marginalOf = (k: number) => {
+      const rows = steadyRows(k);
+      if (rows.length === 0) return `n/a (no run steady at both rates) |`;
+      const m = (pick: (r: ConfigResult) => number) => median(rows.map((row) => pick(row[k]!))).toFixed(2);
+      return ` ${m((r) => r.marginalUs!)} (${k === S ? '1' : marginalRatio(k).toFixed(2)}; ${rows.length} of ${RUNS} runs steady) | ${m((r) => r.chMarginalUs!)} |`;
+    };
+    const P = at('per-node');
+    lines.push(`medians over ${RUNS} runs (${started}, load average at start ${load0}, at end ${loadavg().map((l) => l.toFixed(1)).join(' ')}):`);
+    lines.push('| configuration | orders/s | Gala CPU µs/order | ratio to single (to per-node) | ClickHouse CPU µs/order | ack p50 / p99 | ack → visible on every node p50 / p99 | exact |' + (SLOPE_RATE > 0 ? ' marginal Gala µs/order (ratio to single) | marginal ClickHouse µs/order |' : ''));
+    lines.push('| --- | --- | --- | --- | --- | --- | --- | --- |' + (SLOPE_RATE > 0 ? ' --- | --- |' : ''));
+    CONFIGS.forEach((c, k) => {
+      const target = c === 'routed' ? ' (target ≤ 1.1)' : c === 'forwarded' ? ' (target ≤ 1.6)' : '';
+      const ratios = c === 'single' ? '1' : c === 'per-node' || P < 0 ? `${ratio(k).toFixed(2)}${target}` : `${ratio(k).toFixed(2)} (${ratio(k, P).toFixed(2)})${target}`;
+      const marginal = SLOPE_RATE > 0 ? marginalOf(k) : '';
+      lines.push(
+        `| ${c === 'per-node' ? `per-node (single at ${fmt(RATE / NODES)}/s)` : c} | ${fmt(med(k, (r) => r.ordersPerSecond))} | ${med(k, (r) => r.cpuPerOrderUs).toFixed(2)} | ${ratios} | ${med(k, (r) => r.chCpuPerOrderUs).toFixed(2)} | ` +
+          `${med(k, (r) => r.ackP50Ms)} / ${med(k, (r) => r.ackP99Ms)} ms | ${med(k, (r) => r.visibleP50Ms)} / ${med(k, (r) => r.visibleP99Ms)} ms (target p99 ≤ 250) | ${results.every((row) => row[k]!.exact) ? 'every run' : 'NOT every run'} |${marginal}`,
+      );
+    });
+    const single = med(S, (r) => r.cpuPerOrderUs);
+    lines.push('');
+    lines.push(`projection for N machines = rate per node × N × (single-node CPU per order ÷ cluster CPU per order), rate per node ${fmt(NODE_RATE)} orders/s (--node-rate):`);
+    for (const c of ['routed', 'forwarded'] as const) {
+      const k = at(c);
+      if (k < 0) continue;
+      lines.push(`  ${c}: ${PROJECT.map((n) => `N=${n}: ${fmt(NODE_RATE * n / ratio(k))} orders/s`).join(', ')}` + (SLOPE_RATE > 0 && steadyRows(k).length > 0 ? `; with the marginal ratio: ${PROJECT.map((n) => `N=${n}: ${fmt(NODE_RATE * n / marginalRatio(k))}`).join(', ')}` : ''));
+    }
     lines.push(
-      `| ${c === 'per-node' ? `per-node (single at ${fmt(RATE / NODES)}/s)` : c} | ${fmt(med(k, (r) => r.ordersPerSecond))} | ${med(k, (r) => r.cpuPerOrderUs).toFixed(2)} | ${ratios} | ${med(k, (r) => r.chCpuPerOrderUs).toFixed(2)} | ` +
-        `${med(k, (r) => r.ackP50Ms)} / ${med(k, (r) => r.ackP99Ms)} ms | ${med(k, (r) => r.visibleP50Ms)} / ${med(k, (r) => r.visibleP99Ms)} ms (target p99 ≤ 250) | ${results.every((row) => row[k]!.exact) ? 'every run' : 'NOT every run'} |`,
+      `  assumptions: each node has a machine of its own and, alone, reaches --node-rate (the issue's ~250,000 orders/s of bench:ingest on 2 cores); ` +
+        `each shard's clickhouse-server has machines of its own, so a node's CPU is what bounds it; the CPU-per-order ratio measured here at ${fmt(RATE)} orders/s holds at that rate; ` +
+        `links cost what loopback costs (no network beyond it); the load is spread evenly over the partitions. ` +
+        `The per-node ratio is left out of it: at a few thousand orders/s a node's fixed costs (group inserts, reads, beats) weigh most, and a node at its ceiling spreads them thin. ` +
+        `Measured here, the single node's ${single.toFixed(2)} µs/order alone would allow ${fmt(1e6 / single)} orders/s per core of Gala.`,
     );
-  });
-  const single = med(0, (r) => r.cpuPerOrderUs);
-  lines.push('');
-  lines.push(`projection for N machines = rate per node × N × (single-node CPU per order ÷ cluster CPU per order), rate per node ${fmt(NODE_RATE)} orders/s (--node-rate):`);
-  for (const k of [1, 2]) {
-    lines.push(`  ${CONFIGS[k]}: ${PROJECT.map((n) => `N=${n}: ${fmt(NODE_RATE * n / ratio(k))} orders/s`).join(', ')}`);
   }
-  lines.push(
-    `  assumptions: each node has a machine of its own and, alone, reaches --node-rate (the issue's ~250,000 orders/s of bench:ingest on 2 cores); ` +
-      `each shard's clickhouse-server has machines of its own, so a node's CPU is what bounds it; the CPU-per-order ratio measured here at ${fmt(RATE)} orders/s holds at that rate; ` +
-      `links cost what loopback costs (no network beyond it); the load is spread evenly over the partitions. ` +
-      `The per-node ratio is left out of it: at a few thousand orders/s a node's fixed costs (group inserts, reads, beats) weigh most, and a node at its ceiling spreads them thin. ` +
-      `Measured here, the single node's ${single.toFixed(2)} µs/order alone would allow ${fmt(1e6 / single)} orders/s per core of Gala.`,
-  );
   process.stdout.write(`${lines.join('\n')}\n`);
 }
 

@@ -99,10 +99,10 @@ function idsOwnedBy(owner: Id, count: number, prefix: string): string[] {
 const expected = { hundredths: 0n, orders: 0 };
 
 /** Sends orders of `amount` each to their owner `to` and waits for its ack; returns the ack's instant. */
-async function sendTo(to: Id, prefix: string, count: number, amount: string, ts = Date.now()): Promise<number> {
+async function sendTo(to: Id, prefix: string, count: number, amount: string, ts = Date.now(), extra: { brand?: string } = {}): Promise<number> {
   const c = await connectIngest(nodes[to].entry.ingestPort);
   try {
-    const orders = idsOwnedBy(to, count, prefix).map((id) => ({ id, ts, amount, currency: 'CNY', channel: 'mobile' }));
+    const orders = idsOwnedBy(to, count, prefix).map((id) => ({ id, ts, amount, currency: 'CNY', channel: 'mobile', ...extra }));
     const ack = (await c.send(JSON.stringify({ batch: prefix, orders }))) as Ack;
     const at = Date.now();
     expect(ack, JSON.stringify(ack)).toMatchObject({ batch: prefix, accepted: count, duplicates: 0 });
@@ -113,6 +113,13 @@ async function sendTo(to: Id, prefix: string, count: number, amount: string, ts 
     c.close();
   }
 }
+
+/** Reads of the leaderboards this node made over the cluster (each board and range is one topKeys call). */
+const boardReads = async (id: Id): Promise<number> => {
+  const text = await sys(id).metrics.render();
+  return Number(/^gala_storage_calls_total\{call="topKeys"\} (\S+)$/m.exec(text)?.[1] ?? 0);
+};
+const brandsOf = (id: Id) => sys(id).state.leaderboards().brands.night.map((e) => e.key);
 
 const holdsExpected = (s: Stats) => s.orders === expected.orders && parseHundredths(s.gmv) === expected.hundredths;
 
@@ -161,6 +168,20 @@ describe.skipIf(!serverAvailable)('a cluster of three nodes: one set of figures'
       await sys(id).reconciler.run();
       expect(sys(id).reconciler.report().drift).toEqual({});
     }
+  });
+
+  it('only the coordinator reads the leaderboards over the cluster: n2 and n3 serve its boards from the link', async () => {
+    const before = { n2: await boardReads('n2'), n3: await boardReads('n3') };
+    const n1Before = await boardReads('n1');
+    await sendTo('n2', 'boards', 2, '3.00', Date.now(), { brand: 'brand-from-n2' });
+    for (const id of ['n2', 'n3'] as const) {
+      await until(`${id} to serve the coordinator's boards, the new brand in them`, () => sys(id).state.leaderboards(), (b) => brandsOf(id).includes('brand-from-n2') && JSON.stringify(b) === JSON.stringify(sys('n1').state.leaderboards()));
+      await until(`${id}'s health to say its boards are the coordinator's`, () => sys(id).state.healthData().leaderboardsFrom, (f) => f === 'coordinator');
+      expect(await sys(id).metrics.render()).toMatch(/^gala_cluster_leaderboards_from_coordinator 1$/m);
+    }
+    expect(await boardReads('n1')).toBeGreaterThan(n1Before);
+    expect({ n2: await boardReads('n2'), n3: await boardReads('n3') }).toEqual(before);
+    expect(sys('n1').state.healthData().leaderboardsFrom).toBeUndefined();
   });
 
   it('records a milestone crossed by orders spread over the nodes once, and every node publishes it once', async () => {
@@ -343,6 +364,16 @@ describe.skipIf(!serverAvailable)('a cluster of three nodes: one control room', 
     expect((await call('n2', 'GET', '/v1/graphics')).status).toBe(503);
     await sendTo('n2', 'coord-down', 2, '1.00');
     await until('n3 to hold n2\'s orders with n1 down', () => stats('n3'), holdsExpected);
+  });
+
+  it('with the coordinator silent, each node reads the leaderboards itself and says so', async () => {
+    // n1 is down (the test before).
+    const before = await boardReads('n3');
+    await until('n3 to read its boards itself', () => sys('n3').state.healthData().leaderboardsFrom, (f) => f === 'self');
+    expect(await sys('n3').metrics.render()).toMatch(/^gala_cluster_leaderboards_from_coordinator 0$/m);
+    await sendTo('n2', 'boards-down', 2, '4.00', Date.now(), { brand: 'brand-coordinator-down' });
+    for (const id of ['n2', 'n3'] as const) await until(`${id} to read the new brand itself`, () => brandsOf(id), (b) => b.includes('brand-coordinator-down'));
+    expect(await boardReads('n3')).toBeGreaterThan(before);
   });
 
   it('a threshold passed with the coordinator down is recorded at its exact order when it starts again, that order\'s node down', async () => {

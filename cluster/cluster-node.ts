@@ -1,6 +1,7 @@
 // One node's part in the cluster's one set of figures and one control room: it serves its figures (and, on the
-// coordinator, the control, graphics and milestone states) on the link, subscribes to every peer's, and on the
-// other nodes mirrors the coordinator's states onto its own live channel and proxies the control API to it.
+// coordinator, the control, graphics, milestone and leaderboard states) on the link, subscribes to every peer's, and
+// on the other nodes mirrors the coordinator's states onto its own live channel (its leaderboards too, instead of
+// reading them over the cluster again) and proxies the control API to it.
 import type { Hono } from 'hono';
 import type { Aggregator } from '../aggregator/index.ts';
 import type { LiveHub } from '../aggregator/live-hub.ts';
@@ -11,8 +12,8 @@ import type { Graphics } from '../overlays/server/graphics.ts';
 import type { HttpEnv } from '../platform/http-env.ts';
 import type { Log } from '../platform/log.ts';
 import type { Registry } from '../platform/metrics.ts';
-import type { ClusterMessage, ControlMessage, FiguresWire, GraphicsMessage } from '../protocol/cluster-protocol.ts';
-import type { PeerHealth } from '../protocol/live-protocol.ts';
+import type { BoardsMessage, ClusterMessage, ControlMessage, FiguresWire, GraphicsMessage } from '../protocol/cluster-protocol.ts';
+import type { LeaderboardsData, PeerHealth } from '../protocol/live-protocol.ts';
 import type { OrderStore, TotalsRow } from '../storage/storage.ts';
 import { acceptProxiedRequests, createControlProxy } from './control-proxy.ts';
 import { RemoteSessions } from './remote-sessions.ts';
@@ -43,6 +44,8 @@ export interface LiveParts {
   hub: LiveHub;
   graphics: Graphics;
   control: ControlRoom;
+  /** Where the coordinator's leaderboards are served from on the other nodes (the live state). */
+  boards?: { adoptBoards(boards: LeaderboardsData, atMs: number): void };
 }
 
 export class ClusterNodeRole {
@@ -58,6 +61,14 @@ export class ClusterNodeRole {
   private onHeard: (() => void) | null = null;
   /** On a node other than the coordinator: the coordinator's answers on session cookies, briefly remembered. */
   readonly remoteSessions: RemoteSessions | null;
+  /** On the coordinator: its latest leaderboards read, for the others. */
+  private boardsRead: Omit<BoardsMessage, 'type'> | null = null;
+  /** Elsewhere: the link to the coordinator, and on which of its openings its boards last arrived (null: never). */
+  private readonly coordinatorLink: PeerLink | null;
+  private boardsOpening: number | null = null;
+  private boardsFromCoordinator = false;
+  private boardsTarget: LiveParts['boards'] | null = null;
+  private readonly figuresDelay;
 
   constructor(private readonly opts: ClusterNodeOptions) {
     const coordinator = coordinatorOf(opts.file);
@@ -73,6 +84,11 @@ export class ClusterNodeRole {
     this.links = opts.file.nodes
       .filter((n) => n.id !== opts.self.id)
       .map((peer) => new PeerLink({ peer, token, log: opts.log, onMessage: (m) => this.received(peer, m) }));
+    this.figuresDelay = opts.metrics.histogram('gala_cluster_figures_delay_seconds', 'From a peer sending its figures (their asOf) to their arrival here', [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5], ['peer']);
+    this.coordinatorLink = this.links.find((l) => l.node === coordinator.id) ?? null;
+    if (!this.isCoordinator) {
+      opts.metrics.gauge('gala_cluster_leaderboards_from_coordinator', '1 while this node serves the coordinator\'s leaderboards; 0 while it reads them itself (the coordinator silent)', () => (this.coordinatorBoards() ? 1 : 0));
+    }
     opts.metrics.gauges('gala_cluster_peer_silence_seconds', 'Seconds since each peer\'s figures (or a beat) last arrived; -1 before any', ['peer'], () =>
       this.links.map((l) => [{ peer: l.node }, l.lastHeardMs === null ? -1 : (Date.now() - l.lastHeardMs) / 1000] as const),
     );
@@ -98,12 +114,14 @@ export class ClusterNodeRole {
   /** Hooks the live parts in once they exist, then subscribes to every peer. */
   start(parts: LiveParts): void {
     this.hub = parts.hub;
+    this.boardsTarget = parts.boards ?? null;
     const { aggregator } = this.opts;
     if (this.isCoordinator) {
       this.server.serveCoordinatorStates({
         milestones: () => aggregator.milestones.list(),
         control: () => ({ at: new Date().toISOString(), state: parts.control.state() }),
         graphics: () => parts.graphics.snapshot().graphics,
+        boards: () => this.boardsRead,
       });
       aggregator.onMilestone(() => this.server.changed('milestones'));
       parts.control.onState(() => this.server.changed('control'));
@@ -202,6 +220,31 @@ export class ClusterNodeRole {
     return { at, data: { graphics: g } };
   }
 
+  /**
+   * On the coordinator: the leaderboards it just read over the cluster (changed since its last read), sent to every
+   * other node, which serves them instead of reading them itself.
+   */
+  leaderboardsRead(boards: LeaderboardsData, atMs: number): void {
+    if (!this.isCoordinator) return;
+    this.boardsRead = { at: atMs, boards };
+    this.server.changed('boards');
+  }
+
+  /**
+   * On a node other than the coordinator: whether the coordinator's leaderboards are current here, that is, they
+   * arrived on the link as it is open now and the coordinator is not silent. While not, this node reads the boards
+   * itself (logged once per change, flagged in the health topic and in the metrics).
+   */
+  coordinatorBoards(): boolean {
+    const l = this.coordinatorLink;
+    const now = l !== null && l.up && this.boardsOpening === l.opens && l.lastHeardMs !== null && Date.now() - l.lastHeardMs <= this.silentAfterMs;
+    if (now !== this.boardsFromCoordinator) {
+      this.boardsFromCoordinator = now;
+      this.opts.log(now ? 'cluster.leaderboards_from_coordinator' : 'cluster.leaderboards_read_here', { coordinator: l?.node ?? null });
+    }
+    return now;
+  }
+
   /** Every peer as this node hears it, for the health topic. */
   peers(): PeerHealth[] {
     const now = Date.now();
@@ -221,6 +264,7 @@ export class ClusterNodeRole {
     switch (m.type) {
       case 'figures':
         if (m.node !== peer.id) return this.opts.log('cluster.link_wrong_node', { peer: peer.id, node: m.node });
+        this.figuresDelay.observe(Math.max(0, Date.now() - m.asOf) / 1000, { peer: peer.id });
         aggregator.applyFigures(m);
         if (!this.heardFrom.has(peer.id)) {
           this.heardFrom.add(peer.id);
@@ -245,6 +289,11 @@ export class ClusterNodeRole {
         if (JSON.stringify(this.mirroredControl?.state) === JSON.stringify(m.state)) return;
         this.mirroredControl = { at: m.at, state: m.state };
         this.hub?.publish('control', m.at, m.state);
+        return;
+      case 'boards':
+        if (this.isCoordinator || peer.id !== this.coordinatorLink?.node) return;
+        this.boardsOpening = this.coordinatorLink.opens;
+        this.boardsTarget?.adoptBoards(m.boards, m.at);
         return;
       case 'graphics': {
         if (this.isCoordinator) return;

@@ -18,6 +18,8 @@ export interface PeerLinkOptions {
 export class PeerLink {
   /** When a frame last arrived (epoch ms); null before the first. */
   lastHeardMs: number | null = null;
+  /** Times the link opened: what arrived on an earlier opening is told apart by it. */
+  opens = 0;
   private ws: WebSocket | null = null;
   private open = false;
   private closed = false;
@@ -43,6 +45,7 @@ export class PeerLink {
     this.ws = ws;
     ws.on('open', () => {
       this.open = true;
+      this.opens++;
       this.backoff = this.opts.minBackoffMs ?? 100;
       this.opts.log('cluster.link_up', { peer: peer.id });
     });

@@ -2,7 +2,7 @@
 // that subscribes. Every message carries latest state, never a delta, so a slow subscriber can skip to the newest
 // and a resubscription repeats nothing twice. Browser-safe: types and one parser, nothing server-side.
 import type { ControlState } from './control-state.ts';
-import type { GraphicName, GraphicState, MilestoneData } from './live-protocol.ts';
+import type { GraphicName, GraphicState, LeaderboardsData, MilestoneData } from './live-protocol.ts';
 
 export const CLUSTER_LINK_PATH = '/v1/cluster/link';
 
@@ -164,7 +164,17 @@ export interface GraphicsMessage {
   graphics: Record<GraphicName, GraphicState>;
 }
 
-export type ClusterMessage = FiguresMessage | BeatMessage | MilestonesMessage | ControlMessage | GraphicsMessage;
+/**
+ * From the coordinator: the leaderboards it read over the Distributed tables (`at`, epoch ms, when that read ended).
+ * The other nodes serve these instead of making the same reads themselves, for as long as the coordinator is heard.
+ */
+export interface BoardsMessage {
+  type: 'boards';
+  at: number;
+  boards: LeaderboardsData;
+}
+
+export type ClusterMessage = FiguresMessage | BeatMessage | MilestonesMessage | ControlMessage | GraphicsMessage | BoardsMessage;
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 const isInt = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v);
@@ -210,7 +220,16 @@ export function parseClusterMessage(text: string): ClusterMessage {
     case 'graphics':
       if (!isObject(v.graphics)) throw new Error('graphics: graphics must be an object');
       return v as unknown as GraphicsMessage;
+    case 'boards': {
+      const b = v.boards;
+      if (!isInt(v.at) || !isObject(b) || typeof b.minute !== 'string') throw new Error('boards: at (integer) and boards {minute, brands, products, regions} are required');
+      for (const kind of ['brands', 'products', 'regions'] as const) {
+        const k = b[kind];
+        if (!isObject(k) || !Array.isArray(k.night) || !Array.isArray(k.minute)) throw new Error(`boards.boards.${kind}: must be {night: [], minute: []}`);
+      }
+      return v as unknown as BoardsMessage;
+    }
     default:
-      throw new Error(`cluster link: type must be figures, beat, milestones, control or graphics, got ${JSON.stringify(v.type)}`);
+      throw new Error(`cluster link: type must be figures, beat, milestones, control, graphics or boards, got ${JSON.stringify(v.type)}`);
   }
 }

@@ -123,6 +123,11 @@ export interface HealthData {
   ingestLagMs: number | null;
   /** Cluster mode: every other node as this one hears it (absent on a single node). */
   peers?: PeerHealth[];
+  /**
+   * Cluster mode: where this node's leaderboards come from: the coordinator's (over the link, the same on every
+   * node), or `self`, read here while the coordinator is silent (absent on a single node and on the coordinator).
+   */
+  leaderboardsFrom?: 'coordinator' | 'self';
 }
 
 /** Another cluster node, for operators: a silent one keeps its last figures in every total, and is flagged here. */

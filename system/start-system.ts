@@ -185,6 +185,9 @@ export async function startSystem(cfg: ServeConfig, opts: StartOptions = {}): Pr
     // Each SSE stats event describes the second just published, even when the beat runs late and publishes two.
     onSecond: (f) => publicFeed.emit('stats', aggregator.stats(f)),
     peers: cluster === null ? undefined : () => cluster.peers(),
+    // The leaderboards span the cluster: the coordinator reads them and sends them; the others serve those.
+    coordinatorBoards: cluster === null || cluster.isCoordinator ? undefined : () => cluster.coordinatorBoards(),
+    onBoards: cluster?.isCoordinator === true ? (b, at) => cluster.leaderboardsRead(b, at) : undefined,
   });
   aggregator.onMilestone((m) => {
     liveState.milestoneCrossed(m);
@@ -250,7 +253,7 @@ export async function startSystem(cfg: ServeConfig, opts: StartOptions = {}): Pr
     graphics.onChange((g) => hub.publish('graphics', g.changedAt, g));
     control.room.onState((at, s) => hub.publish('control', at, s));
   }
-  cluster?.start({ hub, graphics, control: control.room });
+  cluster?.start({ hub, graphics, control: control.room, boards: liveState });
   // The leases start claiming once the router, the figures link and the shard lifecycle are in place.
   await leased?.start();
   // A cluster node serves once it holds every reachable peer's figures: its totals never start below the cluster's.
