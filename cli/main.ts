@@ -9,6 +9,7 @@ const USAGE = `usage: gala <command> [flags]
             a cluster node: --cluster FILE --node ID, its host, ports and ClickHouse from the file)
   demo      the whole system on the embedded engine with the gala simulator streaming orders
   cluster-demo  N nodes over N clickhouse-server shards with the simulator streaming orders (gala cluster-demo --help)
+  migrate   create Gala's tables on a cluster's ClickHouse server that no node writes to (gala migrate --help)
   simulate  drive a running ingest endpoint with the gala simulator (gala simulate --help)
   rehearse  a rehearsal: the night replayed at 1x-100x through ingest, overlays and cues, OBS logged or a rehearsal OBS
             (gala rehearse --help; GALA_REHEARSAL=1 gala serve does the same)`;
@@ -62,6 +63,10 @@ async function main(): Promise<void> {
     if (command === 'cluster-demo') {
       const { runClusterDemo } = await import('./cluster-demo.ts');
       return await runClusterDemo(rest);
+    }
+    if (command === 'migrate') {
+      const { runMigrate } = await import('./migrate.ts');
+      return await runMigrate(rest, (line) => process.stdout.write(`${line}\n`));
     }
     if (command === 'simulate') {
       const { runSimulateCli } = await import('../simulator/simulate-cli.ts');

@@ -29,6 +29,8 @@ export class ResendingClient {
   readonly unavailable: { batch: number; node: string; at: number }[] = [];
   /** Anything unexpected: a rejection, an ack not covering the whole batch, an error other than unavailable. */
   readonly errors: string[] = [];
+  /** Every answer, in the order received. */
+  readonly answers: { batch: number; node: string; kind: 'ack' | 'unavailable' | 'error'; at: number }[] = [];
   /** When each batch was first acked (epoch ms), by batch. */
   readonly ackedAt = new Map<number, number>();
   private readonly ids: string[];
@@ -84,6 +86,7 @@ export class ResendingClient {
       const i = a.batch === null ? undefined : conn.inflight.get(a.batch);
       if (i === undefined) return void this.errors.push(`${id}: an answer to no batch in flight: ${String(d)}`);
       conn.inflight.delete(a.batch!);
+      this.answers.push({ batch: i, node: id, kind: 'accepted' in a ? 'ack' : a.error === 'unavailable' ? 'unavailable' : 'error', at: Date.now() });
       if ('accepted' in a) {
         if (a.rejected.length > 0 || a.accepted + a.duplicates !== this.opts.batchOrders(i).length) this.errors.push(`${id}: ${String(d)}`);
         if (!this.acked.has(i)) {
