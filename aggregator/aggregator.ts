@@ -37,7 +37,7 @@ export interface Aggregator {
   committed(orders: OrderColumns, receivedThroughMs: number): void;
   readonly totals: TotalsReader;
   readonly milestones: MilestoneReader;
-  readonly reconciler: Pick<Reconciler, 'run' | 'report'>;
+  readonly reconciler: Pick<Reconciler, 'run' | 'report' | 'lookSoon'>;
   /** The show's start (epoch ms): its configured instant, else the first order held at start, else the start. */
   readonly startsAtMs: number;
   /** The stats as of now; given a per-second frame just published, `lastSecond` describes that second. */

@@ -65,4 +65,21 @@ describe('late duplicate look', () => {
     expect(slicesRead).toBe(16);
     expect(r.report().lateDuplicates).toMatchObject({ copies: 1, ids: ['o-7'] });
   });
+
+  it('a change of a shard\'s owner asks for a look at the next check, reaching back past the takeover', async () => {
+    const r = createReconciler({ store, totals: new LiveTotals(show), show, intervalMs: 1000, duplicateSlices: 1, duplicateShare: 1 });
+    // The first look starts at once and reaches back one de-duplication window: it finds the resend.
+    await r.run();
+    expect(r.report().lateDuplicates.copies).toBe(1);
+    slicesRead = 0;
+    // The next look would wait the default 5 minutes...
+    await r.run();
+    expect(slicesRead).toBe(0);
+    // ...unless a takeover asks for one.
+    r.lookSoon(Date.now() - 120_000);
+    await r.run();
+    expect(slicesRead).toBe(1);
+    // Reported once, not once per look.
+    expect(r.report().lateDuplicates).toMatchObject({ copies: 1, ids: ['o-7'] });
+  });
 });

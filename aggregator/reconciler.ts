@@ -169,6 +169,14 @@ export function createReconciler(opts: ReconcilerOptions) {
       });
       return running;
     },
+    /**
+     * Looks for ids stored twice at the next check, back to `sinceMs` at least (a change of a shard's owner: a late
+     * insert of the old holder's may have landed beside the new holder's commit of its resend).
+     */
+    lookSoon(sinceMs: number): void {
+      lastDuplicateCheck = Number.NEGATIVE_INFINITY;
+      checkedSinceMs = Math.min(checkedSinceMs, sinceMs);
+    },
     start(): void {
       timer ??= setInterval(() => void this.run().catch((e) => opts.log?.('reconcile.error', { error: String(e) })), interval);
       timer.unref();

@@ -23,7 +23,7 @@ export interface Acquired {
 export interface ShardLifecycleOptions {
   /** The router's gate on local commits of a shard (cluster/router.ts). */
   routing: { stopTaking(shard: number): Promise<void>; startTaking(shard: number): void };
-  aggregator: Pick<Aggregator, 'takeSlot' | 'releaseSlot' | 'ownSlot'>;
+  aggregator: Pick<Aggregator, 'takeSlot' | 'releaseSlot' | 'ownSlot' | 'reconciler'>;
   /** The figures link: sends what is due now. */
   server: { publishNow(): void };
   /** Refills the de-duplication window from this node's own replica (every order received within its span). */
@@ -35,6 +35,10 @@ export interface ShardLifecycle extends ShardHooks {
   /** The last acquire that completed; null before any. */
   lastAcquired(): Acquired | null;
 }
+
+/** How far before a takeover the look for ids stored twice reaches back, and when it looks again. */
+const LOOK_BACK_MS = 60_000;
+const LATE_INSERT_MS = 30_000;
 
 export function createShardLifecycle(opts: ShardLifecycleOptions): ShardLifecycle {
   const { routing, aggregator, server, log } = opts;
@@ -60,6 +64,13 @@ export function createShardLifecycle(opts: ShardLifecycleOptions): ShardLifecycl
         // (c) Then the shard's orders are committed here (each part still checked against the lease).
         routing.startTaking(shard);
         last = { shard, epoch, at: new Date(t0).toISOString(), rebuildMs: Date.now() - t0 };
+        // A change of owner (epoch 1 is the night's first claim): an insert the old holder had on the wire may land
+        // after this rebuild, beside this node's commit of its resend. The reconciler looks for ids stored twice
+        // over that span now and once more when such an insert must be over (the quorum timeout is 10 s).
+        if (epoch > 1) {
+          aggregator.reconciler.lookSoon(t0 - LOOK_BACK_MS);
+          setTimeout(() => aggregator.reconciler.lookSoon(t0 - LOOK_BACK_MS), LATE_INSERT_MS).unref();
+        }
         log('cluster.shard_acquired', { shard, epoch, windowIds: ids, ms: last.rebuildMs });
       }),
     release: (shard) =>
