@@ -1,4 +1,5 @@
-// A replicated node's side of the shard leases, on two real nodes over two clickhouse-servers, with the leases
+// A replicated node's side of the shard leases, on two real nodes over two shards of two replicated clickhouse-servers
+// (their tables on ZooKeeper; the second replicas hold the quorum and have no node), with the leases
 // driven by hand through start-system's leases option (the ZooKeeper leases are cluster/shard-leases.ts; this test
 // is about what a node does when it is given or loses a lease): without an owner orders are answered unavailable;
 // a node acks its shard only once it rebuilt and holds a valid lease; figures go out under the shard's slot at its
@@ -15,12 +16,15 @@ import type { ClusterView } from '../protocol/cluster-protocol.ts';
 import { startSystem, type LeasedOwnership, type LeasedOwnershipOptions, type RunningSystem } from '../system/start-system.ts';
 import { startClickHouseCluster, type ClickHouseCluster } from '../test-support/clickhouse-cluster.ts';
 import { freePorts, requireClickHouseServer } from '../test-support/clickhouse-server.ts';
+import { requireZooKeeper, startZooKeeper, type ZooKeeper } from '../test-support/zookeeper.ts';
+import { createOrderStore } from '../storage/order-store.ts';
+import { createServerConnection } from '../storage/server/clickhouse-server-connection.ts';
 import { connectIngest, testConfig, type Answer } from '../test-support/system-harness.ts';
 import { until } from '../test-support/until.ts';
 import type { ShardHooks } from './shard-lifecycle.ts';
 import type { Ownership, PartitionOwner, ShardOwnerView } from './ownership.ts';
 
-const serverAvailable = requireClickHouseServer();
+const serverAvailable = requireClickHouseServer() && requireZooKeeper();
 const IDS = ['n1', 'n2'] as const;
 type Id = (typeof IDS)[number];
 
@@ -77,6 +81,7 @@ class HandLeases {
 
 describe.skipIf(!serverAvailable)('a replicated node under leases handed out by hand (two nodes, two shards)', () => {
   let ch: ClickHouseCluster | null = null;
+  let zk: ZooKeeper | null = null;
   let file: ClusterFile;
   let leases: HandLeases;
   let show: ShowConfig;
@@ -109,15 +114,22 @@ describe.skipIf(!serverAvailable)('a replicated node under leases handed out by 
 
   beforeAll(async () => {
     show = loadShow(DEFAULT_SHOW_FILE);
-    ch = await startClickHouseCluster({ shards: 2 });
+    // ClickHouse's replicated tables need ZooKeeper; the leases are the test's (Gala never dials it here).
+    zk = await startZooKeeper();
+    ch = await startClickHouseCluster({ shards: 2, replicas: 2, zookeeper: { host: zk.host, port: zk.port } });
     const ports = await freePorts(4);
     file = parseClusterFile({
       clickhouseCluster: ch.name,
       partitions: 16,
-      // The leases are the test's: this ZooKeeper is never dialled.
-      replication: { zookeeper: '127.0.0.1:1' },
-      nodes: IDS.map((id, i) => ({ id, host: '127.0.0.1', httpPort: ports[2 * i]!, ingestPort: ports[2 * i + 1]!, clickhouseUrl: ch!.urls[i]!, shard: i + 1 })),
+      replication: { zookeeper: zk.connectString },
+      nodes: IDS.map((id, i) => ({ id, host: '127.0.0.1', httpPort: ports[2 * i]!, ingestPort: ports[2 * i + 1]!, clickhouseUrl: ch!.replicaOf(i + 1, 1).url, shard: i + 1 })),
     });
+    // The replicas without a node get their tables as `gala migrate` gives them.
+    for (const s of [1, 2]) {
+      const other = createOrderStore(createServerConnection(ch.replicaOf(s, 2).url), { clickhouseCluster: ch.name, replication: { insertQuorum: 2 } });
+      await other.migrate();
+      await other.close();
+    }
     leases = new HandLeases(file);
     await Promise.all(
       IDS.map(async (id, i) => {
@@ -141,6 +153,7 @@ describe.skipIf(!serverAvailable)('a replicated node under leases handed out by 
     if (watching !== null) clearInterval(watching);
     for (const id of IDS) await systems[id]?.close();
     await ch?.cleanup();
+    await zk?.cleanup();
     for (const d of dirs) rmSync(d, { recursive: true, force: true });
   }, 120_000);
 
