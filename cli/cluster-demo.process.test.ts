@@ -118,7 +118,7 @@ describe.skipIf(!zookeeperAvailable)('gala cluster-demo --replicated', () => {
     const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
 
     await until('the demo prints its URLs', () => stdout.includes('Ctrl-C stops cleanly.'), { timeoutMs: 90_000, detail: () => ({ stdout, stderr }) });
-    pids = [...pidsIn(stdout, 'clickhouse-server'), ...pidsIn(stdout, 'gala node'), ...pidsIn(stdout, 'zookeeper')];
+    pids = [...pidsIn(stdout, 'clickhouse-server'), ...pidsIn(stdout, 'gala node'), Number(/^zookeeper pid (\d+)$/m.exec(stdout)?.[1])];
     expect(pids).toHaveLength(4 + 3 + 1);
     expect(pids.every(alive)).toBe(true);
     // The layout: the replica without a node migrated, each shard's preferred owner holding it, the standby named,
