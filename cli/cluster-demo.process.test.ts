@@ -26,29 +26,34 @@ function alive(pid: number): boolean {
 
 const pidsIn = (text: string, label: string): number[] => (new RegExp(`^${label} pids ([\\d ]+)$`, 'm').exec(text)?.[1] ?? '').split(' ').filter((p) => p !== '').map(Number);
 
+/** Every demo started and every process id it printed: killed after a failure (a passing test stops them itself). */
+const started: { proc: ChildProcess; pids: number[] }[] = [];
+afterAll(() => {
+  for (const d of started) {
+    for (const pid of d.pids) if (alive(pid)) process.kill(pid, 'SIGKILL');
+    if (d.proc.exitCode === null) d.proc.kill('SIGKILL');
+  }
+});
+
+/** `gala cluster-demo ARGS` with the test's ingest token and made-up other tokens; its output as it comes. */
+function startDemo(args: string[]) {
+  const env: NodeJS.ProcessEnv = { ...process.env, GALA_INGEST_TOKEN: TEST_TOKEN };
+  for (const v of ['GALA_PRODUCER_TOKEN', 'GALA_ADMIN_TOKEN', 'GALA_VIEWER_TOKEN', 'GALA_DEMO_RATE']) delete env[v];
+  const child = spawn(process.execPath, [BIN, 'cluster-demo', ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const demo = { proc: child, pids: [] as number[], stdout: '', stderr: '', exited: new Promise<number | null>((resolve) => child.once('close', (code) => resolve(code))) };
+  child.stdout!.on('data', (d: Buffer) => (demo.stdout += d.toString()));
+  child.stderr!.on('data', (d: Buffer) => (demo.stderr += d.toString()));
+  started.push(demo);
+  return demo;
+}
+
 describe.skipIf(!serverAvailable)('gala cluster-demo', () => {
-  let proc: ChildProcess | null = null;
-  let pids: number[] = [];
-
-  afterAll(() => {
-    // Only after a failure: the test itself stops everything with SIGTERM.
-    for (const pid of pids) if (alive(pid)) process.kill(pid, 'SIGKILL');
-    if (proc !== null && proc.exitCode === null) proc.kill('SIGKILL');
-  });
-
   it('starts two shards and two nodes, prints their URLs, streams orders, and stops everything on SIGTERM', async () => {
-    const env: NodeJS.ProcessEnv = { ...process.env, GALA_INGEST_TOKEN: TEST_TOKEN };
-    for (const v of ['GALA_PRODUCER_TOKEN', 'GALA_ADMIN_TOKEN', 'GALA_VIEWER_TOKEN', 'GALA_DEMO_RATE']) delete env[v];
-    const child = spawn(process.execPath, [BIN, 'cluster-demo', '--nodes', '2', '--rate', '300'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-    proc = child;
-    let stdout = '';
-    let stderr = '';
-    child.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
-    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-
-    await until('the demo prints its URLs', () => stdout.includes('Ctrl-C stops cleanly.'), { timeoutMs: 45_000, detail: () => ({ stdout, stderr }) });
-    pids = [...pidsIn(stdout, 'clickhouse-server'), ...pidsIn(stdout, 'gala node')];
+    const demo = startDemo(['--nodes', '2', '--rate', '300']);
+    const { proc: child, exited } = demo;
+    await until('the demo prints its URLs', () => demo.stdout.includes('Ctrl-C stops cleanly.'), { timeoutMs: 45_000, detail: () => demo });
+    let stdout = demo.stdout;
+    const pids = (demo.pids = [...pidsIn(stdout, 'clickhouse-server'), ...pidsIn(stdout, 'gala node')]);
     expect(pids).toHaveLength(4);
     expect(pids.every(alive)).toBe(true);
     // Progress while the shards start, then the data dir, the cluster file and every URL of both nodes.
@@ -82,43 +87,32 @@ describe.skipIf(!serverAvailable)('gala cluster-demo', () => {
 
     child.kill('SIGTERM');
     expect(await exited).toBe(0);
+    stdout = demo.stdout;
     expect(stdout).toMatch(/^stopped in [\d.]+ s$/m);
     expect(pids.filter(alive)).toEqual([]);
     expect(existsSync(dataDir)).toBe(false);
   }, 60_000);
 
   it('refuses a bad flag, naming it', async () => {
-    const child = spawn(process.execPath, [BIN, 'cluster-demo', '--nodes', '0'], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stderr = '';
-    child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
-    const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
-    expect(code).toBe(2);
-    expect(stderr).toContain('gala: --nodes: an integer from 1 to 8 (got "0")');
+    for (const [argv, message] of [
+      [['--nodes', '0'], 'gala: --nodes: an integer from 1 to 8 (got "0")'],
+      [['--shards', '2'], 'gala: --shards: only with --replicated'],
+      [['--replicated', '--shards', '3', '--nodes', '2'], 'gala: --nodes: an integer from 3 to 6 with --shards 3'],
+    ] as const) {
+      const demo = startDemo([...argv]);
+      expect(await demo.exited).toBe(2);
+      expect(demo.stderr).toContain(message);
+    }
   });
 });
 
 describe.skipIf(!zookeeperAvailable)('gala cluster-demo --replicated', () => {
-  let proc: ChildProcess | null = null;
-  let pids: number[] = [];
-
-  afterAll(() => {
-    for (const pid of pids) if (alive(pid)) process.kill(pid, 'SIGKILL');
-    if (proc !== null && proc.exitCode === null) proc.kill('SIGKILL');
-  });
-
   it('starts ZooKeeper, 2 shards x 2 replicas and 3 nodes holding their leases; orders flow, every node shows the same figures; Ctrl-C leaves no process', async () => {
-    const env: NodeJS.ProcessEnv = { ...process.env, GALA_INGEST_TOKEN: TEST_TOKEN };
-    for (const v of ['GALA_PRODUCER_TOKEN', 'GALA_ADMIN_TOKEN', 'GALA_VIEWER_TOKEN', 'GALA_DEMO_RATE']) delete env[v];
-    const child = spawn(process.execPath, [BIN, 'cluster-demo', '--replicated', '--rate', '300'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-    proc = child;
-    let stdout = '';
-    let stderr = '';
-    child.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
-    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-
-    await until('the demo prints its URLs', () => stdout.includes('Ctrl-C stops cleanly.'), { timeoutMs: 90_000, detail: () => ({ stdout, stderr }) });
-    pids = [...pidsIn(stdout, 'clickhouse-server'), ...pidsIn(stdout, 'gala node'), Number(/^zookeeper pid (\d+)$/m.exec(stdout)?.[1])];
+    const demo = startDemo(['--replicated', '--rate', '300']);
+    const { proc: child, exited } = demo;
+    await until('the demo prints its URLs', () => demo.stdout.includes('Ctrl-C stops cleanly.'), { timeoutMs: 90_000, detail: () => demo });
+    let stdout = demo.stdout;
+    const pids = (demo.pids = [...pidsIn(stdout, 'clickhouse-server'), ...pidsIn(stdout, 'gala node'), Number(/^zookeeper pid (\d+)$/m.exec(stdout)?.[1])]);
     expect(pids).toHaveLength(4 + 3 + 1);
     expect(pids.every(alive)).toBe(true);
     // The layout: the replica without a node migrated, each shard's preferred owner holding it, the standby named,
@@ -149,22 +143,10 @@ describe.skipIf(!zookeeperAvailable)('gala cluster-demo --replicated', () => {
 
     child.kill('SIGINT');
     expect(await exited).toBe(0);
+    stdout = demo.stdout;
     expect(stdout).toMatch(/^stopping zookeeper$/m);
     expect(stdout).toMatch(/^stopped in [\d.]+ s$/m);
     expect(pids.filter(alive)).toEqual([]);
     expect(existsSync(dataDir)).toBe(false);
   }, 150_000);
-
-  it('refuses --shards without --replicated, and too few nodes for the shards, naming the flag', async () => {
-    for (const [argv, message] of [
-      [['--shards', '2'], 'gala: --shards: only with --replicated'],
-      [['--replicated', '--shards', '3', '--nodes', '2'], 'gala: --nodes: an integer from 3 to 6 with --shards 3'],
-    ] as const) {
-      const child = spawn(process.execPath, [BIN, 'cluster-demo', ...argv], { stdio: ['ignore', 'pipe', 'pipe'] });
-      let err = '';
-      child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
-      expect(await new Promise<number | null>((resolve) => child.once('exit', resolve))).toBe(2);
-      expect(err).toContain(message);
-    }
-  });
 });
