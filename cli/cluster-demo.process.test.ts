@@ -26,14 +26,22 @@ function alive(pid: number): boolean {
 
 const pidsIn = (text: string, label: string): number[] => (new RegExp(`^${label} pids ([\\d ]+)$`, 'm').exec(text)?.[1] ?? '').split(' ').filter((p) => p !== '').map(Number);
 
-/** Every demo started and every process id it printed: killed after a failure (a passing test stops them itself). */
-const started: { proc: ChildProcess; pids: number[] }[] = [];
-afterAll(() => {
+/**
+ * Every demo started and every process id it printed, stopped after a failure (a passing test stops them itself): a
+ * demo still running gets SIGTERM and time to stop its servers and ZooKeeper (they run in process groups of their own,
+ * which a SIGKILL of the demo would leave behind), then whatever is left is killed.
+ */
+const started: { proc: ChildProcess; pids: number[]; exited: Promise<number | null> }[] = [];
+afterAll(async () => {
   for (const d of started) {
+    if (d.proc.exitCode === null && d.proc.signalCode === null) {
+      d.proc.kill('SIGTERM');
+      await Promise.race([d.exited, new Promise((r) => setTimeout(r, 60_000))]);
+    }
     for (const pid of d.pids) if (alive(pid)) process.kill(pid, 'SIGKILL');
-    if (d.proc.exitCode === null) d.proc.kill('SIGKILL');
+    if (d.proc.exitCode === null && d.proc.signalCode === null) d.proc.kill('SIGKILL');
   }
-});
+}, 90_000);
 
 /** `gala cluster-demo ARGS` with the test's ingest token and made-up other tokens; its output as it comes. */
 function startDemo(args: string[]) {
