@@ -8,7 +8,8 @@ const USAGE = `usage: gala <command> [flags]
   serve     the system without the simulator (flags: --http-port --ingest-port --host --data --clickhouse-url --show --obs-url;
             a cluster node: --cluster FILE --node ID, its host, ports and ClickHouse from the file)
   demo      the whole system on the embedded engine with the gala simulator streaming orders
-  cluster-demo  N nodes over N clickhouse-server shards with the simulator streaming orders (gala cluster-demo --help)
+  cluster-demo  N nodes over N clickhouse-server shards with the simulator streaming orders (gala cluster-demo --help;
+            --replicated: shards of 2 replicas, one ZooKeeper, standbys that take a dead owner's shard over)
   migrate   create Gala's tables on a cluster's ClickHouse server that no node writes to (gala migrate --help)
   simulate  drive a running ingest endpoint with the gala simulator (gala simulate --help)
   rehearse  a rehearsal: the night replayed at 1x-100x through ingest, overlays and cues, OBS logged or a rehearsal OBS

@@ -4,7 +4,7 @@
 // quorum). The tables take the cluster file's replication and the server's own {shard} and {replica} macros.
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { parseClusterFile } from '../domain/cluster-map.ts';
+import { parseClusterFile, type ClusterFile } from '../domain/cluster-map.ts';
 import { ConfigError } from '../platform/config-error.ts';
 import { createOrderStore } from '../storage/order-store.ts';
 import { createServerConnection } from '../storage/server/clickhouse-server-connection.ts';
@@ -31,19 +31,27 @@ export async function runMigrate(argv: string[], out: (line: string) => void): P
   } catch (e) {
     throw new ConfigError(`--cluster: cannot read ${path}: ${(e as Error).message}`);
   }
-  let file;
+  let file: ClusterFile;
   try {
     file = parseClusterFile(raw);
   } catch (e) {
     throw new ConfigError(`--cluster ${path}: ${(e as Error).message}`);
   }
+  const version = await migrateServer(file, url);
+  out(`migrated ${url.replace(/\/\/[^@/]*@/, '//***@')} to schema version ${version}${file.replication === null ? '' : ' (replicated tables)'}`);
+}
+
+/**
+ * Creates (or brings up to date) Gala's tables on the ClickHouse server at `url`, as the cluster file says (replicated
+ * or not); returns the schema version. `gala migrate` and the replicated demo's replicas without a node use it.
+ */
+export async function migrateServer(file: ClusterFile, url: string): Promise<number> {
   const store = createOrderStore(createServerConnection(url), {
     clickhouseCluster: file.clickhouseCluster,
     replication: file.replication === null ? null : { insertQuorum: file.replication.insertQuorum },
   });
   try {
-    const version = await store.migrate();
-    out(`migrated ${url.replace(/\/\/[^@/]*@/, '//***@')} to schema version ${version}${file.replication === null ? '' : ' (replicated tables)'}`);
+    return await store.migrate();
   } finally {
     await store.close();
   }

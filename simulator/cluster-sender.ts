@@ -2,7 +2,8 @@
 // batch by the partition map and sends every order straight to the node that owns it (the smart client GET
 // /v1/cluster is published for: no forwarding hop); `any` sends each whole batch to the next node in turn, which
 // forwards the orders it does not own. Given the cluster's published map (GET /v1/cluster), `owner` follows its
-// current owners (a replicated cluster's change at takeover) and reads it again after an `unavailable`.
+// current owners (a replicated cluster's change at takeover), reads it again after an `unavailable` or a lost
+// connection, and sends what a node whose connection is down owns to another node meanwhile.
 import { ownerIndexOf, partitionOf, type ClusterFile } from '../domain/cluster-map.ts';
 import { ownersOfView, type ClusterView } from '../protocol/cluster-protocol.ts';
 import { createIngestClient, type ConnectionEvent, type IngestClient, type IngestCounters } from './ingest-client.ts';
@@ -75,7 +76,11 @@ export function createClusterSender(opts: ClusterSenderOptions): ClusterSender {
       url: `ws://${n.host}:${n.ingestPort}/v1/ingest`,
       token: opts.token,
       window: opts.window ?? 8,
-      onConnection: (e) => opts.onConnection?.(n.id, e),
+      onConnection: (e) => {
+        // A node gone (killed, restarted): its shard may be changing hands, so the owners are read again.
+        if (e.type === 'close') void readMap();
+        opts.onConnection?.(n.id, e);
+      },
       onFrameError: (e) => {
         if (e.error === 'unavailable') void readMap();
       },
@@ -85,11 +90,20 @@ export function createClusterSender(opts: ClusterSenderOptions): ClusterSender {
     const p = partitionOf(id, partitions);
     if (published === null) return ownerIndexOf(p, nodes.length);
     const o = published[p]!;
-    // Nobody serves it now: any node answers it unavailable, and the client resends it there (then forwarded).
-    return o < 0 ? next() : o;
+    // Nobody serves it now, or its owner's connection is down: a node that answers takes it (it forwards it to the
+    // owner, or answers it unavailable and the client resends it there), and the stream does not wait on a dead node.
+    return o < 0 || !clients[o]!.client.connected ? nextConnected() : o;
   };
   let turn = 0;
   const next = (): number => (turn = (turn + 1) % nodes.length);
+  /** The next node in turn whose connection is open (any node when none is). */
+  const nextConnected = (): number => {
+    for (let k = 0; k < nodes.length; k++) {
+      const i = next();
+      if (clients[i]!.client.connected) return i;
+    }
+    return next();
+  };
   const frame = (batchId: string, orders: readonly string[]): string => `{"batch":${JSON.stringify(batchId)},"orders":[${orders.join(',')}]}`;
 
   return {
