@@ -10,9 +10,11 @@
 // Per run and as medians: CPU per order of the Gala processes (and of the clickhouse-server processes, apart), the
 // ratios against the single node (and the per-node one) of the same run, ack to visible on every node (p99), orders/s, and the
 // projection for N machines with its assumptions.
+import { spawnSync } from 'node:child_process';
 import { readdirSync, readFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import WebSocket from 'ws';
 import { DEFAULT_SHOW_FILE, loadShow } from '../cli/config.ts';
@@ -21,6 +23,9 @@ import { ownersOfView, type ClusterView } from '../protocol/cluster-protocol.ts'
 import type { Ack, FrameError } from '../domain/order.ts';
 import { startClickHouseCluster, writeClusterFile, type ClickHouseCluster, type WrittenClusterFile } from '../test-support/clickhouse-cluster.ts';
 import { startGalaProcess, type GalaProcess } from '../test-support/gala-process.ts';
+import { ZOOKEEPER_WRITES } from '../cluster/shard-leases.ts';
+import { fourLetter, startZooKeeper, type ZooKeeper } from '../test-support/zookeeper.ts';
+import { countsOf, measureTakeover, type TakeoverResult } from './replicated-takeover.ts';
 import { TEST_TOKEN } from '../test-support/system-harness.ts';
 import { until } from '../test-support/until.ts';
 import { createOrderFrames } from './order-frames.ts';
@@ -40,9 +45,11 @@ const { values } = parseArgs({
     'poll-ms': { type: 'string', default: '20' },
     'node-rate': { type: 'string', default: '250000' },
     project: { type: 'string', default: '3,10' },
-    configs: { type: 'string', default: 'single,routed,forwarded,per-node' },
+    configs: { type: 'string' },
     'slope-rate': { type: 'string', default: '0' },
     idle: { type: 'string', default: '0' },
+    replicated: { type: 'boolean', default: false },
+    'session-ms': { type: 'string', default: '6000' },
     help: { type: 'boolean', default: false },
   },
 });
@@ -52,7 +59,17 @@ if (values.help === true) {
       '  [--poll-ms 20] [--node-rate 250000] [--project 3,10] [--configs single,routed,forwarded,per-node] [--slope-rate 0] [--idle 0]\n' +
       '--slope-rate R: after the --duration seconds at --rate, the same processes take R orders/s for another --duration seconds\n' +
       '  (after 3 s of settling): the marginal CPU per order is the difference in cores over the difference in orders/s.\n' +
-      '--idle S: first, an idle single node and an idle cluster for S seconds each: CPU of every process, no orders. --runs 0 stops there.\n',
+      '--idle S: first, an idle single node and an idle cluster for S seconds each: CPU of every process, no orders. --runs 0 stops there.\n' +
+      '--replicated [--session-ms 6000]: issue 15. One ZooKeeper, 2 shards x 2 replicas of clickhouse-server (quorum 2) beside 2 plain\n' +
+      '  shards (--nodes is 2); configurations (default) routed,replicated, the order turned by one each run:\n' +
+      '  routed: 2 nodes over the plain shards (unreplicated); replicated: 3 nodes, n1 on s1r1, n2 on s2r1, n3 on s2r2 (standby of\n' +
+      '  shard 2; s1r2 gets its tables from `gala migrate`), each order sent to its shard\'s lease holder by the published map.\n' +
+      '  Cost of replication: Gala, clickhouse-server and ZooKeeper CPU per order and ack p99, replicated against routed, same run,\n' +
+      '  same --rate. Coordination load over the measured seconds: ZooKeeper write transactions (the zxid from `srvr`), Gala\'s own\n' +
+      '  (gala_zookeeper_operations_total), the nodes\' inserts (gala_ingest_inserts_total), per second and per insert, and the\n' +
+      '  projection to 100,000 orders/s. Takeover, after that on the same processes: orders streamed at --rate, n2 (shard 2\'s\n' +
+      '  owner) killed with kill -9, the time from the kill to the first ack of shard 2\'s orders (the client\'s view) and the new\n' +
+      '  holder\'s lastTakeover.tookMs (claim + rebuild), with leases of --session-ms (ZooKeeper admits 1000-10000).\n',
   );
   process.exit(0);
 }
@@ -62,7 +79,10 @@ const DURATION = Number(values.duration);
 /** Seconds at the rate before anything counts: fresh processes' JIT, first parts, links settling. */
 const WARMUP = Number(values.warmup);
 const RUNS = Number(values.runs);
-const NODES = Number(values.nodes);
+/** Issue 15: a replicated cluster beside the plain one (see --help). */
+const REPLICATED = values.replicated === true || (values.configs ?? '').split(',').includes('replicated');
+/** Nodes (and plain shards) of the unreplicated cluster: 2 with --replicated, as the replicated cluster's shards. */
+const NODES = REPLICATED ? 2 : Number(values.nodes);
 const BATCH = Number(values.batch);
 /** WebSocket connections to each node the load generator sends to. */
 const CONNS = Number(values.connections);
@@ -77,6 +97,8 @@ const PROJECT = values.project!.split(',').map(Number);
 const SLOPE_RATE = Number(values['slope-rate']);
 /** Seconds an idle single node and an idle cluster are measured for first (0: not at all). */
 const IDLE = Number(values.idle);
+const SESSION_MS = Number(values['session-ms']);
+if (REPLICATED && !(Number.isInteger(SESSION_MS) && SESSION_MS >= 1000 && SESSION_MS <= 10_000)) throw new Error(`bench:cluster: --session-ms = ${values['session-ms']}: 1000 to 10000 (what the bench's ZooKeeper admits)`);
 for (const [name, v, min] of [['rate', RATE, 1], ['duration', DURATION, 1], ['warmup', WARMUP, 0], ['runs', RUNS, 0], ['slope-rate', SLOPE_RATE, 0], ['idle', IDLE, 0], ['nodes', NODES, 2], ['batch', BATCH, 1], ['connections', CONNS, 1], ['window', WINDOW, 1], ['poll-ms', POLL_MS, 1], ['node-rate', NODE_RATE, 1]] as const) {
   if (!Number.isFinite(v) || v < min) throw new Error(`bench:cluster: --${name} = ${v}: a number of at least ${min}`);
 }
@@ -88,13 +110,13 @@ if (PROJECT.some((n) => !Number.isInteger(n) || n < 1)) throw new Error('bench:c
  * inserts, its reads and beats) are spread over fewer orders at a lower rate, and this tells that apart from what
  * the cluster adds.
  */
-type Config = 'single' | 'routed' | 'forwarded' | 'per-node';
-const ALL_CONFIGS: readonly Config[] = ['single', 'routed', 'forwarded', 'per-node'];
-const CONFIGS: readonly Config[] = values.configs!.split(',').map((c) => {
+type Config = 'single' | 'routed' | 'forwarded' | 'per-node' | 'replicated';
+const ALL_CONFIGS: readonly Config[] = ['single', 'routed', 'forwarded', 'per-node', 'replicated'];
+const CONFIGS: readonly Config[] = (values.configs ?? (REPLICATED ? 'routed,replicated' : 'single,routed,forwarded,per-node')).split(',').map((c) => {
   if (!(ALL_CONFIGS as readonly string[]).includes(c)) throw new Error(`bench:cluster: --configs: ${c} is none of ${ALL_CONFIGS.join(', ')}`);
   return c as Config;
 });
-if (!CONFIGS.includes('single')) throw new Error('bench:cluster: --configs must include single (the ratios are taken against it)');
+if (!REPLICATED && !CONFIGS.includes('single')) throw new Error('bench:cluster: --configs must include single (the ratios are taken against it)');
 const rateOf = (c: Config, rate = RATE) => (c === 'per-node' ? rate / NODES : rate);
 const show = loadShow(DEFAULT_SHOW_FILE);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -106,6 +128,11 @@ let chCluster: ClickHouseCluster | null = null;
 /** The cluster while it starts, so that a stop then waits for it and removes it too. */
 let chStarting: Promise<ClickHouseCluster> | null = null;
 const galas = new Set<GalaProcess>();
+/** --replicated: the ZooKeeper and the 2 x 2 replicated servers, each while it starts too. */
+let zkStarting: Promise<ZooKeeper> | null = null;
+let replStarting: Promise<ClickHouseCluster> | null = null;
+let zkServer: ZooKeeper | null = null;
+let replCluster: ClickHouseCluster | null = null;
 const clusterFiles = new Set<WrittenClusterFile>();
 
 /** Gala processes started with a data dir under `root` that no handle reached (a start that timed out). */
@@ -144,6 +171,8 @@ function cleanupAll(): Promise<void> {
       }
     }
     await (chCluster ?? (await chStarting?.catch(() => null)))?.cleanup();
+    await (replCluster ?? (await replStarting?.catch(() => null)))?.cleanup();
+    await (zkServer ?? (await zkStarting?.catch(() => null)))?.cleanup();
     for (const f of clusterFiles) f.cleanup();
     rmSync(root, { recursive: true, force: true });
   })();
@@ -245,7 +274,16 @@ interface ConfigResult {
   slope: { ordersPerSecond: number; cores: number; chCores: number; backlogBatches: number } | null;
   marginalUs: number | null;
   chMarginalUs: number | null;
+  /** --replicated: the ZooKeeper server's CPU per order acked (µs); 0 for a configuration that does not use it. */
+  zkCpuPerOrderUs: number;
+  /** Cluster configurations: the measured seconds' coordination load and inserts (see coordinationCounters). */
+  coordination: { idleZkWritesPerSecond: number | null; zkWritesPerSecond: number | null; galaWritesPerSecond: number; galaOpsPerSecond: number; insertsPerSecond: number; ordersPerInsert: number } | null;
+  /** replicated: the takeover measured after the rest, on the same processes. */
+  takeover: TakeoverResult | null;
 }
+
+/** The clickhouse-servers a configuration writes to: the replicated ones, or the plain shards. */
+const clusterOf = (config: Config): ClickHouseCluster => (config === 'replicated' ? replCluster! : chCluster!);
 
 async function startNodes(config: Config, db: string, dir: string): Promise<{ nodes: Node[]; procs: GalaProcess[] }> {
   const cluster = chCluster!;
@@ -255,6 +293,7 @@ async function startNodes(config: Config, db: string, dir: string): Promise<{ no
     // The window sized for the orders each node owns.
     GALA_DEDUP_EXPECTED_RATE: String(config === 'single' ? RATE : Math.ceil(RATE / NODES)),
   };
+  if (config === 'replicated') return startReplicatedNodes(db, dir, env);
   // A node that finishes starting after a stop began is stopped at once (the stop has already swept the others).
   const track = (p: Promise<GalaProcess>) =>
     p.then((g) => {
@@ -277,6 +316,64 @@ async function startNodes(config: Config, db: string, dir: string): Promise<{ no
     await until(`node on ${p.httpPort} sees every node up`, async () => (await (await fetch(`http://127.0.0.1:${p.httpPort}/v1/cluster`)).json()) as { nodes: { state: string }[] }, (b) => b.nodes.every((n) => n.state === 'up'), { timeoutMs: 60_000 });
   }
   return { nodes: written.cluster.nodes.map((n, i) => ({ id: n.id, httpPort: n.httpPort, ingestPort: n.ingestPort, pid: procs[i]!.proc.pid! })), procs };
+}
+
+/**
+ * --replicated: n1 on s1r1, n2 on s2r1, n3 on s2r2 (shard 2's standby), leases of SESSION_MS under a root of the
+ * run's own; s1r2 has no node and gets its tables from `gala migrate` (without them shard 1 has no quorum).
+ */
+async function startReplicatedNodes(db: string, dir: string, env: Record<string, string>): Promise<{ nodes: Node[]; procs: GalaProcess[] }> {
+  const rc = replCluster!;
+  const written = await writeClusterFile({
+    clickhouseCluster: rc.name,
+    nodes: [{ shard: 1, replica: 1 }, { shard: 2, replica: 1 }, { shard: 2, replica: 2 }],
+    cluster: { replicaOf: (s, r) => ({ url: `${rc.replicaOf(s, r).url}/${db}` }) },
+    zookeeper: zkServer!.connectString,
+    sessionTimeoutMs: SESSION_MS,
+    root: `/gala/bench/${db}`,
+  });
+  clusterFiles.add(written);
+  const bin = fileURLToPath(new URL('../bin/gala.mjs', import.meta.url));
+  const migrated = spawnSync(process.execPath, [bin, 'migrate', '--cluster', written.file, '--clickhouse', `${rc.replicaOf(1, 2).url}/${db}`], { encoding: 'utf8', timeout: 120_000 });
+  if (migrated.status !== 0) throw new Error(`bench:cluster: gala migrate of s1r2: ${migrated.stderr}${migrated.stdout}`);
+  const track = (p: Promise<GalaProcess>) =>
+    p.then((g) => {
+      if (cleaning !== null) g.proc.kill('SIGKILL');
+      else galas.add(g);
+      return g;
+    });
+  const settled = await Promise.allSettled(written.cluster.nodes.map((n) => track(startGalaProcess(['--cluster', written.file, '--node', n.id, '--data', join(dir, n.id)], env))));
+  const failed = settled.find((s) => s.status === 'rejected');
+  if (failed !== undefined) throw (failed as PromiseRejectedResult).reason;
+  const procs = settled.map((s) => (s as PromiseFulfilledResult<GalaProcess>).value);
+  for (const p of procs) {
+    await until(`node on ${p.httpPort} sees every node up and both shards served by their preferred owners`, async () => (await (await fetch(`http://127.0.0.1:${p.httpPort}/v1/cluster`)).json()) as ClusterView, (b) => b.nodes.every((n) => n.state === 'up') && (b.shards ?? []).every((s) => s.serving && s.owner === `n${s.shard}`), { timeoutMs: 90_000 });
+  }
+  return { nodes: written.cluster.nodes.map((n, i) => ({ id: n.id, httpPort: n.httpPort, ingestPort: n.ingestPort, pid: procs[i]!.proc.pid! })), procs };
+}
+
+/** ZooKeeper's last transaction id (`srvr`): it grows by one per write transaction of any client. */
+async function zxid(): Promise<number> {
+  const out = await fourLetter(zkServer!.host, zkServer!.port, 'srvr');
+  const m = /Zxid: 0x([0-9a-f]+)/i.exec(out);
+  if (m === null) throw new Error(`bench:cluster: no Zxid in ZooKeeper's srvr answer: ${out.slice(0, 200)}`);
+  // The low 32 bits count transactions within the leader's epoch, which does not change while the server runs.
+  return Number(BigInt(`0x${m[1]}`) & 0xffffffffn);
+}
+
+/** Summed over nodes: ZooKeeper writes and all requests Gala's leases issued, and inserts that succeeded. */
+async function coordinationCounters(nodes: readonly Node[]): Promise<{ galaWrites: number; galaOps: number; inserts: number; insertRows: number }> {
+  const out = { galaWrites: 0, galaOps: 0, inserts: 0, insertRows: 0 };
+  for (const n of nodes) {
+    const m = await (await fetch(`http://127.0.0.1:${n.ingestPort}/metrics`, { headers: { Authorization: `Bearer ${TEST_TOKEN}` } })).text();
+    for (const x of m.matchAll(/^gala_zookeeper_operations_total\{op="(\w+)"\} (\S+)$/gm)) {
+      out.galaOps += Number(x[2]);
+      if ((ZOOKEEPER_WRITES as readonly string[]).includes(x[1]!)) out.galaWrites += Number(x[2]);
+    }
+    for (const x of m.matchAll(/^gala_ingest_inserts_total\{result="ok"\} (\S+)$/gm)) out.inserts += Number(x[1]);
+    for (const x of m.matchAll(/^gala_ingest_insert_rows_sum (\S+)$/gm)) out.insertRows += Number(x[1]);
+  }
+  return out;
 }
 
 /**
@@ -318,14 +415,22 @@ async function smartClientMap(node: Node, nodes: Node[]): Promise<{ ownerIndex: 
 }
 
 async function runConfig(config: Config, run: number): Promise<ConfigResult> {
-  const cluster = chCluster!;
+  const cluster = clusterOf(config);
   const db = `bench_r${run}_${config.replace('-', '_')}`;
   const dir = join(root, db);
   for (const url of cluster.urls) await chCommand(url, `CREATE DATABASE IF NOT EXISTS ${db}`);
   const { nodes, procs } = await startNodes(config, db, dir);
   const chPids = cluster.servers.map((s) => clickHousePid(s.dir));
+  const zkPid = config === 'replicated' ? zkServer!.pid : null;
+  // Replicated: ZooKeeper's writes with the cluster idle (leases held, no orders), over 5 s.
+  let idleZkWrites: number | null = null;
+  if (zkPid !== null) {
+    const i0 = { t: performance.now(), zxid: await zxid() };
+    await sleep(5000);
+    idleZkWrites = round2(((await zxid()) - i0.zxid) / ((performance.now() - i0.t) / 1000));
+  }
   const orders = createOrderFrames(BATCH, show);
-  const smart = config === 'routed' ? await smartClientMap(nodes[0]!, nodes) : null;
+  const smart = config === 'routed' || config === 'replicated' ? await smartClientMap(nodes[0]!, nodes) : null;
   const ownerIndex = smart?.ownerIndex ?? null;
 
   // Connections: CONNS to each node this configuration sends to.
@@ -450,9 +555,14 @@ async function runConfig(config: Config, run: number): Promise<ConfigResult> {
 
   await sleep(WARMUP * 1000);
   phase = 'measure';
+  const clustered = nodes.length > 1;
+  const c0 = clustered ? await coordinationCounters(nodes) : null;
+  const z0 = zkPid === null ? null : { zxid: await zxid(), cpu: cpuSeconds(zkPid) };
   const m0 = { t: performance.now(), accepted, nodes: nodes.map((n) => cpuSeconds(n.pid)), ch: chPids.map(cpuSeconds), load: process.cpuUsage() };
   await sleep(DURATION * 1000);
   const m1 = { t: performance.now(), accepted, nodes: nodes.map((n) => cpuSeconds(n.pid)), ch: chPids.map(cpuSeconds), load: process.cpuUsage(m0.load) };
+  const z1 = zkPid === null ? null : { zxid: await zxid(), cpu: cpuSeconds(zkPid) };
+  const c1 = clustered ? await coordinationCounters(nodes) : null;
   // The same processes at the second rate: the slope between the two is the marginal CPU per order.
   let slope: ConfigResult['slope'] = null;
   if (SLOPE_RATE > 0) {
@@ -502,6 +612,29 @@ async function runConfig(config: Config, run: number): Promise<ConfigResult> {
 
   // Where each node's time went, to tell a slow storage from a starved node: its inserts, forwards and reads.
   for (const n of nodes) process.stdout.write(`  ${n.id}: ${await nodeDiagnosis(n)}\n`);
+  // Replicated, on the same processes: shard 2's owner killed mid-stream (ids from frame 10^9 on, unlike the above).
+  let takeover: TakeoverResult | null = null;
+  if (config === 'replicated') {
+    const before = await countsOf(nodes);
+    takeover = await measureTakeover({
+      nodes,
+      victim: 'n2',
+      shard: 2,
+      kill: () => procs[1]!.proc.kill('SIGKILL'),
+      show,
+      rate: RATE,
+      batch: BATCH,
+      window: WINDOW,
+      beforeMs: 3000,
+      afterMs: 2000,
+      firstFrame: 1_000_000_000,
+    });
+    const survivors = nodes.filter((n) => n.id !== 'n2');
+    const want = before.filter((_, k) => nodes[k]!.id !== 'n2').map((b) => b + takeover!.stored);
+    const got = await until('every surviving node counts every order stored', () => countsOf(survivors), (c) => c.every((v, k) => v === want[k]), { timeoutMs: 20_000 }).catch(() => null);
+    if (got === null) process.stdout.write(`  TAKEOVER NOT EXACT: want ${JSON.stringify(want)}, nodes ${JSON.stringify(await countsOf(survivors))}\n`);
+    process.stdout.write(`  takeover: ${JSON.stringify({ ...takeover, exact: got !== null })}\n`);
+  }
   await Promise.all(procs.map(stopGala));
   for (const url of cluster.urls) await chCommand(url, `DROP DATABASE IF EXISTS ${db}`);
   rmSync(dir, { recursive: true, force: true });
@@ -527,6 +660,16 @@ async function runConfig(config: Config, run: number): Promise<ConfigResult> {
     slope,
     marginalUs: null,
     chMarginalUs: null,
+    zkCpuPerOrderUs: z0 === null || z1 === null ? 0 : round2(((z1.cpu - z0.cpu) * 1e6) / acked),
+    coordination: c0 === null || c1 === null ? null : {
+      idleZkWritesPerSecond: idleZkWrites,
+      zkWritesPerSecond: z0 === null || z1 === null ? null : round2((z1.zxid - z0.zxid) / seconds),
+      galaWritesPerSecond: round2((c1.galaWrites - c0.galaWrites) / seconds),
+      galaOpsPerSecond: round2((c1.galaOps - c0.galaOps) / seconds),
+      insertsPerSecond: round2((c1.inserts - c0.inserts) / seconds),
+      ordersPerInsert: Math.round((c1.insertRows - c0.insertRows) / Math.max(1, c1.inserts - c0.inserts)),
+    },
+    takeover,
   };
   // A slope means something only between two windows that each took what was offered: a window catching up on a
   // backlog (or falling behind) acks at another rate than offered, with other group sizes.
@@ -602,6 +745,60 @@ async function measureIdle(): Promise<string[]> {
   return lines;
 }
 
+/** --replicated: medians of the cost of replication, the coordination load and the takeovers, and each run's. */
+function replicatedSummary(results: ConfigResult[][], started: string, load0: string): string[] {
+  const lines: string[] = [];
+  const k = CONFIGS.indexOf('replicated');
+  const b = CONFIGS.indexOf('routed');
+  const med = (c: number, pick: (r: ConfigResult) => number) => median(results.map((row) => pick(row[c]!)));
+  lines.push(`medians over ${RUNS} runs (${started}, load average at start ${load0}, at end ${loadavg().map((l) => l.toFixed(1)).join(' ')}), ${fmt(RATE)} orders/s offered:`);
+  lines.push('| configuration | orders/s | Gala CPU µs/order (cores per node) | ClickHouse CPU µs/order | ZooKeeper CPU µs/order | ack p50 / p99 | ack → visible p99 | orders per insert | exact |');
+  lines.push('| --- | --- | --- | --- | --- | --- | --- | --- | --- |');
+  CONFIGS.forEach((c, i) => {
+    const cores = results[0]![i]!.nodeCores.map((_, n) => med(i, (r) => r.nodeCores[n]!).toFixed(2)).join(' + ');
+    lines.push(
+      `| ${c === 'routed' ? 'routed (2 nodes, 2 plain shards)' : c === 'replicated' ? 'replicated (3 nodes, 2 shards x 2 replicas, quorum 2)' : c} | ${fmt(med(i, (r) => r.ordersPerSecond))} | ${med(i, (r) => r.cpuPerOrderUs).toFixed(2)} (${cores}) | ` +
+        `${med(i, (r) => r.chCpuPerOrderUs).toFixed(2)} | ${med(i, (r) => r.zkCpuPerOrderUs).toFixed(2)} | ${med(i, (r) => r.ackP50Ms)} / ${med(i, (r) => r.ackP99Ms)} ms | ${med(i, (r) => r.visibleP99Ms)} ms | ` +
+        `${results[0]![i]!.coordination === null ? '-' : fmt(med(i, (r) => r.coordination!.ordersPerInsert))} | ${results.every((row) => row[i]!.exact) ? 'every run' : 'NOT every run'} |`,
+    );
+  });
+  if (k >= 0 && b >= 0) {
+    const ratio = (pick: (r: ConfigResult) => number) => median(results.map((row) => pick(row[k]!) / pick(row[b]!))).toFixed(2);
+    lines.push(
+      `replicated against routed (median of each run's ratio): Gala CPU per order ${ratio((r) => r.cpuPerOrderUs)}x, ClickHouse ${ratio((r) => r.chCpuPerOrderUs)}x ` +
+        `(ZooKeeper's ${med(k, (r) => r.zkCpuPerOrderUs).toFixed(2)} µs/order on top), ack p99 ${ratio((r) => r.ackP99Ms)}x; per run: ` +
+        results.map((row, r) => `run ${r + 1} Gala ${(row[k]!.cpuPerOrderUs / row[b]!.cpuPerOrderUs).toFixed(2)}x, ClickHouse ${(row[k]!.chCpuPerOrderUs / row[b]!.chCpuPerOrderUs).toFixed(2)}x, p99 ${row[b]!.ackP99Ms} → ${row[k]!.ackP99Ms} ms`).join('; '),
+    );
+  }
+  if (k >= 0) {
+    const co = (pick: (c: NonNullable<ConfigResult['coordination']>) => number) => med(k, (r) => pick(r.coordination!));
+    const writes = co((c) => c.zkWritesPerSecond ?? Number.NaN);
+    const inserts = co((c) => c.insertsPerSecond);
+    const perInsert = med(k, (r) => (r.coordination!.zkWritesPerSecond ?? Number.NaN) / r.coordination!.insertsPerSecond);
+    const gala = co((c) => c.galaWritesPerSecond);
+    const ordersPerInsert = co((c) => c.ordersPerInsert);
+    lines.push(
+      `coordination load (replicated, at ${fmt(med(k, (r) => r.ordersPerSecond))} orders/s acked): ${writes.toFixed(1)} ZooKeeper writes/s (zxid), of them Gala's leases ${gala.toFixed(1)}/s ` +
+        `(all Gala requests ${co((c) => c.galaOpsPerSecond).toFixed(1)}/s), the rest ClickHouse's; ${inserts.toFixed(2)} orders inserts/s of ${fmt(ordersPerInsert)} orders each, ` +
+        `${perInsert.toFixed(1)} writes per orders insert (with its derived inserts); idle (leases held, no orders) ${co((c) => c.idleZkWritesPerSecond ?? Number.NaN).toFixed(1)} writes/s; per run: ${results.map((row) => `${row[k]!.coordination!.zkWritesPerSecond} writes/s, ${row[k]!.coordination!.insertsPerSecond} inserts/s`).join('; ')}`,
+    );
+    lines.push(
+      `  at 100,000 orders/s, with groups of the ${fmt(ordersPerInsert)} orders seen: ${fmt(100_000 / ordersPerInsert)} orders inserts/s x ${perInsert.toFixed(1)} = ${fmt((100_000 / ordersPerInsert) * perInsert)} ZooKeeper writes/s ` +
+        `(an upper bound: a node's groups grow with the rate, and each group's writes do not; Gala's own ${gala.toFixed(1)}/s do not grow with orders)`,
+    );
+    const t = results.map((row) => row[k]!.takeover).filter((x): x is TakeoverResult => x !== null);
+    if (t.length > 0) {
+      lines.push(
+        `takeover (kill -9 of shard 2's owner n2, leases of ${SESSION_MS} ms, ${fmt(RATE)} orders/s streamed): kill → first ack of shard 2 (client) median ${fmt(median(t.map((x) => x.clientMs)))} ms; ` +
+          `new holder's lastTakeover.tookMs (claim + rebuild) median ${fmt(median(t.map((x) => x.nodeTookMs ?? Number.NaN)))} ms; ` +
+          `the client's map saw the lease gone after a median ${fmt(median(t.map((x) => x.vacantMs ?? Number.NaN)))} ms and the shard served after ${fmt(median(t.map((x) => x.servingMs ?? Number.NaN)))} ms; per run: ` +
+          t.map((x) => `${x.clientMs} / ${x.nodeTookMs ?? '?'} ms (map from the kill: lease gone ${x.vacantMs ?? '?'}, claimed ${x.claimedMs ?? '?'}, serving ${x.servingMs ?? '?'} ms; epoch ${x.epochBefore} → ${x.epochAfter}, to ${x.newOwner}, ${x.unavailable} unavailable, ${x.lost} resent, ${x.duplicates} duplicates)`).join('; '),
+      );
+    }
+  }
+  return lines;
+}
+
 async function main(): Promise<void> {
   const started = new Date().toISOString();
   const load0 = loadavg().map((l) => l.toFixed(1)).join(' ');
@@ -613,6 +810,15 @@ async function main(): Promise<void> {
   chCluster = await chStarting;
   if (cleaning !== null) return;
   process.stdout.write(`clickhouse-server: ${NODES} shards of cluster gala_bench at ${chCluster.urls.join(' ')}; single node writes to the first (plain --clickhouse-url, no cluster file)\n`);
+  if (REPLICATED) {
+    zkStarting = startZooKeeper();
+    zkServer = await zkStarting;
+    if (cleaning !== null) return;
+    replStarting = startClickHouseCluster({ shards: 2, replicas: 2, zookeeper: { host: zkServer.host, port: zkServer.port }, name: 'gala_bench_repl' });
+    replCluster = await replStarting;
+    if (cleaning !== null) return;
+    process.stdout.write(`zookeeper at ${zkServer.connectString}; clickhouse-server: 2 shards x 2 replicas of cluster gala_bench_repl at ${replCluster.urls.join(' ')} (s1r1 s1r2 s2r1 s2r2); leases of ${SESSION_MS} ms\n`);
+  }
   const idleLines = IDLE > 0 ? await measureIdle() : [];
   const results: ConfigResult[][] = [];
   const at = (c: Config) => CONFIGS.indexOf(c);
@@ -622,17 +828,19 @@ async function main(): Promise<void> {
     const byConfig = new Map<Config, ConfigResult>();
     for (const c of order) byConfig.set(c, await runConfig(c, run));
     const row = CONFIGS.map((c) => byConfig.get(c)!);
+    results.push(row);
+    if (REPLICATED) continue;
     const s = row[S]!;
     const parts = row.filter((r) => r.config !== 'single').map((r) => `${r.config} ${(r.cpuPerOrderUs / s.cpuPerOrderUs).toFixed(2)}x` + (SLOPE_RATE === 0 ? '' : r.marginalUs !== null && s.marginalUs !== null ? ` (marginal ${(r.marginalUs / s.marginalUs).toFixed(2)}x)` : ' (marginal n/a: a window not steady)'));
     process.stdout.write(`run ${run} CPU per order against single: ${parts.join(', ')}\n`);
-    results.push(row);
   }
   await chCluster.cleanup();
   chCluster = null;
   chStarting = null;
 
   const lines: string[] = [...idleLines];
-  if (RUNS > 0) {
+  if (REPLICATED && RUNS > 0) lines.push(...replicatedSummary(results, started, load0));
+  else if (RUNS > 0) {
     const med = (k: number, pick: (r: ConfigResult) => number) => median(results.map((row) => pick(row[k]!)));
     const ratio = (k: number, base = S) => median(results.map((row) => row[k]!.cpuPerOrderUs / row[base]!.cpuPerOrderUs));
     // Over the runs whose two windows were both steady (for this configuration and single).
