@@ -53,6 +53,8 @@ export interface LiveStateOptions {
    * False (a silent coordinator): this node reads the boards itself, and the health topic says so.
    */
   coordinatorBoards?: () => boolean;
+  /** Replicated cluster: ZooKeeper as this node's leases see it, for the health topic. */
+  coordination?: () => { zookeeper: string; acksPaused: boolean };
   /** On the coordinator: the first read of the boards, and each that changed them, for the other nodes. */
   onBoards?: (boards: LeaderboardsData, atMs: number) => void;
   log?: Log;
@@ -371,6 +373,7 @@ export class LiveState {
       ingestLagMs: this.opts.ingestLagMs?.() ?? null,
       ...(this.opts.peers === undefined ? {} : { peers: this.opts.peers() }),
       ...(this.opts.coordinatorBoards === undefined ? {} : { leaderboardsFrom: this.opts.coordinatorBoards() ? ('coordinator' as const) : ('self' as const) }),
+      ...(this.opts.coordination === undefined ? {} : { coordination: this.opts.coordination() }),
     };
   }
 

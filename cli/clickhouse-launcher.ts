@@ -51,23 +51,27 @@ export interface ClickHouseServerOptions {
   ownProcessGroup?: boolean;
 }
 
-export interface ClickHouseServer {
-  /** http://127.0.0.1:<httpPort>, no credentials (the `default` user has no password). */
-  readonly url: string;
-  readonly httpPort: number;
-  readonly tcpPort: number;
+/** A server run as a child process that a test or the demo can stop, crash, start again and remove. */
+export interface ManagedServer {
   /** The directory holding config, data and logs. */
   readonly dir: string;
   /** The running server's process id; null while stopped. */
   readonly pid: number | null;
-  /** SIGTERM, then wait for the process to exit (SIGKILL after 30 s). */
+  /** SIGTERM, then wait for the process to exit (SIGKILL after a grace). */
   stop(): Promise<void>;
   /** SIGKILL, then wait for the process to exit: a crash. */
   kill(): Promise<void>;
-  /** Starts again on the same ports and data directory; resolves once it answers `/ping`. */
+  /** Starts again on the same ports and data directory; resolves once it answers. */
   start(): Promise<void>;
-  /** stop() and remove the directory. */
+  /** stop() and remove the directory (when the launcher made it). */
   cleanup(): Promise<void>;
+}
+
+export interface ClickHouseServer extends ManagedServer {
+  /** http://127.0.0.1:<httpPort>, no credentials (the `default` user has no password). */
+  readonly url: string;
+  readonly httpPort: number;
+  readonly tcpPort: number;
 }
 
 interface Binary {

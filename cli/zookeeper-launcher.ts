@@ -10,7 +10,7 @@ import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, 
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePorts } from './clickhouse-launcher.ts';
+import { freePorts, type ManagedServer } from './clickhouse-launcher.ts';
 
 const JAR = '/usr/share/java/zookeeper.jar';
 const JAVA_CANDIDATES = ['/usr/bin/java'];
@@ -50,21 +50,11 @@ export interface ZooKeeperOptions {
   onProgress?: (line: string) => void;
 }
 
-export interface ZooKeeper {
+export interface ZooKeeper extends ManagedServer {
   /** host:port, as a ZooKeeper connection string and as ClickHouse's `<zookeeper><node>` takes it. */
   readonly connectString: string;
   readonly host: string;
   readonly port: number;
-  readonly dir: string;
-  readonly pid: number | null;
-  /** SIGTERM, then wait for the exit (SIGKILL after 15 s). Sessions survive: the server keeps them on disk. */
-  stop(): Promise<void>;
-  /** SIGKILL, then wait for the exit. */
-  kill(): Promise<void>;
-  /** Starts again on the same port and data; resolves once it answers `ruok`. */
-  start(): Promise<void>;
-  /** Stops the server and removes its directory when the launcher made it. */
-  cleanup(): Promise<void>;
   /** The server's `mntr` four-letter answer as key/value pairs (outstanding requests, znode count, ...). */
   monitor(): Promise<Record<string, string>>;
 }

@@ -10,8 +10,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ownerOf } from '../domain/cluster-map.ts';
 import { formatHundredths, parseHundredths } from '../domain/money.ts';
-import { createServerConnection } from '../storage/server/clickhouse-server-connection.ts';
 import { startClickHouseCluster, writeClusterFile, type ClickHouseCluster, type WrittenClusterFile } from '../test-support/clickhouse-cluster.ts';
+import { expectNeverBackwards, expectStoredOnce } from '../test-support/cluster-checks.ts';
 import { requireClickHouseServer } from '../test-support/clickhouse-server.ts';
 import { startGalaProcess, type GalaProcess } from '../test-support/gala-process.ts';
 import { ResendingClient } from '../test-support/resending-client.ts';
@@ -126,26 +126,13 @@ describe.skipIf(!serverAvailable)('a cluster of three processes: a node killed, 
     const expectedOrders = 240 * ORDERS_PER_BATCH;
     let expectedHundredths = 0n;
     for (let i = 0; i < 240; i++) expectedHundredths += batchHundredths(i);
-    const conn = createServerConnection(shards.urls[0]!);
-    try {
-      const [row] = await conn.queryRows<{ n: string | number; u: string | number; h: string }>('SELECT count() AS n, count(DISTINCT id) AS u, toString(sum(hundredths)) AS h FROM gala_orders_all');
-      expect([Number(row!.n), Number(row!.u), BigInt(row!.h)]).toEqual([expectedOrders, expectedOrders, expectedHundredths]);
-    } finally {
-      await conn.close();
-    }
+    await expectStoredOnce(shards.urls[0]!, expectedOrders, expectedHundredths);
     // Every node shows exactly that, the same figures everywhere.
     const want = { gmv: formatHundredths(expectedHundredths), orders: expectedOrders };
     const final = await until('every node to show every order', () => Promise.all(IDS.map(statsOrNull)), (l) => l.every((s) => s !== null && s.gmv === want.gmv && s.orders === want.orders), { detail: () => seen });
     expect(new Set(final.map((s) => `${s!.gmv}|${s!.orders}`))).toEqual(new Set([`${want.gmv}|${want.orders}`]));
 
     // No node's figures went backwards at any read, across the kill and restart and the shard's outage.
-    for (const id of IDS) {
-      const list = seen[id];
-      expect(list.length).toBeGreaterThan(20);
-      for (let k = 1; k < list.length; k++) {
-        expect(list[k]!.orders, `${id}: read ${k} orders`).toBeGreaterThanOrEqual(list[k - 1]!.orders);
-        expect(list[k]!.gmv >= list[k - 1]!.gmv, `${id}: read ${k} gmv ${list[k]!.gmv} after ${list[k - 1]!.gmv}`).toBe(true);
-      }
-    }
+    expectNeverBackwards(seen);
   }, 180_000);
 });

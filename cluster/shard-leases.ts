@@ -9,6 +9,7 @@
 // hooks.acquire (rebuild), then sets serving: true and acks while its lease is valid (see mayAck).
 //
 // node-zookeeper-client has one ZooKeeper I/O path here: this file is its only importer.
+import type { TakeoverView } from '../protocol/cluster-protocol.ts';
 import zk from 'node-zookeeper-client';
 import { performance } from 'node:perf_hooks';
 import { preferredOwnerOf, shardCount, shardOfPartition, type ClusterFile, type ClusterNode } from '../domain/cluster-map.ts';
@@ -34,17 +35,9 @@ export interface ShardLeasesOptions {
 
 export type ZooKeeperState = 'connected' | 'connecting' | 'disconnected' | 'expired';
 
-export interface Takeover {
-  shard: number;
-  /** The previous holder (the last claimant the epoch node names); null when the shard had none. */
-  from: string | null;
-  to: string;
-  epoch: number;
-  /** When the new holder started serving (ISO 8601). */
-  at: string;
-  /** From when the new holder saw the shard vacant to when it served (claim + rebuild), ms. */
-  tookMs: number;
-}
+/** A change of a shard's holder, as GET /v1/cluster shows it; `tookMs` runs from when the new holder saw the shard
+ * vacant to when it served (claim + rebuild). */
+export type Takeover = TakeoverView;
 
 /** A lease this node holds, in one ZooKeeper session (`gen`). */
 interface Held {

@@ -128,6 +128,12 @@ export interface HealthData {
    * node), or `self`, read here while the coordinator is silent (absent on a single node and on the coordinator).
    */
   leaderboardsFrom?: 'coordinator' | 'self';
+  /**
+   * Replicated cluster: ZooKeeper as this node's leases see it. Not connected: no node can be sure of its lease, so
+   * nothing is acknowledged (`acksPaused`) and the figures on screen, kept as published, may be behind the orders
+   * being sent.
+   */
+  coordination?: { zookeeper: string; acksPaused: boolean };
 }
 
 /** Another cluster node, for operators: a silent one keeps its last figures in every total, and is flagged here. */

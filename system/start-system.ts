@@ -185,6 +185,13 @@ export async function startSystem(cfg: ServeConfig, opts: StartOptions = {}): Pr
     // Each SSE stats event describes the second just published, even when the beat runs late and publishes two.
     onSecond: (f) => publicFeed.emit('stats', aggregator.stats(f)),
     peers: cluster === null ? undefined : () => cluster.peers(),
+    coordination:
+      leased?.zookeeperState === undefined || clusterCfg === null
+        ? undefined
+        : () => {
+            const zookeeper = leased.zookeeperState!()[clusterCfg.self.id] ?? 'unknown';
+            return { zookeeper, acksPaused: zookeeper !== 'connected' };
+          },
     // The leaderboards span the cluster: the coordinator reads them and sends them; the others serve those.
     coordinatorBoards: cluster === null || cluster.isCoordinator ? undefined : () => cluster.coordinatorBoards(),
     onBoards: cluster?.isCoordinator === true ? (b, at) => cluster.leaderboardsRead(b, at) : undefined,
@@ -234,7 +241,7 @@ export async function startSystem(cfg: ServeConfig, opts: StartOptions = {}): Pr
       : undefined;
   const web = new Hono<HttpEnv>()
     .route('/', clusterHttp ?? new Hono<HttpEnv>())
-    .get('/healthz', (c) => c.json({ ok: true, storage: committer.state }))
+    .get('/healthz', (c) => c.json({ ok: true, storage: committer.state, ...(liveState.healthData().coordination === undefined ? {} : { coordination: liveState.healthData().coordination }) }))
     .route('/', createOverlayRoutes({ producerTokens: cfg.producerTokens, graphics, registry: overlays, snapshot: liveSnapshot, audit: (e) => control.room.record({ ...e, role: 'producer', via: 'token' }), onBuildError: (e) => log('overlays.build_error', { error: String(e) }) }))
     .route('/', control.routes)
     .route('/', createFeedRoutes({ show: cfg.show, totals: aggregator.totals, state: liveState, store, limiter, openapi: () => publicOpenApi(cfg.show, { cluster: cfg.cluster != null }), page: loadPublicPage(), extra: clusterRoutes }));

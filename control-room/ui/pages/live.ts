@@ -145,8 +145,14 @@ function renderFeed(): void {
   setText(stale, hl.stale ? `STALE (> ${hl.staleSeconds} s)` : 'flowing');
   stale.className = `stat-value ${hl.stale ? 'bad' : 'good'}`;
   const banner = byId('stale-banner');
-  banner.hidden = !hl.stale;
-  setText(banner, `STALE INPUT: no order received for more than ${hl.staleSeconds} s (last ${ago(hl.lastOrderAt)}). Screens keep the last figures; check the order feed.`);
+  const paused = hl.coordination?.acksPaused === true;
+  banner.hidden = !hl.stale && !paused;
+  setText(
+    banner,
+    paused
+      ? `COORDINATION DOWN: ZooKeeper is ${hl.coordination!.zookeeper} on this node. No order is acknowledged; screens keep the figures published so far, which may be behind. Acks resume by themselves when ZooKeeper is back.`
+      : `STALE INPUT: no order received for more than ${hl.staleSeconds} s (last ${ago(hl.lastOrderAt)}). Screens keep the last figures; check the order feed.`,
+  );
 }
 
 function renderHealth(): void {
