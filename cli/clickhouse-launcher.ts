@@ -17,7 +17,8 @@
 //   replicated tables and ClickHouse replicates; a Distributed read asks one replica per shard.
 // - The `default` user (no password) must be admitted from 127.0.0.1: a Distributed query logs into every shard as
 //   the user named in the replica (default when none is).
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
+import { ChildSlot } from './child-slot.ts';
 import { accessSync, constants, closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { get as httpGet } from 'node:http';
 import { createServer } from 'node:net';
@@ -214,19 +215,6 @@ function tail(file: string, lines: number): string {
   return readFileSync(file, 'utf8').trimEnd().split('\n').slice(-lines).join('\n');
 }
 
-// Servers still running when this process exits are killed with it, so none outlive a crashed test worker or demo.
-const running = new Set<ChildProcess>();
-let exitHookInstalled = false;
-function trackForExit(child: ChildProcess): void {
-  running.add(child);
-  if (!exitHookInstalled) {
-    exitHookInstalled = true;
-    process.on('exit', () => {
-      for (const c of running) c.kill('SIGKILL');
-    });
-  }
-}
-
 /**
  * One request on its own connection (agent: false sends Connection: close): a kept-alive probe socket
  * would make the server's graceful shutdown wait for it (18.16 waits about 8 s for idle connections).
@@ -275,8 +263,7 @@ export async function startClickHouseServer(opts: ClickHouseServerOptions = {}):
 
   let ports: readonly [number, number, number] = [0, 0, 0];
   let url = '';
-  let child: ChildProcess | null = null;
-  let exited: Promise<void> = Promise.resolve();
+  const child = new ChildSlot();
 
   function launch(): void {
     const stderrFd = openSync(join(dir, 'log', 'stderr.log'), 'a');
@@ -286,20 +273,7 @@ export async function startClickHouseServer(opts: ClickHouseServerOptions = {}):
       detached: opts.ownProcessGroup === true,
     });
     closeSync(stderrFd);
-    trackForExit(proc);
-    child = proc;
-    exited = new Promise<void>((resolve) => {
-      proc.once('exit', () => {
-        running.delete(proc);
-        if (child === proc) child = null;
-        resolve();
-      });
-      proc.once('error', () => {
-        running.delete(proc);
-        if (child === proc) child = null;
-        resolve();
-      });
-    });
+    child.adopt(proc);
   }
 
   async function waitReady(): Promise<void> {
@@ -307,7 +281,7 @@ export async function startClickHouseServer(opts: ClickHouseServerOptions = {}):
     const deadline = began + startTimeoutMs;
     let toldAt = began;
     for (;;) {
-      if (child === null) throw startError('exited during start-up');
+      if (child.current === null) throw startError('exited during start-up');
       if (await answersPing(url)) return;
       if (opts.onProgress !== undefined && Date.now() - toldAt >= 5_000) {
         toldAt = Date.now();
@@ -323,17 +297,10 @@ export async function startClickHouseServer(opts: ClickHouseServerOptions = {}):
     return new Error(`clickhouse-server (${binary.file}) ${what}. Last lines of server.err.log and stderr:\n${log || '(empty)'}`);
   }
 
-  async function signalAndWait(signal: NodeJS.Signals, graceMs: number): Promise<void> {
-    const proc = child;
-    if (proc === null) return;
-    proc.kill(signal);
-    const timer = setTimeout(() => proc.kill('SIGKILL'), graceMs);
-    await exited;
-    clearTimeout(timer);
-  }
+  const signalAndWait = (signal: NodeJS.Signals, graceMs: number) => child.signalAndWait(signal, graceMs);
 
   async function start(): Promise<void> {
-    if (child !== null) throw new Error(`clickhouse-server on port ${ports[0]} is already running`);
+    if (child.current !== null) throw new Error(`clickhouse-server on port ${ports[0]} is already running`);
     launch();
     try {
       await waitReady();
@@ -376,7 +343,7 @@ export async function startClickHouseServer(opts: ClickHouseServerOptions = {}):
     tcpPort: ports[1],
     dir,
     get pid() {
-      return (child as ChildProcess | null)?.pid ?? null;
+      return child.current?.pid ?? null;
     },
     stop: () => signalAndWait('SIGTERM', 30_000),
     kill: () => signalAndWait('SIGKILL', 0),

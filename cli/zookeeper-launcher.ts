@@ -5,7 +5,8 @@
 // Debian ships the server as /usr/share/java/zookeeper.jar with its dependencies on the jar's class path; the
 // standalone entry point is org.apache.zookeeper.server.ZooKeeperServerMain, given a zoo.cfg written here. The
 // admin HTTP server (port 8080 by default) is switched off so that several can run on one host.
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
+import { ChildSlot } from './child-slot.ts';
 import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -59,18 +60,6 @@ export interface ZooKeeper extends ManagedServer {
   monitor(): Promise<Record<string, string>>;
 }
 
-const running = new Set<ChildProcess>();
-let exitHookInstalled = false;
-function track(proc: ChildProcess): void {
-  running.add(proc);
-  if (exitHookInstalled) return;
-  exitHookInstalled = true;
-  // A test runner that dies must not leave a java process behind.
-  process.once('exit', () => {
-    for (const p of running) p.kill('SIGKILL');
-  });
-}
-
 /** Sends a four-letter command and returns the whole answer ('' when the server does not answer). */
 export function fourLetter(host: string, port: number, command: string, timeoutMs = 2000): Promise<string> {
   return new Promise((resolve) => {
@@ -121,8 +110,7 @@ export async function startZooKeeper(opts: ZooKeeperOptions = {}): Promise<ZooKe
     ['log4j.rootLogger=WARN, FILE', 'log4j.appender.FILE=org.apache.log4j.FileAppender', `log4j.appender.FILE.File=${join(dir, 'zookeeper.log')}`, 'log4j.appender.FILE.layout=org.apache.log4j.PatternLayout', 'log4j.appender.FILE.layout.ConversionPattern=%d %p [%t] %c{1}: %m%n', ''].join('\n'),
   );
   const startTimeoutMs = opts.startTimeoutMs ?? 60_000;
-  let child: ChildProcess | null = null;
-  let exited: Promise<void> = Promise.resolve();
+  const child = new ChildSlot();
 
   function launch(): void {
     const errFd = openSync(join(dir, 'stderr.log'), 'a');
@@ -132,24 +120,14 @@ export async function startZooKeeper(opts: ZooKeeperOptions = {}): Promise<ZooKe
       { cwd: dir, stdio: ['ignore', errFd, errFd], detached: opts.ownProcessGroup === true },
     );
     closeSync(errFd);
-    track(proc);
-    child = proc;
-    exited = new Promise<void>((resolve) => {
-      const gone = () => {
-        running.delete(proc);
-        if (child === proc) child = null;
-        resolve();
-      };
-      proc.once('exit', gone);
-      proc.once('error', gone);
-    });
+    child.adopt(proc);
   }
 
   async function waitReady(): Promise<void> {
     const began = Date.now();
     let toldAt = began;
     for (;;) {
-      if (child === null) throw new Error(`zookeeper exited during start-up. Last lines of its log:\n${tail(join(dir, 'stderr.log'))}\n${tail(join(dir, 'zookeeper.log'))}`);
+      if (child.current === null) throw new Error(`zookeeper exited during start-up. Last lines of its log:\n${tail(join(dir, 'stderr.log'))}\n${tail(join(dir, 'zookeeper.log'))}`);
       if ((await fourLetter(host, port, 'ruok', 1000)) === 'imok') return;
       if (opts.onProgress !== undefined && Date.now() - toldAt >= 5000) {
         toldAt = Date.now();
@@ -163,17 +141,10 @@ export async function startZooKeeper(opts: ZooKeeperOptions = {}): Promise<ZooKe
     }
   }
 
-  async function signalAndWait(signal: NodeJS.Signals, graceMs: number): Promise<void> {
-    const proc = child;
-    if (proc === null) return;
-    proc.kill(signal);
-    const timer = setTimeout(() => proc.kill('SIGKILL'), graceMs);
-    await exited;
-    clearTimeout(timer);
-  }
+  const signalAndWait = (signal: NodeJS.Signals, graceMs: number) => child.signalAndWait(signal, graceMs);
 
   async function start(): Promise<void> {
-    if (child !== null) throw new Error(`zookeeper on port ${port} is already running`);
+    if (child.current !== null) throw new Error(`zookeeper on port ${port} is already running`);
     launch();
     await waitReady();
   }
@@ -191,7 +162,7 @@ export async function startZooKeeper(opts: ZooKeeperOptions = {}): Promise<ZooKe
     port,
     dir,
     get pid() {
-      return (child as ChildProcess | null)?.pid ?? null;
+      return child.current?.pid ?? null;
     },
     stop: () => signalAndWait('SIGTERM', 15_000),
     kill: () => signalAndWait('SIGKILL', 0),
