@@ -216,12 +216,16 @@ const cpuSeconds = (pid: number): number => {
 };
 
 /**
- * A thread's time on a core and waiting for one, from /proc/<pid>/task/<tid>/schedstat (nanoseconds; the kernel's
- * schedstats, on by default): the node's main thread, which runs its event loop.
+ * A thread's time on a core and waiting for one, from /proc/<pid>/task/<tid>/schedstat (nanoseconds): the node's main
+ * thread, which runs its event loop. NaN where the kernel keeps no schedstats (or the process is gone).
  */
 function mainThreadSched(pid: number): { ranNs: number; waitedNs: number } {
-  const [ran, waited] = readFileSync(`/proc/${pid}/task/${pid}/schedstat`, 'utf8').trim().split(' ').map(Number);
-  return { ranNs: ran!, waitedNs: waited! };
+  try {
+    const [ran, waited] = readFileSync(`/proc/${pid}/task/${pid}/schedstat`, 'utf8').trim().split(' ').map(Number);
+    return { ranNs: ran ?? Number.NaN, waitedNs: waited ?? Number.NaN };
+  } catch {
+    return { ranNs: Number.NaN, waitedNs: Number.NaN };
+  }
 }
 
 /** --clickhouse-nice: every thread of the cluster's clickhouse-servers (those they start later inherit it). */
