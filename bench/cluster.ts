@@ -12,7 +12,7 @@
 // projection for N machines with its assumptions.
 import { spawnSync } from 'node:child_process';
 import { readdirSync, readFileSync, mkdtempSync, rmSync } from 'node:fs';
-import { loadavg, tmpdir } from 'node:os';
+import { getPriority, loadavg, setPriority, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -50,15 +50,18 @@ const { values } = parseArgs({
     idle: { type: 'string', default: '0' },
     replicated: { type: 'boolean', default: false },
     'session-ms': { type: 'string', default: '6000' },
+    'clickhouse-nice': { type: 'string', default: '10' },
     help: { type: 'boolean', default: false },
   },
 });
 if (values.help === true) {
   process.stdout.write(
     'npm run bench:cluster -- [--rate 20000] [--duration 20] [--warmup 5] [--runs 3] [--nodes 3] [--batch 1000] [--connections 1] [--window 16]\n' +
-      '  [--poll-ms 20] [--node-rate 250000] [--project 3,10] [--configs single,routed,forwarded,per-node] [--slope-rate 0] [--idle 0]\n' +
+      '  [--poll-ms 20] [--node-rate 250000] [--project 3,10] [--configs single,routed,forwarded,per-node] [--slope-rate 0] [--idle 0] [--clickhouse-nice 10]\n' +
       '--slope-rate R: after the --duration seconds at --rate, the same processes take R orders/s for another --duration seconds\n' +
       '  (after 3 s of settling): the marginal CPU per order is the difference in cores over the difference in orders/s.\n' +
+      '--clickhouse-nice N (default 10): every clickhouse-server thread runs N nice levels below this process and its nodes (at most\n' +
+      '  nice 19): the servers take the cores the nodes leave, as if they had machines of their own; 0: the same priority.\n' +
       '--idle S: first, an idle single node and an idle cluster for S seconds each: CPU of every process, no orders. --runs 0 stops there.\n' +
       '--replicated [--session-ms 6000]: issue 15. One ZooKeeper, 2 shards x 2 replicas of clickhouse-server (quorum 2) beside 2 plain\n' +
       '  shards (--nodes is 2); configurations (default) routed,replicated, the order turned by one each run:\n' +
@@ -98,6 +101,13 @@ const SLOPE_RATE = Number(values['slope-rate']);
 /** Seconds an idle single node and an idle cluster are measured for first (0: not at all). */
 const IDLE = Number(values.idle);
 const SESSION_MS = Number(values['session-ms']);
+/**
+ * Nice levels the clickhouse-servers run below this process and its nodes (0: the same priority). On 2 shared cores
+ * at one priority a node's event loop waits for a core behind three servers' threads (docs/benchmarks.md, 3 December
+ * 2026): the bench models shards on machines of their own, so by default the servers take what the nodes leave.
+ */
+const CH_NICE = Number(values['clickhouse-nice']);
+if (!(Number.isInteger(CH_NICE) && CH_NICE >= 0 && CH_NICE <= 39)) throw new Error(`bench:cluster: --clickhouse-nice = ${values['clickhouse-nice']}: a whole number of nice levels, 0 to 39`);
 if (REPLICATED && !(Number.isInteger(SESSION_MS) && SESSION_MS >= 1000 && SESSION_MS <= 10_000)) throw new Error(`bench:cluster: --session-ms = ${values['session-ms']}: 1000 to 10000 (what the bench's ZooKeeper admits)`);
 for (const [name, v, min] of [['rate', RATE, 1], ['duration', DURATION, 1], ['warmup', WARMUP, 0], ['runs', RUNS, 0], ['slope-rate', SLOPE_RATE, 0], ['idle', IDLE, 0], ['nodes', NODES, 2], ['batch', BATCH, 1], ['connections', CONNS, 1], ['window', WINDOW, 1], ['poll-ms', POLL_MS, 1], ['node-rate', NODE_RATE, 1]] as const) {
   if (!Number.isFinite(v) || v < min) throw new Error(`bench:cluster: --${name} = ${v}: a number of at least ${min}`);
@@ -204,6 +214,35 @@ const cpuSeconds = (pid: number): number => {
     return Number.NaN;
   }
 };
+
+/**
+ * A thread's time on a core and waiting for one, from /proc/<pid>/task/<tid>/schedstat (nanoseconds): the node's main
+ * thread, which runs its event loop. NaN where the kernel keeps no schedstats (or the process is gone).
+ */
+function mainThreadSched(pid: number): { ranNs: number; waitedNs: number } {
+  try {
+    const [ran, waited] = readFileSync(`/proc/${pid}/task/${pid}/schedstat`, 'utf8').trim().split(' ').map(Number);
+    return { ranNs: ran ?? Number.NaN, waitedNs: waited ?? Number.NaN };
+  } catch {
+    return { ranNs: Number.NaN, waitedNs: Number.NaN };
+  }
+}
+
+/** --clickhouse-nice: every thread of the cluster's clickhouse-servers (those they start later inherit it). */
+function lowerClickHouse(cluster: ClickHouseCluster): void {
+  if (CH_NICE === 0) return;
+  const nice = Math.min(19, getPriority() + CH_NICE);
+  for (const s of cluster.servers) {
+    const pid = clickHousePid(s.dir);
+    for (const tid of readdirSync(`/proc/${pid}/task`)) {
+      try {
+        setPriority(Number(tid), nice);
+      } catch {
+        // a thread gone meanwhile
+      }
+    }
+  }
+}
 
 /** The clickhouse-server process started with `dir`'s config (the test rig gives each server its own dir). */
 function clickHousePid(dir: string): number {
@@ -451,7 +490,7 @@ async function runConfig(config: Config, run: number): Promise<ConfigResult> {
   let phase: 'warmup' | 'measure' | 'settle' | 'drain' = 'warmup';
 
   // Polls of every node's /v1/stats, for ack to visible and the exact check at the end.
-  const polls: { t: number; orders: number }[][] = nodes.map(() => []);
+  const polls: { t: number; orders: number; rttMs: number }[][] = nodes.map(() => []);
   const last: { orders: number; gmv: string }[] = nodes.map(() => ({ orders: 0, gmv: '0.00' }));
   let polling = true;
   const pollers = nodes.map(async (n, k) => {
@@ -467,7 +506,7 @@ async function runConfig(config: Config, run: number): Promise<ConfigResult> {
         await res.arrayBuffer();
         if (res.status !== 304) throw new Error(`bench:cluster: GET /v1/stats on ${n.id}: ${res.status}`);
       }
-      polls[k]!.push({ t, orders: last[k]!.orders });
+      polls[k]!.push({ t, orders: last[k]!.orders, rttMs: performance.now() - t });
       await sleep(POLL_MS);
     }
   });
@@ -558,8 +597,10 @@ async function runConfig(config: Config, run: number): Promise<ConfigResult> {
   const clustered = nodes.length > 1;
   const c0 = clustered ? await coordinationCounters(nodes) : null;
   const z0 = zkPid === null ? null : { zxid: await zxid(), cpu: cpuSeconds(zkPid) };
+  const w0 = nodes.map((n) => mainThreadSched(n.pid));
   const m0 = { t: performance.now(), accepted, nodes: nodes.map((n) => cpuSeconds(n.pid)), ch: chPids.map(cpuSeconds), load: process.cpuUsage() };
   await sleep(DURATION * 1000);
+  const w1 = nodes.map((n) => mainThreadSched(n.pid));
   const m1 = { t: performance.now(), accepted, nodes: nodes.map((n) => cpuSeconds(n.pid)), ch: chPids.map(cpuSeconds), load: process.cpuUsage(m0.load) };
   const z1 = zkPid === null ? null : { zxid: await zxid(), cpu: cpuSeconds(zkPid) };
   const c1 = clustered ? await coordinationCounters(nodes) : null;
@@ -598,20 +639,40 @@ async function runConfig(config: Config, run: number): Promise<ConfigResult> {
 
   // Ack to visible on every node: for each ack, the first poll of each node sent after it whose count includes
   // every order acked by then; the slowest node's.
+  // For the acks over 250 ms: which node was the slowest, and whether its poll before the one that saw them was
+  // itself answered late (over 100 ms: the node's event loop was held up, not its figures).
   const visible: number[] = [];
   const at = nodes.map(() => 0);
+  const tail = nodes.map(() => ({ slowest: 0, afterLatePoll: 0 }));
   for (const a of acks) {
     let worst = 0;
+    let worstK = 0;
     for (let k = 0; k < nodes.length; k++) {
       const ps = polls[k]!;
       while (at[k]! < ps.length && (ps[at[k]!]!.t < a.t || ps[at[k]!]!.orders < a.cum)) at[k]!++;
-      worst = at[k]! < ps.length ? Math.max(worst, ps[at[k]!]!.t - a.t) : Number.POSITIVE_INFINITY;
+      const v = at[k]! < ps.length ? ps[at[k]!]!.t - a.t : Number.POSITIVE_INFINITY;
+      if (v > worst) [worst, worstK] = [v, k];
     }
     visible.push(worst);
+    if (worst > 250) {
+      tail[worstK]!.slowest++;
+      if ((polls[worstK]![at[worstK]! - 1]?.rttMs ?? 0) > 100) tail[worstK]!.afterLatePoll++;
+    }
   }
 
-  // Where each node's time went, to tell a slow storage from a starved node: its inserts, forwards and reads.
-  for (const n of nodes) process.stdout.write(`  ${n.id}: ${await nodeDiagnosis(n)}\n`);
+  // Where each node's time went, to tell a slow storage from a starved node: its inserts, forwards and reads; how
+  // long its main thread waited for a core against how long it ran; its answers to the polls.
+  const seconds = (m1.t - m0.t) / 1000;
+  for (const [k, n] of nodes.entries()) {
+    const rtt = polls[k]!.map((p) => p.rttMs);
+    const ranMs = (w1[k]!.ranNs - w0[k]!.ranNs) / 1e6;
+    const waitedMs = (w1[k]!.waitedNs - w0[k]!.waitedNs) / 1e6;
+    process.stdout.write(
+      `  ${n.id}: ${await nodeDiagnosis(n)}; main thread ran ${Math.round(ranMs / seconds)} ms/s and waited for a core ${Math.round(waitedMs / seconds)} ms/s; ` +
+        `/v1/stats answered in p50 ${pct(rtt, 50).toFixed(1)} / p99 ${pct(rtt, 99).toFixed(0)} / max ${Math.round(Math.max(...rtt))} ms; ` +
+        `slowest node for ${tail[k]!.slowest} acks visible after 250 ms (${tail[k]!.afterLatePoll} of them behind a poll answered after 100 ms)\n`,
+    );
+  }
   // Replicated, on the same processes: shard 2's owner killed mid-stream (ids from frame 10^9 on, unlike the above).
   let takeover: TakeoverResult | null = null;
   if (config === 'replicated') {
@@ -639,7 +700,6 @@ async function runConfig(config: Config, run: number): Promise<ConfigResult> {
   for (const url of cluster.urls) await chCommand(url, `DROP DATABASE IF EXISTS ${db}`);
   rmSync(dir, { recursive: true, force: true });
 
-  const seconds = (m1.t - m0.t) / 1000;
   const acked = m1.accepted - m0.accepted;
   const nodeCpu = nodes.map((_, k) => m1.nodes[k]! - m0.nodes[k]!);
   const chCpu = chPids.reduce((s, _, k) => s + m1.ch[k]! - m0.ch[k]!, 0);
@@ -809,7 +869,8 @@ async function main(): Promise<void> {
   chStarting = startClickHouseCluster({ shards: NODES, name: 'gala_bench' });
   chCluster = await chStarting;
   if (cleaning !== null) return;
-  process.stdout.write(`clickhouse-server: ${NODES} shards of cluster gala_bench at ${chCluster.urls.join(' ')}; single node writes to the first (plain --clickhouse-url, no cluster file)\n`);
+  lowerClickHouse(chCluster);
+  process.stdout.write(`clickhouse-server: ${NODES} shards of cluster gala_bench at ${chCluster.urls.join(' ')}; single node writes to the first (plain --clickhouse-url, no cluster file)${CH_NICE === 0 ? '' : `; every server thread ${CH_NICE} nice levels below this process`}\n`);
   if (REPLICATED) {
     zkStarting = startZooKeeper();
     zkServer = await zkStarting;
@@ -817,6 +878,7 @@ async function main(): Promise<void> {
     replStarting = startClickHouseCluster({ shards: 2, replicas: 2, zookeeper: { host: zkServer.host, port: zkServer.port }, name: 'gala_bench_repl' });
     replCluster = await replStarting;
     if (cleaning !== null) return;
+    lowerClickHouse(replCluster);
     process.stdout.write(`zookeeper at ${zkServer.connectString}; clickhouse-server: 2 shards x 2 replicas of cluster gala_bench_repl at ${replCluster.urls.join(' ')} (s1r1 s1r2 s2r1 s2r2); leases of ${SESSION_MS} ms\n`);
   }
   const idleLines = IDLE > 0 ? await measureIdle() : [];
@@ -853,7 +915,7 @@ async function main(): Promise<void> {
       return ` ${m((r) => r.marginalUs!)} (${k === S ? '1' : marginalRatio(k).toFixed(2)}; ${rows.length} of ${RUNS} runs steady) | ${m((r) => r.chMarginalUs!)} |`;
     };
     const P = at('per-node');
-    lines.push(`medians over ${RUNS} runs (${started}, load average at start ${load0}, at end ${loadavg().map((l) => l.toFixed(1)).join(' ')}):`);
+    lines.push(`medians over ${RUNS} runs (${started}, load average at start ${load0}, at end ${loadavg().map((l) => l.toFixed(1)).join(' ')})${CH_NICE === 0 ? '' : `, clickhouse-servers ${CH_NICE} nice levels below`}:`);
     lines.push('| configuration | orders/s | Gala CPU µs/order | ratio to single (to per-node) | ClickHouse CPU µs/order | ack p50 / p99 | ack → visible on every node p50 / p99 | exact |' + (SLOPE_RATE > 0 ? ' marginal Gala µs/order (ratio to single) | marginal ClickHouse µs/order |' : ''));
     lines.push('| --- | --- | --- | --- | --- | --- | --- | --- |' + (SLOPE_RATE > 0 ? ' --- | --- |' : ''));
     CONFIGS.forEach((c, k) => {
