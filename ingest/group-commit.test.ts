@@ -14,12 +14,12 @@ function fakeStore() {
    */
   const derived = {
     fail: false, hold: false, inserted: 0, repairs: [] as number[], settled: [] as unknown[],
-    held: [] as { resolve: () => void; reject: (e: Error) => void; from: number }[],
+    held: [] as { resolve: () => void; reject: (e: Error) => void; from: number; through: number }[],
   };
   const store = {
     insertOrders: () => new Promise<void>((resolve, reject) => pending.push({ resolve, reject })),
-    insertDerived: async (rows: { receivedFromMs: number }) => {
-      if (derived.hold) await new Promise<void>((resolve, reject) => derived.held.push({ resolve, reject, from: rows.receivedFromMs }));
+    insertDerived: async (rows: { receivedFromMs: number; receivedThroughMs: number }) => {
+      if (derived.hold) await new Promise<void>((resolve, reject) => derived.held.push({ resolve, reject, from: rows.receivedFromMs, through: rows.receivedThroughMs }));
       if (derived.fail) throw new Error('derived insert refused');
       derived.inserted++;
     },
@@ -49,9 +49,9 @@ function track(p: Promise<BatchOutcome>) {
   return t;
 }
 
-function setup(maxConcurrentInserts = 2) {
+function setup(maxConcurrentInserts = 2, maxDerivedWaitingOrders?: number) {
   const { store, pending, derived } = fakeStore();
-  const c = new GroupCommitter({ store, dedup: new DedupWindow({ windowMs: 600_000, maxEntries: 1e6 }), currencies: ['CNY'], flushIntervalMs: 1, maxConcurrentInserts, probeIntervalMs: 5 });
+  const c = new GroupCommitter({ store, dedup: new DedupWindow({ windowMs: 600_000, maxEntries: 1e6 }), currencies: ['CNY'], flushIntervalMs: 1, maxConcurrentInserts, probeIntervalMs: 5, maxDerivedWaitingOrders });
   return { c, pending, derived };
 }
 
@@ -157,8 +157,8 @@ describe('group commit and the derived rows', () => {
   });
 
   /** A's orders insert is durable and its derived insert held, while B's orders insert runs. */
-  async function aCommittedBesideB() {
-    const { c, pending, derived } = setup(1);
+  async function aCommittedBesideB(maxDerivedWaitingOrders?: number) {
+    const { c, pending, derived } = setup(1, maxDerivedWaitingOrders);
     derived.hold = true;
     const a = track(c.submit(batch('A', 'a1'), TS));
     await tick();
@@ -169,7 +169,7 @@ describe('group commit and the derived rows', () => {
     return { c, pending, derived, a, b };
   }
 
-  it('runs a group\'s derived insert beside the next group\'s orders insert, one group\'s at a time', async () => {
+  it('runs derived inserts beside the next orders inserts, one at a time, each taking every group that waited for it', async () => {
     const { c, pending, derived, a, b } = await aCommittedBesideB();
     // A is acked; its derived rows go in while B's orders insert runs.
     expect(a.value).toMatchObject({ kind: 'ack' });
@@ -179,30 +179,58 @@ describe('group commit and the derived rows', () => {
     await tick();
     pending[1]!.resolve();
     await tick();
-    // B's ack does not wait for A's derived rows; but B's derived insert and C's orders insert do.
+    // B's ack does not wait for A's derived rows, and neither does C's orders insert: B's rows wait for A's insert.
     expect(b.value).toMatchObject({ kind: 'ack' });
     expect(derived.held.length).toBe(1);
-    expect(pending.length).toBe(2);
-    expect(x.done).toBe(false);
-    derived.held[0]!.resolve();
-    await tick();
-    expect(derived.held.length).toBe(2);
-    expect(derived.held[1]!.from).toBeGreaterThan(TS);
     expect(pending.length).toBe(3);
-    // Closing waits for the derived rows in flight, not only for the orders.
-    const closed = track(c.close().then(() => ({ kind: 'ack', ack: { batch: '', accepted: 0, duplicates: 0, rejected: [] } }) as BatchOutcome));
     pending[2]!.resolve();
     await tick();
     expect(x.value).toMatchObject({ kind: 'ack' });
+    expect(derived.held.length).toBe(1);
+    // Closing waits for the derived rows in flight and those waiting, not only for the orders.
+    const closed = track(c.close().then(() => ({ kind: 'ack', ack: { batch: '', accepted: 0, duplicates: 0, rejected: [] } }) as BatchOutcome));
+    await tick();
+    expect(closed.done).toBe(false);
+    expect(c.derivedPending).toBe(true);
+    derived.held[0]!.resolve();
+    await tick();
+    // One insert for B's and C's rows: it covers both groups' arrivals (each group's marker travels in it).
+    expect(derived.held.length).toBe(2);
+    expect(derived.held[1]!.from).toBeGreaterThan(TS);
+    expect(derived.held[1]!.through).toBeGreaterThan(derived.held[1]!.from);
     expect(closed.done).toBe(false);
     derived.held[1]!.resolve();
     await tick();
-    expect(derived.held.length).toBe(3);
-    expect(closed.done).toBe(false);
-    derived.held[2]!.resolve();
-    await tick();
     expect(closed.done).toBe(true);
-    expect(derived.inserted).toBe(3);
+    expect(derived.inserted).toBe(2);
+    expect(c.derivedPending).toBe(false);
+  });
+
+  it('holds the next orders insert once more orders than maxDerivedWaitingOrders wait for their derived rows', async () => {
+    const { c, pending, derived, b } = await aCommittedBesideB(1);
+    const x = track(c.submit(batch('C', 'c1', 'c2'), TS));
+    await tick();
+    pending[1]!.resolve();
+    await tick();
+    // B (1 order) may wait: at the bound, not past it. C's orders insert starts.
+    expect(b.value).toMatchObject({ kind: 'ack' });
+    expect(pending.length).toBe(3);
+    const y = track(c.submit(batch('D', 'd1'), TS));
+    await tick();
+    pending[2]!.resolve();
+    await tick();
+    // C is acked, but 3 orders now wait: D's orders insert waits for A's derived insert.
+    expect(x.value).toMatchObject({ kind: 'ack' });
+    expect(pending.length).toBe(3);
+    expect(y.done).toBe(false);
+    derived.held[0]!.resolve();
+    await tick();
+    expect(derived.held.length).toBe(2);
+    expect(pending.length).toBe(4);
+    pending[3]!.resolve();
+    derived.held[1]!.resolve();
+    await tick();
+    expect(y.value).toMatchObject({ kind: 'ack' });
   });
 
   it('leaves the derived rows of a group committed beside a failed derived insert to the repair, run once both are over', async () => {

@@ -1,10 +1,12 @@
 // Group commit: validated batches from every connection share one ClickHouse insert; each batch is answered
 // only after the insert holding its orders is durable, and the group's rollup and side-table rows follow in small
-// inserts that run beside the next group's orders insert (one group's at a time). The buffer is bounded; when full or when storage is down, batches are answered
-// "unavailable" at once and nothing of them is kept.
+// inserts that run beside the next groups' orders inserts: one derived insert at a time, which takes every group
+// committed while the one before it ran (a part costs the same for 300 rows as for 3,000). The buffer is bounded;
+// when full or when storage is down, batches are answered "unavailable" at once and nothing of them is kept.
 import { fingerprintBytesInto, fingerprintInto } from '../domain/fingerprint.ts';
 import { CHANNEL_CODE, OrderColumns } from '../domain/order-columns.ts';
 import { CHANNELS, parseOrder, type Ack, type RawBatch } from '../domain/order.ts';
+import { mergeDerivedRows, type DerivedRows } from '../storage/derived-fold.ts';
 import { OrderRowWriter } from '../storage/order-row-writer.ts';
 import type { OrderStore } from '../storage/storage.ts';
 import type { DedupWindow } from './dedup-window.ts';
@@ -41,6 +43,12 @@ export interface GroupCommitOptions {
   maxConcurrentInserts?: number;
   /** How often a down storage is probed. */
   probeIntervalMs?: number;
+  /**
+   * Orders of committed groups whose derived rows may wait for the derived insert running, at most (default
+   * 400,000). Past it, the next orders insert waits for that derived insert, so the derived rows never fall further
+   * behind than this and their memory (about 60 bytes per order) stays bounded.
+   */
+  maxDerivedWaitingOrders?: number;
   /** Takes the orders of each committed insert; none when the committer runs alone (its tests, a bench). */
   sink?: CommitSink;
   /** Test hook: called once an orders insert returned, before anything else (a crash test kills the process here). */
@@ -98,10 +106,14 @@ export class GroupCommitter {
    */
   private derivedBehind: { sinceMs: number; error: unknown }[] = [];
   /**
-   * The derived insert of the latest committed group, while it runs beside the next group's orders insert: at most
-   * one at a time, and a repair never runs beside it (both would put in the same arrivals' rows).
+   * The derived insert running beside the next groups' orders inserts: at most one at a time, and a repair never
+   * runs beside it or while rows wait for it (both would put in the same arrivals' rows).
    */
   private derivedRunning: Promise<void> | null = null;
+  /** Derived rows of committed groups waiting for the running derived insert; the next one takes them all. */
+  private derivedWaiting: DerivedRows[] = [];
+  private derivedWaitingOrders = 0;
+  private readonly maxDerivedWaiting: number;
   /** Arrivals are stamped after every sealed group's, so each insert covers its own arrival range (markers rely on it). */
   private arrivalFloorMs = Number.NEGATIVE_INFINITY;
   private idle: (() => void)[] = [];
@@ -125,6 +137,7 @@ export class GroupCommitter {
     this.flushMs = opts.flushIntervalMs ?? 100;
     this.maxInserts = opts.maxConcurrentInserts ?? 1;
     this.probeMs = opts.probeIntervalMs ?? 500;
+    this.maxDerivedWaiting = opts.maxDerivedWaitingOrders ?? 400_000;
     this.now = opts.now ?? Date.now;
     this.currencyIndex = new Map(opts.currencies.map((c, i) => [c, i]));
     this.current = this.newGroup();
@@ -138,11 +151,14 @@ export class GroupCommitter {
       inserts: r.counter('gala_ingest_inserts_total', 'ClickHouse inserts by result: ok, failed', ['result']),
       insertSeconds: r.histogram('gala_ingest_insert_seconds', 'Duration of one ClickHouse insert', [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10]),
       insertRows: r.histogram('gala_ingest_insert_rows', 'Orders per ClickHouse insert', [100, 1000, 5000, 10000, 25000, 50000, 100000, 250000]),
+      derivedSeconds: r.histogram('gala_ingest_derived_insert_seconds', 'Duration of one derived insert (rollups and side table of one or more groups)', [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10]),
+      derivedGroups: r.histogram('gala_ingest_derived_insert_groups', 'Committed groups whose derived rows one derived insert carries', [1, 2, 3, 5, 8, 13, 21]),
     };
     if (r) {
       r.gauge('gala_ingest_buffer_orders', 'Orders accepted and waiting for their insert', () => this.bufferedOrders);
       r.gauge('gala_ingest_buffer_fill_ratio', 'Buffered orders over the buffer limit', () => this.bufferedOrders / this.maxBuffered);
       r.gauge('gala_storage_up', '1 when ClickHouse accepts inserts', () => (this.state === 'up' ? 1 : 0));
+      r.gauge('gala_ingest_derived_waiting_orders', 'Orders acked whose derived rows wait for the running derived insert', () => this.derivedWaitingOrders);
       r.gauge('gala_dedup_entries', 'Order fingerprints held by the de-duplication window', () => opts.dedup.size);
       r.gauge('gala_dedup_bytes', 'Memory held by the de-duplication window', () => opts.dedup.bytes);
       r.gauge('gala_dedup_window_seconds', 'How far back the de-duplication window reaches now', () => opts.dedup.coverageMs(this.now()) / 1000);
@@ -279,7 +295,7 @@ export class GroupCommitter {
   }
 
   private isIdle(): boolean {
-    return this.inFlight === 0 && this.derivedRunning === null && this.started.length === 0 && this.sealed.length === 0 && this.current.waiters.length === 0;
+    return this.inFlight === 0 && this.derivedRunning === null && this.derivedWaiting.length === 0 && this.started.length === 0 && this.sealed.length === 0 && this.current.waiters.length === 0;
   }
 
   private unavailable(retryAfterMs: number): BatchOutcome {
@@ -314,7 +330,7 @@ export class GroupCommitter {
    * yet settled): a clean stop must not be recorded then, so that the next start repairs them.
    */
   get derivedPending(): boolean {
-    return this.derivedBehind.length > 0 || this.uncertain.length > 0;
+    return this.derivedBehind.length > 0 || this.uncertain.length > 0 || this.derivedWaiting.length > 0;
   }
 
   /** Starts inserts while fewer than maxInserts run. Groups start in order; their answers may finish out of it. */
@@ -352,25 +368,40 @@ export class GroupCommitter {
     if (ok) this.committed(g);
     else this.failed(g, error);
     this.releaseHeld();
-    // The ack is out; the group's derived rows go in beside the next group's orders insert. They are not what an
-    // ack promises (the orders are), and waiting for them would add their insert to every ack. One group's at a
-    // time: if the previous group's are still going in, this slot waits for them before the next orders insert
-    // starts, so the derived rows never fall more than one group behind.
+    // The ack is out; the group's derived rows go in beside the next groups' orders inserts. They are not what an
+    // ack promises (the orders are), and waiting for them would add their insert to every ack. If a derived insert
+    // is running, they wait for it and go in with every other group's that came meanwhile, in one insert per
+    // table; only past maxDerivedWaitingOrders does this slot wait for it before the next orders insert starts.
     if (ok && g.rows > 0) {
-      while (this.derivedRunning !== null) await this.derivedRunning;
-      const running = this.insertDerived(g).finally(() => {
-        this.derivedRunning = null;
-        this.pump();
-      });
-      this.derivedRunning = running;
+      const rows = g.writer.derived();
+      if (rows !== null) {
+        this.derivedWaiting.push(rows);
+        this.derivedWaitingOrders += g.rows;
+        while (this.derivedRunning !== null && this.derivedWaitingOrders > this.maxDerivedWaiting) await this.derivedRunning;
+        this.startDerived();
+      }
     }
     this.inFlight--;
     this.pump();
   }
 
-  private async insertDerived(g: Group): Promise<void> {
-    const rows = g.writer.derived();
-    if (rows === null) return;
+  /** Starts a derived insert of every group waiting, unless one is running (its end starts the next). */
+  private startDerived(): void {
+    if (this.derivedRunning !== null || this.derivedWaiting.length === 0) return;
+    const list = this.derivedWaiting;
+    this.derivedWaiting = [];
+    this.derivedWaitingOrders = 0;
+    const started = performance.now();
+    this.derivedRunning = this.insertDerived(mergeDerivedRows(list), list.length).finally(() => {
+      this.m?.derivedSeconds.observe((performance.now() - started) / 1000);
+      this.m?.derivedGroups.observe(list.length);
+      this.derivedRunning = null;
+      this.startDerived();
+      this.pump();
+    });
+  }
+
+  private async insertDerived(rows: DerivedRows, groups: number): Promise<void> {
     if (this.derivedBehind.length > 0) {
       // A derived insert failed and its repair is pending: it will put these in too (it covers every arrival
       // since the earliest it is owed), and inserting them now could race it.
@@ -383,7 +414,7 @@ export class GroupCommitter {
       // Some of the tables may hold the group's rows and some not; only their markers can tell, once the failed
       // insert is settled. Until the repair has run, storage is down: nothing is inserted (the repair needs that)
       // and the boards, which skip their reads while storage is down, are not read short.
-      this.opts.log?.('storage.derived_insert_failed', { error: String(e), rows: g.rows });
+      this.opts.log?.('storage.derived_insert_failed', { error: String(e), groups, fromMs: rows.receivedFromMs, throughMs: rows.receivedThroughMs });
       this.derivedBehind.push({ sinceMs: rows.receivedFromMs, error: e });
       this.lastFailureAt = this.now();
       this.refuseBuffered();
@@ -470,8 +501,9 @@ export class GroupCommitter {
   }
 
   private async probe(): Promise<void> {
-    // Settling and repairing compare the orders table with the derived tables: not while an insert of either runs.
-    if (this.inFlight > 0 || this.derivedRunning !== null) return this.scheduleProbe();
+    // Settling and repairing compare the orders table with the derived tables: not while an insert of either runs,
+    // nor while derived rows of stored orders wait for theirs.
+    if (this.inFlight > 0 || this.derivedRunning !== null || this.derivedWaiting.length > 0) return this.scheduleProbe();
     if (!(await this.opts.store.ping())) return this.scheduleProbe();
     try {
       await this.settleUncertain();

@@ -232,3 +232,34 @@ export class DerivedFold {
     };
   }
 }
+
+/**
+ * Several groups' derived rows as one insert per table: each table's rows one after the other, each group's marker
+ * kept (their arrival ranges are disjoint, so the markers stay apart and a repair still sees every range). Summing
+ * tables add the rows up at merge time, so rows of one key from two groups are exact as they are.
+ */
+export function mergeDerivedRows(list: readonly DerivedRows[]): DerivedRows {
+  if (list.length === 1) return list[0]!;
+  if (list.length === 0) throw new Error('mergeDerivedRows: nothing to merge');
+  const rows: Record<string, number> = {};
+  const tsv: Record<string, string | Uint8Array> = {};
+  for (const { table } of DERIVED_TABLES) {
+    let n = 0;
+    const parts: Buffer[] = [];
+    for (const d of list) {
+      n += d.rows[table] ?? 0;
+      const t = d.tsv[table];
+      if (t === undefined) continue;
+      parts.push(typeof t === 'string' ? Buffer.from(t, 'utf8') : Buffer.from(t.buffer, t.byteOffset, t.byteLength));
+    }
+    rows[table] = n;
+    tsv[table] = Buffer.concat(parts);
+  }
+  return {
+    receivedFromMs: Math.min(...list.map((d) => d.receivedFromMs)),
+    receivedThroughMs: Math.max(...list.map((d) => d.receivedThroughMs)),
+    rows,
+    tsv,
+    skuMinutes: list.flatMap((d) => d.skuMinutes),
+  };
+}
