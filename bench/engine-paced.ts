@@ -95,6 +95,8 @@ interface RunResult {
   derivedP50?: number;
   derivedP99?: number;
   rssMaxMb: number;
+  /** CPU of the whole process (Gala and chDB's threads) per row, after warm-up: less bent by a shared machine than latency. */
+  cpuUsPerRow: number;
 }
 
 async function run(index: number, { path, route, name }: Config, pool: PooledOrder[]): Promise<RunResult> {
@@ -115,6 +117,8 @@ async function run(index: number, { path, route, name }: Config, pool: PooledOrd
   let next = 0;
   let lastPrint = t0;
   let rssMax = 0;
+  let cpuFrom: NodeJS.CpuUsage | null = null;
+  let rowsMeasured = 0;
   /** The derived insert running beside the next orders insert (new path), at most one. */
   let derivedRunning: Promise<void> | null = null;
   while (performance.now() < end) {
@@ -154,6 +158,8 @@ async function run(index: number, { path, route, name }: Config, pool: PooledOrd
     }
     rssMax = Math.max(rssMax, process.memoryUsage.rss());
     if (measured) {
+      cpuFrom ??= process.cpuUsage();
+      rowsMeasured += count;
       inserts.push(done - s);
       // Orders arrived evenly over [from, to): one latency per millisecond of arrivals, weighted alike.
       for (let a = from; a < to; a += 1) {
@@ -168,12 +174,14 @@ async function run(index: number, { path, route, name }: Config, pool: PooledOrd
     }
   }
   while (derivedRunning !== null) await derivedRunning;
+  const cpu = cpuFrom === null ? null : process.cpuUsage(cpuFrom);
   await store.close();
   rmSync(dir, { recursive: true, force: true });
   const r: RunResult = {
     p50: Math.round(pct(latencies, 50)), p99: Math.round(pct(latencies, 99)), insertP50: Math.round(pct(inserts, 50)), insertP99: Math.round(pct(inserts, 99)),
     ...(derivedInserts.length === 0 ? {} : { derivedP50: Math.round(pct(derivedInserts, 50)), derivedP99: Math.round(pct(derivedInserts, 99)) }),
     rssMaxMb: Math.round(rssMax / 2 ** 20),
+    cpuUsPerRow: cpu === null ? Number.NaN : Math.round(((cpu.user + cpu.system) / rowsMeasured) * 100) / 100,
   };
   process.stdout.write(`run ${index + 1} ${name} (load ${loadavg().map((x) => x.toFixed(1)).join(' ')}): ${JSON.stringify({ ...r, inserts: inserts.length })}\n`);
   return r;
@@ -186,12 +194,12 @@ const results = new Map<string, RunResult[]>(CONFIGS.map((c) => [c.name, []]));
 for (let i = 0; i < RUNS; i++) for (const c of i % 2 === 0 ? CONFIGS : [...CONFIGS].reverse()) results.get(c.name)!.push(await run(i, c, pool));
 const medians = new Map([...results].map(([x, rs]) => {
   const m = (k: keyof RunResult) => median(rs.map((r) => r[k]).filter((v): v is number => v !== undefined));
-  return [x, { p50: m('p50'), p99: m('p99'), insertP50: m('insertP50'), insertP99: m('insertP99'), derivedP50: m('derivedP50'), derivedP99: m('derivedP99'), rssMaxMb: m('rssMaxMb') }] as const;
+  return [x, { p50: m('p50'), p99: m('p99'), insertP50: m('insertP50'), insertP99: m('insertP99'), derivedP50: m('derivedP50'), derivedP99: m('derivedP99'), rssMaxMb: m('rssMaxMb'), cpuUsPerRow: m('cpuUsPerRow') }] as const;
 }));
 const firstName = CONFIGS[0]!.name;
 const first = medians.get(firstName)!;
 for (const [x, m] of medians) {
-  const r = (k: 'p50' | 'p99' | 'insertP99' | 'derivedP99') => (Number.isNaN(m[k]) || Number.isNaN(first[k]) ? '-' : (m[k] / first[k]).toFixed(2));
-  const ratio = x === firstName ? '' : ` vs ${firstName}: p50 ${r('p50')}x, p99 ${r('p99')}x, insert p99 ${r('insertP99')}x, derived p99 ${r('derivedP99')}x`;
+  const r = (k: 'p50' | 'p99' | 'insertP99' | 'derivedP99' | 'cpuUsPerRow') => (Number.isNaN(m[k]) || Number.isNaN(first[k]) ? '-' : (m[k] / first[k]).toFixed(2));
+  const ratio = x === firstName ? '' : ` vs ${firstName}: p50 ${r('p50')}x, p99 ${r('p99')}x, insert p99 ${r('insertP99')}x, derived p99 ${r('derivedP99')}x, CPU per row ${r('cpuUsPerRow')}x`;
   process.stdout.write(`median ${x}: ${JSON.stringify(m)}${ratio}\n`);
 }
