@@ -7,10 +7,12 @@
 // orders insert, one group's at a time), the same with the derived rows before the next group (serial: the path
 // before that), the orders insert with no derived rows at all (orders: the floor of the new path), or the one
 // before Gala wrote them (old: the orders insert alone, with the materialized views that filled those tables).
-// Several paths, comma-separated, take turns in each run (alternating in one process), and the medians of each
-// are printed with their ratio to the first path's.
+// --chdb-route says how inserts reach chDB: through a file in tmpfs read by INSERT ... FROM INFILE (file, Gala's
+// default) or through chDB's insert API (api). Several paths and routes, comma-separated, take turns in each run
+// (every path with every route, alternating in one process), and the medians of each are printed with their ratio
+// to the first's.
 //   npm run bench:engine-paced -- [--rate 100000] [--flush 100] [--duration 120] [--warmup 10] [--runs 1]
-//     [--write-path new|serial|orders|old[,...]]
+//     [--write-path new|serial|orders|old[,...]] [--chdb-route file|api[,...]]
 import { mkdtempSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -19,6 +21,7 @@ import { fingerprint } from '../domain/fingerprint.ts';
 import { OrderRowWriter } from '../storage/order-row-writer.ts';
 import { keyMinuteRollup, keyTotalRollup, secondRollup } from '../storage/schema.ts';
 import { createChdbConnection } from '../storage/chdb/chdb-connection.ts';
+import { DEFAULT_TMPFS } from '../storage/chdb/insert-spool.ts';
 import { createOrderStore } from '../storage/order-store.ts';
 import { median, pct } from './stats.ts';
 import { DEFAULT_SHOW_FILE, loadShow } from '../cli/config.ts';
@@ -35,6 +38,7 @@ const { values } = parseArgs({
     // Experiment: without the two key-rollup views (brand/product/region), to see what they cost the tail.
     'no-key-views': { type: 'boolean', default: false },
     'write-path': { type: 'string', default: 'new' },
+    'chdb-route': { type: 'string', default: 'file' },
   },
 });
 const PATHS = ['new', 'serial', 'orders', 'old'] as const;
@@ -42,6 +46,13 @@ type WritePath = (typeof PATHS)[number];
 const paths = values['write-path'].split(',').map((x) => x.trim());
 for (const x of paths) if (!(PATHS as readonly string[]).includes(x)) throw new Error(`--write-path must be one or more of ${PATHS.join(', ')} (comma-separated), got ${JSON.stringify(x)}`);
 const WRITE_PATHS = paths as WritePath[];
+const ROUTES = ['file', 'api'] as const;
+type Route = (typeof ROUTES)[number];
+const routes = values['chdb-route'].split(',').map((x) => x.trim());
+for (const x of routes) if (!(ROUTES as readonly string[]).includes(x)) throw new Error(`--chdb-route must be one or more of ${ROUTES.join(', ')} (comma-separated), got ${JSON.stringify(x)}`);
+/** Every write path with every route: the configurations that take turns. */
+const CONFIGS = WRITE_PATHS.flatMap((path) => (routes as Route[]).map((route) => ({ path, route, name: routes.length === 1 ? path : `${path}/${route}` })));
+type Config = (typeof CONFIGS)[number];
 const RATE = Number(values.rate);
 const FLUSH = Number(values.flush);
 const DURATION = Number(values.duration);
@@ -84,12 +95,15 @@ interface RunResult {
   derivedP50?: number;
   derivedP99?: number;
   rssMaxMb: number;
+  /** CPU of the whole process (Gala and chDB's threads) per row, after warm-up: less bent by a shared machine than latency. */
+  cpuUsPerRow: number;
 }
 
-async function run(index: number, path: WritePath, pool: PooledOrder[]): Promise<RunResult> {
+async function run(index: number, { path, route, name }: Config, pool: PooledOrder[]): Promise<RunResult> {
   const OLD = path === 'old';
   const dir = mkdtempSync(join(tmpdir(), 'gala-paced-'));
-  const conn = createChdbConnection(dir);
+  const conn = createChdbConnection(dir, { tmpfs: route === 'file' ? DEFAULT_TMPFS : null });
+  if (conn.insertRoute.kind !== route) throw new Error(`--chdb-route ${route}: inserts take the ${conn.insertRoute.kind} route (${JSON.stringify(conn.insertRoute)})`);
   const store = createOrderStore(conn);
   await store.migrate();
   if (OLD) for (const v of OLD_VIEWS) if (!(values['no-key-views'] && /key_(minute|total)_mv/.test(v))) await conn.command(v);
@@ -103,6 +117,8 @@ async function run(index: number, path: WritePath, pool: PooledOrder[]): Promise
   let next = 0;
   let lastPrint = t0;
   let rssMax = 0;
+  let cpuFrom: NodeJS.CpuUsage | null = null;
+  let rowsMeasured = 0;
   /** The derived insert running beside the next orders insert (new path), at most one. */
   let derivedRunning: Promise<void> | null = null;
   while (performance.now() < end) {
@@ -142,6 +158,8 @@ async function run(index: number, path: WritePath, pool: PooledOrder[]): Promise
     }
     rssMax = Math.max(rssMax, process.memoryUsage.rss());
     if (measured) {
+      cpuFrom ??= process.cpuUsage();
+      rowsMeasured += count;
       inserts.push(done - s);
       // Orders arrived evenly over [from, to): one latency per millisecond of arrivals, weighted alike.
       for (let a = from; a < to; a += 1) {
@@ -156,27 +174,32 @@ async function run(index: number, path: WritePath, pool: PooledOrder[]): Promise
     }
   }
   while (derivedRunning !== null) await derivedRunning;
+  const cpu = cpuFrom === null ? null : process.cpuUsage(cpuFrom);
   await store.close();
   rmSync(dir, { recursive: true, force: true });
   const r: RunResult = {
     p50: Math.round(pct(latencies, 50)), p99: Math.round(pct(latencies, 99)), insertP50: Math.round(pct(inserts, 50)), insertP99: Math.round(pct(inserts, 99)),
     ...(derivedInserts.length === 0 ? {} : { derivedP50: Math.round(pct(derivedInserts, 50)), derivedP99: Math.round(pct(derivedInserts, 99)) }),
     rssMaxMb: Math.round(rssMax / 2 ** 20),
+    cpuUsPerRow: cpu === null ? Number.NaN : Math.round(((cpu.user + cpu.system) / rowsMeasured) * 100) / 100,
   };
-  process.stdout.write(`run ${index + 1} ${path} (load ${loadavg().map((x) => x.toFixed(1)).join(' ')}): ${JSON.stringify({ ...r, inserts: inserts.length })}\n`);
+  process.stdout.write(`run ${index + 1} ${name} (load ${loadavg().map((x) => x.toFixed(1)).join(' ')}): ${JSON.stringify({ ...r, inserts: inserts.length })}\n`);
   return r;
 }
 
-process.stdout.write(`engine alone, paced: ${RATE} rows/s, flush ${FLUSH} ms, ${RUNS} x ${DURATION} s after ${WARMUP} s of warm-up, write paths ${WRITE_PATHS.join(', ')} taking turns\n`);
+process.stdout.write(`engine alone, paced: ${RATE} rows/s, flush ${FLUSH} ms, ${RUNS} x ${DURATION} s after ${WARMUP} s of warm-up, ${CONFIGS.map((c) => c.name).join(', ')} taking turns (load ${loadavg().map((x) => x.toFixed(1)).join(' ')})\n`);
 const pool = rowPool(200_000);
-const results = new Map<WritePath, RunResult[]>(WRITE_PATHS.map((x) => [x, []]));
-for (let i = 0; i < RUNS; i++) for (const x of WRITE_PATHS) results.get(x)!.push(await run(i, x, pool));
+const results = new Map<string, RunResult[]>(CONFIGS.map((c) => [c.name, []]));
+// Every other run in reverse order, so that neither configuration always runs first after a pause or a drift.
+for (let i = 0; i < RUNS; i++) for (const c of i % 2 === 0 ? CONFIGS : [...CONFIGS].reverse()) results.get(c.name)!.push(await run(i, c, pool));
 const medians = new Map([...results].map(([x, rs]) => {
   const m = (k: keyof RunResult) => median(rs.map((r) => r[k]).filter((v): v is number => v !== undefined));
-  return [x, { p50: m('p50'), p99: m('p99'), insertP50: m('insertP50'), insertP99: m('insertP99'), derivedP50: m('derivedP50'), derivedP99: m('derivedP99'), rssMaxMb: m('rssMaxMb') }] as const;
+  return [x, { p50: m('p50'), p99: m('p99'), insertP50: m('insertP50'), insertP99: m('insertP99'), derivedP50: m('derivedP50'), derivedP99: m('derivedP99'), rssMaxMb: m('rssMaxMb'), cpuUsPerRow: m('cpuUsPerRow') }] as const;
 }));
-const first = medians.get(WRITE_PATHS[0]!)!;
+const firstName = CONFIGS[0]!.name;
+const first = medians.get(firstName)!;
 for (const [x, m] of medians) {
-  const ratio = x === WRITE_PATHS[0] ? '' : ` p99 ${(m.p99 / first.p99).toFixed(2)}x ${WRITE_PATHS[0]}'s`;
+  const r = (k: 'p50' | 'p99' | 'insertP99' | 'derivedP99' | 'cpuUsPerRow') => (Number.isNaN(m[k]) || Number.isNaN(first[k]) ? '-' : (m[k] / first[k]).toFixed(2));
+  const ratio = x === firstName ? '' : ` vs ${firstName}: p50 ${r('p50')}x, p99 ${r('p99')}x, insert p99 ${r('insertP99')}x, derived p99 ${r('derivedP99')}x, CPU per row ${r('cpuUsPerRow')}x`;
   process.stdout.write(`median ${x}: ${JSON.stringify(m)}${ratio}\n`);
 }

@@ -1,9 +1,9 @@
 // Which format should the orders insert travel in? The same group of orders is encoded as TabSeparated (the row
 // writer Gala uses), RowBinary and Native, each encoder also folding the derived rows as ingest does, and inserted
 // into the orders table of each engine, the formats taking turns; medians of encode and insert time per group.
-// chDB's insert API takes text formats only (TabSeparated, CSV, JSON), so binary formats reach it through a file
-// in tmpfs read by INSERT ... SELECT FROM file(); TabSeparated goes both ways there, to part the format from the
-// route. The server gets each as an HTTP body (INSERT ... FORMAT X), as the connection sends TabSeparated today.
+// chDB's insert API takes text formats only (TabSeparated, CSV, JSON); every format also goes through a file in
+// tmpfs, read by INSERT ... FROM INFILE (Gala's route) and by INSERT ... SELECT FROM file(), to part the format from
+// the route. The server gets each as an HTTP body (INSERT ... FORMAT X), as the connection sends TabSeparated today.
 //   npm run bench:insert-format -- [--group 20000] [--inserts 10] [--runs 5] [--engines chdb,server]
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -13,7 +13,9 @@ import { CHANNELS, type Order } from '../domain/order.ts';
 import { DerivedFold } from '../storage/derived-fold.ts';
 import { OrderRowWriter } from '../storage/order-row-writer.ts';
 import { ORDER_COLUMNS } from '../storage/order-rows.ts';
+import { createChdbConnection } from '../storage/chdb/chdb-connection.ts';
 import { median } from './stats.ts';
+import type { SqlConnection } from '../storage/storage.ts';
 import { openEngine, timed, type BenchEngine } from './two-engines.ts';
 
 const { values } = parseArgs({
@@ -137,19 +139,30 @@ const ENCODE: Record<string, (rows: Row[], received: number) => Buffer> = {
 };
 
 /** How each engine takes a format: route name -> insert of those bytes. */
-function routes(e: BenchEngine, shm: string): Record<string, (fmt: string, bytes: Buffer) => Promise<void>> {
-  if (e.name === 'chdb') {
-    const viaFile = async (fmt: string, bytes: Buffer) => {
-      const path = join(shm, `group.${fmt}`);
+function routes(e: BenchEngine, shm: string, api: SqlConnection | null): Record<string, (fmt: string, bytes: Buffer) => Promise<void>> {
+  if (api !== null) {
+    let n = 0;
+    const written = (fmt: string, bytes: Buffer) => {
+      const path = join(shm, `group-${++n}.${fmt}`);
       writeFileSync(path, bytes);
-      await e.conn.command(`INSERT INTO gala_orders (${COLS}) SELECT * FROM file('${path}', '${fmt}', '${STRUCTURE.replace(/'/g, "\\'")}')`);
+      return path;
     };
     return {
       api: async (fmt, bytes) => {
         if (fmt !== 'TabSeparated') throw new Error('text formats only');
-        await e.conn.insertTsv('gala_orders', ORDER_COLUMNS, bytes);
+        await api.insertTsv('gala_orders', ORDER_COLUMNS, bytes);
       },
-      file: viaFile,
+      // Gala's route for TabSeparated (chdb-connection.ts); the binary formats the same way.
+      infile: async (fmt, bytes) => {
+        const path = written(fmt, bytes);
+        await e.conn.command(`INSERT INTO gala_orders (${COLS}) FROM INFILE '${path}' SETTINGS async_insert = 0 FORMAT ${fmt}`);
+        rmSync(path);
+      },
+      file: async (fmt, bytes) => {
+        const path = written(fmt, bytes);
+        await e.conn.command(`INSERT INTO gala_orders (${COLS}) SELECT * FROM file('${path}', '${fmt}', '${STRUCTURE.replace(/'/g, "\\'")}')`);
+        rmSync(path);
+      },
     };
   }
   return {
@@ -164,8 +177,10 @@ function routes(e: BenchEngine, shm: string): Record<string, (fmt: string, bytes
 async function bench(name: 'chdb' | 'server'): Promise<void> {
   const e = await openEngine(name);
   const shm = mkdtempSync('/dev/shm/gala-format-');
+  // chDB's insert API through a second connection on the same directory: the store's takes the file route.
+  const api = name === 'chdb' ? createChdbConnection(e.filesDir, { tmpfs: null }) : null;
   try {
-    const r = routes(e, shm);
+    const r = routes(e, shm, api);
     const cases = Object.keys(r).flatMap((route) => Object.keys(ENCODE).filter((f) => route !== 'api' || f === 'TabSeparated').map((fmt) => ({ route, fmt })));
     const enc = new Map<string, number[]>();
     const ins = new Map<string, number[]>();
@@ -197,6 +212,7 @@ async function bench(name: 'chdb' | 'server'): Promise<void> {
     }
   } finally {
     rmSync(shm, { recursive: true, force: true });
+    await api?.close();
     await e.close();
   }
 }

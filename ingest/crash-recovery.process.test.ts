@@ -1,10 +1,11 @@
 // kill -9 mid-stream and graceful SIGTERM, on the real `gala serve` process with its embedded engine.
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import type { Ack, FrameError } from '../domain/order.ts';
+import { DEFAULT_TMPFS, spoolDirOf } from '../storage/chdb/insert-spool.ts';
 import { startGalaProcess, type GalaProcess } from '../test-support/gala-process.ts';
 import { TEST_TOKEN } from '../test-support/system-harness.ts';
 import { until } from '../test-support/until.ts';
@@ -86,6 +87,9 @@ describe('crash and restart', () => {
     // The start after a crash compares the view-filled tables with the orders table (its log line is written
     // before the listening lines, but stderr and stdout are separate pipes: wait for it to arrive).
     await until('restore.derived_checked in the log', () => second.stderr().includes('restore.derived_checked'));
+    // Inserts go through tmpfs files, and whatever file the killed process had in flight is gone.
+    expect(second.stderr()).toMatch(/"event":"storage.insert-route","route":"tmpfs file"/);
+    expect(readdirSync(spoolDirOf(DEFAULT_TMPFS, dir)).filter((f) => f.startsWith(`${first.proc.pid}-`))).toEqual([]);
     const restarted = await getStats(second);
     // Everything acknowledged survived; a batch committed but not yet acked may be there too.
     expect(restarted.orders).toBeGreaterThanOrEqual(ackedOrders);

@@ -21,5 +21,8 @@ export async function openStore(opts: Pick<ServeConfig, 'clickhouseUrl' | 'dataD
   const { createChdbConnection, stdinHazard } = await import('../storage/chdb/chdb-connection.ts');
   const hazard = stdinHazard();
   if (hazard !== null) log?.('storage.warning', { message: hazard });
-  return createOrderStore(createChdbConnection(opts.dataDir));
+  const conn = createChdbConnection(opts.dataDir);
+  const route = conn.insertRoute;
+  log?.('storage.insert-route', route.kind === 'file' ? { route: 'tmpfs file', dir: route.dir, crashFilesRemoved: route.removedAtStart } : { route: 'chdb insert API', reason: route.reason });
+  return createOrderStore(conn);
 }

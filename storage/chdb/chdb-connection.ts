@@ -3,6 +3,25 @@ import { fstatSync, mkdirSync } from 'node:fs';
 import { Session, drainPending } from 'chdb';
 import type { QueryOptions, SqlConnection } from '../storage.ts';
 import { refuseHeldDataDir } from './data-dir-lock.ts';
+import { DEFAULT_TMPFS, openInsertSpool, type InsertRoute } from './insert-spool.ts';
+
+export interface ChdbOptions {
+  /** The tmpfs directory inserts travel through as files (insert-spool.ts); null: chDB's insert API. */
+  tmpfs?: string | null;
+}
+
+export interface ChdbConnection extends SqlConnection {
+  /** How inserts reach the engine, for the start-up log. */
+  readonly insertRoute: InsertRoute;
+}
+
+/** An insert's failure, naming the table; the engine's text ("Code: N. DB::Exception: ...") follows. */
+function insertError(table: string, e: unknown): Error {
+  return new Error(`chdb: insert into ${table} failed: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
+}
+
+/** A string literal of ClickHouse SQL. */
+const sqlString = (s: string) => `'${s.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
 
 /**
  * chDB is clickhouse-local inside the process and treats a readable standard input as data for an INSERT:
@@ -18,7 +37,7 @@ export function stdinHazard(): string | null {
   return null;
 }
 
-export function createChdbConnection(dataDir: string): SqlConnection {
+export function createChdbConnection(dataDir: string, opts: ChdbOptions = {}): ChdbConnection {
   // Before chDB tries: its own refusal of a held directory is a native error line and a stack trace.
   refuseHeldDataDir(dataDir);
   mkdirSync(dataDir, { recursive: true });
@@ -39,6 +58,8 @@ export function createChdbConnection(dataDir: string): SqlConnection {
   // have a session of their own; reads and DDL use the other. Both see the same tables and parts at once.
   const session = open();
   const inserts = open();
+  // Only now: this process holds the directory, so files in its spool are a crash's, not another process's.
+  const spool = openInsertSpool(dataDir, opts.tmpfs === undefined ? DEFAULT_TMPFS : opts.tmpfs);
   // Derived rows (rollups, side table) go in beside the next group's orders insert: a third session, opened on
   // first use, so the two never queue on one session. The current database follows the others'.
   let beside: Session | null = null;
@@ -65,6 +86,7 @@ export function createChdbConnection(dataDir: string): SqlConnection {
   };
   return {
     engine: 'chdb',
+    insertRoute: spool.route,
     async command(sql) {
       check();
       await session.queryAsync(sql, { format: 'TSV' });
@@ -91,8 +113,17 @@ export function createChdbConnection(dataDir: string): SqlConnection {
       const target = opts?.beside === true ? await besideSession() : inserts;
       const values = typeof tsv === 'string' ? Buffer.from(tsv) : Buffer.from(tsv.buffer, tsv.byteOffset, tsv.byteLength);
       // chDB turns async_insert on by default: each insert would then wait in a batching queue (50-200 ms).
-      // Group commit already batches, so write at once; the insert returns only when the part is written.
-      await target.insert({ table, values, format: 'TabSeparated', columns, settings: { async_insert: 0 } });
+      // Group commit already batches, so write at once; either way the insert returns only when the part is written.
+      const path = spool.write(values);
+      try {
+        if (path === null) await target.insert({ table, values, format: 'TabSeparated', columns, settings: { async_insert: 0 } });
+        // FROM INFILE parses the file as the insert API parses its bytes: by the named columns' own types.
+        else await target.queryAsync(`INSERT INTO ${table} (${columns.join(', ')}) FROM INFILE ${sqlString(path)} SETTINGS async_insert = 0 FORMAT TabSeparated`, { format: 'TSV' });
+      } catch (e) {
+        throw insertError(table, e);
+      } finally {
+        if (path !== null) spool.remove(path);
+      }
     },
     async settleFailedInsert() {
       // In-process: an insert whose promise has settled is over; drainPending covers a timed-out one.
@@ -118,6 +149,7 @@ export function createChdbConnection(dataDir: string): SqlConnection {
       beside?.close();
       session.close();
       await drainPending();
+      spool.close();
     },
   };
 }
