@@ -3,21 +3,24 @@
 // ends), one insert at a time, exactly as ingest/group-commit.ts does. Each order's latency is its group's insert
 // end minus its arrival, so the printed p99 is the floor under the ack p99 of bench:ingest at that rate, on this
 // machine, with this engine, its derived tables and its merges. The write path is Gala's (--write-path new: the
-// orders insert, which the ack waits for, then the group's rollup and side-table rows, beside the next group's
-// orders insert, one group's at a time), the same with the derived rows before the next group (serial: the path
-// before that), the orders insert with no derived rows at all (orders: the floor of the new path), or the one
-// before Gala wrote them (old: the orders insert alone, with the materialized views that filled those tables).
+// orders insert, which the ack waits for, then the group's rollup and side-table rows, in the next derived insert,
+// which runs beside the next orders inserts and takes every group committed while the one before it ran), the same
+// one group's derived rows at a time (depth1: the path until 3 December), the derived rows before the next group
+// (serial: the path before that), the orders insert with no derived rows at all (orders: the floor of the new
+// path), or the one before Gala wrote them (old: the orders insert alone, with the materialized views that filled
+// those tables).
 // --chdb-route says how inserts reach chDB: through a file in tmpfs read by INSERT ... FROM INFILE (file, Gala's
 // default) or through chDB's insert API (api). Several paths and routes, comma-separated, take turns in each run
 // (every path with every route, alternating in one process), and the medians of each are printed with their ratio
 // to the first's.
 //   npm run bench:engine-paced -- [--rate 100000] [--flush 100] [--duration 120] [--warmup 10] [--runs 1]
-//     [--write-path new|serial|orders|old[,...]] [--chdb-route file|api[,...]]
+//     [--write-path new|depth1|serial|orders|old[,...]] [--chdb-route file|api[,...]]
 import { mkdtempSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { fingerprint } from '../domain/fingerprint.ts';
+import { mergeDerivedRows, type DerivedRows } from '../storage/derived-fold.ts';
 import { OrderRowWriter } from '../storage/order-row-writer.ts';
 import { keyMinuteRollup, keyTotalRollup, secondRollup } from '../storage/schema.ts';
 import { createChdbConnection } from '../storage/chdb/chdb-connection.ts';
@@ -41,7 +44,7 @@ const { values } = parseArgs({
     'chdb-route': { type: 'string', default: 'file' },
   },
 });
-const PATHS = ['new', 'serial', 'orders', 'old'] as const;
+const PATHS = ['new', 'depth1', 'serial', 'orders', 'old'] as const;
 type WritePath = (typeof PATHS)[number];
 const paths = values['write-path'].split(',').map((x) => x.trim());
 for (const x of paths) if (!(PATHS as readonly string[]).includes(x)) throw new Error(`--write-path must be one or more of ${PATHS.join(', ')} (comma-separated), got ${JSON.stringify(x)}`);
@@ -58,6 +61,8 @@ const FLUSH = Number(values.flush);
 const DURATION = Number(values.duration);
 const WARMUP = Number(values.warmup);
 const RUNS = Number(values.runs);
+/** Group commit's default maxDerivedWaitingOrders. */
+const MAX_DERIVED_WAITING = 400_000;
 
 interface PooledOrder {
   order: Order;
@@ -119,8 +124,23 @@ async function run(index: number, { path, route, name }: Config, pool: PooledOrd
   let rssMax = 0;
   let cpuFrom: NodeJS.CpuUsage | null = null;
   let rowsMeasured = 0;
-  /** The derived insert running beside the next orders insert (new path), at most one. */
+  /** The derived insert running beside the next orders inserts (new, depth1), at most one. */
   let derivedRunning: Promise<void> | null = null;
+  /** New path: derived rows of groups committed while it runs, for the next derived insert (as group commit). */
+  let derivedWaiting: DerivedRows[] = [];
+  let derivedWaitingRows = 0;
+  const startDerived = (measured: boolean): void => {
+    if (derivedRunning !== null || derivedWaiting.length === 0) return;
+    const rows = mergeDerivedRows(derivedWaiting);
+    derivedWaiting = [];
+    derivedWaitingRows = 0;
+    const ds = performance.now();
+    derivedRunning = store.insertDerived(rows).then(() => {
+      if (measured) derivedInserts.push(performance.now() - ds);
+      derivedRunning = null;
+      startDerived(measured);
+    });
+  };
   while (performance.now() < end) {
     // Wait until the oldest waiting order has waited FLUSH ms (group commit's timer), then take all that arrived.
     const due = sealedThrough + FLUSH;
@@ -141,13 +161,19 @@ async function run(index: number, { path, route, name }: Config, pool: PooledOrd
     const s = performance.now();
     await store.insertOrders({ count, tsv: w.bytes() });
     const done = performance.now();
-    // The ack goes out here. The derived rows follow: before the next group's insert (serial), or beside it once the
-    // previous group's are in (new), as group commit does.
+    // The ack goes out here. The derived rows follow: before the next group's insert (serial); beside it once the
+    // previous group's are in (depth1); or, as group commit does now (new), into the next derived insert, which
+    // takes every group committed while the one before it ran, the next orders insert waiting only past the bound.
     const measured = s - t0 >= WARMUP * 1000;
-    const derived = path === 'new' || path === 'serial' ? w.derived() : null;
+    const derived = path === 'orders' || path === 'old' ? null : w.derived();
     if (derived !== null && path === 'serial') {
       await store.insertDerived(derived);
       if (measured) derivedInserts.push(performance.now() - done);
+    } else if (derived !== null && path === 'new') {
+      derivedWaiting.push(derived);
+      derivedWaitingRows += count;
+      while (derivedRunning !== null && derivedWaitingRows > MAX_DERIVED_WAITING) await derivedRunning;
+      startDerived(measured);
     } else if (derived !== null) {
       while (derivedRunning !== null) await derivedRunning;
       const ds = performance.now();
