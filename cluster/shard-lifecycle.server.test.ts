@@ -195,6 +195,11 @@ describe.skipIf(!serverAvailable)('a replicated node under leases handed out by 
     expect(metrics).toContain('gala_cluster_shard_epoch{shard="1"} 2');
     expect(metrics).toContain('gala_cluster_shard_owner{shard="1",node="n1"} 1');
     expect(metrics).toMatch(/gala_cluster_unowned_batches_total [1-9]/);
+    // Its replica, as system.replicas tells it: caught up (or nearly), writable, both replicas of shard 1 live.
+    expect(metrics).toMatch(/^gala_replica_delay_seconds \d+$/m);
+    expect(metrics).toMatch(/^gala_replica_queue_size \d+$/m);
+    expect(metrics).toMatch(/^gala_replica_readonly 0$/m);
+    expect(metrics).toMatch(/^gala_replica_active_replicas 2$/m);
     // No figure went backwards on either node, ever.
     for (const id of IDS) {
       const s = seen[id];

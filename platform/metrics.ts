@@ -46,6 +46,20 @@ export class Registry {
     });
   }
 
+  /** A gauge read at scrape time from something that must be asked (a query); null, or a failure, reads as no sample. */
+  gaugeAsync(name: string, help: string, read: () => Promise<number | null>): void {
+    new prom.Gauge({
+      name,
+      help,
+      registers: [this.reg],
+      async collect() {
+        const v = await read().catch(() => null);
+        if (v === null) this.remove();
+        else this.set(v);
+      },
+    });
+  }
+
   /** A gauge family read at scrape time, one sample per label set (e.g. parts per table). */
   gauges(name: string, help: string, labelNames: readonly string[], read: () => Iterable<readonly [Labels, number]>): void {
     new prom.Gauge({

@@ -31,7 +31,7 @@ import type { HttpEnv } from '../platform/http-env.ts';
 import { registerAudienceMetrics } from './audience-metrics.ts';
 import { startEngineWatch } from './engine-watch.ts';
 import { timeStoreCalls } from './timed-store.ts';
-import type { OrderStore } from '../storage/storage.ts';
+import type { OrderStore, ReplicaStatus } from '../storage/storage.ts';
 import { silentLog, type Log } from '../platform/log.ts';
 import { createProgress } from '../platform/progress.ts';
 import { openStore } from './open-store.ts';
@@ -140,6 +140,7 @@ export async function startSystem(cfg: ServeConfig, opts: StartOptions = {}): Pr
     release: (shard) => lifecycle!.release(shard),
   };
   const leased = clusterCfg !== null && clusterCfg.file.replication != null ? (opts.leases ?? openLeasedOwnership)({ ...clusterCfg, hooks, log, metrics, store }) : null;
+  if (leased !== null) replicaMetrics(metrics, store);
   const ownership: Ownership | null = clusterCfg === null ? null : (leased?.ownership ?? staticOwnership(clusterCfg.file, clusterCfg.self.id));
   const aggregator = await openAggregator({
     store, show: cfg.show, reconcileIntervalMs: cfg.reconcileIntervalMs, rehearsal: cfg.rehearsal != null, metrics, log,
@@ -333,6 +334,26 @@ export async function startSystem(cfg: ServeConfig, opts: StartOptions = {}): Pr
 }
 
 // ---- Replicated clusters: the shard leases ------------------------------------------------------------------
+
+/**
+ * This node's ClickHouse replica as system.replicas tells it (the worst of Gala's tables), for /metrics: the same lag
+ * /v1/cluster and the live panel show. One read serves the scrape's families (at most one a second); a replica that
+ * does not answer gives no sample.
+ */
+function replicaMetrics(metrics: Registry, store: Pick<OrderStore, 'replicaStatus'>): void {
+  let last: { at: number; status: Promise<ReplicaStatus | null> } | null = null;
+  const status = (): Promise<ReplicaStatus | null> => {
+    if (last === null || Date.now() - last.at >= 1000) last = { at: Date.now(), status: store.replicaStatus() };
+    return last.status;
+  };
+  metrics.gaugeAsync('gala_replica_delay_seconds', "How far this node's ClickHouse replica is behind its shard (s, system.replicas absolute_delay)", async () => (await status())?.absoluteDelayS ?? null);
+  metrics.gaugeAsync('gala_replica_queue_size', "Fetches and merges waiting in this node's replica's replication queue", async () => (await status())?.queueSize ?? null);
+  metrics.gaugeAsync('gala_replica_readonly', "1 while this node's replica cannot write (its ZooKeeper session is lost)", async () => {
+    const r = await status();
+    return r === null ? null : r.readonly ? 1 : 0;
+  });
+  metrics.gaugeAsync('gala_replica_active_replicas', "Replicas of this node's shard with a live ZooKeeper session", async () => (await status())?.activeReplicas ?? null);
+}
 
 /** What the leases give a replicated node: its ownership, their start and stop, and what /v1/cluster shows of them. */
 export interface LeasedOwnership {
