@@ -12,6 +12,8 @@ import { requireZooKeeper } from '../test-support/zookeeper.ts';
 import type { ClusterView } from '../protocol/cluster-protocol.ts';
 
 const BIN = fileURLToPath(new URL('../bin/gala.mjs', import.meta.url));
+// Skips only off CI, after printing why (no clickhouse-server, ZooKeeper or Chromium on a developer's machine):
+// with CI=true the require* helpers throw instead, so these tests fail rather than skip where .ci/run installed them.
 const serverAvailable = requireClickHouseServer();
 const zookeeperAvailable = serverAvailable && requireZooKeeper();
 

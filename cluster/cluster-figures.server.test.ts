@@ -22,6 +22,8 @@ import { freePorts, requireClickHouseServer } from '../test-support/clickhouse-s
 import { connectIngest, storedSums, testConfig } from '../test-support/system-harness.ts';
 import { until } from '../test-support/until.ts';
 
+// Skips only off CI, after printing why (no clickhouse-server, ZooKeeper or Chromium on a developer's machine):
+// with CI=true the require* helpers throw instead, so these tests fail rather than skip where .ci/run installed them.
 const serverAvailable = requireClickHouseServer();
 const PRODUCER = 'test-producer-token';
 const IDS = ['n1', 'n2', 'n3'] as const;
