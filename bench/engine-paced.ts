@@ -20,6 +20,7 @@ import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { fingerprint } from '../domain/fingerprint.ts';
+import { DEFAULT_MAX_DERIVED_WAITING_ORDERS } from '../ingest/group-commit.ts';
 import { mergeDerivedRows, type DerivedRows } from '../storage/derived-fold.ts';
 import { OrderRowWriter } from '../storage/order-row-writer.ts';
 import { keyMinuteRollup, keyTotalRollup, secondRollup } from '../storage/schema.ts';
@@ -61,8 +62,6 @@ const FLUSH = Number(values.flush);
 const DURATION = Number(values.duration);
 const WARMUP = Number(values.warmup);
 const RUNS = Number(values.runs);
-/** Group commit's default maxDerivedWaitingOrders. */
-const MAX_DERIVED_WAITING = 400_000;
 
 interface PooledOrder {
   order: Order;
@@ -172,7 +171,7 @@ async function run(index: number, { path, route, name }: Config, pool: PooledOrd
     } else if (derived !== null && path === 'new') {
       derivedWaiting.push(derived);
       derivedWaitingRows += count;
-      while (derivedRunning !== null && derivedWaitingRows > MAX_DERIVED_WAITING) await derivedRunning;
+      while (derivedRunning !== null && derivedWaitingRows > DEFAULT_MAX_DERIVED_WAITING_ORDERS) await derivedRunning;
       startDerived(measured);
     } else if (derived !== null) {
       while (derivedRunning !== null) await derivedRunning;

@@ -13,6 +13,9 @@ import type { DedupWindow } from './dedup-window.ts';
 import type { ScannedOrders } from './frame-scanner.ts';
 import type { Registry } from '../platform/metrics.ts';
 
+/** Acknowledged orders whose derived rows may wait for the running derived insert, by default (the buffer's bound). */
+export const DEFAULT_MAX_DERIVED_WAITING_ORDERS = 400_000;
+
 export type BatchOutcome = { kind: 'ack'; ack: Ack } | { kind: 'unavailable'; retryAfterMs: number };
 
 /**
@@ -137,7 +140,7 @@ export class GroupCommitter {
     this.flushMs = opts.flushIntervalMs ?? 100;
     this.maxInserts = opts.maxConcurrentInserts ?? 1;
     this.probeMs = opts.probeIntervalMs ?? 500;
-    this.maxDerivedWaiting = opts.maxDerivedWaitingOrders ?? 400_000;
+    this.maxDerivedWaiting = opts.maxDerivedWaitingOrders ?? DEFAULT_MAX_DERIVED_WAITING_ORDERS;
     this.now = opts.now ?? Date.now;
     this.currencyIndex = new Map(opts.currencies.map((c, i) => [c, i]));
     this.current = this.newGroup();

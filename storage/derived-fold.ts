@@ -243,21 +243,27 @@ export function mergeDerivedRows(list: readonly DerivedRows[]): DerivedRows {
   if (list.length === 0) throw new Error('mergeDerivedRows: nothing to merge');
   const rows: Record<string, number> = {};
   const tsv: Record<string, string | Uint8Array> = {};
+  let from = Number.POSITIVE_INFINITY;
+  let through = Number.NEGATIVE_INFINITY;
+  for (const d of list) {
+    from = Math.min(from, d.receivedFromMs);
+    through = Math.max(through, d.receivedThroughMs);
+  }
   for (const { table } of DERIVED_TABLES) {
     let n = 0;
-    const parts: Buffer[] = [];
+    const parts: (string | Uint8Array)[] = [];
     for (const d of list) {
       n += d.rows[table] ?? 0;
       const t = d.tsv[table];
-      if (t === undefined) continue;
-      parts.push(typeof t === 'string' ? Buffer.from(t, 'utf8') : Buffer.from(t.buffer, t.byteOffset, t.byteLength));
+      if (t !== undefined) parts.push(t);
     }
     rows[table] = n;
-    tsv[table] = Buffer.concat(parts);
+    // Text stays text (the store adds to it); bytes are joined once.
+    tsv[table] = parts.every((t) => typeof t === 'string') ? parts.join('') : Buffer.concat(parts.map((t) => (typeof t === 'string' ? Buffer.from(t, 'utf8') : t)));
   }
   return {
-    receivedFromMs: Math.min(...list.map((d) => d.receivedFromMs)),
-    receivedThroughMs: Math.max(...list.map((d) => d.receivedThroughMs)),
+    receivedFromMs: from,
+    receivedThroughMs: through,
     rows,
     tsv,
     skuMinutes: list.flatMap((d) => d.skuMinutes),

@@ -2,6 +2,7 @@
 import { fstatSync, mkdirSync } from 'node:fs';
 import { Session, drainPending } from 'chdb';
 import type { QueryOptions, SqlConnection } from '../storage.ts';
+import { sqlString } from '../order-store.ts';
 import { refuseHeldDataDir } from './data-dir-lock.ts';
 import { DEFAULT_TMPFS, openInsertSpool, type InsertRoute } from './insert-spool.ts';
 
@@ -19,9 +20,6 @@ export interface ChdbConnection extends SqlConnection {
 function insertError(table: string, e: unknown): Error {
   return new Error(`chdb: insert into ${table} failed: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
 }
-
-/** A string literal of ClickHouse SQL. */
-const sqlString = (s: string) => `'${s.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
 
 /**
  * chDB is clickhouse-local inside the process and treats a readable standard input as data for an INSERT:
