@@ -84,27 +84,126 @@ export const DERIVED_TABLES = [
   },
 ] as const;
 
-interface KeyAcc {
-  /** (paid-at minute * 256 + currency index) -> sum. */
-  minutes: Map<number, Sum>;
+/** One key's sums by (paid-at minute * 256 + currency index), with the last one used at hand (a group's orders mostly share a minute). */
+class KeyAcc {
+  readonly minutes = new Map<number, Sum>();
+  private lastMk = Number.NaN;
+  private last: Sum | null = null;
+
+  sumFor(mk: number): Sum {
+    if (mk === this.lastMk) return this.last!;
+    let s = this.minutes.get(mk);
+    if (s === undefined) this.minutes.set(mk, (s = new Sum()));
+    this.lastMk = mk;
+    this.last = s;
+    return s;
+  }
 }
 
-/** Decimal digits of a non-negative safe integer into `buf` at `pos`; returns the new position. */
-function writeUint(buf: Buffer, pos: number, n: number): number {
-  if (n < 10) {
-    buf[pos] = 48 + n;
-    return pos + 1;
-  }
-  let len = 0;
-  for (let x = n; x >= 1; x = Math.floor(x / 10)) len++;
-  let p = pos + len;
+/** "00" .. "99" as byte pairs. */
+const PAIRS = Uint8Array.from({ length: 200 }, (_, i) => 48 + (i % 2 === 0 ? Math.floor(i / 2 / 10) : ((i - 1) / 2) % 10));
+
+/** Decimal digits of 0 <= n < 2^31 into `buf` at `pos`, two per division; returns the new position. */
+function writeSmall(buf: Buffer, pos: number, n: number): number {
+  const digits = n < 10 ? 1 : n < 100 ? 2 : n < 1000 ? 3 : n < 10_000 ? 4 : n < 100_000 ? 5 : n < 1_000_000 ? 6 : n < 10_000_000 ? 7 : n < 100_000_000 ? 8 : n < 1_000_000_000 ? 9 : 10;
+  let p = pos + digits;
   let x = n;
-  while (p > pos) {
-    const q = Math.floor(x / 10);
-    buf[--p] = 48 + (x - q * 10);
+  while (p - pos >= 2) {
+    const q = (x / 100) | 0;
+    const r = (x - q * 100) * 2;
+    buf[--p] = PAIRS[r + 1]!;
+    buf[--p] = PAIRS[r]!;
     x = q;
   }
-  return pos + len;
+  if (p > pos) buf[pos] = 48 + x;
+  return pos + digits;
+}
+
+/** Decimal digits of a 32-bit unsigned integer. */
+function writeUint32(buf: Buffer, pos: number, n: number): number {
+  if (n < 2_147_483_648) return writeSmall(buf, pos, n);
+  // 2^31 .. 2^32 - 1: ten digits, the first two (21 .. 42) and then eight, zero-padded.
+  const high = Math.floor(n / 100_000_000);
+  buf[pos] = PAIRS[high * 2]!;
+  buf[pos + 1] = PAIRS[high * 2 + 1]!;
+  let x = n - high * 100_000_000;
+  for (let p = pos + 10; p > pos + 2; ) {
+    const q = (x / 100) | 0;
+    const r = (x - q * 100) * 2;
+    buf[--p] = PAIRS[r + 1]!;
+    buf[--p] = PAIRS[r]!;
+    x = q;
+  }
+  return pos + 10;
+}
+
+/**
+ * Keys of one kind met as bytes of a frame (brand, SKU, region), interned: the bytes are hashed and compared in
+ * place, and a key's text is made once, the first time it is met. A string made per order and hashed by a Map
+ * cost more than the rest of the fold.
+ */
+class ByteKeys {
+  private slots = new Int32Array(1024);
+  private hashes = new Uint32Array(1024);
+  private mask = 1023;
+  private arena: Uint8Array = new Uint8Array(16 * 1024);
+  private arenaPos = 0;
+  private starts: number[] = [];
+  private ends: number[] = [];
+  private accs: KeyAcc[] = [];
+
+  /** The accumulator of the key in src[s, e), or null when it has not been met as bytes yet. */
+  find(src: Uint8Array, s: number, e: number, h: number): KeyAcc | null {
+    const arena = this.arena;
+    for (let i = h & this.mask; ; i = (i + 1) & this.mask) {
+      const k = this.slots[i]!;
+      if (k === 0) return null;
+      if (this.hashes[i] !== h) continue;
+      const a = this.starts[k - 1]!;
+      if (this.ends[k - 1]! - a !== e - s) continue;
+      let j = 0;
+      while (j < e - s && arena[a + j] === src[s + j]) j++;
+      if (j === e - s) return this.accs[k - 1]!;
+    }
+  }
+
+  add(src: Uint8Array, s: number, e: number, h: number, acc: KeyAcc): void {
+    if (this.arenaPos + (e - s) > this.arena.length) {
+      const next = new Uint8Array(Math.max(this.arena.length * 2, this.arenaPos + (e - s)));
+      next.set(this.arena.subarray(0, this.arenaPos));
+      this.arena = next;
+    }
+    this.arena.set(src.subarray(s, e), this.arenaPos);
+    this.starts.push(this.arenaPos);
+    this.arenaPos += e - s;
+    this.ends.push(this.arenaPos);
+    this.accs.push(acc);
+    this.place(this.accs.length, h);
+    if (this.accs.length * 2 > this.mask + 1) this.grow();
+  }
+
+  private place(k: number, h: number): void {
+    let i = h & this.mask;
+    while (this.slots[i] !== 0) i = (i + 1) & this.mask;
+    this.slots[i] = k;
+    this.hashes[i] = h;
+  }
+
+  private grow(): void {
+    const oldSlots = this.slots;
+    const oldHashes = this.hashes;
+    this.slots = new Int32Array(oldSlots.length * 2);
+    this.hashes = new Uint32Array(oldSlots.length * 2);
+    this.mask = this.slots.length - 1;
+    for (let i = 0; i < oldSlots.length; i++) if (oldSlots[i] !== 0) this.place(oldSlots[i]!, oldHashes[i]!);
+  }
+}
+
+/** FNV-1a over src[s, e). */
+function hashBytes(src: Uint8Array, s: number, e: number): number {
+  let h = 0x811c9dc5;
+  for (let j = s; j < e; j++) h = Math.imul(h ^ src[j]!, 0x01000193);
+  return h >>> 0;
 }
 
 export class DerivedFold {
@@ -112,7 +211,11 @@ export class DerivedFold {
   private readonly currencyIndex = new Map<string, number>();
   /** (paid-at second * 1024 + currency index * 4 + channel index) -> sum. */
   private readonly seconds = new Map<number, Sum>();
+  /** The last second's sum per (currency index * 4 + channel index): most orders of a group share their second. */
+  private readonly lastSecond = new Float64Array(1024).fill(Number.NaN);
+  private readonly lastSecondSum: (Sum | null)[] = new Array<Sum | null>(1024).fill(null);
   private readonly keys: Map<string, KeyAcc>[] = [new Map(), new Map(), new Map()];
+  private readonly byteKeys = [new ByteKeys(), new ByteKeys(), new ByteKeys()];
   private fps: Buffer;
   private fpsPos = 0;
   private lastReceived = Number.NaN;
@@ -127,6 +230,29 @@ export class DerivedFold {
 
   /** One order. Empty brand, SKU or region is no key at all, as the readers expect. */
   add(ts: number, hundredths: number, currency: string, channel: string, brand: string, sku: string, region: string, hi: number, lo: number, receivedMs: number): void {
+    const mk = this.addSecond(ts, hundredths, currency, channel);
+    if (brand !== '') this.keyAcc(0, brand).sumFor(mk).add(hundredths);
+    if (sku !== '') this.keyAcc(1, sku).sumFor(mk).add(hundredths);
+    if (region !== '') this.keyAcc(2, region).sumFor(mk).add(hundredths);
+    this.addFp(hi, lo, receivedMs);
+    this.count++;
+  }
+
+  /**
+   * The same for an order the frame scanner read: brand, SKU and region are byte ranges of `src` that the scanner
+   * proved ASCII with nothing to escape, as [start, end) pairs at text[at], text[at + 2] and text[at + 6] (-1: absent).
+   */
+  addScanned(ts: number, hundredths: number, currency: string, channel: string, src: Uint8Array, text: Int32Array, at: number, hi: number, lo: number, receivedMs: number): void {
+    const mk = this.addSecond(ts, hundredths, currency, channel);
+    this.addKeyBytes(0, src, text[at]!, text[at + 1]!, mk, hundredths);
+    this.addKeyBytes(1, src, text[at + 2]!, text[at + 3]!, mk, hundredths);
+    this.addKeyBytes(2, src, text[at + 6]!, text[at + 7]!, mk, hundredths);
+    this.addFp(hi, lo, receivedMs);
+    this.count++;
+  }
+
+  /** Adds the order to its second's sum; returns its key-minute bucket (paid-at minute * 256 + currency index). */
+  private addSecond(ts: number, hundredths: number, currency: string, channel: string): number {
     let cur = this.currencyIndex.get(currency);
     if (cur === undefined) {
       cur = this.currencies.length;
@@ -138,26 +264,39 @@ export class DerivedFold {
     if (ch === undefined) throw new Error(`DerivedFold: channel ${JSON.stringify(channel)} is not one of ${CHANNELS.join(', ')}`);
     // ts is a non-negative epoch ms (validated at the edge): Math.floor matches ClickHouse's intDiv.
     const second = Math.floor(ts / 1000);
-    const sk = second * 1024 + cur * 4 + ch;
-    let s = this.seconds.get(sk);
-    if (s === undefined) this.seconds.set(sk, (s = new Sum()));
+    const slot = cur * 4 + ch;
+    let s: Sum;
+    if (this.lastSecond[slot] === second) s = this.lastSecondSum[slot]!;
+    else {
+      const sk = second * 1024 + slot;
+      let found = this.seconds.get(sk);
+      if (found === undefined) this.seconds.set(sk, (found = new Sum()));
+      this.lastSecond[slot] = second;
+      this.lastSecondSum[slot] = found;
+      s = found;
+    }
     s.add(hundredths);
-    const mk = Math.floor(ts / 60_000) * 256 + cur;
-    this.addKey(0, brand, mk, hundredths);
-    this.addKey(1, sku, mk, hundredths);
-    this.addKey(2, region, mk, hundredths);
-    this.addFp(hi, lo, receivedMs);
-    this.count++;
+    return Math.floor(ts / 60_000) * 256 + cur;
   }
 
-  private addKey(kind: number, key: string, mk: number, hundredths: number): void {
-    if (key === '') return;
+  private keyAcc(kind: number, key: string): KeyAcc {
     const m = this.keys[kind]!;
     let acc = m.get(key);
-    if (acc === undefined) m.set(key, (acc = { minutes: new Map() }));
-    let s = acc.minutes.get(mk);
-    if (s === undefined) acc.minutes.set(mk, (s = new Sum()));
-    s.add(hundredths);
+    if (acc === undefined) m.set(key, (acc = new KeyAcc()));
+    return acc;
+  }
+
+  private addKeyBytes(kind: number, src: Uint8Array, s: number, e: number, mk: number, hundredths: number): void {
+    if (s < 0 || e === s) return;
+    const h = hashBytes(src, s, e);
+    const keys = this.byteKeys[kind]!;
+    let acc = keys.find(src, s, e, h);
+    if (acc === null) {
+      // Met as bytes for the first time: the same key may have come as text (an order parsed the general way).
+      acc = this.keyAcc(kind, Buffer.from(src.buffer, src.byteOffset + s, e - s).toString('latin1'));
+      keys.add(src, s, e, h, acc);
+    }
+    acc.sumFor(mk).add(hundredths);
   }
 
   private addFp(hi: number, lo: number, receivedMs: number): void {
@@ -172,9 +311,9 @@ export class DerivedFold {
       if (receivedMs < this.minReceivedMs) this.minReceivedMs = receivedMs;
       if (receivedMs > this.maxReceivedMs) this.maxReceivedMs = receivedMs;
     }
-    let p = writeUint(this.fps, this.fpsPos, hi);
+    let p = writeUint32(this.fps, this.fpsPos, hi);
     this.fps[p++] = 9;
-    p = writeUint(this.fps, p, lo);
+    p = writeUint32(this.fps, p, lo);
     this.fps[p++] = 9;
     p += this.lastReceivedText.copy(this.fps, p);
     this.fps[p++] = 10;

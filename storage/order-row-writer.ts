@@ -21,9 +21,6 @@ export class OrderRowWriter {
   private cachedLengths = [0, 0];
   /** The rollup and side-table rows of what is written, folded as it is written (the rows are in hand now). */
   private readonly fold = new DerivedFold();
-  /** A Buffer over the last scanned frame, to read its key fields as text without a view per order. */
-  private frame: Uint8Array | null = null;
-  private frameBuf: Buffer = Buffer.alloc(0);
 
   /** A buffer to write into (one handed back by `release` of an earlier writer), or how many bytes to start with. */
   constructor(initial: Buffer | number = 256 * 1024) {
@@ -110,16 +107,8 @@ export class OrderRowWriter {
     }
     this.buf[this.pos++] = NL;
     this.count++;
-    if (src !== this.frame) {
-      this.frame = src;
-      this.frameBuf = Buffer.from(src.buffer, src.byteOffset, src.byteLength);
-    }
-    // The scanner proved these fields ASCII with nothing to escape: latin1 reads them exactly.
-    const field = (f: number) => {
-      const s = text[textAt + 2 * f]!;
-      return s < 0 ? '' : this.frameBuf.toString('latin1', s, text[textAt + 2 * f + 1]!);
-    };
-    this.fold.add(ts, hundredths, currency, channel, field(0), field(1), field(3), hi, lo, receivedMs);
+    // The key fields go to the fold as bytes of the frame: it interns them without a string per order.
+    this.fold.addScanned(ts, hundredths, currency, channel, src, text, textAt, hi, lo, receivedMs);
   }
 
   private copy(src: Uint8Array, s: number, e: number): void {
