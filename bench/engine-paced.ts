@@ -12,15 +12,16 @@
 // --chdb-route says how inserts reach chDB: through a file in tmpfs read by INSERT ... FROM INFILE (file, Gala's
 // default) or through chDB's insert API (api). Several paths and routes, comma-separated, take turns in each run
 // (every path with every route, alternating in one process), and the medians of each are printed with their ratio
-// to the first's.
+// to the first's. --derived-interval gives the new path's least time between two derived inserts (group commit's
+// GALA_DERIVED_INTERVAL_MS, 500 by default); several values take turns the same way.
 //   npm run bench:engine-paced -- [--rate 100000] [--flush 100] [--duration 120] [--warmup 10] [--runs 1]
-//     [--write-path new|depth1|serial|orders|old[,...]] [--chdb-route file|api[,...]]
+//     [--write-path new|depth1|serial|orders|old[,...]] [--chdb-route file|api[,...]] [--derived-interval 500[,0...]]
 import { mkdtempSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { fingerprint } from '../domain/fingerprint.ts';
-import { DEFAULT_MAX_DERIVED_WAITING_ORDERS } from '../ingest/group-commit.ts';
+import { DEFAULT_DERIVED_INTERVAL_MS, DEFAULT_MAX_DERIVED_WAITING_ORDERS } from '../ingest/group-commit.ts';
 import { mergeDerivedRows, type DerivedRows } from '../storage/derived-fold.ts';
 import { OrderRowWriter } from '../storage/order-row-writer.ts';
 import { keyMinuteRollup, keyTotalRollup, secondRollup } from '../storage/schema.ts';
@@ -43,6 +44,8 @@ const { values } = parseArgs({
     'no-key-views': { type: 'boolean', default: false },
     'write-path': { type: 'string', default: 'new' },
     'chdb-route': { type: 'string', default: 'file' },
+    // For the new path: least ms between derived inserts (group commit's GALA_DERIVED_INTERVAL_MS); comma-separated values take turns.
+    'derived-interval': { type: 'string', default: String(DEFAULT_DERIVED_INTERVAL_MS) },
   },
 });
 const PATHS = ['new', 'depth1', 'serial', 'orders', 'old'] as const;
@@ -54,8 +57,19 @@ const ROUTES = ['file', 'api'] as const;
 type Route = (typeof ROUTES)[number];
 const routes = values['chdb-route'].split(',').map((x) => x.trim());
 for (const x of routes) if (!(ROUTES as readonly string[]).includes(x)) throw new Error(`--chdb-route must be one or more of ${ROUTES.join(', ')} (comma-separated), got ${JSON.stringify(x)}`);
-/** Every write path with every route: the configurations that take turns. */
-const CONFIGS = WRITE_PATHS.flatMap((path) => (routes as Route[]).map((route) => ({ path, route, name: routes.length === 1 ? path : `${path}/${route}` })));
+const intervals = values['derived-interval'].split(',').map((x) => Number(x.trim()));
+for (const x of intervals) if (!Number.isFinite(x) || x < 0) throw new Error(`--derived-interval must be one or more numbers of ms, 0 or more (comma-separated), got ${JSON.stringify(values['derived-interval'])}`);
+/** Every write path with every route (and, for the new path, every derived interval): the configurations that take turns. */
+const CONFIGS = WRITE_PATHS.flatMap((path) =>
+  (routes as Route[]).flatMap((route) =>
+    (path === 'new' ? intervals : [0]).map((derivedIntervalMs) => ({
+      path,
+      route,
+      derivedIntervalMs,
+      name: `${path}${routes.length === 1 ? '' : `/${route}`}${path === 'new' && intervals.length > 1 ? `/${derivedIntervalMs}ms` : ''}`,
+    })),
+  ),
+);
 type Config = (typeof CONFIGS)[number];
 const RATE = Number(values.rate);
 const FLUSH = Number(values.flush);
@@ -103,7 +117,7 @@ interface RunResult {
   cpuUsPerRow: number;
 }
 
-async function run(index: number, { path, route, name }: Config, pool: PooledOrder[]): Promise<RunResult> {
+async function run(index: number, { path, route, name, derivedIntervalMs }: Config, pool: PooledOrder[]): Promise<RunResult> {
   const OLD = path === 'old';
   const dir = mkdtempSync(join(tmpdir(), 'gala-paced-'));
   const conn = createChdbConnection(dir, { tmpfs: route === 'file' ? DEFAULT_TMPFS : null });
@@ -128,8 +142,22 @@ async function run(index: number, { path, route, name }: Config, pool: PooledOrd
   /** New path: derived rows of groups committed while it runs, for the next derived insert (as group commit). */
   let derivedWaiting: DerivedRows[] = [];
   let derivedWaitingRows = 0;
-  const startDerived = (measured: boolean): void => {
+  let lastDerivedStart = Number.NEGATIVE_INFINITY;
+  let derivedTimer: NodeJS.Timeout | null = null;
+  const startDerived = (measured: boolean, now = false): void => {
     if (derivedRunning !== null || derivedWaiting.length === 0) return;
+    // As group commit: at most one start per interval, unless the waiting rows are past their bound (or the run ends).
+    const wait = lastDerivedStart + derivedIntervalMs - performance.now();
+    if (!now && wait > 0 && derivedWaitingRows <= DEFAULT_MAX_DERIVED_WAITING_ORDERS) {
+      derivedTimer ??= setTimeout(() => {
+        derivedTimer = null;
+        startDerived(measured);
+      }, Math.ceil(wait));
+      return;
+    }
+    if (derivedTimer !== null) clearTimeout(derivedTimer);
+    derivedTimer = null;
+    lastDerivedStart = performance.now();
     const rows = mergeDerivedRows(derivedWaiting);
     derivedWaiting = [];
     derivedWaitingRows = 0;
@@ -171,8 +199,11 @@ async function run(index: number, { path, route, name }: Config, pool: PooledOrd
     } else if (derived !== null && path === 'new') {
       derivedWaiting.push(derived);
       derivedWaitingRows += count;
-      while (derivedRunning !== null && derivedWaitingRows > DEFAULT_MAX_DERIVED_WAITING_ORDERS) await derivedRunning;
       startDerived(measured);
+      while (derivedRunning !== null && derivedWaitingRows > DEFAULT_MAX_DERIVED_WAITING_ORDERS) {
+        await derivedRunning;
+        startDerived(measured);
+      }
     } else if (derived !== null) {
       while (derivedRunning !== null) await derivedRunning;
       const ds = performance.now();
@@ -198,7 +229,12 @@ async function run(index: number, { path, route, name }: Config, pool: PooledOrd
       stretch = [];
     }
   }
-  while (derivedRunning !== null) await derivedRunning;
+  // The rows still waiting for their interval go in now, as at a stop.
+  while (derivedRunning !== null || derivedWaiting.length > 0) {
+    startDerived(false, true);
+    if (derivedRunning !== null) await derivedRunning;
+  }
+  if (derivedTimer !== null) clearTimeout(derivedTimer);
   const cpu = cpuFrom === null ? null : process.cpuUsage(cpuFrom);
   await store.close();
   rmSync(dir, { recursive: true, force: true });

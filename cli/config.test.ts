@@ -11,6 +11,13 @@ describe('gala serve settings', () => {
     expect(parseServeConfig([], { GALA_GROUP_FLUSH_MS: '40' }).flushIntervalMs).toBe(40);
   });
 
+  it('takes the least time between derived inserts from GALA_DERIVED_INTERVAL_MS, 500 ms by default, 0 allowed, and refuses the rest by name', () => {
+    expect(parseServeConfig([], {}).derivedIntervalMs).toBe(500);
+    expect(parseServeConfig([], { GALA_DERIVED_INTERVAL_MS: '0' }).derivedIntervalMs).toBe(0);
+    expect(parseServeConfig([], { GALA_DERIVED_INTERVAL_MS: '1000' }).derivedIntervalMs).toBe(1000);
+    for (const bad of ['-1', 'later']) expect(() => parseServeConfig([], { GALA_DERIVED_INTERVAL_MS: bad })).toThrow(/GALA_DERIVED_INTERVAL_MS: milliseconds .* 0 for one after every group \(got "/);
+  });
+
   it('refuses a flush that is not a positive number, naming the variable and the rule', () => {
     for (const bad of ['0', '-5', 'soon']) {
       expect(() => parseServeConfig([], { GALA_GROUP_FLUSH_MS: bad })).toThrow(ConfigError);

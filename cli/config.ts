@@ -114,6 +114,7 @@ export function parseServeConfig(argv: string[], env: NodeJS.ProcessEnv): ServeC
   const publicRate = num('GALA_PUBLIC_RATE', '20', 0, 'requests per second per client, 0 for no limit');
   const publicBurst = num('GALA_PUBLIC_BURST', '100', 1, 'requests a client may make at once, at least 1');
   const flushMs = num('GALA_GROUP_FLUSH_MS', '100', 1, 'milliseconds a group of batches waits for company before its insert, at least 1');
+  const derivedMs = num('GALA_DERIVED_INTERVAL_MS', '500', 0, 'milliseconds at least between two inserts of rollup and side-table rows, 0 for one after every group');
   const staleS = num('GALA_STALE_SECONDS', '10', 1, 'seconds without orders before input is stale, at least 1');
   const chUrl = pick(values['clickhouse-url'], env.GALA_CLICKHOUSE_URL, '');
   const obsUrl = pick(values['obs-url'], env.GALA_OBS_URL, '');
@@ -147,6 +148,7 @@ export function parseServeConfig(argv: string[], env: NodeJS.ProcessEnv): ServeC
     dedupExpectedPerSecond: expectedRate,
     reconcileIntervalMs: reconcileS * 1000,
     flushIntervalMs: flushMs,
+    derivedIntervalMs: derivedMs,
     publicRatePerSecond: publicRate,
     publicBurst,
     staleSeconds: staleS,

@@ -49,9 +49,10 @@ function track(p: Promise<BatchOutcome>) {
   return t;
 }
 
-function setup(maxConcurrentInserts = 2, maxDerivedWaitingOrders?: number) {
+/** derivedIntervalMs is 0 unless a test is about it: the others follow each derived insert as it comes. */
+function setup(maxConcurrentInserts = 2, maxDerivedWaitingOrders?: number, derivedIntervalMs = 0) {
   const { store, pending, derived } = fakeStore();
-  const c = new GroupCommitter({ store, dedup: new DedupWindow({ windowMs: 600_000, maxEntries: 1e6 }), currencies: ['CNY'], flushIntervalMs: 1, maxConcurrentInserts, probeIntervalMs: 5, maxDerivedWaitingOrders });
+  const c = new GroupCommitter({ store, dedup: new DedupWindow({ windowMs: 600_000, maxEntries: 1e6 }), currencies: ['CNY'], flushIntervalMs: 1, maxConcurrentInserts, probeIntervalMs: 5, maxDerivedWaitingOrders, derivedIntervalMs });
   return { c, pending, derived };
 }
 
@@ -231,6 +232,58 @@ describe('group commit and the derived rows', () => {
     derived.held[1]!.resolve();
     await tick();
     expect(y.value).toMatchObject({ kind: 'ack' });
+  });
+
+  it('starts derived inserts at most once per derivedIntervalMs, taking every group committed meanwhile; a stop starts the waiting one at once', async () => {
+    // An hour: only the first group's derived insert (nothing before it) and the stop may start one.
+    const { c, pending, derived } = setup(1, undefined, 3_600_000);
+    derived.hold = true;
+    const acked: ReturnType<typeof track>[] = [];
+    for (const id of ['A', 'B', 'C']) {
+      acked.push(track(c.submit(batch(id, `${id}1`), TS)));
+      await tick();
+      pending[pending.length - 1]!.resolve();
+      await tick();
+    }
+    expect(acked.every((t) => t.value?.kind === 'ack')).toBe(true);
+    // A's went in at once; B's and C's wait for the interval even though A's insert has finished.
+    expect(derived.held.length).toBe(1);
+    derived.held[0]!.resolve();
+    await tick(20);
+    expect(derived.held.length).toBe(1);
+    expect(c.derivedPending).toBe(true);
+    const closed = track(c.close().then(() => ({ kind: 'ack', ack: { batch: '', accepted: 0, duplicates: 0, rejected: [] } }) as BatchOutcome));
+    await tick();
+    // The stop does not wait an hour: B's and C's rows go in now, in one insert covering both groups' arrivals.
+    expect(derived.held.length).toBe(2);
+    expect(derived.held[1]!.through).toBeGreaterThan(derived.held[1]!.from);
+    derived.held[1]!.resolve();
+    await tick();
+    expect(closed.done).toBe(true);
+    expect(derived.inserted).toBe(2);
+  });
+
+  it('starts the waiting derived insert before its interval is over once more orders than maxDerivedWaitingOrders wait', async () => {
+    const { c, pending, derived } = setup(1, 1, 3_600_000);
+    derived.hold = true;
+    track(c.submit(batch('A', 'a1'), TS));
+    await tick();
+    pending[0]!.resolve();
+    await tick();
+    derived.held[0]!.resolve();
+    await tick();
+    // B's one order may wait (at the bound); C's two more take it past, so their rows go in without the hour.
+    track(c.submit(batch('B', 'b1'), TS));
+    await tick();
+    pending[1]!.resolve();
+    await tick();
+    expect(derived.held.length).toBe(1);
+    track(c.submit(batch('C', 'c1', 'c2'), TS));
+    await tick();
+    pending[2]!.resolve();
+    await tick();
+    expect(derived.held.length).toBe(2);
+    expect(derived.held[1]!.from).toBeGreaterThan(TS);
   });
 
   it('leaves the derived rows of a group committed beside a failed derived insert to the repair, run once both are over', async () => {

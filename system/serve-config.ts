@@ -29,6 +29,8 @@ export interface ServeConfig {
   reconcileIntervalMs: number;
   /** How long a group commit's first batch waits for company before the insert (default 100 ms). */
   flushIntervalMs?: number;
+  /** Least ms between two derived inserts (rollups and side table); default group-commit's. */
+  derivedIntervalMs?: number;
   /** Public feed rate limit per client: requests per second sustained (0: no limit) and burst. */
   publicRatePerSecond: number;
   publicBurst: number;

@@ -157,6 +157,7 @@ export async function startSystem(cfg: ServeConfig, opts: StartOptions = {}): Pr
     dedup,
     currencies: [...cfg.show.rates.keys()],
     flushIntervalMs: opts.flushIntervalMs ?? cfg.flushIntervalMs,
+    derivedIntervalMs: cfg.derivedIntervalMs,
     maxBufferedOrders: opts.maxBufferedOrders,
     sink: aggregator,
     // For the crash test only: die the hard way between a group's orders insert and its derived rows' insert.
