@@ -252,12 +252,23 @@ const med = {
   rssPeakMb: median(results.map((r) => r.rssPeakMb)),
   serverCores: median(results.map((r) => r.serverCores)),
   loadCores: median(results.map((r) => r.loadCores)),
+  serverUsPerOrder: median(results.map((r) => Math.round((r.serverCores / r.ordersPerSecond) * 1e8) / 100)),
+  loadUsPerOrder: median(results.map((r) => Math.round((r.loadCores / r.ordersPerSecond) * 1e8) / 100)),
   everyRunExact: results.every((r) => r.exact),
 };
 process.stdout.write(`median: ${JSON.stringify(med)}\n`);
 if (!values['no-engine']) {
   const groupRows = median(results.map((r) => r.avgInsertRows)) || 50_000;
-  const out = execFileSync(process.execPath, ['--import', 'tsx', new URL('./engine-ceiling.ts', import.meta.url).pathname, values['engine-seconds']!, String(groupRows)], { encoding: 'utf8' });
-  const ceiling = JSON.parse(out.trim().split('\n').pop()!) as { engineRowsPerSecond: number };
-  process.stdout.write(`engine alone (${groupRows}-row inserts): ${ceiling.engineRowsPerSecond} rows/s; ratio ingest/engine-alone: ${(med.ordersPerSecond / ceiling.engineRowsPerSecond).toFixed(2)}\n`);
+  const engine = (mode: string) => {
+    const out = execFileSync(process.execPath, ['--import', 'tsx', new URL('./engine-ceiling.ts', import.meta.url).pathname, values['engine-seconds']!, String(groupRows), mode], { encoding: 'utf8' });
+    return JSON.parse(out.trim().split('\n').pop()!) as { engineRowsPerSecond: number; cpuUsPerRow: number };
+  };
+  // Gala's own route to the engine (TabSeparated through a tmpfs file), then the issue's naive engine path
+  // (JSONEachRow through chDB's insert API): the same rows into the orders table, no network, no validation. Each
+  // with its CPU per row (every thread): what the engine alone costs, against what the whole path costs per order.
+  const ceiling = engine('gala');
+  process.stdout.write(`engine alone, Gala's route (${groupRows}-row inserts): ${ceiling.engineRowsPerSecond} rows/s, ${ceiling.cpuUsPerRow} µs CPU per row; ratio ingest/engine-alone: ${(med.ordersPerSecond / ceiling.engineRowsPerSecond).toFixed(2)}\n`);
+  const naive = engine('naive');
+  process.stdout.write(`naive engine path, JSONEachRow through chDB's insert API (${groupRows}-row inserts): ${naive.engineRowsPerSecond} rows/s, ${naive.cpuUsPerRow} µs CPU per row; ratio ingest/naive: ${(med.ordersPerSecond / naive.engineRowsPerSecond).toFixed(2)}\n`);
+  process.stdout.write(`whole path, CPU per order (median run): server ${med.serverUsPerOrder} µs + load generator ${med.loadUsPerOrder} µs\n`);
 }
