@@ -18,6 +18,13 @@ describe('gala serve settings', () => {
     for (const bad of ['-1', 'later']) expect(() => parseServeConfig([], { GALA_DERIVED_INTERVAL_MS: bad })).toThrow(/GALA_DERIVED_INTERVAL_MS: milliseconds .* 0 for one after every group \(got "/);
   });
 
+  it('takes the nice value of the embedded engine merge threads from GALA_MERGE_NICE, 10 by default, and refuses the rest by name', () => {
+    expect(parseServeConfig([], {}).mergeNice).toBe(10);
+    expect(parseServeConfig([], { GALA_MERGE_NICE: '0' }).mergeNice).toBe(0);
+    expect(parseServeConfig([], { GALA_MERGE_NICE: '19' }).mergeNice).toBe(19);
+    for (const bad of ['-1', '20', '2.5', 'low']) expect(() => parseServeConfig([], { GALA_MERGE_NICE: bad })).toThrow(/GALA_MERGE_NICE: a whole nice value from 0 to 19 .* \(got "/);
+  });
+
   it('refuses a flush that is not a positive number, naming the variable and the rule', () => {
     for (const bad of ['0', '-5', 'soon']) {
       expect(() => parseServeConfig([], { GALA_GROUP_FLUSH_MS: bad })).toThrow(ConfigError);

@@ -7,7 +7,7 @@ import type { OrderStore } from '../storage/storage.ts';
 import type { Log } from '../platform/log.ts';
 import type { ServeConfig } from './serve-config.ts';
 
-export async function openStore(opts: Pick<ServeConfig, 'clickhouseUrl' | 'dataDir' | 'cluster'>, log?: Log): Promise<OrderStore> {
+export async function openStore(opts: Pick<ServeConfig, 'clickhouseUrl' | 'dataDir' | 'cluster'> & Partial<Pick<ServeConfig, 'mergeNice'>>, log?: Log): Promise<OrderStore> {
   const cluster = opts.cluster ?? null;
   const url = cluster?.self.clickhouseUrl ?? opts.clickhouseUrl;
   if (url !== null) {
@@ -21,8 +21,9 @@ export async function openStore(opts: Pick<ServeConfig, 'clickhouseUrl' | 'dataD
   const { createChdbConnection, stdinHazard } = await import('../storage/chdb/chdb-connection.ts');
   const hazard = stdinHazard();
   if (hazard !== null) log?.('storage.warning', { message: hazard });
-  const conn = createChdbConnection(opts.dataDir);
+  const conn = createChdbConnection(opts.dataDir, { mergeNice: opts.mergeNice ?? 0 });
   const route = conn.insertRoute;
   log?.('storage.insert-route', route.kind === 'file' ? { route: 'tmpfs file', dir: route.dir, crashFilesRemoved: route.removedAtStart } : { route: 'chdb insert API', reason: route.reason });
+  if (conn.mergeNice.off !== null && (opts.mergeNice ?? 0) !== 0) log?.('storage.warning', { message: `merge threads keep the process's priority: ${conn.mergeNice.off}` });
   return createOrderStore(conn);
 }

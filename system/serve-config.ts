@@ -31,6 +31,8 @@ export interface ServeConfig {
   flushIntervalMs?: number;
   /** Least ms between two derived inserts (rollups and side table); default group-commit's. */
   derivedIntervalMs?: number;
+  /** Nice value of the embedded engine's merge threads (0: the process's own priority). */
+  mergeNice?: number;
   /** Public feed rate limit per client: requests per second sustained (0: no limit) and burst. */
   publicRatePerSecond: number;
   publicBurst: number;

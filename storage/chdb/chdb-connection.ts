@@ -5,15 +5,20 @@ import type { QueryOptions, SqlConnection } from '../storage.ts';
 import { sqlString } from '../order-store.ts';
 import { refuseHeldDataDir } from './data-dir-lock.ts';
 import { DEFAULT_TMPFS, openInsertSpool, type InsertRoute } from './insert-spool.ts';
+import { niceBackgroundThreads, type BackgroundNice } from './background-nice.ts';
 
 export interface ChdbOptions {
   /** The tmpfs directory inserts travel through as files (insert-spool.ts); null: chDB's insert API. */
   tmpfs?: string | null;
+  /** Nice value for the engine's merge threads (background-nice.ts); 0 (the default) leaves them alone. */
+  mergeNice?: number;
 }
 
 export interface ChdbConnection extends SqlConnection {
   /** How inserts reach the engine, for the start-up log. */
   readonly insertRoute: InsertRoute;
+  /** The merge threads' lower priority: how many so far, or why not. */
+  readonly mergeNice: BackgroundNice;
 }
 
 /** An insert's failure, naming the table; the engine's text ("Code: N. DB::Exception: ...") follows. */
@@ -58,6 +63,7 @@ export function createChdbConnection(dataDir: string, opts: ChdbOptions = {}): C
   const inserts = open();
   // Only now: this process holds the directory, so files in its spool are a crash's, not another process's.
   const spool = openInsertSpool(dataDir, opts.tmpfs === undefined ? DEFAULT_TMPFS : opts.tmpfs);
+  const merges = niceBackgroundThreads(opts.mergeNice ?? 0);
   // Derived rows (rollups, side table) go in beside the next group's orders insert: a third session, opened on
   // first use, so the two never queue on one session. The current database follows the others'.
   let beside: Session | null = null;
@@ -85,6 +91,7 @@ export function createChdbConnection(dataDir: string, opts: ChdbOptions = {}): C
   return {
     engine: 'chdb',
     insertRoute: spool.route,
+    mergeNice: merges,
     async command(sql) {
       check();
       await session.queryAsync(sql, { format: 'TSV' });
@@ -142,6 +149,7 @@ export function createChdbConnection(dataDir: string, opts: ChdbOptions = {}): C
     async close() {
       if (closed) return;
       closed = true;
+      merges.stop();
       await drainPending();
       inserts.close();
       beside?.close();
