@@ -21,7 +21,7 @@ import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { fingerprint } from '../domain/fingerprint.ts';
-import { DEFAULT_DERIVED_INTERVAL_MS, DEFAULT_MAX_DERIVED_WAITING_ORDERS } from '../ingest/group-commit.ts';
+import { DEFAULT_DERIVED_INTERVAL_MS, DEFAULT_MAX_DERIVED_WAITING_ORDERS, derivedStartWaitMs } from '../ingest/group-commit.ts';
 import { mergeDerivedRows, type DerivedRows } from '../storage/derived-fold.ts';
 import { OrderRowWriter } from '../storage/order-row-writer.ts';
 import { keyMinuteRollup, keyTotalRollup, secondRollup } from '../storage/schema.ts';
@@ -147,8 +147,8 @@ async function run(index: number, { path, route, name, derivedIntervalMs }: Conf
   const startDerived = (measured: boolean, now = false): void => {
     if (derivedRunning !== null || derivedWaiting.length === 0) return;
     // As group commit: at most one start per interval, unless the waiting rows are past their bound (or the run ends).
-    const wait = lastDerivedStart + derivedIntervalMs - performance.now();
-    if (!now && wait > 0 && derivedWaitingRows <= DEFAULT_MAX_DERIVED_WAITING_ORDERS) {
+    const wait = derivedStartWaitMs(lastDerivedStart, derivedIntervalMs, performance.now(), derivedWaitingRows, DEFAULT_MAX_DERIVED_WAITING_ORDERS);
+    if (!now && wait > 0) {
       derivedTimer ??= setTimeout(() => {
         derivedTimer = null;
         startDerived(measured);
@@ -200,10 +200,7 @@ async function run(index: number, { path, route, name, derivedIntervalMs }: Conf
       derivedWaiting.push(derived);
       derivedWaitingRows += count;
       startDerived(measured);
-      while (derivedRunning !== null && derivedWaitingRows > DEFAULT_MAX_DERIVED_WAITING_ORDERS) {
-        await derivedRunning;
-        startDerived(measured);
-      }
+      while (derivedRunning !== null && derivedWaitingRows > DEFAULT_MAX_DERIVED_WAITING_ORDERS) await derivedRunning;
     } else if (derived !== null) {
       while (derivedRunning !== null) await derivedRunning;
       const ds = performance.now();

@@ -115,8 +115,9 @@ export function parseServeConfig(argv: string[], env: NodeJS.ProcessEnv): ServeC
   const publicBurst = num('GALA_PUBLIC_BURST', '100', 1, 'requests a client may make at once, at least 1');
   const flushMs = num('GALA_GROUP_FLUSH_MS', '100', 1, 'milliseconds a group of batches waits for company before its insert, at least 1');
   const derivedMs = num('GALA_DERIVED_INTERVAL_MS', '500', 0, 'milliseconds at least between two inserts of rollup and side-table rows, 0 for one after every group');
-  const mergeNice = num('GALA_MERGE_NICE', '10', 0, 'a whole nice value from 0 to 19 for the embedded engine\'s merge threads, 0 to leave them at the process\'s priority');
-  if (!Number.isInteger(mergeNice) || mergeNice > 19) throw new ConfigError(`GALA_MERGE_NICE: a whole nice value from 0 to 19 for the embedded engine's merge threads, 0 to leave them at the process's priority (got "${env.GALA_MERGE_NICE}")`);
+  const niceRule = "a whole nice value from 0 to 19 for the embedded engine's merge threads, 0 to leave them at the process's priority";
+  const mergeNice = num('GALA_MERGE_NICE', '10', 0, niceRule);
+  if (!Number.isInteger(mergeNice) || mergeNice > 19) throw new ConfigError(`GALA_MERGE_NICE: ${niceRule} (got "${env.GALA_MERGE_NICE}")`);
   const staleS = num('GALA_STALE_SECONDS', '10', 1, 'seconds without orders before input is stale, at least 1');
   const chUrl = pick(values['clickhouse-url'], env.GALA_CLICKHOUSE_URL, '');
   const obsUrl = pick(values['obs-url'], env.GALA_OBS_URL, '');

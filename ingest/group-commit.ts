@@ -23,6 +23,14 @@ export const DEFAULT_MAX_DERIVED_WAITING_ORDERS = 400_000;
  */
 export const DEFAULT_DERIVED_INTERVAL_MS = 500;
 
+/**
+ * How long the next derived insert waits: until `intervalMs` after the last one started, unless more orders than
+ * `maxWaitingOrders` wait for it (then at once). 0: start now. Shared with bench:engine-paced, which models this.
+ */
+export function derivedStartWaitMs(lastStartMs: number, intervalMs: number, nowMs: number, waitingOrders: number, maxWaitingOrders: number): number {
+  return waitingOrders > maxWaitingOrders ? 0 : Math.max(0, lastStartMs + intervalMs - nowMs);
+}
+
 export type BatchOutcome = { kind: 'ack'; ack: Ack } | { kind: 'unavailable'; retryAfterMs: number };
 
 /**
@@ -400,11 +408,8 @@ export class GroupCommitter {
         this.derivedWaiting.push(rows);
         this.derivedWaitingOrders += g.rows;
         this.startDerived();
-        // Past the bound, this slot waits for the derived inserts (the one running, then the one taking these).
-        while (this.derivedRunning !== null && this.derivedWaitingOrders > this.maxDerivedWaiting) {
-          await this.derivedRunning;
-          this.startDerived();
-        }
+        // Past the bound, this slot waits for the running derived insert; its end starts the one taking these.
+        while (this.derivedRunning !== null && this.derivedWaitingOrders > this.maxDerivedWaiting) await this.derivedRunning;
       }
     }
     this.inFlight--;
@@ -418,8 +423,8 @@ export class GroupCommitter {
    */
   private startDerived(): void {
     if (this.derivedRunning !== null || this.derivedWaiting.length === 0) return;
-    const wait = this.lastDerivedStart + this.derivedIntervalMs - performance.now();
-    if (wait > 0 && this.state === 'up' && this.derivedWaitingOrders <= this.maxDerivedWaiting) {
+    const wait = derivedStartWaitMs(this.lastDerivedStart, this.derivedIntervalMs, performance.now(), this.derivedWaitingOrders, this.maxDerivedWaiting);
+    if (wait > 0 && this.state === 'up') {
       this.derivedTimer ??= setTimeout(() => {
         this.derivedTimer = null;
         this.startDerived();

@@ -1,6 +1,7 @@
 // Folds a group's orders, as they are written, into the rows of the tables derived from the orders table (the
 // rollups and the fingerprint side table): hundreds of rollup rows per group instead of views run by the engine.
 import { CHANNELS } from '../domain/order.ts';
+import { writeUintDigits } from './decimal-digits.ts';
 import { escapeTsv, FPS_TABLE } from './order-rows.ts';
 import { AGG_KEY_MINUTE_TABLE, AGG_KEY_TOTAL_TABLE, AGG_SECOND_TABLE } from './schema.ts';
 import type { SkuMinuteRow } from './sku-minute-bound.ts';
@@ -98,43 +99,6 @@ class KeyAcc {
     this.last = s;
     return s;
   }
-}
-
-/** "00" .. "99" as byte pairs. */
-const PAIRS = Uint8Array.from({ length: 200 }, (_, i) => 48 + (i % 2 === 0 ? Math.floor(i / 2 / 10) : ((i - 1) / 2) % 10));
-
-/** Decimal digits of 0 <= n < 2^31 into `buf` at `pos`, two per division; returns the new position. */
-function writeSmall(buf: Buffer, pos: number, n: number): number {
-  const digits = n < 10 ? 1 : n < 100 ? 2 : n < 1000 ? 3 : n < 10_000 ? 4 : n < 100_000 ? 5 : n < 1_000_000 ? 6 : n < 10_000_000 ? 7 : n < 100_000_000 ? 8 : n < 1_000_000_000 ? 9 : 10;
-  let p = pos + digits;
-  let x = n;
-  while (p - pos >= 2) {
-    const q = (x / 100) | 0;
-    const r = (x - q * 100) * 2;
-    buf[--p] = PAIRS[r + 1]!;
-    buf[--p] = PAIRS[r]!;
-    x = q;
-  }
-  if (p > pos) buf[pos] = 48 + x;
-  return pos + digits;
-}
-
-/** Decimal digits of a 32-bit unsigned integer. */
-function writeUint32(buf: Buffer, pos: number, n: number): number {
-  if (n < 2_147_483_648) return writeSmall(buf, pos, n);
-  // 2^31 .. 2^32 - 1: ten digits, the first two (21 .. 42) and then eight, zero-padded.
-  const high = Math.floor(n / 100_000_000);
-  buf[pos] = PAIRS[high * 2]!;
-  buf[pos + 1] = PAIRS[high * 2 + 1]!;
-  let x = n - high * 100_000_000;
-  for (let p = pos + 10; p > pos + 2; ) {
-    const q = (x / 100) | 0;
-    const r = (x - q * 100) * 2;
-    buf[--p] = PAIRS[r + 1]!;
-    buf[--p] = PAIRS[r]!;
-    x = q;
-  }
-  return pos + 10;
 }
 
 /**
@@ -311,9 +275,9 @@ export class DerivedFold {
       if (receivedMs < this.minReceivedMs) this.minReceivedMs = receivedMs;
       if (receivedMs > this.maxReceivedMs) this.maxReceivedMs = receivedMs;
     }
-    let p = writeUint32(this.fps, this.fpsPos, hi);
+    let p = writeUintDigits(this.fps, this.fpsPos, hi);
     this.fps[p++] = 9;
-    p = writeUint32(this.fps, p, lo);
+    p = writeUintDigits(this.fps, p, lo);
     this.fps[p++] = 9;
     p += this.lastReceivedText.copy(this.fps, p);
     this.fps[p++] = 10;

@@ -1,11 +1,10 @@
 // Writes orders-table rows as TabSeparated bytes straight into one growable Buffer: no per-row strings,
 // no join, no copy on the way to the engine. The hot path of ingest; encodeOrderRow is its readable twin.
 import type { Order } from '../domain/order.ts';
+import { writeUintDigits } from './decimal-digits.ts';
 import { DerivedFold, type DerivedRows } from './derived-fold.ts';
 import { escapeTsv } from './order-rows.ts';
 
-/** "00" .. "99" as byte pairs. */
-const PAIRS = Uint8Array.from({ length: 200 }, (_, i) => 48 + (i % 2 === 0 ? Math.floor(i / 2 / 10) : (i - 1) / 2 % 10));
 const TAB = 9;
 const NL = 10;
 /** Bytes one row can take at most: 64-char fields of up to 3 UTF-8 bytes, numbers, separators. */
@@ -172,29 +171,6 @@ export class OrderRowWriter {
 
   /** A non-negative safe integer in decimal; 32-bit integer arithmetic wherever the value allows. */
   private int(n: number): void {
-    if (n < 2_147_483_648) return this.small(n, 0);
-    const high = Math.floor(n / 100_000_000);
-    this.small(high, 0);
-    this.small(n - high * 100_000_000, 8);
-  }
-
-  /** Writes 0 <= n < 2^31, left-padded with zeros to `width` digits when width > 0; two digits per division. */
-  private small(n: number, width: number): void {
-    const b = this.buf;
-    let digits = n < 10 ? 1 : n < 100 ? 2 : n < 1000 ? 3 : n < 10_000 ? 4 : n < 100_000 ? 5 : n < 1_000_000 ? 6 : n < 10_000_000 ? 7 : n < 100_000_000 ? 8 : n < 1_000_000_000 ? 9 : 10;
-    if (digits < width) digits = width;
-    let p = this.pos + digits;
-    this.pos = p;
-    let x = n;
-    let left = digits;
-    while (left >= 2) {
-      const q = (x / 100) | 0;
-      const r = (x - q * 100) * 2;
-      b[--p] = PAIRS[r + 1]!;
-      b[--p] = PAIRS[r]!;
-      x = q;
-      left -= 2;
-    }
-    if (left === 1) b[p - 1] = 48 + x;
+    this.pos = writeUintDigits(this.buf, this.pos, n);
   }
 }
