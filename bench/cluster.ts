@@ -78,6 +78,8 @@ if (values.help === true) {
 }
 /** Orders/s offered in total, whatever the configuration. */
 const RATE = Number(values.rate);
+/** Node.js flags for every Gala node, e.g. BENCH_SERVER_NODE_ARGS="--cpu-prof --cpu-prof-dir=prof" (as bench:ingest). */
+const NODE_ARGS = (process.env.BENCH_SERVER_NODE_ARGS ?? '').split(' ').filter((a) => a.length > 0);
 const DURATION = Number(values.duration);
 /** Seconds at the rate before anything counts: fresh processes' JIT, first parts, links settling. */
 const WARMUP = Number(values.warmup);
@@ -341,12 +343,12 @@ async function startNodes(config: Config, db: string, dir: string): Promise<{ no
       return g;
     });
   if (config === 'single' || config === 'per-node') {
-    const p = await track(startGalaProcess(['--clickhouse-url', `${cluster.urls[0]}/${db}`, '--data', join(dir, 'n1')], env));
+    const p = await track(startGalaProcess(['--clickhouse-url', `${cluster.urls[0]}/${db}`, '--data', join(dir, 'n1')], env, NODE_ARGS));
     return { nodes: [{ id: 'single', httpPort: p.httpPort, ingestPort: p.ingestPort, pid: p.proc.pid! }], procs: [p] };
   }
   const written = await writeClusterFile({ clickhouseCluster: cluster.name, clickhouseUrls: cluster.urls.map((u) => `${u}/${db}`) });
   clusterFiles.add(written);
-  const settled = await Promise.allSettled(written.cluster.nodes.map((n) => track(startGalaProcess(['--cluster', written.file, '--node', n.id, '--data', join(dir, n.id)], env))));
+  const settled = await Promise.allSettled(written.cluster.nodes.map((n) => track(startGalaProcess(['--cluster', written.file, '--node', n.id, '--data', join(dir, n.id)], env, NODE_ARGS))));
   const failed = settled.find((s) => s.status === 'rejected');
   if (failed !== undefined) throw (failed as PromiseRejectedResult).reason;
   const procs = settled.map((s) => (s as PromiseFulfilledResult<GalaProcess>).value);
@@ -381,7 +383,7 @@ async function startReplicatedNodes(db: string, dir: string, env: Record<string,
       else galas.add(g);
       return g;
     });
-  const settled = await Promise.allSettled(written.cluster.nodes.map((n) => track(startGalaProcess(['--cluster', written.file, '--node', n.id, '--data', join(dir, n.id)], env))));
+  const settled = await Promise.allSettled(written.cluster.nodes.map((n) => track(startGalaProcess(['--cluster', written.file, '--node', n.id, '--data', join(dir, n.id)], env, NODE_ARGS))));
   const failed = settled.find((s) => s.status === 'rejected');
   if (failed !== undefined) throw (failed as PromiseRejectedResult).reason;
   const procs = settled.map((s) => (s as PromiseFulfilledResult<GalaProcess>).value);

@@ -8,25 +8,33 @@
 // one group's derived rows at a time (depth1: the path until 3 December), the derived rows before the next group
 // (serial: the path before that), the orders insert with no derived rows at all (orders: the floor of the new
 // path), or the one before Gala wrote them (old: the orders insert alone, with the materialized views that filled
-// those tables).
+// those tables). gap is new with the derived batch's tables inserted one statement at a time, each started as an
+// orders insert ends, in the gap before the next group is due (not yet group commit's: a model to measure first).
+// Rows are written into the filling group as they arrive (a 5 ms timer), as ingest writes each frame's rows when it
+// comes in. Each run is a fresh process unless --same-process (later runs in one process came out slower).
 // --chdb-route says how inserts reach chDB: through a file in tmpfs read by INSERT ... FROM INFILE (file, Gala's
 // default) or through chDB's insert API (api). Several paths and routes, comma-separated, take turns in each run
-// (every path with every route, alternating in one process), and the medians of each are printed with their ratio
+// (every path with every route, alternating), and the medians of each are printed with their ratio
 // to the first's. --derived-interval gives the new path's least time between two derived inserts (group commit's
 // GALA_DERIVED_INTERVAL_MS, 500 by default); several values take turns the same way.
-//   npm run bench:engine-paced -- [--rate 100000] [--flush 100] [--duration 120] [--warmup 10] [--runs 1]
-//     [--write-path new|depth1|serial|orders|old[,...]] [--chdb-route file|api[,...]] [--derived-interval 500[,0...]]
+//   npm run bench:engine-paced -- [--rate 100000] [--flush 100[,50...]] [--duration 120] [--warmup 10] [--runs 1]
+//     [--write-path new|gap|depth1|serial|orders|old[,...]] [--chdb-route file|api[,...]] [--derived-interval 500[,0...]]
+//     [--merge-nice 10[,0...]] (chDB's merge threads this many nice levels down, as GALA_MERGE_NICE; several take turns)
+//     [--same-process]
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { fingerprint } from '../domain/fingerprint.ts';
 import { DEFAULT_DERIVED_INTERVAL_MS, DEFAULT_MAX_DERIVED_WAITING_ORDERS, derivedStartWaitMs } from '../ingest/group-commit.ts';
-import { mergeDerivedRows, type DerivedRows } from '../storage/derived-fold.ts';
+import { DERIVED_TABLES, mergeDerivedRows, type DerivedRows } from '../storage/derived-fold.ts';
 import { OrderRowWriter } from '../storage/order-row-writer.ts';
 import { keyMinuteRollup, keyTotalRollup, secondRollup } from '../storage/schema.ts';
 import { createChdbConnection } from '../storage/chdb/chdb-connection.ts';
 import { DEFAULT_TMPFS } from '../storage/chdb/insert-spool.ts';
+import { DEFAULT_MERGE_NICE } from '../storage/chdb/background-nice.ts';
 import { createOrderStore } from '../storage/order-store.ts';
 import { median, pct } from './stats.ts';
 import { DEFAULT_SHOW_FILE, loadShow } from '../cli/config.ts';
@@ -46,9 +54,17 @@ const { values } = parseArgs({
     'chdb-route': { type: 'string', default: 'file' },
     // For the new path: least ms between derived inserts (group commit's GALA_DERIVED_INTERVAL_MS); comma-separated values take turns.
     'derived-interval': { type: 'string', default: String(DEFAULT_DERIVED_INTERVAL_MS) },
+    // Nice levels of chDB's merge threads below the rest (the product's GALA_MERGE_NICE, 10 by default); several take turns.
+    'merge-nice': { type: 'string', default: String(DEFAULT_MERGE_NICE) },
+    // Every run in one process, one after another (the runs before 3 December). Later runs in one process came out
+    // slower (the orders insert alone: 5.65 µs CPU per row in a process's first run, 8.0-8.2 in its second and
+    // third), so by default each run is a fresh process of its own, as the product runs one store per process.
+    'same-process': { type: 'boolean', default: false },
+    // Internal: this process is one run of a parent's (prints a RESULT line).
+    child: { type: 'string' },
   },
 });
-const PATHS = ['new', 'depth1', 'serial', 'orders', 'old'] as const;
+const PATHS = ['new', 'gap', 'depth1', 'serial', 'orders', 'old'] as const;
 type WritePath = (typeof PATHS)[number];
 const paths = values['write-path'].split(',').map((x) => x.trim());
 for (const x of paths) if (!(PATHS as readonly string[]).includes(x)) throw new Error(`--write-path must be one or more of ${PATHS.join(', ')} (comma-separated), got ${JSON.stringify(x)}`);
@@ -57,22 +73,33 @@ const ROUTES = ['file', 'api'] as const;
 type Route = (typeof ROUTES)[number];
 const routes = values['chdb-route'].split(',').map((x) => x.trim());
 for (const x of routes) if (!(ROUTES as readonly string[]).includes(x)) throw new Error(`--chdb-route must be one or more of ${ROUTES.join(', ')} (comma-separated), got ${JSON.stringify(x)}`);
+const flushes = values.flush.split(',').map((x) => Number(x.trim()));
+for (const x of flushes) if (!Number.isFinite(x) || x <= 0) throw new Error(`--flush must be one or more numbers of ms above 0 (comma-separated), got ${JSON.stringify(values.flush)}`);
+const nices = values['merge-nice'].split(',').map((x) => Number(x.trim()));
+for (const x of nices) if (!Number.isInteger(x) || x < 0 || x > 19) throw new Error(`--merge-nice must be one or more whole numbers 0 to 19 (comma-separated), got ${JSON.stringify(values['merge-nice'])}`);
 const intervals = values['derived-interval'].split(',').map((x) => Number(x.trim()));
 for (const x of intervals) if (!Number.isFinite(x) || x < 0) throw new Error(`--derived-interval must be one or more numbers of ms, 0 or more (comma-separated), got ${JSON.stringify(values['derived-interval'])}`);
 /** Every write path with every route (and, for the new path, every derived interval): the configurations that take turns. */
 const CONFIGS = WRITE_PATHS.flatMap((path) =>
   (routes as Route[]).flatMap((route) =>
-    (path === 'new' ? intervals : [0]).map((derivedIntervalMs) => ({
-      path,
-      route,
-      derivedIntervalMs,
-      name: `${path}${routes.length === 1 ? '' : `/${route}`}${path === 'new' && intervals.length > 1 ? `/${derivedIntervalMs}ms` : ''}`,
-    })),
+    (path === 'new' || path === 'gap' ? intervals : [0]).flatMap((derivedIntervalMs) =>
+      nices.flatMap((mergeNice) =>
+        flushes.map((flush) => ({
+          path,
+          route,
+          derivedIntervalMs,
+          mergeNice,
+          flush,
+          name:
+            `${path}${routes.length === 1 ? '' : `/${route}`}${path === 'new' && intervals.length > 1 ? `/${derivedIntervalMs}ms` : ''}` +
+            `${nices.length > 1 ? `/nice${mergeNice}` : ''}${flushes.length > 1 ? `/flush${flush}` : ''}`,
+        })),
+      ),
+    ),
   ),
 );
 type Config = (typeof CONFIGS)[number];
 const RATE = Number(values.rate);
-const FLUSH = Number(values.flush);
 const DURATION = Number(values.duration);
 const WARMUP = Number(values.warmup);
 const RUNS = Number(values.runs);
@@ -117,10 +144,10 @@ interface RunResult {
   cpuUsPerRow: number;
 }
 
-async function run(index: number, { path, route, name, derivedIntervalMs }: Config, pool: PooledOrder[]): Promise<RunResult> {
+async function run(index: number, { path, route, name, derivedIntervalMs, mergeNice, flush: FLUSH }: Config, pool: PooledOrder[]): Promise<RunResult> {
   const OLD = path === 'old';
   const dir = mkdtempSync(join(tmpdir(), 'gala-paced-'));
-  const conn = createChdbConnection(dir, { tmpfs: route === 'file' ? DEFAULT_TMPFS : null });
+  const conn = createChdbConnection(dir, { tmpfs: route === 'file' ? DEFAULT_TMPFS : null, mergeNice });
   if (conn.insertRoute.kind !== route) throw new Error(`--chdb-route ${route}: inserts take the ${conn.insertRoute.kind} route (${JSON.stringify(conn.insertRoute)})`);
   const store = createOrderStore(conn);
   await store.migrate();
@@ -168,6 +195,48 @@ async function run(index: number, { path, route, name, derivedIntervalMs }: Conf
       startDerived(measured);
     });
   };
+  // Rows are written (and, for the new path, folded) as they arrive, as ingest writes each frame's rows when it comes
+  // in: a 5 ms timer writes the orders that arrived since it last ran into the filling group, so that only the last few
+  // ms of a group are written after it is sealed.
+  let w = new OrderRowWriter();
+  let filled = 0; // rows of the filling group written so far
+  const fill = (upTo: number): void => {
+    const due = Math.round(((upTo - sealedThrough) / 1000) * RATE);
+    const now = Date.now();
+    for (; filled < due; filled++) {
+      const p = pool[next++ % pool.length]!;
+      w.add({ ...p.order, ts: now }, now, p.hi, p.lo);
+    }
+  };
+  const filler = setInterval(() => fill(performance.now()), 5);
+  // gap: the derived batch's tables go in one statement at a time, each started as an orders insert ends (in the
+  // gap before the next group is due), so that they seldom run beside an orders insert.
+  let gapBatch: DerivedRows | null = null;
+  let gapNext = 0;
+  let gapStarted = 0;
+  const startGap = (measured: boolean, now = false): void => {
+    if (derivedRunning !== null) return;
+    if (gapBatch === null) {
+      if (derivedWaiting.length === 0) return;
+      if (!now && derivedStartWaitMs(lastDerivedStart, derivedIntervalMs, performance.now(), derivedWaitingRows, DEFAULT_MAX_DERIVED_WAITING_ORDERS) > 0) return;
+      lastDerivedStart = performance.now();
+      gapBatch = mergeDerivedRows(derivedWaiting);
+      derivedWaiting = [];
+      derivedWaitingRows = 0;
+      gapNext = 0;
+      gapStarted = performance.now();
+    }
+    const batch = gapBatch;
+    const table = DERIVED_TABLES[gapNext++]!.table;
+    derivedRunning = store.insertDerived(batch, [table]).then(() => {
+      derivedRunning = null;
+      if (gapNext >= DERIVED_TABLES.length) {
+        if (measured) derivedInserts.push(performance.now() - gapStarted);
+        gapBatch = null;
+      }
+      if (now) startGap(measured, now);
+    });
+  };
   while (performance.now() < end) {
     // Wait until the oldest waiting order has waited FLUSH ms (group commit's timer), then take all that arrived.
     const due = sealedThrough + FLUSH;
@@ -175,27 +244,28 @@ async function run(index: number, { path, route, name, derivedIntervalMs }: Conf
     if (wait > 0) await new Promise((r) => setTimeout(r, wait));
     const from = sealedThrough;
     const to = performance.now();
+    fill(to);
+    if (filled === 0) continue;
+    const count = filled;
+    const group = w;
     sealedThrough = to;
-    const count = Math.max(1, Math.round(((to - from) / 1000) * RATE));
-    // Rows written (and, for the new path, folded) as ingest does it while a group fills; paid now, received now.
-    const w = new OrderRowWriter();
-    const now = Date.now();
-    for (let i = 0; i < count; i++) {
-      const p = pool[(next + i) % pool.length]!;
-      w.add({ ...p.order, ts: now }, now, p.hi, p.lo);
-    }
-    next += count;
+    w = new OrderRowWriter();
+    filled = 0;
     const s = performance.now();
-    await store.insertOrders({ count, tsv: w.bytes() });
+    await store.insertOrders({ count, tsv: group.bytes() });
     const done = performance.now();
     // The ack goes out here. The derived rows follow: before the next group's insert (serial); beside it once the
     // previous group's are in (depth1); or, as group commit does now (new), into the next derived insert, which
     // takes every group committed while the one before it ran, the next orders insert waiting only past the bound.
     const measured = s - t0 >= WARMUP * 1000;
-    const derived = path === 'orders' || path === 'old' ? null : w.derived();
+    const derived = path === 'orders' || path === 'old' ? null : group.derived();
     if (derived !== null && path === 'serial') {
       await store.insertDerived(derived);
       if (measured) derivedInserts.push(performance.now() - done);
+    } else if (derived !== null && path === 'gap') {
+      derivedWaiting.push(derived);
+      derivedWaitingRows += count;
+      startGap(measured);
     } else if (derived !== null && path === 'new') {
       derivedWaiting.push(derived);
       derivedWaitingRows += count;
@@ -226,7 +296,12 @@ async function run(index: number, { path, route, name, derivedIntervalMs }: Conf
       stretch = [];
     }
   }
+  clearInterval(filler);
   // The rows still waiting for their interval go in now, as at a stop.
+  while (path === 'gap' && (derivedRunning !== null || gapBatch !== null || derivedWaiting.length > 0)) {
+    if (derivedRunning !== null) await derivedRunning;
+    else startGap(false, true);
+  }
   while (derivedRunning !== null || derivedWaiting.length > 0) {
     startDerived(false, true);
     if (derivedRunning !== null) await derivedRunning;
@@ -245,11 +320,33 @@ async function run(index: number, { path, route, name, derivedIntervalMs }: Conf
   return r;
 }
 
-process.stdout.write(`engine alone, paced: ${RATE} rows/s, flush ${FLUSH} ms, ${RUNS} x ${DURATION} s after ${WARMUP} s of warm-up, ${CONFIGS.map((c) => c.name).join(', ')} taking turns (load ${loadavg().map((x) => x.toFixed(1)).join(' ')})\n`);
-const pool = rowPool(200_000);
+/** One run in a fresh process: this script again with --child, its result read from the line it prints. */
+function freshRun(index: number, c: Config): RunResult {
+  const args = [
+    ...process.execArgv, fileURLToPath(import.meta.url), '--child', `${index}:${c.name}`,
+    '--rate', String(RATE), '--flush', String(c.flush), '--duration', String(DURATION), '--warmup', String(WARMUP),
+    '--write-path', c.path, '--chdb-route', c.route, '--derived-interval', String(c.derivedIntervalMs), '--merge-nice', String(c.mergeNice),
+    ...(values['no-key-views'] ? ['--no-key-views'] : []),
+  ];
+  const r = spawnSync(process.execPath, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 64 * 1024 * 1024 });
+  const line = r.stdout.split('\n').find((l) => l.startsWith('RESULT '));
+  if (r.status !== 0 || line === undefined) throw new Error(`bench:engine-paced: run ${index + 1} of ${c.name} failed (exit ${r.status}): ${r.stdout.slice(-2000)}`);
+  process.stdout.write(r.stdout.split('\n').filter((l) => l.length > 0 && !l.startsWith('RESULT ')).map((l) => `${l}\n`).join(''));
+  return JSON.parse(line.slice('RESULT '.length)) as RunResult;
+}
+
+if (values.child !== undefined) {
+  // One run of a parent's: its index and configuration name, so that its lines read as the parent's would.
+  const [i, name] = [Number(values.child.slice(0, values.child.indexOf(':'))), values.child.slice(values.child.indexOf(':') + 1)];
+  const r = await run(i, { ...CONFIGS[0]!, name }, rowPool(200_000));
+  process.stdout.write(`RESULT ${JSON.stringify(r)}\n`);
+  process.exit(0);
+}
+process.stdout.write(`engine alone, paced: ${RATE} rows/s, flush ${flushes.join(', ')} ms, ${RUNS} x ${DURATION} s after ${WARMUP} s of warm-up, ${CONFIGS.map((c) => c.name).join(', ')} taking turns, ${values['same-process'] ? 'every run in this process' : 'each run a fresh process'} (load ${loadavg().map((x) => x.toFixed(1)).join(' ')})\n`);
+const pool = values['same-process'] ? rowPool(200_000) : [];
 const results = new Map<string, RunResult[]>(CONFIGS.map((c) => [c.name, []]));
 // Every other run in reverse order, so that neither configuration always runs first after a pause or a drift.
-for (let i = 0; i < RUNS; i++) for (const c of i % 2 === 0 ? CONFIGS : [...CONFIGS].reverse()) results.get(c.name)!.push(await run(i, c, pool));
+for (let i = 0; i < RUNS; i++) for (const c of i % 2 === 0 ? CONFIGS : [...CONFIGS].reverse()) results.get(c.name)!.push(values['same-process'] ? await run(i, c, pool) : freshRun(i, c));
 const medians = new Map([...results].map(([x, rs]) => {
   const m = (k: keyof RunResult) => median(rs.map((r) => r[k]).filter((v): v is number => v !== undefined));
   return [x, { p50: m('p50'), p99: m('p99'), insertP50: m('insertP50'), insertP99: m('insertP99'), derivedP50: m('derivedP50'), derivedP99: m('derivedP99'), rssMaxMb: m('rssMaxMb'), cpuUsPerRow: m('cpuUsPerRow') }] as const;

@@ -6,6 +6,7 @@ import { parseClusterFile, type ClusterFile, type ClusterNode } from '../domain/
 import { parseShowConfig, type ShowConfig } from '../domain/show.ts';
 import { parseTokenList } from '../platform/tokens.ts';
 import { ConfigError } from '../platform/config-error.ts';
+import { DEFAULT_MERGE_NICE } from '../storage/chdb/background-nice.ts';
 import type { ServeConfig } from '../system/serve-config.ts';
 
 export { ConfigError } from '../platform/config-error.ts';
@@ -116,7 +117,7 @@ export function parseServeConfig(argv: string[], env: NodeJS.ProcessEnv): ServeC
   const flushMs = num('GALA_GROUP_FLUSH_MS', '100', 1, 'milliseconds a group of batches waits for company before its insert, at least 1');
   const derivedMs = num('GALA_DERIVED_INTERVAL_MS', '500', 0, 'milliseconds at least between two inserts of rollup and side-table rows, 0 for one after every group');
   const niceRule = "a whole nice value from 0 to 19 for the embedded engine's merge threads, 0 to leave them at the process's priority";
-  const mergeNice = num('GALA_MERGE_NICE', '10', 0, niceRule);
+  const mergeNice = num('GALA_MERGE_NICE', String(DEFAULT_MERGE_NICE), 0, niceRule);
   if (!Number.isInteger(mergeNice) || mergeNice > 19) throw new ConfigError(`GALA_MERGE_NICE: ${niceRule} (got "${env.GALA_MERGE_NICE}")`);
   const staleS = num('GALA_STALE_SECONDS', '10', 1, 'seconds without orders before input is stale, at least 1');
   const chUrl = pick(values['clickhouse-url'], env.GALA_CLICKHOUSE_URL, '');

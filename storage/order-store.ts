@@ -240,12 +240,12 @@ export function createOrderStore(plain: SqlConnection, opts: OrderStoreOptions =
       await conn.insertTsv(ORDERS_TABLE, ORDER_COLUMNS, rows.tsv);
     },
 
-    async insertDerived(rows) {
-      const skus = (await skuBound()).select(rows.skuMinutes);
+    async insertDerived(rows, only) {
+      const skus = only !== undefined && !only.includes(AGG_KEY_MINUTE_TABLE) ? [] : (await skuBound()).select(rows.skuMinutes);
       const tsv = (t: string) => (t === AGG_KEY_MINUTE_TABLE && skus.length > 0 ? `${skus.map(skuMinuteTsv).join('')}${String(rows.tsv[t])}` : rows.tsv[t]!);
       // One after another: on two cores, four small inserts at once only contend, and the order lets a failure
       // stop before the rest (the repair then finds which tables lack the range). Beside the next orders insert.
-      for (const t of DERIVED_TABLES) await conn.insertTsv(t.table, t.columns, tsv(t.table), { beside: true });
+      for (const t of DERIVED_TABLES) if (only === undefined || only.includes(t.table)) await conn.insertTsv(t.table, t.columns, tsv(t.table), { beside: true });
     },
 
     // Sums travel as strings (toString): chDB 26.x does not quote 64-bit integers in JSON, and a JSON

@@ -7,6 +7,9 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { setPriority } from 'node:os';
 
+/** Nice levels the merge threads get below the rest of the process unless GALA_MERGE_NICE says otherwise. */
+export const DEFAULT_MERGE_NICE = 10;
+
 /** Thread names (as /proc shows them, at most 15 characters) of the engine's background merges. */
 const BACKGROUND = /^MergeMutate/;
 
