@@ -5,6 +5,7 @@ import type { RawBatch } from '../domain/order.ts';
 import type { OrderStore } from '../storage/storage.ts';
 import { DedupWindow } from './dedup-window.ts';
 import { GroupCommitter, type BatchOutcome } from './group-commit.ts';
+import { DERIVED_TABLES } from '../storage/derived-fold.ts';
 
 function fakeStore() {
   const pending: { resolve: () => void; reject: (e: Error) => void }[] = [];
@@ -14,11 +15,24 @@ function fakeStore() {
    */
   const derived = {
     fail: false, hold: false, inserted: 0, repairs: [] as number[], settled: [] as unknown[],
+    /** Every derived statement, its table(s), and how many orders inserts were running when it started. */
+    statements: [] as { table: string; ordersRunning: number }[],
     held: [] as { resolve: () => void; reject: (e: Error) => void; from: number; through: number }[],
   };
+  let settled = 0;
+  const settledOrders = () => settled;
   const store = {
-    insertOrders: () => new Promise<void>((resolve, reject) => pending.push({ resolve, reject })),
-    insertDerived: async (rows: { receivedFromMs: number; receivedThroughMs: number }) => {
+    insertOrders: () =>
+      new Promise<void>((resolve, reject) => pending.push({ resolve, reject })).finally(() => {
+        settled++;
+      }),
+    insertDerived: async (rows: { receivedFromMs: number; receivedThroughMs: number }, only?: readonly string[]) => {
+      derived.statements.push({ table: only?.join(',') ?? '*', ordersRunning: pending.length - settledOrders() });
+      // Group commit inserts a derived batch one table at a time: the first table's statement stands for the batch.
+      if (only !== undefined && only[0] !== DERIVED_TABLES[0].table) {
+        if (derived.fail) throw new Error('derived insert refused');
+        return;
+      }
       if (derived.hold) await new Promise<void>((resolve, reject) => derived.held.push({ resolve, reject, from: rows.receivedFromMs, through: rows.receivedThroughMs }));
       if (derived.fail) throw new Error('derived insert refused');
       derived.inserted++;
@@ -155,6 +169,35 @@ describe('group commit and the derived rows', () => {
     pending[1]!.resolve();
     await tick();
     expect(x.value).toMatchObject({ kind: 'ack', ack: { accepted: 1 } });
+  });
+
+  it('starts each derived statement only once no orders insert runs: one table at a time, in the gaps between them', async () => {
+    const { c, pending, derived } = setup(1);
+    derived.hold = true;
+    const a = track(c.submit(batch('A', 'a1'), TS));
+    await tick();
+    pending[0]!.resolve();
+    await tick();
+    expect(a.value).toMatchObject({ kind: 'ack' });
+    // A's batch begins with its first table, no orders insert running.
+    expect(derived.statements).toEqual([{ table: DERIVED_TABLES[0].table, ordersRunning: 0 }]);
+    const b = track(c.submit(batch('B', 'b1'), TS));
+    await tick();
+    expect(pending.length).toBe(2);
+    // The first table is in; B's orders insert runs: the next table waits for it to end.
+    derived.held[0]!.resolve();
+    await tick();
+    expect(derived.statements.length).toBe(1);
+    pending[1]!.resolve();
+    await tick();
+    expect(b.value).toMatchObject({ kind: 'ack' });
+    // B's insert ended: A's other tables went in, none beside an orders insert; then B's batch began.
+    expect(derived.statements.slice(1, 4)).toEqual(DERIVED_TABLES.slice(1).map((t) => ({ table: t.table, ordersRunning: 0 })));
+    expect(derived.statements[4]).toEqual({ table: DERIVED_TABLES[0].table, ordersRunning: 0 });
+    derived.held[1]!.resolve();
+    await c.close();
+    expect(derived.inserted).toBe(2);
+    expect(derived.statements.length).toBe(8);
   });
 
   /** A's orders insert is durable and its derived insert held, while B's orders insert runs. */

@@ -6,7 +6,7 @@
 import { fingerprintBytesInto, fingerprintInto } from '../domain/fingerprint.ts';
 import { CHANNEL_CODE, OrderColumns } from '../domain/order-columns.ts';
 import { CHANNELS, parseOrder, type Ack, type RawBatch } from '../domain/order.ts';
-import { mergeDerivedRows, type DerivedRows } from '../storage/derived-fold.ts';
+import { DERIVED_TABLES, mergeDerivedRows, type DerivedRows } from '../storage/derived-fold.ts';
 import { OrderRowWriter } from '../storage/order-row-writer.ts';
 import type { OrderStore } from '../storage/storage.ts';
 import type { DedupWindow } from './dedup-window.ts';
@@ -141,6 +141,10 @@ export class GroupCommitter {
   /** When the last derived insert started, and the timer that starts the next one once the interval is over. */
   private lastDerivedStart = Number.NEGATIVE_INFINITY;
   private derivedTimer: NodeJS.Timeout | null = null;
+  /** Derived statements waiting for an orders insert to end (see nextGap). */
+  private gapWaiters: (() => void)[] = [];
+  /** True while an orders insert's slot waits for the derived insert (past the bound): its statements wait for nothing. */
+  private derivedUrgent = false;
   /** Arrivals are stamped after every sealed group's, so each insert covers its own arrival range (markers rely on it). */
   private arrivalFloorMs = Number.NEGATIVE_INFINITY;
   private idle: (() => void)[] = [];
@@ -408,12 +412,34 @@ export class GroupCommitter {
         this.derivedWaiting.push(rows);
         this.derivedWaitingOrders += g.rows;
         this.startDerived();
-        // Past the bound, this slot waits for the running derived insert; its end starts the one taking these.
-        while (this.derivedRunning !== null && this.derivedWaitingOrders > this.maxDerivedWaiting) await this.derivedRunning;
+        // Past the bound, this slot waits for the running derived insert; its end starts the one taking these. Its
+        // statements then stop waiting for a gap: this slot is what they would be waiting for.
+        while (this.derivedRunning !== null && this.derivedWaitingOrders > this.maxDerivedWaiting) {
+          this.derivedUrgent = true;
+          this.openGap();
+          await this.derivedRunning;
+        }
+        this.derivedUrgent = false;
       }
     }
     this.inFlight--;
+    // An orders insert has ended: a derived statement waiting for this gap starts now, before the next group is due.
+    this.openGap();
     this.pump();
+  }
+
+  private openGap(): void {
+    for (const f of this.gapWaiters.splice(0)) f();
+  }
+
+  /**
+   * Resolves when a derived statement may start: at once when no orders insert runs, otherwise when one ends. At
+   * 100,000 orders/s a group's insert takes 20-30 ms of its 100 ms; a statement started as it ends runs in the
+   * time before the next group is due, not on the cores the next orders insert (which acks wait for) needs.
+   */
+  private nextGap(): Promise<void> | null {
+    if (this.inFlight === 0 || this.derivedUrgent || this.state !== 'up') return null;
+    return new Promise((resolve) => this.gapWaiters.push(resolve));
   }
 
   /**
@@ -457,7 +483,14 @@ export class GroupCommitter {
       return;
     }
     try {
-      await this.opts.store.insertDerived(rows);
+      // One table's statement at a time, each in a gap between orders inserts (nextGap). bench:engine-paced's gap
+      // path against its new path (every table in one go, whenever the interval is over), in fresh processes at
+      // 100,000 rows/s: arrival to durable p99 171 against 195 ms (medians of six 30 s runs each).
+      for (const { table } of DERIVED_TABLES) {
+        const gap = this.nextGap();
+        if (gap !== null) await gap;
+        await this.opts.store.insertDerived(rows, [table]);
+      }
     } catch (e) {
       // Some of the tables may hold the group's rows and some not; only their markers can tell, once the failed
       // insert is settled. Until the repair has run, storage is down: nothing is inserted (the repair needs that)
