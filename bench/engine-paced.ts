@@ -91,7 +91,7 @@ const CONFIGS = WRITE_PATHS.flatMap((path) =>
           mergeNice,
           flush,
           name:
-            `${path}${routes.length === 1 ? '' : `/${route}`}${path === 'new' && intervals.length > 1 ? `/${derivedIntervalMs}ms` : ''}` +
+            `${path}${routes.length === 1 ? '' : `/${route}`}${(path === 'new' || path === 'gap') && intervals.length > 1 ? `/${derivedIntervalMs}ms` : ''}` +
             `${nices.length > 1 ? `/nice${mergeNice}` : ''}${flushes.length > 1 ? `/flush${flush}` : ''}`,
         })),
       ),
