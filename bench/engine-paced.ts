@@ -9,7 +9,8 @@
 // (serial: the path before that), the orders insert with no derived rows at all (orders: the floor of the new
 // path), or the one before Gala wrote them (old: the orders insert alone, with the materialized views that filled
 // those tables). gap is new with the derived batch's tables inserted one statement at a time, each started as an
-// orders insert ends, in the gap before the next group is due (not yet group commit's: a model to measure first).
+// orders insert ends, in the gap before the next group is due: group commit's since 3 December (new is the path
+// before it).
 // Rows are written into the filling group as they arrive (a 5 ms timer), as ingest writes each frame's rows when it
 // comes in. Each run is a fresh process unless --same-process (later runs in one process came out slower).
 // --chdb-route says how inserts reach chDB: through a file in tmpfs read by INSERT ... FROM INFILE (file, Gala's

@@ -1,7 +1,8 @@
 // Group commit: validated batches from every connection share one ClickHouse insert; each batch is answered
 // only after the insert holding its orders is durable, and the group's rollup and side-table rows follow in small
-// inserts that run beside the next groups' orders inserts: one derived insert at a time, which takes every group
-// committed while the one before it ran (a part costs the same for 300 rows as for 3,000). The buffer is bounded;
+// inserts between the next groups' orders inserts: one derived insert at a time, which takes every group
+// committed while the one before it ran (a part costs the same for 300 rows as for 3,000), one table per statement,
+// each started as an orders insert ends (nextGap). The buffer is bounded;
 // when full or when storage is down, batches are answered "unavailable" at once and nothing of them is kept.
 import { fingerprintBytesInto, fingerprintInto } from '../domain/fingerprint.ts';
 import { CHANNEL_CODE, OrderColumns } from '../domain/order-columns.ts';
@@ -129,7 +130,7 @@ export class GroupCommitter {
    */
   private derivedBehind: { sinceMs: number; error: unknown }[] = [];
   /**
-   * The derived insert running beside the next groups' orders inserts: at most one at a time, and a repair never
+   * The derived insert running between the next groups' orders inserts: at most one at a time, and a repair never
    * runs beside it or while rows wait for it (both would put in the same arrivals' rows).
    */
   private derivedRunning: Promise<void> | null = null;
@@ -402,7 +403,7 @@ export class GroupCommitter {
     if (ok) this.committed(g);
     else this.failed(g, error);
     this.releaseHeld();
-    // The ack is out; the group's derived rows go in beside the next groups' orders inserts. They are not what an
+    // The ack is out; the group's derived rows go in between the next groups' orders inserts. They are not what an
     // ack promises (the orders are), and waiting for them would add their insert to every ack. If a derived insert
     // is running, they wait for it and go in with every other group's that came meanwhile, in one insert per
     // table; only past maxDerivedWaitingOrders does this slot wait for it before the next orders insert starts.

@@ -111,8 +111,8 @@ export interface OrderStore {
    * Derived rows (rollups, fingerprint side table), one insert per table, each with its marker. After a failure,
    * settle it and call repairDerived: a table's insert may or may not have landed, and only markers can tell.
    * `only` names the tables to insert this time (each table of a batch once: the SKU bound chooses with the
-   * key-minute table's); every table when left out. bench:engine-paced's `gap` path inserts a batch one table at a
-   * time this way.
+   * key-minute table's); every table when left out. Group commit (and bench:engine-paced's `gap` path) inserts a
+   * batch one table at a time this way.
    */
   insertDerived(rows: DerivedRows, only?: readonly string[]): Promise<void>;
   /** See SqlConnection.settleFailedInsert: call before asking what a failed insert stored. */
