@@ -120,15 +120,16 @@ export function createReconciler(opts: ReconcilerOptions) {
         await opts.onDrift();
       }
     }
-    // Late duplicates: ids with a copy received since the last look; the 5 s overlap covers batches committed
-    // while the last look ran. A look reads the whole fingerprint side table, so its cost grows through the
-    // night: it is cut into slices by fingerprint, each a short read on one thread, paced to a share of the
-    // time. (At 100,000 orders/s, slices every 5 s of a 45M-row table took 1.3 s each and doubled the ack tail.)
+    // Late duplicates: ids with a copy received since the last look; the 30 s overlap covers batches committed
+    // while the last look ran, and the side table's lag behind the orders table (group commit has the engine fill
+    // it every 5 s, ingest/group-commit.ts DEFAULT_FINGERPRINT_FILL_MS, after the rollups' 0.5 s interval). A look
+    // reads the whole fingerprint side table, so its cost grows through the night: it is cut into slices by
+    // fingerprint, each a short read on one thread, paced to a share of the time. (At 100,000 orders/s, slices every 5 s of a 45M-row table took 1.3 s each and doubled the ack tail.)
     if (sweep === null) {
       if (Date.now() - lastDuplicateCheck < duplicateEvery) return;
       lastDuplicateCheck = Date.now();
       sweep = { since: checkedSinceMs, next: 0, notBefore: 0 };
-      checkedSinceMs = Date.now() - 5_000;
+      checkedSinceMs = Date.now() - 30_000;
     }
     // A check may spend its share of the interval on slices (always one); time spent beyond that puts the next
     // checks' slices off until it is repaid. A full run (tests, the end of the show) does the whole look now.

@@ -10,7 +10,9 @@
 // path), or the one before Gala wrote them (old: the orders insert alone, with the materialized views that filled
 // those tables). gap is new with the derived batch's tables inserted one statement at a time, each started as an
 // orders insert ends, in the gap before the next group is due: group commit's since 3 December (new is the path
-// before it).
+// before it). Since the evening of 3 December no path writes the fingerprint side table's row per order: gap, as
+// group commit, has the engine fill it from the orders table every 5 s (one more statement in a gap; --fill-ms,
+// DEFAULT_FINGERPRINT_FILL_MS); the other paths leave it empty.
 // Rows are written into the filling group as they arrive (a 5 ms timer), as ingest writes each frame's rows when it
 // comes in. Each run is a fresh process unless --same-process (later runs in one process came out slower).
 // --chdb-route says how inserts reach chDB: through a file in tmpfs read by INSERT ... FROM INFILE (file, Gala's
@@ -21,7 +23,7 @@
 //   npm run bench:engine-paced -- [--rate 100000] [--flush 100[,50...]] [--duration 120] [--warmup 10] [--runs 1]
 //     [--write-path new|gap|depth1|serial|orders|old[,...]] [--chdb-route file|api[,...]] [--derived-interval 500[,0...]]
 //     [--merge-nice 10[,0...]] (chDB's merge threads this many nice levels down, as GALA_MERGE_NICE; several take turns)
-//     [--same-process]
+//     [--same-process] [--fill-ms 5000] (the gap path's least time between two fills of the side table)
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
@@ -29,7 +31,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { fingerprint } from '../domain/fingerprint.ts';
-import { DEFAULT_DERIVED_INTERVAL_MS, DEFAULT_MAX_DERIVED_WAITING_ORDERS, derivedStartWaitMs } from '../ingest/group-commit.ts';
+import { DEFAULT_DERIVED_INTERVAL_MS, DEFAULT_FINGERPRINT_FILL_MS, DEFAULT_MAX_DERIVED_WAITING_ORDERS, derivedStartWaitMs } from '../ingest/group-commit.ts';
 import { DERIVED_TABLES, mergeDerivedRows, type DerivedRows } from '../storage/derived-fold.ts';
 import { OrderRowWriter } from '../storage/order-row-writer.ts';
 import { keyMinuteRollup, keyTotalRollup, secondRollup } from '../storage/schema.ts';
@@ -55,6 +57,7 @@ const { values } = parseArgs({
     'chdb-route': { type: 'string', default: 'file' },
     // For the new path: least ms between derived inserts (group commit's GALA_DERIVED_INTERVAL_MS); comma-separated values take turns.
     'derived-interval': { type: 'string', default: String(DEFAULT_DERIVED_INTERVAL_MS) },
+    'fill-ms': { type: 'string', default: String(DEFAULT_FINGERPRINT_FILL_MS) },
     // Nice levels of chDB's merge threads below the rest (the product's GALA_MERGE_NICE, 10 by default); several take turns.
     'merge-nice': { type: 'string', default: String(DEFAULT_MERGE_NICE) },
     // Every run in one process, one after another (the runs before 3 December). Later runs in one process came out
@@ -104,6 +107,8 @@ const RATE = Number(values.rate);
 const DURATION = Number(values.duration);
 const WARMUP = Number(values.warmup);
 const RUNS = Number(values.runs);
+const FILL_MS = Number(values['fill-ms']);
+if (!(Number.isFinite(FILL_MS) && FILL_MS >= 0)) throw new Error(`--fill-ms must be a number of ms, 0 or more, got ${JSON.stringify(values['fill-ms'])}`);
 
 interface PooledOrder {
   order: Order;
@@ -215,6 +220,10 @@ async function run(index: number, { path, route, name, derivedIntervalMs, mergeN
   let gapBatch: DerivedRows | null = null;
   let gapNext = 0;
   let gapStarted = 0;
+  // The side table's fill, as group commit's: the arrivals owed since the last one, every FILL_MS, after a batch's tables.
+  let owedFrom = Number.POSITIVE_INFINITY;
+  let owedThrough = Number.NEGATIVE_INFINITY;
+  let lastFill = performance.now();
   const startGap = (measured: boolean, now = false): void => {
     if (derivedRunning !== null) return;
     if (gapBatch === null) {
@@ -228,10 +237,23 @@ async function run(index: number, { path, route, name, derivedIntervalMs, mergeN
       gapStarted = performance.now();
     }
     const batch = gapBatch;
-    const table = DERIVED_TABLES[gapNext++]!.table;
-    derivedRunning = store.insertDerived(batch, [table]).then(() => {
+    const step = gapNext++;
+    const statement =
+      step < DERIVED_TABLES.length
+        ? store.insertDerived(batch, [DERIVED_TABLES[step]!.table])
+        : ((lastFill = performance.now()), store.fillFingerprints(owedFrom, owedThrough).then(() => {
+            owedFrom = Number.POSITIVE_INFINITY;
+            owedThrough = Number.NEGATIVE_INFINITY;
+          }));
+    derivedRunning = statement.then(() => {
       derivedRunning = null;
-      if (gapNext >= DERIVED_TABLES.length) {
+      if (step === DERIVED_TABLES.length - 1) {
+        owedFrom = Math.min(owedFrom, batch.receivedFromMs);
+        owedThrough = Math.max(owedThrough, batch.receivedThroughMs);
+      }
+      // After the last table: the fill, when its interval is over (or at the end of the run), else the batch is done.
+      const fillNow = step === DERIVED_TABLES.length - 1 && (now || performance.now() - lastFill >= FILL_MS);
+      if (step >= DERIVED_TABLES.length - 1 && !fillNow) {
         if (measured) derivedInserts.push(performance.now() - gapStarted);
         gapBatch = null;
       }
@@ -326,7 +348,7 @@ function freshRun(index: number, c: Config): RunResult {
   const args = [
     ...process.execArgv, fileURLToPath(import.meta.url), '--child', `${index}:${c.name}`,
     '--rate', String(RATE), '--flush', String(c.flush), '--duration', String(DURATION), '--warmup', String(WARMUP),
-    '--write-path', c.path, '--chdb-route', c.route, '--derived-interval', String(c.derivedIntervalMs), '--merge-nice', String(c.mergeNice),
+    '--write-path', c.path, '--chdb-route', c.route, '--derived-interval', String(c.derivedIntervalMs), '--merge-nice', String(c.mergeNice), '--fill-ms', String(FILL_MS),
     ...(values['no-key-views'] ? ['--no-key-views'] : []),
   ];
   const r = spawnSync(process.execPath, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 64 * 1024 * 1024 });

@@ -98,7 +98,7 @@ class Bin {
 }
 
 const CHANNEL_CODE = new Map(CHANNELS.map((c, i) => [c, i + 1]));
-const fold = (f: DerivedFold, r: Row, received: number) => f.add(r.o.ts, r.o.hundredths, r.o.currency, r.o.channel, r.o.brand, r.o.sku, r.o.region, r.hi, r.lo, received);
+const fold = (f: DerivedFold, r: Row, received: number) => f.add(r.o.ts, r.o.hundredths, r.o.currency, r.o.channel, r.o.brand, r.o.sku, r.o.region, received);
 
 const ENCODE: Record<string, (rows: Row[], received: number) => Buffer> = {
   TabSeparated(rows, received) {

@@ -28,6 +28,8 @@ export interface ShardLifecycleOptions {
   server: { publishNow(): void };
   /** Refills the de-duplication window from this node's own replica (every order received within its span). */
   restoreWindow: () => Promise<number>;
+  /** Has the fingerprint side table filled for every arrival since sinceMs that it lacks (group commit's fillSince). */
+  fillSideTable?: (sinceMs: number) => void;
   log: Log;
 }
 
@@ -68,6 +70,9 @@ export function createShardLifecycle(opts: ShardLifecycleOptions): ShardLifecycl
         // after this rebuild, beside this node's commit of its resend. The reconciler looks for ids stored twice
         // over that span now and once more when such an insert must be over (the quorum timeout is 10 s).
         if (epoch > 1) {
+          // The look reads the side table, which the previous holder filled every few seconds: what it left owed
+          // (its last orders) is filled now, before the second look at the latest.
+          opts.fillSideTable?.(t0 - LOOK_BACK_MS);
           aggregator.reconciler.lookSoon(t0 - LOOK_BACK_MS);
           setTimeout(() => aggregator.reconciler.lookSoon(t0 - LOOK_BACK_MS), LATE_INSERT_MS).unref();
         }

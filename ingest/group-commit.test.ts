@@ -18,6 +18,9 @@ function fakeStore() {
     /** Every derived statement, its table(s), and how many orders inserts were running when it started. */
     statements: [] as { table: string; ordersRunning: number }[],
     held: [] as { resolve: () => void; reject: (e: Error) => void; from: number; through: number }[],
+    /** Fills of the fingerprint side table asked for, as [since, through], and whether they fail. */
+    fills: [] as [number, number | undefined][],
+    fillFail: false,
   };
   let settled = 0;
   const settledOrders = () => settled;
@@ -36,6 +39,11 @@ function fakeStore() {
       if (derived.hold) await new Promise<void>((resolve, reject) => derived.held.push({ resolve, reject, from: rows.receivedFromMs, through: rows.receivedThroughMs }));
       if (derived.fail) throw new Error('derived insert refused');
       derived.inserted++;
+    },
+    fillFingerprints: async (since: number, through?: number) => {
+      if (derived.fillFail) throw new Error('fill refused');
+      derived.fills.push([since, through]);
+      return 0;
     },
     repairDerived: async (since: number) => {
       derived.repairs.push(since);
@@ -64,9 +72,9 @@ function track(p: Promise<BatchOutcome>) {
 }
 
 /** derivedIntervalMs is 0 unless a test is about it: the others follow each derived insert as it comes. */
-function setup(maxConcurrentInserts = 2, maxDerivedWaitingOrders?: number, derivedIntervalMs = 0) {
+function setup(maxConcurrentInserts = 2, maxDerivedWaitingOrders?: number, derivedIntervalMs = 0, fingerprintFillMs = 3_600_000) {
   const { store, pending, derived } = fakeStore();
-  const c = new GroupCommitter({ store, dedup: new DedupWindow({ windowMs: 600_000, maxEntries: 1e6 }), currencies: ['CNY'], flushIntervalMs: 1, maxConcurrentInserts, probeIntervalMs: 5, maxDerivedWaitingOrders, derivedIntervalMs });
+  const c = new GroupCommitter({ store, dedup: new DedupWindow({ windowMs: 600_000, maxEntries: 1e6 }), currencies: ['CNY'], flushIntervalMs: 1, maxConcurrentInserts, probeIntervalMs: 5, maxDerivedWaitingOrders, derivedIntervalMs, fingerprintFillMs });
   return { c, pending, derived };
 }
 
@@ -192,12 +200,13 @@ describe('group commit and the derived rows', () => {
     await tick();
     expect(b.value).toMatchObject({ kind: 'ack' });
     // B's insert ended: A's other tables went in, none beside an orders insert; then B's batch began.
-    expect(derived.statements.slice(1, 4)).toEqual(DERIVED_TABLES.slice(1).map((t) => ({ table: t.table, ordersRunning: 0 })));
-    expect(derived.statements[4]).toEqual({ table: DERIVED_TABLES[0].table, ordersRunning: 0 });
+    const n = DERIVED_TABLES.length;
+    expect(derived.statements.slice(1, n)).toEqual(DERIVED_TABLES.slice(1).map((t) => ({ table: t.table, ordersRunning: 0 })));
+    expect(derived.statements[n]).toEqual({ table: DERIVED_TABLES[0].table, ordersRunning: 0 });
     derived.held[1]!.resolve();
     await c.close();
     expect(derived.inserted).toBe(2);
-    expect(derived.statements.length).toBe(8);
+    expect(derived.statements.length).toBe(2 * n);
   });
 
   /** A's orders insert is durable and its derived insert held, while B's orders insert runs. */
@@ -349,5 +358,83 @@ describe('group commit and the derived rows', () => {
     expect(derived.repairs).toEqual([TS]);
     expect(c.state).toBe('up');
     expect(c.derivedPending).toBe(false);
+  });
+});
+
+describe('group commit and the fingerprint side table', () => {
+  /** Commits one batch per id at arrival TS + i, each through its orders and derived inserts. */
+  async function commit(c: GroupCommitter, pending: { resolve: () => void }[], ids: string[], from = 0) {
+    for (const [i, id] of ids.entries()) {
+      const t = track(c.submit(batch(id, `${id}1`), TS + from + i));
+      await tick();
+      pending[pending.length - 1]!.resolve();
+      for (let k = 0; k < 100 && !t.done; k++) await tick(1);
+      await tick();
+    }
+  }
+
+  it('has the engine fill it for the arrivals committed since the last fill, at most once per interval, and at once on a stop', async () => {
+    const { c, pending, derived } = setup(1, undefined, 0, 3_600_000);
+    await commit(c, pending, ['A', 'B', 'C']);
+    // Within the hour: the rollups went in group by group, the side table is owed.
+    expect(derived.inserted).toBe(3);
+    expect(derived.fills).toEqual([]);
+    expect(c.derivedPending).toBe(true);
+    await c.close();
+    // One fill covering every arrival owed, and nothing left for the next start to repair.
+    expect(derived.fills).toEqual([[TS, TS + 2]]);
+    expect(c.derivedPending).toBe(false);
+  });
+
+  it('fills once the interval is over, also when ingest has stopped (a timer)', async () => {
+    const { c, pending, derived } = setup(1, undefined, 0, 30);
+    await commit(c, pending, ['A']);
+    for (let k = 0; k < 200 && derived.fills.length === 0; k++) await tick();
+    expect(derived.fills).toEqual([[TS, TS]]);
+    await commit(c, pending, ['B', 'C'], 10);
+    for (let k = 0; k < 200 && derived.fills.length < 2; k++) await tick();
+    // The next fill starts where the last one ended.
+    expect(derived.fills[1]![0]).toBe(TS + 10);
+    expect(derived.fills.at(-1)![1]).toBe(TS + 11);
+    await c.whenIdle();
+    expect(c.derivedPending).toBe(false);
+  });
+
+  it('fills at once from a given instant through everything stored when a shard is taken over (fillSince)', async () => {
+    const { c, pending, derived } = setup(1, undefined, 0, 3_600_000);
+    await commit(c, pending, ['A']);
+    expect(derived.fills).toEqual([]);
+    c.fillSince(TS - 60_000);
+    for (let k = 0; k < 100 && derived.fills.length === 0; k++) await tick();
+    // No upper bound: the previous holder's arrivals are not this committer's to know.
+    expect(derived.fills).toEqual([[TS - 60_000, undefined]]);
+    await c.whenIdle();
+    expect(c.derivedPending).toBe(false);
+  });
+
+  it('a stop whose fill fails is not recorded as clean: the next start repairs (and fills) from there', async () => {
+    const { c, pending, derived } = setup(1, undefined, 0, 3_600_000);
+    await commit(c, pending, ['A', 'B']);
+    derived.fillFail = true;
+    await c.close().catch(() => {});
+    expect(derived.fills).toEqual([]);
+    expect(c.derivedPending).toBe(true);
+  });
+
+  it('after a failed fill while running, repairs from the earliest arrival owed, then takes batches again', async () => {
+    const { c, pending, derived } = setup(1, undefined, 0, 20);
+    derived.fillFail = true;
+    await commit(c, pending, ['A']);
+    for (let k = 0; k < 200 && c.state === 'up'; k++) await tick();
+    expect(c.state).toBe('down');
+    derived.fillFail = false;
+    for (let k = 0; k < 200 && c.state !== 'up'; k++) await tick();
+    expect(c.state).toBe('up');
+    expect(derived.repairs).toEqual([TS]);
+    expect(c.derivedPending).toBe(false);
+    // The repair filled what was owed: the next fill starts after it.
+    await commit(c, pending, ['B'], 50);
+    for (let k = 0; k < 200 && derived.fills.length === 0; k++) await tick();
+    expect(derived.fills).toEqual([[TS + 50, TS + 50]]);
   });
 });

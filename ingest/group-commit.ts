@@ -1,5 +1,5 @@
 // Group commit: validated batches from every connection share one ClickHouse insert; each batch is answered
-// only after the insert holding its orders is durable, and the group's rollup and side-table rows follow in small
+// only after the insert holding its orders is durable, and the group's rollup rows follow in small
 // inserts between the next groups' orders inserts: one derived insert at a time, which takes every group
 // committed while the one before it ran (a part costs the same for 300 rows as for 3,000), one table per statement,
 // each started as an orders insert ends (nextGap). The buffer is bounded;
@@ -17,12 +17,19 @@ import type { Registry } from '../platform/metrics.ts';
 /** Acknowledged orders whose derived rows may wait for the running derived insert, by default (the buffer's bound). */
 export const DEFAULT_MAX_DERIVED_WAITING_ORDERS = 400_000;
 /**
- * Least time between the starts of two derived inserts, by default. Each derived insert is four small inserts, and
+ * Least time between the starts of two derived inserts, by default. Each derived insert is three small inserts, and
  * a small insert costs chDB 6-12 ms whatever its size (measured: 11,000 orders' side-table rows 6.9 ms, 200 rollup
  * rows 6.8 ms); one every group, ten a second at 100,000 orders/s, took more engine time than the orders inserts.
  * The boards read the rollups every 1-2 s, so half a second more of waiting is not seen.
  */
 export const DEFAULT_DERIVED_INTERVAL_MS = 500;
+/**
+ * Least time between two fills of the fingerprint side table, by default. The engine copies the fingerprints of the
+ * orders committed since the last fill from the orders table (OrderStore.fillFingerprints): one statement every few
+ * seconds instead of a row per order written by Gala with every derived insert. Only the late-duplicate look, every
+ * few minutes, reads the side table; it looks back far enough to cover this lag (aggregator/reconciler.ts).
+ */
+export const DEFAULT_FINGERPRINT_FILL_MS = 5_000;
 
 /**
  * How long the next derived insert waits: until `intervalMs` after the last one started, unless more orders than
@@ -73,6 +80,8 @@ export interface GroupCommitOptions {
    * wait and go in together. A stop, a full bound (maxDerivedWaitingOrders) or 0 here starts one at once.
    */
   derivedIntervalMs?: number;
+  /** Least time between two fills of the fingerprint side table (default 5,000 ms); a stop fills at once. */
+  fingerprintFillMs?: number;
   /** Takes the orders of each committed insert; none when the committer runs alone (its tests, a bench). */
   sink?: CommitSink;
   /** Test hook: called once an orders insert returned, before anything else (a crash test kills the process here). */
@@ -144,6 +153,12 @@ export class GroupCommitter {
   private derivedTimer: NodeJS.Timeout | null = null;
   /** Derived statements waiting for an orders insert to end (see nextGap). */
   private gapWaiters: (() => void)[] = [];
+  /** Arrivals committed since the last fill of the fingerprint side table, and when that fill started. */
+  private fpsOwedFrom = Number.POSITIVE_INFINITY;
+  private fpsOwedThrough = Number.NEGATIVE_INFINITY;
+  private lastFpsFill = performance.now();
+  private fpsTimer: NodeJS.Timeout | null = null;
+  private readonly fpsFillMs: number;
   /** True while an orders insert's slot waits for the derived insert (past the bound): its statements wait for nothing. */
   private derivedUrgent = false;
   /** Arrivals are stamped after every sealed group's, so each insert covers its own arrival range (markers rely on it). */
@@ -171,6 +186,7 @@ export class GroupCommitter {
     this.probeMs = opts.probeIntervalMs ?? 500;
     this.maxDerivedWaiting = opts.maxDerivedWaitingOrders ?? DEFAULT_MAX_DERIVED_WAITING_ORDERS;
     this.derivedIntervalMs = opts.derivedIntervalMs ?? DEFAULT_DERIVED_INTERVAL_MS;
+    this.fpsFillMs = opts.fingerprintFillMs ?? DEFAULT_FINGERPRINT_FILL_MS;
     this.now = opts.now ?? Date.now;
     this.currencyIndex = new Map(opts.currencies.map((c, i) => [c, i]));
     this.current = this.newGroup();
@@ -184,7 +200,7 @@ export class GroupCommitter {
       inserts: r.counter('gala_ingest_inserts_total', 'ClickHouse inserts by result: ok, failed', ['result']),
       insertSeconds: r.histogram('gala_ingest_insert_seconds', 'Duration of one ClickHouse insert', [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10]),
       insertRows: r.histogram('gala_ingest_insert_rows', 'Orders per ClickHouse insert', [100, 1000, 5000, 10000, 25000, 50000, 100000, 250000]),
-      derivedSeconds: r.histogram('gala_ingest_derived_insert_seconds', 'Duration of one derived insert (rollups and side table of one or more groups)', [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10]),
+      derivedSeconds: r.histogram('gala_ingest_derived_insert_seconds', 'Duration of one derived insert (the rollups of one or more groups, and a fill of the fingerprint side table when one is due)', [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10]),
       derivedGroups: r.histogram('gala_ingest_derived_insert_groups', 'Committed groups whose derived rows one derived insert carries', [1, 2, 3, 5, 8, 13, 21]),
     };
     if (r) {
@@ -310,7 +326,7 @@ export class GroupCommitter {
     });
   }
 
-  /** Resolves when nothing is buffered or being inserted. */
+  /** Resolves when nothing is buffered or being inserted, nor owed to the side table (its fill is due within 5 s). */
   whenIdle(): Promise<void> {
     if (this.isIdle()) return Promise.resolve();
     return new Promise((resolve) => this.idle.push(resolve));
@@ -330,7 +346,12 @@ export class GroupCommitter {
   }
 
   private isIdle(): boolean {
-    return this.inFlight === 0 && this.derivedRunning === null && this.derivedWaiting.length === 0 && this.started.length === 0 && this.sealed.length === 0 && this.current.waiters.length === 0;
+    return this.inFlight === 0 && this.derivedRunning === null && this.derivedWaiting.length === 0 && this.started.length === 0 && this.sealed.length === 0 && this.current.waiters.length === 0 && !this.fillAhead();
+  }
+
+  /** A fill of the side table is owed and will run (its timer, or a stop): not while storage is down (the repair fills). */
+  private fillAhead(): boolean {
+    return this.fpsOwedFrom !== Number.POSITIVE_INFINITY && this.derivedBehind.length === 0 && this.state !== 'down' && this.state !== 'closed';
   }
 
   private unavailable(retryAfterMs: number): BatchOutcome {
@@ -365,7 +386,7 @@ export class GroupCommitter {
    * yet settled): a clean stop must not be recorded then, so that the next start repairs them.
    */
   get derivedPending(): boolean {
-    return this.derivedBehind.length > 0 || this.uncertain.length > 0 || this.derivedWaiting.length > 0;
+    return this.derivedBehind.length > 0 || this.uncertain.length > 0 || this.derivedWaiting.length > 0 || this.fpsOwedFrom !== Number.POSITIVE_INFINITY;
   }
 
   /** Starts inserts while fewer than maxInserts run. Groups start in order; their answers may finish out of it. */
@@ -449,7 +470,8 @@ export class GroupCommitter {
    * start it at once.
    */
   private startDerived(): void {
-    if (this.derivedRunning !== null || this.derivedWaiting.length === 0) return;
+    if (this.derivedRunning !== null) return;
+    if (this.derivedWaiting.length === 0) return this.startFill();
     const wait = derivedStartWaitMs(this.lastDerivedStart, this.derivedIntervalMs, performance.now(), this.derivedWaitingOrders, this.maxDerivedWaiting);
     if (wait > 0 && this.state === 'up') {
       this.derivedTimer ??= setTimeout(() => {
@@ -476,6 +498,79 @@ export class GroupCommitter {
     });
   }
 
+  /**
+   * With no derived insert to run, fills the side table for the arrivals owed once the fill interval is over (a
+   * timer starts it then): ingest that stops leaves none owed for long. Not while a repair is owed (it fills too).
+   */
+  private startFill(): void {
+    if (this.fpsOwedFrom === Number.POSITIVE_INFINITY || this.derivedBehind.length > 0 || this.state === 'down' || this.state === 'closed') return;
+    const wait = this.state === 'up' ? this.lastFpsFill + this.fpsFillMs - performance.now() : 0;
+    if (wait > 0) {
+      this.fpsTimer ??= setTimeout(() => {
+        this.fpsTimer = null;
+        this.startDerived();
+      }, Math.ceil(wait));
+      return;
+    }
+    this.derivedRunning = this.fillOwed().finally(() => {
+      this.derivedRunning = null;
+      this.startDerived();
+      this.pump();
+    });
+  }
+
+  /** One fill of the side table for every arrival owed, in a gap between orders inserts; a failure is a derived one. */
+  private async fillOwed(): Promise<void> {
+    const from = this.fpsOwedFrom;
+    const through = this.fpsOwedThrough;
+    try {
+      const gap = this.nextGap();
+      if (gap !== null) await gap;
+      this.lastFpsFill = performance.now();
+      await this.opts.store.fillFingerprints(from, through === Number.POSITIVE_INFINITY ? undefined : through);
+      // Only derived work (serial, and this is it) adds to what is owed.
+      this.fpsOwedFrom = Number.POSITIVE_INFINITY;
+      this.fpsOwedThrough = Number.NEGATIVE_INFINITY;
+    } catch (e) {
+      this.derivedFailed(e, from, through, 0);
+    }
+  }
+
+  /**
+   * Fills the side table, in turn with the derived inserts and at once, for every arrival since sinceMs that no
+   * marker covers: a shard taken over, whose previous holder may have left fills owed (its last seconds' orders,
+   * the very ones a late-duplicate look after a takeover is for).
+   */
+  fillSince(sinceMs: number): void {
+    this.owe(sinceMs, Number.POSITIVE_INFINITY);
+    this.lastFpsFill = Number.NEGATIVE_INFINITY;
+    this.startDerived();
+  }
+
+  private owe(fromMs: number, throughMs: number): void {
+    this.fpsOwedFrom = Math.min(this.fpsOwedFrom, fromMs);
+    this.fpsOwedThrough = Math.max(this.fpsOwedThrough, throughMs);
+  }
+
+  private fillDue(): boolean {
+    return this.fpsOwedFrom !== Number.POSITIVE_INFINITY && (this.state !== 'up' || performance.now() - this.lastFpsFill >= this.fpsFillMs);
+  }
+
+  /**
+   * Some of the tables may hold the rows and some not; only their markers can tell, once the failed insert is
+   * settled. Until the repair has run (it fills the side table too, from the earliest arrival owed), storage is
+   * down: nothing is inserted (the repair needs that) and the boards, which skip their reads while storage is down,
+   * are not read short.
+   */
+  private derivedFailed(e: unknown, fromMs: number, throughMs: number, groups: number): void {
+    this.opts.log?.('storage.derived_insert_failed', { error: String(e), groups, fromMs, throughMs });
+    this.derivedBehind.push({ sinceMs: Math.min(fromMs, this.fpsOwedFrom), error: e });
+    this.lastFailureAt = this.now();
+    this.refuseBuffered();
+    if (this.state === 'up') this.state = 'down';
+    this.scheduleProbe();
+  }
+
   private async insertDerived(rows: DerivedRows, groups: number): Promise<void> {
     if (this.derivedBehind.length > 0) {
       // A derived insert failed and its repair is pending: it will put these in too (it covers every arrival
@@ -493,16 +588,11 @@ export class GroupCommitter {
         await this.opts.store.insertDerived(rows, [table]);
       }
     } catch (e) {
-      // Some of the tables may hold the group's rows and some not; only their markers can tell, once the failed
-      // insert is settled. Until the repair has run, storage is down: nothing is inserted (the repair needs that)
-      // and the boards, which skip their reads while storage is down, are not read short.
-      this.opts.log?.('storage.derived_insert_failed', { error: String(e), groups, fromMs: rows.receivedFromMs, throughMs: rows.receivedThroughMs });
-      this.derivedBehind.push({ sinceMs: rows.receivedFromMs, error: e });
-      this.lastFailureAt = this.now();
-      this.refuseBuffered();
-      if (this.state === 'up') this.state = 'down';
-      this.scheduleProbe();
+      this.derivedFailed(e, rows.receivedFromMs, rows.receivedThroughMs, groups);
+      return;
     }
+    this.owe(rows.receivedFromMs, rows.receivedThroughMs);
+    if (this.fillDue()) await this.fillOwed();
   }
 
   /**
@@ -636,12 +726,17 @@ export class GroupCommitter {
     const added = await this.opts.store.repairDerived(since);
     this.opts.log?.('storage.derived_repaired', { added });
     this.derivedBehind = [];
+    // The repair filled the side table too, for every arrival since the earliest owed.
+    this.fpsOwedFrom = Number.POSITIVE_INFINITY;
+    this.fpsOwedThrough = Number.NEGATIVE_INFINITY;
   }
 
   private clearTimers(): void {
     if (this.flushTimer !== null) clearTimeout(this.flushTimer);
     if (this.probeTimer !== null) clearTimeout(this.probeTimer);
     if (this.derivedTimer !== null) clearTimeout(this.derivedTimer);
+    if (this.fpsTimer !== null) clearTimeout(this.fpsTimer);
+    this.fpsTimer = null;
     this.flushTimer = null;
     this.probeTimer = null;
     this.derivedTimer = null;

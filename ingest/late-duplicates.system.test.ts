@@ -18,6 +18,9 @@ describe('resends older than the de-duplication window', () => {
         await c.send(JSON.stringify({ batch: `filler-${i}`, orders: [order(`filler-${i}`, '1.00')] }));
       }
       expect(await c.send(JSON.stringify({ batch: 'late-2', orders: [order('late-1', '8.00', 'USD')] }))).toMatchObject({ accepted: 1, duplicates: 0 });
+      // The look reads the fingerprint side table, which group commit has the engine fill every few seconds: once
+      // the committer is idle, that fill is done.
+      await short.system.committer.whenIdle();
       await short.system.reconciler.run(true);
       const s = (await (await fetch(`http://127.0.0.1:${short.system.httpPort}/v1/stats`)).json()) as { reconciliation: { lateDuplicates: { copies: number; gmv: string; ids: string[] }; drift: object; checkedAt: string } };
       // 8.00 USD at 7.12 = 56.96 CNY counted twice: flagged, with its value, never silently.

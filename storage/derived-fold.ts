@@ -1,7 +1,7 @@
-// Folds a group's orders, as they are written, into the rows of the tables derived from the orders table (the
-// rollups and the fingerprint side table): hundreds of rollup rows per group instead of views run by the engine.
+// Folds a group's orders, as they are written, into the rows of the rollups derived from the orders table: hundreds
+// of rollup rows per group instead of views run by the engine. (The fingerprint side table is filled by the engine
+// itself, from the orders table: FPS_SIDE below.)
 import { CHANNELS } from '../domain/order.ts';
-import { writeUintDigits } from './decimal-digits.ts';
 import { escapeTsv, FPS_TABLE } from './order-rows.ts';
 import { AGG_KEY_MINUTE_TABLE, AGG_KEY_TOTAL_TABLE, AGG_SECOND_TABLE } from './schema.ts';
 import type { SkuMinuteRow } from './sku-minute-bound.ts';
@@ -76,14 +76,21 @@ export const DERIVED_TABLES = [
     marker: (from: number, through: number) => `brand\t\t${through}\t${from}\t1\n`,
     markersSince: (since: number) => `SELECT hundredths AS from_ms, toInt64OrZero(currency) AS through_ms FROM ${AGG_KEY_TOTAL_TABLE} WHERE kind = 'brand' AND key = '' AND currency != '' AND toInt64OrZero(currency) >= ${since}`,
   },
-  {
-    table: FPS_TABLE,
-    columns: ['fp_hi', 'fp_lo', 'received_ms'],
-    // fp_lo holds the range's length (a group spans far less than 2^32 ms).
-    marker: (from: number, through: number) => `0\t${through - from}\t${-through}\n`,
-    markersSince: (since: number) => `SELECT -received_ms - fp_lo AS from_ms, -received_ms AS through_ms FROM ${FPS_TABLE} WHERE fp_hi = 0 AND received_ms < 0 AND received_ms <= ${-since}`,
-  },
 ] as const;
+
+/**
+ * The fingerprint side table, which is not folded at commit: the engine fills it from the orders table every few
+ * seconds (OrderStore.fillFingerprints), with a marker per fill as above. Only the late-duplicate look reads it.
+ */
+export const FPS_SIDE = {
+  table: FPS_TABLE,
+  columns: ['fp_hi', 'fp_lo', 'received_ms'],
+  // fp_lo holds the range's length (a fill spans far less than 2^32 ms).
+  marker: (from: number, through: number) => `0\t${through - from}\t${-through}\n`,
+  /** The marker as a SELECT of one row in the table's column types, for a fill's INSERT ... SELECT. */
+  markerSelect: (from: number, through: number) => `SELECT toUInt32(0) AS fp_hi, toUInt32(${through - from}) AS fp_lo, toInt64(${-through}) AS received_ms`,
+  markersSince: (since: number) => `SELECT -received_ms - fp_lo AS from_ms, -received_ms AS through_ms FROM ${FPS_TABLE} WHERE fp_hi = 0 AND received_ms < 0 AND received_ms <= ${-since}`,
+} as const;
 
 /** One key's sums by (paid-at minute * 256 + currency index), with the last one used at hand (a group's orders mostly share a minute). */
 class KeyAcc {
@@ -180,25 +187,17 @@ export class DerivedFold {
   private readonly lastSecondSum: (Sum | null)[] = new Array<Sum | null>(1024).fill(null);
   private readonly keys: Map<string, KeyAcc>[] = [new Map(), new Map(), new Map()];
   private readonly byteKeys = [new ByteKeys(), new ByteKeys(), new ByteKeys()];
-  private fps: Buffer;
-  private fpsPos = 0;
-  private lastReceived = Number.NaN;
-  private lastReceivedText: Buffer = Buffer.alloc(0);
   count = 0;
   minReceivedMs = Number.POSITIVE_INFINITY;
   maxReceivedMs = Number.NEGATIVE_INFINITY;
 
-  constructor(initialFpsBytes = 64 * 1024) {
-    this.fps = Buffer.allocUnsafe(initialFpsBytes);
-  }
-
   /** One order. Empty brand, SKU or region is no key at all, as the readers expect. */
-  add(ts: number, hundredths: number, currency: string, channel: string, brand: string, sku: string, region: string, hi: number, lo: number, receivedMs: number): void {
+  add(ts: number, hundredths: number, currency: string, channel: string, brand: string, sku: string, region: string, receivedMs: number): void {
     const mk = this.addSecond(ts, hundredths, currency, channel);
     if (brand !== '') this.keyAcc(0, brand).sumFor(mk).add(hundredths);
     if (sku !== '') this.keyAcc(1, sku).sumFor(mk).add(hundredths);
     if (region !== '') this.keyAcc(2, region).sumFor(mk).add(hundredths);
-    this.addFp(hi, lo, receivedMs);
+    this.addReceived(receivedMs);
     this.count++;
   }
 
@@ -206,12 +205,12 @@ export class DerivedFold {
    * The same for an order the frame scanner read: brand, SKU and region are byte ranges of `src` that the scanner
    * proved ASCII with nothing to escape, as [start, end) pairs at text[at], text[at + 2] and text[at + 6] (-1: absent).
    */
-  addScanned(ts: number, hundredths: number, currency: string, channel: string, src: Uint8Array, text: Int32Array, at: number, hi: number, lo: number, receivedMs: number): void {
+  addScanned(ts: number, hundredths: number, currency: string, channel: string, src: Uint8Array, text: Int32Array, at: number, receivedMs: number): void {
     const mk = this.addSecond(ts, hundredths, currency, channel);
     this.addKeyBytes(0, src, text[at]!, text[at + 1]!, mk, hundredths);
     this.addKeyBytes(1, src, text[at + 2]!, text[at + 3]!, mk, hundredths);
     this.addKeyBytes(2, src, text[at + 6]!, text[at + 7]!, mk, hundredths);
-    this.addFp(hi, lo, receivedMs);
+    this.addReceived(receivedMs);
     this.count++;
   }
 
@@ -263,25 +262,9 @@ export class DerivedFold {
     acc.sumFor(mk).add(hundredths);
   }
 
-  private addFp(hi: number, lo: number, receivedMs: number): void {
-    if (this.fpsPos + 48 > this.fps.length) {
-      const next = Buffer.allocUnsafe(this.fps.length * 2);
-      this.fps.copy(next, 0, 0, this.fpsPos);
-      this.fps = next;
-    }
-    if (receivedMs !== this.lastReceived) {
-      this.lastReceived = receivedMs;
-      this.lastReceivedText = Buffer.from(String(receivedMs), 'latin1');
-      if (receivedMs < this.minReceivedMs) this.minReceivedMs = receivedMs;
-      if (receivedMs > this.maxReceivedMs) this.maxReceivedMs = receivedMs;
-    }
-    let p = writeUintDigits(this.fps, this.fpsPos, hi);
-    this.fps[p++] = 9;
-    p = writeUintDigits(this.fps, p, lo);
-    this.fps[p++] = 9;
-    p += this.lastReceivedText.copy(this.fps, p);
-    this.fps[p++] = 10;
-    this.fpsPos = p;
+  private addReceived(receivedMs: number): void {
+    if (receivedMs < this.minReceivedMs) this.minReceivedMs = receivedMs;
+    if (receivedMs > this.maxReceivedMs) this.maxReceivedMs = receivedMs;
   }
 
   /** The derived rows of everything folded so far, each table's with its marker; null when nothing was folded. */
@@ -289,7 +272,7 @@ export class DerivedFold {
     if (this.count === 0) return null;
     const from = this.minReceivedMs;
     const through = this.maxReceivedMs;
-    const [second, keyMinute, keyTotal, fps] = DERIVED_TABLES;
+    const [second, keyMinute, keyTotal] = DERIVED_TABLES;
     const rows: Record<string, number> = {};
     const out: string[] = [];
     for (const [k, s] of this.seconds) {
@@ -322,15 +305,13 @@ export class DerivedFold {
     });
     rows[keyMinute.table] = minuteRows.length + skuMinutes.length;
     rows[keyTotal.table] = totalRows.length;
-    rows[fps.table] = this.count;
     minuteRows.push(keyMinute.marker(from, through));
     totalRows.push(keyTotal.marker(from, through));
-    const fpsTsv = Buffer.concat([this.fps.subarray(0, this.fpsPos), Buffer.from(fps.marker(from, through), 'latin1')]);
     return {
       receivedFromMs: from,
       receivedThroughMs: through,
       rows,
-      tsv: { [second.table]: secondTsv, [keyMinute.table]: minuteRows.join(''), [keyTotal.table]: totalRows.join(''), [fps.table]: fpsTsv },
+      tsv: { [second.table]: secondTsv, [keyMinute.table]: minuteRows.join(''), [keyTotal.table]: totalRows.join('') },
       skuMinutes,
     };
   }

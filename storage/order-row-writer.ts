@@ -18,7 +18,7 @@ export class OrderRowWriter {
   private cachedValues = [Number.NaN, Number.NaN];
   private cachedDigits = [new Uint8Array(20), new Uint8Array(20)];
   private cachedLengths = [0, 0];
-  /** The rollup and side-table rows of what is written, folded as it is written (the rows are in hand now). */
+  /** The rollup rows of what is written, folded as it is written (the rows are in hand now). */
   private readonly fold = new DerivedFold();
 
   /** A buffer to write into (one handed back by `release` of an earlier writer), or how many bytes to start with. */
@@ -75,7 +75,7 @@ export class OrderRowWriter {
     this.text(o.region);
     this.buf[this.pos++] = NL;
     this.count++;
-    this.fold.add(o.ts, o.hundredths, o.currency, o.channel, o.brand, o.sku, o.region, hi, lo, receivedMs);
+    this.fold.add(o.ts, o.hundredths, o.currency, o.channel, o.brand, o.sku, o.region, receivedMs);
   }
 
   /**
@@ -107,7 +107,7 @@ export class OrderRowWriter {
     this.buf[this.pos++] = NL;
     this.count++;
     // The key fields go to the fold as bytes of the frame: it interns them without a string per order.
-    this.fold.addScanned(ts, hundredths, currency, channel, src, text, textAt, hi, lo, receivedMs);
+    this.fold.addScanned(ts, hundredths, currency, channel, src, text, textAt, receivedMs);
   }
 
   private copy(src: Uint8Array, s: number, e: number): void {

@@ -378,6 +378,8 @@ export function describeOrderStoreContract(name: string, open: OpenStore): void 
           }
           all.push(...orders);
         }
+        // Group commit has the engine fill the side table every few seconds; groups 0-1 (insert) filled theirs.
+        expect(await store.fillFingerprints(BASE_MS)).toBe(4 * 1_000);
         const { held, truth } = await derivedVsOrders(conn);
         expect(held).toEqual(truth);
         expect(truth.gala_agg_second!.length).toBeGreaterThan(100);
@@ -599,6 +601,33 @@ export function describeOrderStoreContract(name: string, open: OpenStore): void 
         expect(await store.ordersReceivedSince(SINCE)).toBe(expected.length);
         expect(await store.ordersReceivedSince(SINCE + 1_000)).toBe(2);
         expect(await store.ordersReceivedSince(SINCE + 1_001)).toBe(0);
+      });
+    });
+
+    describe('fillFingerprints', () => {
+      it('fills the side table from the orders table for what no marker covers, in chunks each landing with its marker', async () => {
+        const { store, conn } = await fresh({ fingerprintFillRows: 700 });
+        const lines = (t: string) => (t.length === 0 ? [] : t.trimEnd().split('\n'));
+        const group = (g: number) => Array.from({ length: 300 }, (_, i) => order(`f${g}-${i}`));
+        for (let g = 0; g < 5; g++) await store.insertOrders(encode(group(g), BASE_MS + 10 * g));
+        const side = async () => lines(await conn.queryTsv('SELECT fp_hi, fp_lo, received_ms FROM gala_order_fps WHERE received_ms >= 0 ORDER BY fp_hi, fp_lo, received_ms'));
+        const truth = async () => lines(await conn.queryTsv(`SELECT fp_hi, fp_lo, received_ms FROM ${ORDERS_TABLE} ORDER BY fp_hi, fp_lo, received_ms`));
+        // Up to an arrival: groups 0-2 only.
+        expect(await store.fillFingerprints(BASE_MS, BASE_MS + 20)).toBe(900);
+        expect(await side()).toHaveLength(900);
+        // The rest; what is covered is not filled again.
+        expect(await store.fillFingerprints(BASE_MS)).toBe(600);
+        expect(await store.fillFingerprints(BASE_MS)).toBe(0);
+        expect(await side()).toEqual(await truth());
+        // Chunks of at most 700 rows: [0, 10] and [20] for the first call, [30, 40] for the second, each with its marker.
+        const markers = lines(await conn.queryTsv(`SELECT -received_ms - fp_lo AS f, -received_ms AS t FROM gala_order_fps WHERE fp_hi = 0 AND received_ms < 0 ORDER BY t`));
+        expect(markers).toEqual([[BASE_MS, BASE_MS + 10], [BASE_MS + 20, BASE_MS + 20], [BASE_MS + 30, BASE_MS + 40]].map(([a, b]) => `${a}\t${b}`));
+        // Every part that holds rows holds a marker: a chunk's rows never land without it.
+        const parts = lines(await conn.queryTsv(`SELECT _part, countIf(received_ms < 0), count() FROM gala_order_fps GROUP BY _part`));
+        for (const p of parts) expect(Number(p.split('\t')[1]), p).toBeGreaterThan(0);
+        // A late duplicate is then found through the side table.
+        await store.insert(encode([order('f0-7')], BASE_MS + 900_000));
+        expect((await store.duplicateIds(10, BASE_MS + 600_000)).map((d) => [d.id, d.copies])).toEqual([['f0-7', 2]]);
       });
     });
 

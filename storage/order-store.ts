@@ -1,7 +1,7 @@
 // The engine-neutral order store: SQL over a SqlConnection, results parsed into exact typed values.
 import type { Channel } from '../domain/order.ts';
 import { escapeTsv, FPS_TABLE, ORDER_COLUMNS, ORDERS_TABLE } from './order-rows.ts';
-import { DERIVED_TABLES } from './derived-fold.ts';
+import { DERIVED_TABLES, FPS_SIDE } from './derived-fold.ts';
 import { AGG_KEY_MINUTE_TABLE, AGG_KEY_TOTAL_TABLE, AGG_SECOND_TABLE, CLUSTER_READ_TABLES, clusterTable, currentSchemaVersion, ensureClusterTables, keyMinuteRollup, keyTotalRollup, migrate, MILESTONES_TABLE, PER_SERVER_TABLES, RUNS_TABLE, secondRollup } from './schema.ts';
 import { OPEN_MINUTES, SKU_MINUTE_KEYS, SkuMinuteBound, skuMinuteTsv } from './sku-minute-bound.ts';
 import type { DuplicateIdRow, EncodedRows, QueryOptions, FingerprintPage, InsertOptions, KeyKind, KeySums, MilestoneRow, OrderStore, ReplicaStatus, SecondRow, SqlConnection, TotalsRow } from './storage.ts';
@@ -13,6 +13,8 @@ const BACKGROUND: QueryOptions = { maxThreads: 1 };
 export interface OrderStoreOptions {
   /** Rows per fingerprintsSince page; tests shrink it to exercise paging. Default 1,000,000. */
   fingerprintPageRows?: number;
+  /** Rows of one fingerprint fill statement, at most (FPS_FILL_ROWS; lower in tests, to see the chunks). */
+  fingerprintFillRows?: number;
   /**
    * Cluster mode: the ClickHouse cluster's name (in its servers' remote_servers). migrate() then also creates the
    * Distributed tables `<table>_all` on this server, and the reads that span the cluster go through them: totals,
@@ -93,6 +95,8 @@ function replicatedConnection(conn: SqlConnection, r: StoreReplication): SqlConn
     queryTsv: (sql, o) => conn.queryTsv(sql, { ...delay, ...o }),
     insertTsv: (table, columns, tsv, o) =>
       (PER_SERVER_TABLES.has(table) && o === undefined ? conn.insertTsv(table, columns, tsv) : inTurn(table, () => conn.insertTsv(table, columns, tsv, o ?? quorum))),
+    insertSelect: (table, columns, select, o) =>
+      (PER_SERVER_TABLES.has(table) && o === undefined ? conn.insertSelect(table, columns, select) : inTurn(table, () => conn.insertSelect(table, columns, select, o ?? quorum))),
     settleFailedInsert: (error) => conn.settleFailedInsert(error),
     ping: () => conn.ping(),
     version: () => conn.version(),
@@ -138,8 +142,35 @@ const RECOMPUTE: Record<string, (where: string) => string> = {
   [AGG_SECOND_TABLE]: secondRollup,
   [AGG_KEY_MINUTE_TABLE]: keyMinuteRollup,
   [AGG_KEY_TOTAL_TABLE]: keyTotalRollup,
-  [FPS_TABLE]: (where) => `SELECT fp_hi, fp_lo, received_ms FROM ${ORDERS_TABLE} WHERE ${where}`,
 };
+
+/**
+ * Rows of one fingerprint fill statement, at most: below the engine's min_insert_block_size_rows (1,048,576 on both),
+ * an INSERT ... SELECT on one thread squashes its rows and its marker into one block, so into one part.
+ */
+export const FPS_FILL_ROWS = 500_000;
+
+/** [from, through] arrival chunks of `runs`, each holding at most maxRows rows (one arrival instant may hold more alone). */
+export function fillChunks(arrivals: readonly (readonly [number, number])[], runs: readonly (readonly [number, number])[], maxRows: number): [number, number][] {
+  const chunks: [number, number][] = [];
+  let i = 0;
+  for (const [from, through] of runs) {
+    while (i < arrivals.length && arrivals[i]![0] < from) i++;
+    let open: [number, number] | null = null;
+    let rows = 0;
+    for (; i < arrivals.length && arrivals[i]![0] <= through; i++) {
+      const [ms, n] = arrivals[i]!;
+      if (open !== null && rows + n > maxRows) open = null;
+      if (open === null) {
+        chunks.push((open = [ms, ms]));
+        rows = 0;
+      }
+      open[1] = ms;
+      rows += n;
+    }
+  }
+  return chunks;
+}
 
 function tsvLines(text: string): string[] {
   return text.length === 0 ? [] : text.trimEnd().split('\n');
@@ -170,6 +201,10 @@ export function createOrderStore(plain: SqlConnection, opts: OrderStoreOptions =
   const pageRows = opts.fingerprintPageRows ?? FP_PAGE_ROWS;
   if (!Number.isInteger(pageRows) || pageRows < 1) {
     throw new Error(`createOrderStore: fingerprintPageRows = ${pageRows} must be a positive integer`);
+  }
+  const fillRows = opts.fingerprintFillRows ?? FPS_FILL_ROWS;
+  if (!Number.isInteger(fillRows) || fillRows < 1 || fillRows > FPS_FILL_ROWS) {
+    throw new Error(`createOrderStore: fingerprintFillRows = ${fillRows} must be a whole number from 1 to ${FPS_FILL_ROWS}`);
   }
   const cluster = opts.clickhouseCluster ?? null;
   /** Where a cluster-wide read of `table` reads: every shard's in cluster mode, else the local table. */
@@ -221,6 +256,34 @@ export function createOrderStore(plain: SqlConnection, opts: OrderStoreOptions =
     );
     return rows.map((r) => ({ second: int(r.s), currency: r.currency, channel: r.channel, hundredths: BigInt(r.h), orders: int(r.n) }));
   };
+  /** See OrderStore.fillFingerprints. */
+  const fill = async (sinceMs: number, throughMs?: number): Promise<number> => {
+    const since = Math.trunc(sinceMs);
+    const upTo = throughMs === undefined ? '' : ` AND received_ms <= ${Math.trunc(throughMs)}`;
+    // Rows per arrival instant (one per batch; received_ms leads the orders table's key, so a read of its index and
+    // one column), and the ranges the side table's markers vouch for.
+    const text = await conn.queryTsv(`SELECT received_ms, count() FROM ${ORDERS_TABLE} WHERE received_ms >= ${since}${upTo} GROUP BY received_ms ORDER BY received_ms`);
+    const arrivals = tsvLines(text).map((l) => {
+      const tab = l.indexOf('\t');
+      return [Number(l.slice(0, tab)), Number(l.slice(tab + 1))] as const;
+    });
+    if (arrivals.length === 0) return 0;
+    const markers = await conn.queryRows<{ from_ms: string | number; through_ms: string | number }>(FPS_SIDE.markersSince(since));
+    const runs = uncoveredRuns(arrivals.map((a) => a[0]), markers.map((m) => [int(m.from_ms), int(m.through_ms)] as const));
+    let added = 0;
+    for (const [from, through] of fillChunks(arrivals, runs, fillRows)) {
+      // The chunk's rows and its marker in one statement: one part, so a crash or a failure leaves both or neither,
+      // and a fill done again never stores a fingerprint twice (the late-duplicate look counts copies).
+      await conn.insertSelect(
+        FPS_TABLE,
+        FPS_SIDE.columns,
+        `SELECT fp_hi, fp_lo, received_ms FROM ${ORDERS_TABLE} WHERE received_ms >= ${from} AND received_ms <= ${through} UNION ALL ${FPS_SIDE.markerSelect(from, through)}`,
+        { beside: true },
+      );
+      for (const [ms, n] of arrivals) if (ms >= from && ms <= through) added += n;
+    }
+    return added;
+  };
   return {
     engine: conn.engine,
     async migrate() {
@@ -232,7 +295,10 @@ export function createOrderStore(plain: SqlConnection, opts: OrderStoreOptions =
 
     async insert(rows: EncodedRows) {
       await this.insertOrders(rows);
-      if (rows.count > 0 && rows.derived) await this.insertDerived(rows.derived);
+      if (rows.count > 0 && rows.derived) {
+        await this.insertDerived(rows.derived);
+        await fill(rows.derived.receivedFromMs, rows.derived.receivedThroughMs);
+      }
     },
 
     async insertOrders(rows: EncodedRows) {
@@ -243,7 +309,7 @@ export function createOrderStore(plain: SqlConnection, opts: OrderStoreOptions =
     async insertDerived(rows, only) {
       const skus = only !== undefined && !only.includes(AGG_KEY_MINUTE_TABLE) ? [] : (await skuBound()).select(rows.skuMinutes);
       const tsv = (t: string) => (t === AGG_KEY_MINUTE_TABLE && skus.length > 0 ? `${skus.map(skuMinuteTsv).join('')}${String(rows.tsv[t])}` : rows.tsv[t]!);
-      // One after another: on two cores, four small inserts at once only contend, and the order lets a failure
+      // One after another: on two cores, several small inserts at once only contend, and the order lets a failure
       // stop before the rest (the repair then finds which tables lack the range). Beside the next orders insert.
       for (const t of DERIVED_TABLES) if (only === undefined || only.includes(t.table)) await conn.insertTsv(t.table, t.columns, tsv(t.table), { beside: true });
     },
@@ -402,7 +468,7 @@ export function createOrderStore(plain: SqlConnection, opts: OrderStoreOptions =
       // A replica just restarted fetches for a few seconds; one whose parts are on a replica that is down waits
       // for it, so the wait is bounded and the caller tries again later.
       if (replication !== null) {
-        const tables = [ORDERS_TABLE, ...DERIVED_TABLES.map((t) => t.table)].map(sqlString).join(', ');
+        const tables = [ORDERS_TABLE, ...DERIVED_TABLES.map((t) => t.table), FPS_TABLE].map(sqlString).join(', ');
         const giveUpAt = Date.now() + (replication.catchUpMs ?? DEFAULT_CATCH_UP_MS);
         for (;;) {
           const fetches = await conn.queryRows<{ n: string | number }>(
@@ -419,9 +485,9 @@ export function createOrderStore(plain: SqlConnection, opts: OrderStoreOptions =
       const text = await conn.queryTsv(`SELECT DISTINCT received_ms FROM ${ORDERS_TABLE} WHERE received_ms >= ${since} ORDER BY received_ms`);
       const arrivals = text.length === 0 ? [] : text.trimEnd().split('\n').map(Number);
       const added: Record<string, number> = {};
-      progress?.setTotal(DERIVED_TABLES.length);
+      progress?.setTotal(DERIVED_TABLES.length + 1);
       if (arrivals.length === 0) {
-        progress?.advance(DERIVED_TABLES.length);
+        progress?.advance(DERIVED_TABLES.length + 1);
         return added;
       }
       for (const t of DERIVED_TABLES) {
@@ -438,8 +504,13 @@ export function createOrderStore(plain: SqlConnection, opts: OrderStoreOptions =
         }
         progress?.advance(1);
       }
+      const fps = await fill(since);
+      if (fps > 0) added[FPS_TABLE] = fps;
+      progress?.advance(1);
       return added;
     },
+
+    fillFingerprints: (sinceMs, throughMs) => fill(sinceMs, throughMs),
 
     async beginRun(startedMs) {
       const rows = await conn.queryRows<{ s: number | string; clean: number | string }>(

@@ -53,8 +53,10 @@ const CAST_BRAND = `CAST('brand' AS Enum8('brand' = 1, 'sku' = 2, 'region' = 3))
 
 /**
  * The orders table is ordered by arrival: parts then cover separate time ranges and merges stay cheap (keyed on
- * the random id fingerprint instead, merges cost ingest 30% of its throughput). A narrow side table, filled by a
- * materialized view, keys the fingerprints so "is this id stored?" still reads a few granules.
+ * the random id fingerprint instead, merges cost ingest 30% of its throughput). A narrow side table keys the
+ * fingerprints so "is this id stored?" still reads a few granules: filled by a materialized view until v4, by Gala's
+ * derived inserts until 3 December, since then by the engine from the orders table every few seconds
+ * (OrderStore.fillFingerprints).
  * Money is Int64 hundredths; instants are Int64 epoch ms (18.16 has no DateTime64).
  */
 export const MIGRATIONS: readonly Migration[] = [

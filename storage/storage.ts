@@ -52,6 +52,11 @@ export interface SqlConnection {
   /** Inserts TabSeparated rows (text or UTF-8 bytes); resolves only once ClickHouse has committed them. */
   insertTsv(table: string, columns: readonly string[], tsv: string | Uint8Array, opts?: InsertOptions): Promise<void>;
   /**
+   * `INSERT INTO table (columns) <select>`, run by the engine on one thread, its rows never passing through this
+   * process; resolves once they are committed. A failure is settled like an insertTsv's (settleFailedInsert).
+   */
+  insertSelect(table: string, columns: readonly string[], select: string, opts?: InsertOptions): Promise<void>;
+  /**
    * After an insert failed: makes sure nothing of it can still be running (a server may go on with an insert
    * whose client has gone), so what it stored is final. Resolves once that is so; throws if it cannot tell.
    */
@@ -101,14 +106,15 @@ export interface OrderStore {
   migrate(): Promise<number>;
   schemaVersion(): Promise<number>;
   /**
-   * Inserts encoded orders, then their derived rows; resolves once both are durable. The arrival ranges of inserts
+   * Inserts encoded orders, then their derived rows, then fills the side table for them (fillFingerprints);
+   * resolves once all are durable. The arrival ranges of inserts
    * must not overlap (each insert's markers vouch for every order received in its range).
    */
   insert(rows: EncodedRows): Promise<void>;
   /** The orders alone: what an ack waits for. Their derived rows follow with insertDerived. */
   insertOrders(rows: EncodedRows): Promise<void>;
   /**
-   * Derived rows (rollups, fingerprint side table), one insert per table, each with its marker. After a failure,
+   * Derived rows (the rollups), one insert per table, each with its marker. After a failure,
    * settle it and call repairDerived: a table's insert may or may not have landed, and only markers can tell.
    * `only` names the tables to insert this time (each table of a batch once: the SKU bound chooses with the
    * key-minute table's); every table when left out. Group commit (and bench:engine-paced's `gap` path) inserts a
@@ -133,8 +139,8 @@ export interface OrderStore {
   ordersReceivedSince(sinceMs: number): Promise<number>;
   /**
    * Which of these fingerprints are stored; keys are `${hi}:${lo}`. With `receivedBetween` (inclusive epoch ms)
-   * the orders table itself is asked, which is authoritative (the fingerprint side table is written after the
-   * orders insert, so it can lag it by a failed or cut derived insert); without it, the side table.
+   * the orders table itself is asked, which is authoritative (the fingerprint side table is filled from the
+   * orders table every few seconds, so it lags it); without it, the side table.
    */
   storedFingerprints(fps: readonly (readonly [number, number])[], receivedBetween?: readonly [number, number]): Promise<Set<string>>;
   /**
@@ -145,7 +151,7 @@ export interface OrderStore {
    */
   duplicateIds(limit: number, receivedSinceMs?: number, slice?: { index: number; count: number }): Promise<DuplicateIdRow[]>;
   /**
-   * Puts into each derived table (rollups, fingerprint side table) the rows of every order received at or after
+   * Puts into each derived table (the rollups; then the side table, with fillFingerprints) the rows of every order received at or after
    * `receivedSinceMs` that no marker of that table vouches for: an orders insert that landed while its derived
    * insert failed or was cut by a crash. The rows are recomputed from the orders table for those arrivals only,
    * with their marker, one insert per table. Only while nothing is being inserted (start-up, or ingest paused).
@@ -155,6 +161,14 @@ export interface OrderStore {
    * shard left to fetch, and throws if it still has.
    */
   repairDerived(receivedSinceMs: number, progress?: Progress): Promise<Record<string, number>>;
+  /**
+   * Fills the fingerprint side table from the orders table, in the engine (INSERT ... SELECT), for every order
+   * received in [receivedSinceMs, receivedThroughMs] that no marker of the side table vouches for, each chunk of at
+   * most FPS_FILL_ROWS rows with its marker in the same statement (one part: both land or neither). Group commit
+   * calls it every few seconds for the arrivals committed since; repairDerived calls it too. Only while no other
+   * fill or repair of the same arrivals runs. Returns the rows added (markers not counted).
+   */
+  fillFingerprints(receivedSinceMs: number, receivedThroughMs?: number): Promise<number>;
   /**
    * Records that a process started using the database at `startedMs`, and says whether the one before it (if
    * any) stopped cleanly: false means it crashed, possibly mid-insert; then `uncleanSinceMs` is the start of the

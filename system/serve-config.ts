@@ -29,7 +29,7 @@ export interface ServeConfig {
   reconcileIntervalMs: number;
   /** How long a group commit's first batch waits for company before the insert (default 100 ms). */
   flushIntervalMs?: number;
-  /** Least ms between two derived inserts (rollups and side table); default group-commit's. */
+  /** Least ms between two derived inserts (the rollups); default group-commit's. */
   derivedIntervalMs?: number;
   /** Nice value of the embedded engine's merge threads (0: the process's own priority). */
   mergeNice?: number;

@@ -117,7 +117,7 @@ export async function startSystem(cfg: ServeConfig, opts: StartOptions = {}): Pr
   opts.onListening?.(`listening http=${httpPort}`);
   await store.migrate();
   if (cfg.cluster != null) await awaitShards(store, cfg.cluster.file.clickhouseCluster, { progress, log, print: opts.print });
-  // After a crash, a group's orders may be stored without its rollup and side-table rows (killed between the two
+  // After a crash, a group's orders may be stored without its rollup rows and side-table fill (killed between the two
   // inserts): put in what the derived tables lack for the runs since the last clean stop, before anything reads
   // them (nothing is being inserted yet).
   const runStartedMs = Date.now();
@@ -211,6 +211,7 @@ export async function startSystem(cfg: ServeConfig, opts: StartOptions = {}): Pr
       server: cluster!.server,
       // From this node's own replica: the shard's every id within the window's span, the previous holder's included.
       restoreWindow: () => restoreDedupWindow(store, dedup, Date.now() - dedup.windowMs, progress),
+      fillSideTable: (sinceMs) => committer.fillSince(sinceMs),
       log,
     });
     registerShardMetrics(metrics, () => leased.ownership.shards());

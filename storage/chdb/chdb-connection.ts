@@ -64,7 +64,7 @@ export function createChdbConnection(dataDir: string, opts: ChdbOptions = {}): C
   // Only now: this process holds the directory, so files in its spool are a crash's, not another process's.
   const spool = openInsertSpool(dataDir, opts.tmpfs === undefined ? DEFAULT_TMPFS : opts.tmpfs);
   const merges = niceBackgroundThreads(opts.mergeNice ?? 0);
-  // Derived rows (rollups, side table) go in beside the next group's orders insert: a third session, opened on
+  // Derived rows (rollups, the side table's fills) go in beside the next group's orders insert: a third session, opened on
   // first use, so the two never queue on one session. The current database follows the others'.
   let beside: Session | null = null;
   let opening: Promise<Session> | null = null;
@@ -128,6 +128,17 @@ export function createChdbConnection(dataDir: string, opts: ChdbOptions = {}): C
         throw insertError(table, e);
       } finally {
         if (path !== null) spool.remove(path);
+      }
+    },
+    async insertSelect(table, columns, select, opts) {
+      check();
+      const target = opts?.beside === true ? await besideSession() : inserts;
+      // One thread: the rows are read and squashed into one block (so one part) in order, and a fill running beside
+      // the orders inserts takes one core, not both.
+      try {
+        await target.queryAsync(`INSERT INTO ${table} (${columns.join(', ')}) ${select} SETTINGS max_threads = 1`, { format: 'TSV' });
+      } catch (e) {
+        throw insertError(table, e);
       }
     },
     async settleFailedInsert() {

@@ -251,6 +251,19 @@ export function createServerConnection(url: string, opts: ServerConnectionOption
       });
     },
 
+    async insertSelect(table, columns, select, opts?: InsertOptions) {
+      if (!IDENTIFIER.test(table)) throw new Error(`clickhouse-server insert: table = "${table}" must match ${IDENTIFIER.source}`);
+      const bad = columns.find((c) => !IDENTIFIER.test(c));
+      if (bad !== undefined) throw new Error(`clickhouse-server insert: column = "${bad}" must match ${IDENTIFIER.source}`);
+      const queryId = `gala-insert-${randomUUID()}`;
+      const sql = `INSERT INTO ${table} (${columns.join(', ')}) ${select}`;
+      // One thread (see chdb-connection.ts); settings travel as URL parameters, which 18.16 takes.
+      const settings: ClickHouseSettings = { max_threads: 1, ...(opts?.quorum === undefined ? {} : quorumSettings(opts.quorum)) };
+      await run('insert', sql, () => client.command({ query: sql, query_id: queryId, clickhouse_settings: settings })).catch((e: unknown) => {
+        throw Object.assign(e instanceof Error ? e : new Error(String(e)), { insertQueryId: queryId, insertTable: table, insertQuorum: opts?.quorum !== undefined });
+      });
+    },
+
     async settleFailedInsert(error) {
       const queryId = (error as { insertQueryId?: unknown } | null)?.insertQueryId;
       if (typeof queryId !== 'string' || !/^gala-insert-[0-9a-f-]{36}$/.test(queryId)) return;
