@@ -22,6 +22,8 @@ import { formatHundredths, parseHundredths } from '../domain/money.ts';
 import type { ClusterView } from '../protocol/cluster-protocol.ts';
 import { startClickHouseCluster, writeClusterFile, type ClickHouseCluster, type WrittenClusterFile } from '../test-support/clickhouse-cluster.ts';
 import { expectNeverBackwards, expectStoredOnce } from '../test-support/cluster-checks.ts';
+import { createServerConnection } from '../storage/server/clickhouse-server-connection.ts';
+import { derivedVsOrders } from '../storage/order-store.case.ts';
 import { requireClickHouseServer } from '../test-support/clickhouse-server.ts';
 import { startGalaProcess, type GalaProcess } from '../test-support/gala-process.ts';
 import { ResendingClient, type ClientOrder } from '../test-support/resending-client.ts';
@@ -200,7 +202,8 @@ describe.skipIf(!available)('replicated shards: an owner killed or frozen, a rep
 
   it('ZooKeeper stopped: nothing is acked, the figures stay on screen; started again, the cluster recovers by itself', async () => {
     await until('n2 back as shard 2\'s owner', () => serving('n1', 2), (s) => s?.owner === 'n2', { timeoutMs: 60_000, detail });
-    const shown = await Promise.all(IDS.map(statsOrNull));
+    // n2 is seen serving from n1 a moment before its own /v1/stats answers: wait until every node does.
+    const shown = (await until('every node to answer its figures', () => Promise.all(IDS.map(statsOrNull)), (l) => l.every((x) => x !== null), { detail })) as Stats[];
     await zk.stop();
     const stoppedAt = Date.now();
     client!.send(190, 220);
@@ -229,5 +232,21 @@ describe.skipIf(!available)('replicated shards: an owner killed or frozen, a rep
     const want = { gmv: formatHundredths(expectedHundredths), orders: expectedOrders };
     await until('every node to show every order', () => Promise.all(IDS.map(statsOrNull)), (l) => l.every((s) => s !== null && s.gmv === want.gmv && s.orders === want.orders), { timeoutMs: 30_000, detail: () => seen });
     expectNeverBackwards(seen);
-  }, 60_000);
+    // Each shard's rollups equal SELECT over its orders, and its side table holds every order's fingerprint once,
+    // through the kill -9, the frozen owner and the takeovers (derived rows and fills follow the acks by seconds).
+    for (const s of [1, 2]) {
+      const conn = createServerConnection(ch.replicaOf(s, 1).url);
+      try {
+        const derived = await until(`shard ${s}'s rollups to equal its orders`, () => derivedVsOrders(conn), (d) => JSON.stringify(d.held) === JSON.stringify(d.truth), { timeoutMs: 30_000 });
+        expect(derived.held).toEqual(derived.truth);
+        const fps = async () => (await conn.queryRows<{ f: string | number; n: string | number; u: string | number }>(
+          `SELECT (SELECT count() FROM gala_order_fps WHERE received_ms >= 0) AS f, (SELECT count() FROM gala_orders) AS n, (SELECT uniqExact(fp_hi, fp_lo, received_ms) FROM gala_order_fps WHERE received_ms >= 0) AS u`,
+        ))[0]!;
+        const counts = await until(`shard ${s}'s side table to hold every order`, fps, (r) => Number(r.f) === Number(r.n), { timeoutMs: 30_000 });
+        expect([Number(counts.f), Number(counts.u)]).toEqual([Number(counts.n), Number(counts.n)]);
+      } finally {
+        await conn.close();
+      }
+    }
+  }, 150_000);
 });
