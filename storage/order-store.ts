@@ -256,9 +256,31 @@ export function createOrderStore(plain: SqlConnection, opts: OrderStoreOptions =
     );
     return rows.map((r) => ({ second: int(r.s), currency: r.currency, channel: r.channel, hundredths: BigInt(r.h), orders: int(r.n) }));
   };
+  /**
+   * Replicated: waits (bounded) until this replica has no part of its shard left to fetch, and throws if it still
+   * has. A repair or an open-ended fill compares the replica as it is; a part still to fetch could hold arrivals
+   * inside a range it then marks as done.
+   */
+  const caughtUp = async (what: string): Promise<void> => {
+    if (replication === null) return;
+    const tables = [ORDERS_TABLE, ...DERIVED_TABLES.map((t) => t.table), FPS_TABLE].map(sqlString).join(', ');
+    const giveUpAt = Date.now() + (replication.catchUpMs ?? DEFAULT_CATCH_UP_MS);
+    for (;;) {
+      const fetches = await conn.queryRows<{ n: string | number }>(
+        `SELECT count() AS n FROM system.replication_queue WHERE database = currentDatabase() AND table IN (${tables}) AND type = 'GET_PART'`,
+      );
+      const n = int(fetches[0]?.n ?? 0);
+      if (n === 0) return;
+      if (Date.now() >= giveUpAt) throw new Error(`${what}: this replica still has ${n} part${n === 1 ? '' : 's'} of its shard to fetch; try once it has caught up`);
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  };
   /** See OrderStore.fillFingerprints. */
   const fill = async (sinceMs: number, throughMs?: number): Promise<number> => {
     const since = Math.trunc(sinceMs);
+    // Bounded by this node's own commits (group commit's fills), the rows are this replica's own inserts; open-ended
+    // (a takeover, a repair), they may include a previous holder's parts still on their way here.
+    if (throughMs === undefined) await caughtUp('fillFingerprints');
     const upTo = throughMs === undefined ? '' : ` AND received_ms <= ${Math.trunc(throughMs)}`;
     // Rows per arrival instant (one per batch; received_ms leads the orders table's key, so a read of its index and
     // one column), and the ranges the side table's markers vouch for.
@@ -467,19 +489,7 @@ export function createOrderStore(plain: SqlConnection, opts: OrderStoreOptions =
       // part of its shard written so far: one still to fetch could be a derived part the repair would add again.
       // A replica just restarted fetches for a few seconds; one whose parts are on a replica that is down waits
       // for it, so the wait is bounded and the caller tries again later.
-      if (replication !== null) {
-        const tables = [ORDERS_TABLE, ...DERIVED_TABLES.map((t) => t.table), FPS_TABLE].map(sqlString).join(', ');
-        const giveUpAt = Date.now() + (replication.catchUpMs ?? DEFAULT_CATCH_UP_MS);
-        for (;;) {
-          const fetches = await conn.queryRows<{ n: string | number }>(
-            `SELECT count() AS n FROM system.replication_queue WHERE database = currentDatabase() AND table IN (${tables}) AND type = 'GET_PART'`,
-          );
-          const n = int(fetches[0]?.n ?? 0);
-          if (n === 0) break;
-          if (Date.now() >= giveUpAt) throw new Error(`repairDerived: this replica still has ${n} part${n === 1 ? '' : 's'} of its shard to fetch; repair once it has caught up`);
-          await new Promise((r) => setTimeout(r, 200));
-        }
-      }
+      await caughtUp('repairDerived');
       // Every arrival instant since then (one per batch: a column of the sort key, so a cheap read), and per table
       // the ranges its markers vouch for; an arrival no marker covers is one whose derived insert never landed.
       const text = await conn.queryTsv(`SELECT DISTINCT received_ms FROM ${ORDERS_TABLE} WHERE received_ms >= ${since} ORDER BY received_ms`);

@@ -166,7 +166,9 @@ export interface OrderStore {
    * received in [receivedSinceMs, receivedThroughMs] that no marker of the side table vouches for, each chunk of at
    * most FPS_FILL_ROWS rows with its marker in the same statement (one part: both land or neither). Group commit
    * calls it every few seconds for the arrivals committed since; repairDerived calls it too. Only while no other
-   * fill or repair of the same arrivals runs. Returns the rows added (markers not counted).
+   * fill or repair of the same arrivals runs. Replicated and open-ended (no receivedThroughMs: a takeover, a repair),
+   * it first waits, bounded, until this replica has no part of its shard left to fetch, as repairDerived does.
+   * Returns the rows added (markers not counted).
    */
   fillFingerprints(receivedSinceMs: number, receivedThroughMs?: number): Promise<number>;
   /**
