@@ -46,6 +46,8 @@ function fakeStore() {
       return 0;
     },
     repairDerived: async (since: number) => {
+      // The repair fills the side table too: while fills fail, so does it.
+      if (derived.fillFail) throw new Error('repair refused (its fill)');
       derived.repairs.push(since);
       return {};
     },
