@@ -351,7 +351,17 @@ export class GroupCommitter {
 
   /** A fill of the side table is owed and will run (its timer, or a stop): not while storage is down (the repair fills). */
   private fillAhead(): boolean {
-    return this.fpsOwedFrom !== Number.POSITIVE_INFINITY && this.derivedBehind.length === 0 && this.state !== 'down' && this.state !== 'closed';
+    return this.owesFill && this.derivedBehind.length === 0 && this.state !== 'down' && this.state !== 'closed';
+  }
+
+  /** Arrivals committed whose side-table rows no fill has put in yet. */
+  private get owesFill(): boolean {
+    return this.fpsOwedFrom !== Number.POSITIVE_INFINITY;
+  }
+
+  private clearOwed(): void {
+    this.fpsOwedFrom = Number.POSITIVE_INFINITY;
+    this.fpsOwedThrough = Number.NEGATIVE_INFINITY;
   }
 
   private unavailable(retryAfterMs: number): BatchOutcome {
@@ -386,7 +396,7 @@ export class GroupCommitter {
    * yet settled): a clean stop must not be recorded then, so that the next start repairs them.
    */
   get derivedPending(): boolean {
-    return this.derivedBehind.length > 0 || this.uncertain.length > 0 || this.derivedWaiting.length > 0 || this.fpsOwedFrom !== Number.POSITIVE_INFINITY;
+    return this.derivedBehind.length > 0 || this.uncertain.length > 0 || this.derivedWaiting.length > 0 || this.owesFill;
   }
 
   /** Starts inserts while fewer than maxInserts run. Groups start in order; their answers may finish out of it. */
@@ -503,7 +513,7 @@ export class GroupCommitter {
    * timer starts it then): ingest that stops leaves none owed for long. Not while a repair is owed (it fills too).
    */
   private startFill(): void {
-    if (this.fpsOwedFrom === Number.POSITIVE_INFINITY || this.derivedBehind.length > 0 || this.state === 'down' || this.state === 'closed') return;
+    if (!this.fillAhead()) return;
     const wait = this.state === 'up' ? this.lastFpsFill + this.fpsFillMs - performance.now() : 0;
     if (wait > 0) {
       this.fpsTimer ??= setTimeout(() => {
@@ -529,8 +539,7 @@ export class GroupCommitter {
       this.lastFpsFill = performance.now();
       await this.opts.store.fillFingerprints(from, through === Number.POSITIVE_INFINITY ? undefined : through);
       // Only derived work (serial, and this is it) adds to what is owed.
-      this.fpsOwedFrom = Number.POSITIVE_INFINITY;
-      this.fpsOwedThrough = Number.NEGATIVE_INFINITY;
+      this.clearOwed();
     } catch (e) {
       this.derivedFailed(e, from, through, 0);
     }
@@ -553,7 +562,7 @@ export class GroupCommitter {
   }
 
   private fillDue(): boolean {
-    return this.fpsOwedFrom !== Number.POSITIVE_INFINITY && (this.state !== 'up' || performance.now() - this.lastFpsFill >= this.fpsFillMs);
+    return this.owesFill && (this.state !== 'up' || performance.now() - this.lastFpsFill >= this.fpsFillMs);
   }
 
   /**
@@ -727,8 +736,7 @@ export class GroupCommitter {
     this.opts.log?.('storage.derived_repaired', { added });
     this.derivedBehind = [];
     // The repair filled the side table too, for every arrival since the earliest owed.
-    this.fpsOwedFrom = Number.POSITIVE_INFINITY;
-    this.fpsOwedThrough = Number.NEGATIVE_INFINITY;
+    this.clearOwed();
   }
 
   private clearTimers(): void {

@@ -85,9 +85,10 @@ export const DERIVED_TABLES = [
 export const FPS_SIDE = {
   table: FPS_TABLE,
   columns: ['fp_hi', 'fp_lo', 'received_ms'],
-  // fp_lo holds the range's length (a fill spans far less than 2^32 ms).
-  marker: (from: number, through: number) => `0\t${through - from}\t${-through}\n`,
-  /** The marker as a SELECT of one row in the table's column types, for a fill's INSERT ... SELECT. */
+  /**
+   * The marker as a SELECT of one row in the table's column types, for a fill's INSERT ... SELECT. fp_lo holds the
+   * range's length (a fill spans far less than 2^32 ms).
+   */
   markerSelect: (from: number, through: number) => `SELECT toUInt32(0) AS fp_hi, toUInt32(${through - from}) AS fp_lo, toInt64(${-through}) AS received_ms`,
   markersSince: (since: number) => `SELECT -received_ms - fp_lo AS from_ms, -received_ms AS through_ms FROM ${FPS_TABLE} WHERE fp_hi = 0 AND received_ms < 0 AND received_ms <= ${-since}`,
 } as const;

@@ -150,23 +150,21 @@ const RECOMPUTE: Record<string, (where: string) => string> = {
  */
 export const FPS_FILL_ROWS = 500_000;
 
-/** [from, through] arrival chunks of `runs`, each holding at most maxRows rows (one arrival instant may hold more alone). */
-export function fillChunks(arrivals: readonly (readonly [number, number])[], runs: readonly (readonly [number, number])[], maxRows: number): [number, number][] {
-  const chunks: [number, number][] = [];
+/**
+ * [from, through, rows] arrival chunks of `runs`, given (instant, rows) arrivals in order: each holds at most maxRows
+ * rows (one arrival instant may hold more alone).
+ */
+export function fillChunks(arrivals: readonly (readonly [number, number])[], runs: readonly (readonly [number, number])[], maxRows: number): [number, number, number][] {
+  const chunks: [number, number, number][] = [];
   let i = 0;
   for (const [from, through] of runs) {
     while (i < arrivals.length && arrivals[i]![0] < from) i++;
-    let open: [number, number] | null = null;
-    let rows = 0;
+    let open: [number, number, number] | null = null;
     for (; i < arrivals.length && arrivals[i]![0] <= through; i++) {
       const [ms, n] = arrivals[i]!;
-      if (open !== null && rows + n > maxRows) open = null;
-      if (open === null) {
-        chunks.push((open = [ms, ms]));
-        rows = 0;
-      }
+      if (open === null || open[2] + n > maxRows) chunks.push((open = [ms, ms, 0]));
       open[1] = ms;
-      rows += n;
+      open[2] += n;
     }
   }
   return chunks;
@@ -293,7 +291,7 @@ export function createOrderStore(plain: SqlConnection, opts: OrderStoreOptions =
     const markers = await conn.queryRows<{ from_ms: string | number; through_ms: string | number }>(FPS_SIDE.markersSince(since));
     const runs = uncoveredRuns(arrivals.map((a) => a[0]), markers.map((m) => [int(m.from_ms), int(m.through_ms)] as const));
     let added = 0;
-    for (const [from, through] of fillChunks(arrivals, runs, fillRows)) {
+    for (const [from, through, rows] of fillChunks(arrivals, runs, fillRows)) {
       // The chunk's rows and its marker in one statement: one part, so a crash or a failure leaves both or neither,
       // and a fill done again never stores a fingerprint twice (the late-duplicate look counts copies).
       await conn.insertSelect(
@@ -302,7 +300,7 @@ export function createOrderStore(plain: SqlConnection, opts: OrderStoreOptions =
         `SELECT fp_hi, fp_lo, received_ms FROM ${ORDERS_TABLE} WHERE received_ms >= ${from} AND received_ms <= ${through} UNION ALL ${FPS_SIDE.markerSelect(from, through)}`,
         { beside: true },
       );
-      for (const [ms, n] of arrivals) if (ms >= from && ms <= through) added += n;
+      added += rows;
     }
     return added;
   };

@@ -112,6 +112,17 @@ function quorumSettings(q: NonNullable<InsertOptions['quorum']>): ClickHouseSett
   return { insert_quorum: String(q.replicas), insert_quorum_timeout: q.timeoutMs };
 }
 
+function checkInsertNames(table: string, columns: readonly string[]): void {
+  if (!IDENTIFIER.test(table)) throw new Error(`clickhouse-server insert: table = "${table}" must match ${IDENTIFIER.source}`);
+  const bad = columns.find((c) => !IDENTIFIER.test(c));
+  if (bad !== undefined) throw new Error(`clickhouse-server insert: column = "${bad}" must match ${IDENTIFIER.source}`);
+}
+
+/** An insert's error, carrying what settleFailedInsert needs to find the insert on the server. */
+function settleable(e: unknown, queryId: string, table: string, opts: InsertOptions | undefined): Error {
+  return Object.assign(e instanceof Error ? e : new Error(String(e)), { insertQueryId: queryId, insertTable: table, insertQuorum: opts?.quorum !== undefined });
+}
+
 function sqlHead(sql: string): string {
   const oneLine = sql.replace(/\s+/g, ' ').trim();
   return oneLine.length > 120 ? `${oneLine.slice(0, 117)}...` : oneLine;
@@ -231,9 +242,7 @@ export function createServerConnection(url: string, opts: ServerConnectionOption
     queryTsv: (sql, opts) => queryText('query', sql, 'TabSeparated', opts),
 
     async insertTsv(table, columns, tsv, opts?: InsertOptions) {
-      if (!IDENTIFIER.test(table)) throw new Error(`clickhouse-server insert: table = "${table}" must match ${IDENTIFIER.source}`);
-      const bad = columns.find((c) => !IDENTIFIER.test(c));
-      if (bad !== undefined) throw new Error(`clickhouse-server insert: column = "${bad}" must match ${IDENTIFIER.source}`);
+      checkInsertNames(table, columns);
       // A raw TabSeparated body; the HTTP response (and so this promise) comes only after the server wrote the part.
       // Each insert carries its own query_id, so after a failure it can be found (and stopped) on the server.
       const queryId = `gala-insert-${randomUUID()}`;
@@ -247,20 +256,18 @@ export function createServerConnection(url: string, opts: ServerConnectionOption
           values: Readable.from([typeof tsv === 'string' ? Buffer.from(tsv, 'utf8') : Buffer.from(tsv.buffer, tsv.byteOffset, tsv.byteLength)], { objectMode: false }),
         }),
       ).catch((e: unknown) => {
-        throw Object.assign(e instanceof Error ? e : new Error(String(e)), { insertQueryId: queryId, insertTable: table, insertQuorum: opts?.quorum !== undefined });
+        throw settleable(e, queryId, table, opts);
       });
     },
 
     async insertSelect(table, columns, select, opts?: InsertOptions) {
-      if (!IDENTIFIER.test(table)) throw new Error(`clickhouse-server insert: table = "${table}" must match ${IDENTIFIER.source}`);
-      const bad = columns.find((c) => !IDENTIFIER.test(c));
-      if (bad !== undefined) throw new Error(`clickhouse-server insert: column = "${bad}" must match ${IDENTIFIER.source}`);
+      checkInsertNames(table, columns);
       const queryId = `gala-insert-${randomUUID()}`;
       const sql = `INSERT INTO ${table} (${columns.join(', ')}) ${select}`;
       // One thread (see chdb-connection.ts); settings travel as URL parameters, which 18.16 takes.
       const settings: ClickHouseSettings = { max_threads: 1, ...(opts?.quorum === undefined ? {} : quorumSettings(opts.quorum)) };
       await run('insert', sql, () => client.command({ query: sql, query_id: queryId, clickhouse_settings: settings })).catch((e: unknown) => {
-        throw Object.assign(e instanceof Error ? e : new Error(String(e)), { insertQueryId: queryId, insertTable: table, insertQuorum: opts?.quorum !== undefined });
+        throw settleable(e, queryId, table, opts);
       });
     },
 
