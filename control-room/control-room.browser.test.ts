@@ -234,6 +234,8 @@ describe.skipIf(!ok)('the control room in Chromium', { timeout: BROWSER_TEST_TIM
     const fireButtons = await vic.$$eval('.btn-fire', (bs) => bs.map((b) => (b as HTMLButtonElement).disabled));
     expect(fireButtons.length).toBeGreaterThan(5);
     expect(fireButtons.every(Boolean)).toBe(true);
+    // The cue the last test fired may still be running; its end changes the state. Wait for a quiet room first.
+    await untilDesk('no cue running', async () => (await state()).running.length === 0);
     const before = (await state()).rev;
     await vic.keyboard.press('Space');
     await vic.keyboard.press('ArrowDown');
