@@ -53,7 +53,7 @@ async function commit(channels: Channel[]): Promise<{ cols: OrderColumns; receiv
     w.add({ id, ts, hundredths: 10_000, currency: 'CNY', channel, brand: '', sku: '', category: '', region: '' }, receivedMs, hi, lo);
     cols.push(ts, 10_000, 0, CHANNEL_CODE[channel], hi, lo);
   }
-  await store.insert({ count: channels.length, tsv: w.bytes(), derived: w.derived() });
+  await store.insert({ count: channels.length, data: w.bytes(), derived: w.derived() });
   return { cols, receivedMs };
 }
 

@@ -399,7 +399,7 @@ describe('reconciliation and staleness on the live channel', () => {
     const w = new OrderRowWriter();
     const [hi, lo] = fingerprint('sneaked-in');
     w.add({ id: 'sneaked-in', ts: Date.now(), hundredths: 12_345, currency: 'CNY', channel: 'desktop', brand: '', sku: '', category: '', region: '' }, s.totals.appliedThroughMs, hi, lo);
-    await s.store.insert({ count: 1, tsv: w.bytes(), derived: w.derived() });
+    await s.store.insert({ count: 1, data: w.bytes(), derived: w.derived() });
     await s.reconciler.run();
     await until('drift on the channel', () => latest()?.drift.CNY === '-123.45');
     expect(s.totals.snapshot().gmv).toBe('200.00');
@@ -416,7 +416,7 @@ describe('reconciliation and staleness on the live channel', () => {
     const late = new OrderRowWriter();
     const [lhi, llo] = fingerprint('landed-late');
     late.add({ id: 'landed-late', ts: Date.now(), hundredths: 500, currency: 'CNY', channel: 'mobile', brand: '', sku: '', category: '', region: '' }, s.totals.appliedThroughMs - 1, lhi, llo);
-    await s.store.insert({ count: 1, tsv: late.bytes() });
+    await s.store.insert({ count: 1, data: late.bytes() });
     await s.reconciler.run();
     expect(s.reconciler.report().drift).toEqual({});
     await s.reconciler.run(true);

@@ -50,7 +50,7 @@ describe.skipIf(!serverAvailable)('a milestone crossed while ClickHouse is down'
       w.add({ id, ts: BASE + i * 1000, hundredths: 10_000, currency: 'CNY', channel: 'mobile', brand: '', sku: '', category: '', region: '' }, receivedMs, hi, lo);
       cols.push(BASE + i * 1000, 10_000, 0, CHANNEL_CODE.mobile, hi, lo);
     }
-    await store.insert({ count: 4, tsv: w.bytes(), derived: w.derived() });
+    await store.insert({ count: 4, data: w.bytes(), derived: w.derived() });
 
     // The server goes away before the commit reaches the aggregator: the crossing is found but cannot be recorded.
     await server.kill();

@@ -34,7 +34,7 @@ beforeAll(async () => {
   for (let i = 0; i < 2000; i++) w.add(order(`o-${i}`), now - 60_000, ...fingerprint(`o-${i}`));
   // A resend that came after the de-duplication window: stored twice.
   w.add(order('o-7'), now - 1000, ...fingerprint('o-7'));
-  await store.insert({ count: 2001, tsv: w.bytes(), derived: w.derived() });
+  await store.insert({ count: 2001, data: w.bytes(), derived: w.derived() });
 });
 
 afterAll(async () => {

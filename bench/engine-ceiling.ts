@@ -49,7 +49,7 @@ export async function measureEngineCeiling(seconds: number, groupRows: number): 
   const cpu0 = process.cpuUsage();
   const start = performance.now();
   for (let g = 0; performance.now() - start < seconds * 1000; g++) {
-    await store.insert({ count: groupRows, tsv: groups[g % groups.length]! });
+    await store.insert({ count: groupRows, data: groups[g % groups.length]! });
     rows += groupRows;
   }
   const rate = { rowsPerSecond: rows / ((performance.now() - start) / 1000), cpuUsPerRow: cpuPerRow(cpu0, rows) };

@@ -24,6 +24,7 @@
 //     [--write-path new|gap|depth1|serial|orders|old[,...]] [--chdb-route file|api[,...]] [--derived-interval 500[,0...]]
 //     [--merge-nice 10[,0...]] (chDB's merge threads this many nice levels down, as GALA_MERGE_NICE; several take turns)
 //     [--same-process] [--fill-ms 5000] (the gap path's least time between two fills of the side table)
+//     [--row-format RowBinary|TabSeparated[,...]] (the orders insert's format; the store's own by default)
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
@@ -33,7 +34,7 @@ import { parseArgs } from 'node:util';
 import { fingerprint } from '../domain/fingerprint.ts';
 import { DEFAULT_DERIVED_INTERVAL_MS, DEFAULT_FINGERPRINT_FILL_MS, DEFAULT_MAX_DERIVED_WAITING_ORDERS, derivedStartWaitMs } from '../ingest/group-commit.ts';
 import { DERIVED_TABLES, mergeDerivedRows, type DerivedRows } from '../storage/derived-fold.ts';
-import { OrderRowWriter } from '../storage/order-row-writer.ts';
+import { createRowWriter, type RowFormat } from '../storage/order-row-writer.ts';
 import { keyMinuteRollup, keyTotalRollup, secondRollup } from '../storage/schema.ts';
 import { createChdbConnection } from '../storage/chdb/chdb-connection.ts';
 import { DEFAULT_TMPFS } from '../storage/chdb/insert-spool.ts';
@@ -55,6 +56,8 @@ const { values } = parseArgs({
     'no-key-views': { type: 'boolean', default: false },
     'write-path': { type: 'string', default: 'new' },
     'chdb-route': { type: 'string', default: 'file' },
+    // The orders insert's format: the store's own (RowBinary on the file route), or as given; several take turns.
+    'row-format': { type: 'string', default: '' },
     // For the new path: least ms between derived inserts (group commit's GALA_DERIVED_INTERVAL_MS); comma-separated values take turns.
     'derived-interval': { type: 'string', default: String(DEFAULT_DERIVED_INTERVAL_MS) },
     'fill-ms': { type: 'string', default: String(DEFAULT_FINGERPRINT_FILL_MS) },
@@ -77,6 +80,9 @@ const ROUTES = ['file', 'api'] as const;
 type Route = (typeof ROUTES)[number];
 const routes = values['chdb-route'].split(',').map((x) => x.trim());
 for (const x of routes) if (!(ROUTES as readonly string[]).includes(x)) throw new Error(`--chdb-route must be one or more of ${ROUTES.join(', ')} (comma-separated), got ${JSON.stringify(x)}`);
+const FORMATS = ['RowBinary', 'TabSeparated'] as const;
+const formats = values['row-format'] === '' ? [''] : values['row-format'].split(',').map((x) => x.trim());
+for (const x of formats) if (x !== '' && !(FORMATS as readonly string[]).includes(x)) throw new Error(`--row-format must be one or more of ${FORMATS.join(', ')} (comma-separated), got ${JSON.stringify(x)}`);
 const flushes = values.flush.split(',').map((x) => Number(x.trim()));
 for (const x of flushes) if (!Number.isFinite(x) || x <= 0) throw new Error(`--flush must be one or more numbers of ms above 0 (comma-separated), got ${JSON.stringify(values.flush)}`);
 const nices = values['merge-nice'].split(',').map((x) => Number(x.trim()));
@@ -88,16 +94,17 @@ const CONFIGS = WRITE_PATHS.flatMap((path) =>
   (routes as Route[]).flatMap((route) =>
     (path === 'new' || path === 'gap' ? intervals : [0]).flatMap((derivedIntervalMs) =>
       nices.flatMap((mergeNice) =>
-        flushes.map((flush) => ({
+        flushes.flatMap((flush) => formats.map((rowFormat) => ({
           path,
           route,
+          rowFormat,
           derivedIntervalMs,
           mergeNice,
           flush,
           name:
             `${path}${routes.length === 1 ? '' : `/${route}`}${(path === 'new' || path === 'gap') && intervals.length > 1 ? `/${derivedIntervalMs}ms` : ''}` +
-            `${nices.length > 1 ? `/nice${mergeNice}` : ''}${flushes.length > 1 ? `/flush${flush}` : ''}`,
-        })),
+            `${nices.length > 1 ? `/nice${mergeNice}` : ''}${flushes.length > 1 ? `/flush${flush}` : ''}${formats.length > 1 ? `/${rowFormat}` : ''}`,
+        }))),
       ),
     ),
   ),
@@ -150,7 +157,7 @@ interface RunResult {
   cpuUsPerRow: number;
 }
 
-async function run(index: number, { path, route, name, derivedIntervalMs, mergeNice, flush: FLUSH }: Config, pool: PooledOrder[]): Promise<RunResult> {
+async function run(index: number, { path, route, name, derivedIntervalMs, mergeNice, flush: FLUSH, rowFormat }: Config, pool: PooledOrder[]): Promise<RunResult> {
   const OLD = path === 'old';
   const dir = mkdtempSync(join(tmpdir(), 'gala-paced-'));
   const conn = createChdbConnection(dir, { tmpfs: route === 'file' ? DEFAULT_TMPFS : null, mergeNice });
@@ -204,7 +211,9 @@ async function run(index: number, { path, route, name, derivedIntervalMs, mergeN
   // Rows are written (and, for the new path, folded) as they arrive, as ingest writes each frame's rows when it comes
   // in: a 5 ms timer writes the orders that arrived since it last ran into the filling group, so that only the last few
   // ms of a group are written after it is sealed.
-  let w = new OrderRowWriter();
+  const format: RowFormat = rowFormat === '' ? store.orderFormat : (rowFormat as RowFormat);
+  if (!conn.rowFormats.includes(format)) throw new Error(`--row-format ${format}: the ${route} route takes ${conn.rowFormats.join(', ')}`);
+  let w = createRowWriter(format);
   let filled = 0; // rows of the filling group written so far
   const fill = (upTo: number): void => {
     const due = Math.round(((upTo - sealedThrough) / 1000) * RATE);
@@ -272,10 +281,10 @@ async function run(index: number, { path, route, name, derivedIntervalMs, mergeN
     const count = filled;
     const group = w;
     sealedThrough = to;
-    w = new OrderRowWriter();
+    w = createRowWriter(format);
     filled = 0;
     const s = performance.now();
-    await store.insertOrders({ count, tsv: group.bytes() });
+    await store.insertOrders({ count, data: group.bytes(), format: group.format });
     const done = performance.now();
     // The ack goes out here. The derived rows follow: before the next group's insert (serial); beside it once the
     // previous group's are in (depth1); or, as group commit does now (new), into the next derived insert, which
@@ -349,6 +358,7 @@ function freshRun(index: number, c: Config): RunResult {
     ...process.execArgv, fileURLToPath(import.meta.url), '--child', `${index}:${c.name}`,
     '--rate', String(RATE), '--flush', String(c.flush), '--duration', String(DURATION), '--warmup', String(WARMUP),
     '--write-path', c.path, '--chdb-route', c.route, '--derived-interval', String(c.derivedIntervalMs), '--merge-nice', String(c.mergeNice), '--fill-ms', String(FILL_MS),
+    ...(c.rowFormat === '' ? [] : ['--row-format', c.rowFormat]),
     ...(values['no-key-views'] ? ['--no-key-views'] : []),
   ];
   const r = spawnSync(process.execPath, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 64 * 1024 * 1024 });

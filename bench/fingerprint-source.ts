@@ -48,7 +48,7 @@ async function fill(e: BenchEngine): Promise<number> {
   const groups = Math.ceil(ROWS / GROUP);
   for (let g = 0; g < groups; g++) {
     const w = group(g);
-    await e.store.insert({ count: w.count, tsv: w.bytes(), derived: w.derived() });
+    await e.store.insert({ count: w.count, data: w.bytes(), derived: w.derived() });
   }
   return groups;
 }

@@ -3,7 +3,7 @@
 // into the orders table of each engine, the formats taking turns; medians of encode and insert time per group.
 // chDB's insert API takes text formats only (TabSeparated, CSV, JSON); every format also goes through a file in
 // tmpfs, read by INSERT ... FROM INFILE (Gala's route) and by INSERT ... SELECT FROM file(), to part the format from
-// the route. The server gets each as an HTTP body (INSERT ... FORMAT X), as the connection sends TabSeparated today.
+// the route. The server gets each as an HTTP body (INSERT ... FORMAT X), as the connection sends its inserts.
 //   npm run bench:insert-format -- [--group 20000] [--inserts 10] [--runs 5] [--engines chdb,server]
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -11,7 +11,7 @@ import { parseArgs } from 'node:util';
 import { fingerprint } from '../domain/fingerprint.ts';
 import { CHANNELS, type Order } from '../domain/order.ts';
 import { DerivedFold } from '../storage/derived-fold.ts';
-import { OrderRowWriter } from '../storage/order-row-writer.ts';
+import { OrderRowBinaryWriter, OrderRowWriter } from '../storage/order-row-writer.ts';
 import { ORDER_COLUMNS } from '../storage/order-rows.ts';
 import { createChdbConnection } from '../storage/chdb/chdb-connection.ts';
 import { median } from './stats.ts';
@@ -107,16 +107,12 @@ const ENCODE: Record<string, (rows: Row[], received: number) => Buffer> = {
     w.derived();
     return w.bytes();
   },
+  // Gala's RowBinary writer since 3 December (it folds as it writes, as the TabSeparated one does).
   RowBinary(rows, received) {
-    const b = new Bin();
-    const f = new DerivedFold();
-    for (const r of rows) {
-      b.str(r.o.id); b.u32(r.hi); b.u32(r.lo); b.i64(r.o.ts); b.i64(received); b.i64(r.o.hundredths);
-      b.str(r.o.currency); b.i8(CHANNEL_CODE.get(r.o.channel)!); b.str(r.o.brand); b.str(r.o.sku); b.str(r.o.category); b.str(r.o.region);
-      fold(f, r, received);
-    }
-    f.rows();
-    return b.bytes();
+    const w = new OrderRowBinaryWriter();
+    for (const r of rows) w.add(r.o, received, r.hi, r.lo);
+    w.derived();
+    return w.bytes();
   },
   Native(rows, received) {
     const b = new Bin();

@@ -8,7 +8,7 @@ import { createIngestClient, type IngestClient } from '../simulator/ingest-clien
 import { createSimulator, type Simulator } from '../simulator/simulator.ts';
 import { requireClickHouseServer, startClickHouseServer } from '../test-support/clickhouse-server.ts';
 import { connectIngest, startTestSystem, TEST_TOKEN, storedSums } from '../test-support/system-harness.ts';
-import { ORDER_COLUMNS } from '../storage/order-rows.ts';
+import { ORDER_COLUMNS, readOrderRows } from '../storage/order-rows.ts';
 import type { OrderStore } from '../storage/storage.ts';
 import type { RunningSystem } from '../system/start-system.ts';
 import { until } from '../test-support/until.ts';
@@ -52,11 +52,7 @@ function trackDurable(store: OrderStore): ReadonlySet<string> {
   const insert = store.insertOrders.bind(store);
   store.insertOrders = async (rows) => {
     await insert(rows);
-    const text = typeof rows.tsv === 'string' ? rows.tsv : Buffer.from(rows.tsv).toString('utf8');
-    for (const line of text.split('\n')) {
-      const cols = line.split('\t');
-      if (cols.length > loCol) durable.add(`${cols[hiCol]}:${cols[loCol]}`);
-    }
+    for (const cols of readOrderRows(rows)) durable.add(`${cols[hiCol]}:${cols[loCol]}`);
   };
   const storedFingerprints = store.storedFingerprints.bind(store);
   // The range goes through untouched: with it the system asks the orders table, which is authoritative. Without

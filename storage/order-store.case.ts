@@ -7,7 +7,7 @@ import { MAX_ORDER_HUNDREDTHS } from '../domain/money.ts';
 import { CHANNELS, MAX_ORDERS_PER_BATCH, type Channel, type Order } from '../domain/order.ts';
 import type { OrderStoreOptions } from './order-store.ts';
 import { ORDERS_TABLE } from './order-rows.ts';
-import { OrderRowWriter } from './order-row-writer.ts';
+import { createRowWriter, type RowFormat } from './order-row-writer.ts';
 import { DERIVED_TABLES, mergeDerivedRows, type DerivedRows } from './derived-fold.ts';
 import { keyMinuteRollup, keyTotalRollup, LATEST_SCHEMA_VERSION, MIGRATIONS, MIGRATIONS_TABLE, secondRollup } from './schema.ts';
 import type { EncodedRows, FingerprintPage, OrderStore, SecondRow, SqlConnection, TotalsRow } from './storage.ts';
@@ -32,13 +32,13 @@ export function order(id: string, over: Partial<Order> = {}): Order {
 }
 
 /** Encodes orders exactly as ingest does: fingerprint of the id, one received instant for the batch. */
-export function encode(orders: readonly Order[], receivedMs: number): EncodedRows {
-  const w = new OrderRowWriter();
+export function encode(orders: readonly Order[], receivedMs: number, format: RowFormat = 'TabSeparated'): EncodedRows {
+  const w = createRowWriter(format);
   for (const o of orders) {
     const [hi, lo] = fingerprint(o.id);
     w.add(o, receivedMs, hi, lo);
   }
-  return { count: orders.length, tsv: w.bytes(), derived: w.derived() };
+  return { count: orders.length, data: w.bytes(), format: w.format, derived: w.derived() };
 }
 
 /**
@@ -135,16 +135,17 @@ export function describeOrderStoreContract(name: string, open: OpenStore): void 
     });
 
     describe('insert', () => {
-      it('stores every field exactly, including tabs, newlines, backslashes, NUL and unicode', async () => {
+      for (const format of ['TabSeparated', 'RowBinary'] as const) it(`stores every field exactly, including tabs, newlines, backslashes, NUL and unicode (${format})`, async () => {
         const { store, conn } = await fresh();
+        expect(conn.rowFormats).toContain(format);
         const orders: Order[] = [
           order('a-1', { brand: 'Tab\there', sku: 'new\nline', category: 'back\\slash\\t', region: 'cr\rlf\r\n' }),
           order('a-2', { brand: '日本語 — Ünïcödé 🎉', sku: 'nul\0byte', category: '\\N', region: "quote ' \" `" }),
           order('a-3', { brand: '', sku: '', category: '', region: '', hundredths: MAX_ORDER_HUNDREDTHS, currency: 'JPY', channel: 'store' }),
           order('Z.z_9:-', { ts: BASE_MS + 123, hundredths: 1, currency: 'USD', channel: 'tv', brand: '\t\n\\\r\0' }),
         ];
-        await store.insert(encode(orders, BASE_MS + 5_000));
-        await store.insert({ count: 0, tsv: '' });
+        await store.insert(encode(orders, BASE_MS + 5_000, format));
+        await store.insert({ count: 0, data: '', format });
 
         const rows = await conn.queryRows<Record<string, unknown>>(
           `SELECT id, fp_hi, fp_lo, ts, received_ms, hundredths, currency, channel, brand, sku, category, region FROM ${ORDERS_TABLE} ORDER BY id`,
@@ -183,7 +184,20 @@ export function describeOrderStoreContract(name: string, open: OpenStore): void 
       it('rejects a malformed insert with the engine error text and stores none of its rows', async () => {
         const { store } = await fresh();
         const good = encode([order('good-1')], BASE_MS);
-        const err = await store.insert({ count: 2, tsv: `${good.tsv}not-an-order\tx\n` }).then(
+        const err = await store.insert({ count: 2, data: `${String(good.data)}not-an-order\tx\n` }).then(
+          () => null,
+          (e: unknown) => e,
+        );
+        expect(err).toBeInstanceOf(Error);
+        expect((err as Error).message).toMatch(/Code: \d+/);
+        expect(await store.totals()).toEqual([]);
+      });
+
+      it('rejects RowBinary rows cut short with the engine error text and stores none of them', async () => {
+        const { store } = await fresh();
+        const two = encode([order('whole-1'), order('cut-2')], BASE_MS, 'RowBinary');
+        const bytes = two.data as Uint8Array;
+        const err = await store.insert({ ...two, data: bytes.subarray(0, bytes.length - 5) }).then(
           () => null,
           (e: unknown) => e,
         );

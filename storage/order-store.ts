@@ -95,6 +95,9 @@ function replicatedConnection(conn: SqlConnection, r: StoreReplication): SqlConn
     queryTsv: (sql, o) => conn.queryTsv(sql, { ...delay, ...o }),
     insertTsv: (table, columns, tsv, o) =>
       (PER_SERVER_TABLES.has(table) && o === undefined ? conn.insertTsv(table, columns, tsv) : inTurn(table, () => conn.insertTsv(table, columns, tsv, o ?? quorum))),
+    rowFormats: conn.rowFormats,
+    insertRows: (table, columns, data, format, o) =>
+      (PER_SERVER_TABLES.has(table) && o === undefined ? conn.insertRows(table, columns, data, format) : inTurn(table, () => conn.insertRows(table, columns, data, format, o ?? quorum))),
     insertSelect: (table, columns, select, o) =>
       (PER_SERVER_TABLES.has(table) && o === undefined ? conn.insertSelect(table, columns, select) : inTurn(table, () => conn.insertSelect(table, columns, select, o ?? quorum))),
     settleFailedInsert: (error) => conn.settleFailedInsert(error),
@@ -306,6 +309,7 @@ export function createOrderStore(plain: SqlConnection, opts: OrderStoreOptions =
   };
   return {
     engine: conn.engine,
+    orderFormat: conn.rowFormats[0] ?? 'TabSeparated',
     async migrate() {
       const version = await migrate(conn, undefined, { replicated: replication !== null });
       if (cluster !== null) await ensureClusterTables(conn, cluster);
@@ -323,7 +327,7 @@ export function createOrderStore(plain: SqlConnection, opts: OrderStoreOptions =
 
     async insertOrders(rows: EncodedRows) {
       if (rows.count === 0) return;
-      await conn.insertTsv(ORDERS_TABLE, ORDER_COLUMNS, rows.tsv);
+      await conn.insertRows(ORDERS_TABLE, ORDER_COLUMNS, rows.data, rows.format ?? 'TabSeparated');
     },
 
     async insertDerived(rows, only) {

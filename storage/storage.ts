@@ -1,6 +1,7 @@
 // The storage seam: each engine supplies a small SqlConnection; everything above it is engine-neutral.
 import type { Channel } from '../domain/order.ts';
 import type { DerivedRows } from './derived-fold.ts';
+import type { RowFormat } from './order-row-writer.ts';
 import type { Progress } from '../platform/progress.ts';
 
 export interface QueryOptions {
@@ -51,6 +52,10 @@ export interface SqlConnection {
   queryTsv(sql: string, opts?: QueryOptions): Promise<string>;
   /** Inserts TabSeparated rows (text or UTF-8 bytes); resolves only once ClickHouse has committed them. */
   insertTsv(table: string, columns: readonly string[], tsv: string | Uint8Array, opts?: InsertOptions): Promise<void>;
+  /** The formats insertRows takes on this connection, the one to use first (the fastest both ways) first. */
+  readonly rowFormats: readonly RowFormat[];
+  /** Inserts rows in `format` (one of rowFormats); resolves only once ClickHouse has committed them. */
+  insertRows(table: string, columns: readonly string[], data: string | Uint8Array, format: RowFormat, opts?: InsertOptions): Promise<void>;
   /**
    * `INSERT INTO table (columns) <select>`, run by the engine on one thread, its rows never passing through this
    * process; resolves once they are committed. A failure is settled like an insertTsv's (settleFailedInsert).
@@ -71,8 +76,10 @@ export interface SqlConnection {
 /** Rows encoded for one insert (see order-rows.ts). */
 export interface EncodedRows {
   count: number;
-  /** TabSeparated rows in ORDER_COLUMNS order, as text or UTF-8 bytes. */
-  tsv: string | Uint8Array;
+  /** The rows in ORDER_COLUMNS order, in `format`: TabSeparated text or UTF-8 bytes, or RowBinary bytes. */
+  data: string | Uint8Array;
+  /** TabSeparated when left out. */
+  format?: RowFormat;
   /** The same orders folded into the derived tables' rows (OrderRowWriter.derived()); absent: none written. */
   derived?: DerivedRows | null;
 }
@@ -102,6 +109,8 @@ export interface DuplicateIdRow {
 /** The order store every role uses; one implementation over any SqlConnection. */
 export interface OrderStore {
   readonly engine: SqlConnection['engine'];
+  /** The format orders are best written in for this store's engine (the first of its connection's rowFormats). */
+  readonly orderFormat: RowFormat;
   /** Creates or migrates the schema to the latest version; safe to call on every start. */
   migrate(): Promise<number>;
   schemaVersion(): Promise<number>;

@@ -29,7 +29,7 @@ async function seed(): Promise<void> {
       const [hi, lo] = fingerprint(id);
       w.add({ id, ts: t0, hundredths: 100, currency: 'CNY', channel: 'mobile', brand: '', sku: '', category: '', region: '' }, t0 + Math.floor(i / 1000), hi, lo);
     }
-    await store.insert({ count: BATCH, tsv: w.bytes() });
+    await store.insert({ count: BATCH, data: w.bytes() });
   }
   // A run that never stopped: the next start repairs the rollups before it restores.
   await store.beginRun(t0);

@@ -3,6 +3,7 @@ import { fstatSync, mkdirSync } from 'node:fs';
 import { Session, drainPending } from 'chdb';
 import type { QueryOptions, SqlConnection } from '../storage.ts';
 import { sqlString } from '../order-store.ts';
+import { ORDER_COLUMNS, ORDERS_TABLE, orderRowBinaryToTsv } from '../order-rows.ts';
 import { refuseHeldDataDir } from './data-dir-lock.ts';
 import { DEFAULT_TMPFS, openInsertSpool, type InsertRoute } from './insert-spool.ts';
 import { niceBackgroundThreads, type BackgroundNice } from './background-nice.ts';
@@ -19,6 +20,12 @@ export interface ChdbConnection extends SqlConnection {
   readonly insertRoute: InsertRoute;
   /** The merge threads' lower priority: how many so far, or why not. */
   readonly mergeNice: BackgroundNice;
+}
+
+/** RowBinary rows as TabSeparated ones: the orders table's alone, the one table RowBinary is written for. */
+function rowBinaryAsTsv(table: string, columns: readonly string[], bytes: Uint8Array): string {
+  if (table !== ORDERS_TABLE || columns.join() !== ORDER_COLUMNS.join()) throw new Error(`chdb: RowBinary rows of ${table} (${columns.join(', ')}) cannot go through the insert API`);
+  return orderRowBinaryToTsv(bytes);
 }
 
 /** An insert's failure, naming the table; the engine's text ("Code: N. DB::Exception: ...") follows. */
@@ -88,6 +95,27 @@ export function createChdbConnection(dataDir: string, opts: ChdbOptions = {}): C
   const check = () => {
     if (closed) throw new Error('chdb: connection is closed');
   };
+  const insertRows: SqlConnection['insertRows'] = async (table, columns, data, format, opts) => {
+    check();
+    const target = opts?.beside === true ? await besideSession() : inserts;
+    const values = typeof data === 'string' ? Buffer.from(data) : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+    // chDB turns async_insert on by default: each insert would then wait in a batching queue (50-200 ms).
+    // Group commit already batches, so write at once; either way the insert returns only when the part is written.
+    const path = spool.write(values, format === 'RowBinary' ? 'bin' : 'tsv');
+    try {
+      if (path === null) {
+        // The API parses text only: RowBinary rows (whose file could not be written, e.g. tmpfs full) go as text.
+        const text = format === 'TabSeparated' ? values : Buffer.from(rowBinaryAsTsv(table, columns, values));
+        await target.insert({ table, values: text, format: 'TabSeparated', columns, settings: { async_insert: 0 } });
+      }
+      // FROM INFILE parses the file as the insert API parses its bytes: by the named columns' own types.
+      else await target.queryAsync(`INSERT INTO ${table} (${columns.join(', ')}) FROM INFILE ${sqlString(path)} SETTINGS async_insert = 0 FORMAT ${format}`, { format: 'TSV' });
+    } catch (e) {
+      throw insertError(table, e);
+    } finally {
+      if (path !== null) spool.remove(path);
+    }
+  };
   return {
     engine: 'chdb',
     insertRoute: spool.route,
@@ -113,23 +141,10 @@ export function createChdbConnection(dataDir: string, opts: ChdbOptions = {}): C
       check();
       return (await session.queryAsync(sql, { format: 'TabSeparated' })).text();
     },
-    async insertTsv(table, columns, tsv, opts) {
-      check();
-      const target = opts?.beside === true ? await besideSession() : inserts;
-      const values = typeof tsv === 'string' ? Buffer.from(tsv) : Buffer.from(tsv.buffer, tsv.byteOffset, tsv.byteLength);
-      // chDB turns async_insert on by default: each insert would then wait in a batching queue (50-200 ms).
-      // Group commit already batches, so write at once; either way the insert returns only when the part is written.
-      const path = spool.write(values);
-      try {
-        if (path === null) await target.insert({ table, values, format: 'TabSeparated', columns, settings: { async_insert: 0 } });
-        // FROM INFILE parses the file as the insert API parses its bytes: by the named columns' own types.
-        else await target.queryAsync(`INSERT INTO ${table} (${columns.join(', ')}) FROM INFILE ${sqlString(path)} SETTINGS async_insert = 0 FORMAT TabSeparated`, { format: 'TSV' });
-      } catch (e) {
-        throw insertError(table, e);
-      } finally {
-        if (path !== null) spool.remove(path);
-      }
-    },
+    insertTsv: (table, columns, tsv, opts) => insertRows(table, columns, tsv, 'TabSeparated', opts),
+    // RowBinary only through a file: chDB's insert API parses text formats only.
+    rowFormats: spool.route.kind === 'file' ? ['RowBinary', 'TabSeparated'] : ['TabSeparated'],
+    insertRows,
     async insertSelect(table, columns, select, opts) {
       check();
       const target = opts?.beside === true ? await besideSession() : inserts;

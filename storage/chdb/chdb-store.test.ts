@@ -2,8 +2,9 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll } from 'vitest';
-import { describeOrderStoreContract } from '../order-store.case.ts';
+import { afterAll, describe, expect, it } from 'vitest';
+import { BASE_MS, describeOrderStoreContract, encode, order } from '../order-store.case.ts';
+import { ORDERS_TABLE } from '../order-rows.ts';
 import { createOrderStore } from '../order-store.ts';
 import { createChdbConnection } from './chdb-connection.ts';
 
@@ -39,4 +40,29 @@ describeOrderStoreContract('chdb', async (options) => {
       }
     },
   };
+});
+
+describe('chdb without the file route', () => {
+  it('writes orders as TabSeparated, and RowBinary rows handed to it still go in, read as text', async () => {
+    const conn = createChdbConnection(dataDir, { tmpfs: null });
+    const database = `gala_api_route_${++databases}`;
+    try {
+      await conn.command(`CREATE DATABASE ${database}`);
+      await conn.command(`USE ${database}`);
+      expect(conn.insertRoute.kind).toBe('api');
+      expect(conn.rowFormats).toEqual(['TabSeparated']);
+      const store = createOrderStore(conn);
+      expect(store.orderFormat).toBe('TabSeparated');
+      await store.migrate();
+      const orders = [order('api-1', { brand: 'tab\there', region: '浙江' }), order('api-2', { hundredths: 7, channel: 'store' })];
+      await store.insertOrders(encode(orders, BASE_MS, 'RowBinary'));
+      const rows = await conn.queryRows<{ id: string; brand: string; region: string; hundredths: string; channel: string }>(`SELECT id, brand, region, toString(hundredths) AS hundredths, channel FROM ${ORDERS_TABLE} ORDER BY id`);
+      expect(rows).toEqual(orders.map((o) => ({ id: o.id, brand: o.brand, region: o.region, hundredths: String(o.hundredths), channel: o.channel })));
+      // Only the orders table's rows have a known RowBinary layout.
+      await expect(conn.insertRows('gala_runs', ['started_ms'], new Uint8Array(8), 'RowBinary')).rejects.toThrow(/RowBinary rows of gala_runs/);
+    } finally {
+      await conn.command(`DROP DATABASE IF EXISTS ${database}`);
+      await conn.close();
+    }
+  });
 });

@@ -16,10 +16,11 @@ export type InsertRoute = { kind: 'file'; dir: string; removedAtStart: number } 
 export interface InsertSpool {
   readonly route: InsertRoute;
   /**
-   * Writes one insert's bytes to a new file and returns its path; null when inserts take the API (no spool, or this
-   * write failed, e.g. tmpfs full: nothing is inserted yet, so the API can take the same bytes).
+   * Writes one insert's bytes to a new file (named `.ext`, `.tsv` by default) and returns its path; null when inserts
+   * take the API (no spool, or this write failed, e.g. tmpfs full: nothing is inserted yet, so the API can take the
+   * same rows).
    */
-  write(bytes: Uint8Array): string | null;
+  write(bytes: Uint8Array, ext?: string): string | null;
   /** Removes a file `write` returned; call once its insert has settled, whether it succeeded or not. */
   remove(path: string): void;
   /** Gives the directory up; the last spool of a directory in this process removes it. */
@@ -67,9 +68,9 @@ export function openInsertSpool(dataDir: string, root: string | null): InsertSpo
   let closed = false;
   return {
     route: { kind: 'file', dir, removedAtStart },
-    write(bytes) {
+    write(bytes, ext = 'tsv') {
       // Unique within the process (and the directory is this process's alone); 'wx' refuses to reuse a name.
-      const path = join(dir, `${process.pid}-${++files}.tsv`);
+      const path = join(dir, `${process.pid}-${++files}.${ext}`);
       try {
         writeFileSync(path, bytes, { flag: 'wx', mode: 0o600 });
         return path;

@@ -3,6 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { ClickHouseError, ClickHouseLogLevel, createClient, type ClickHouseClient, type ClickHouseSettings } from '@clickhouse/client';
 import type { InsertOptions, QueryOptions, SqlConnection } from '../storage.ts';
+import type { RowFormat } from '../order-row-writer.ts';
 
 export interface ServerConnectionOptions {
   /** Overrides the user in the URL. */
@@ -154,6 +155,9 @@ function neverSentOrAnswered(error: unknown): boolean {
   return false;
 }
 
+/** The server reads both; the first is what orders are written in (measured: docs/benchmarks.md, "RowBinary"). */
+const SERVER_ROW_FORMATS: readonly RowFormat[] = ['RowBinary', 'TabSeparated'];
+
 export function createServerConnection(url: string, opts: ServerConnectionOptions = {}): SqlConnection {
   const cfg = resolveServerConfig(url, opts);
   // Settling a failed insert talks through fresh connections only: a server shutting down gracefully still
@@ -226,6 +230,29 @@ export function createServerConnection(url: string, opts: ServerConnectionOption
     if (pending > 0) throw new Error(`an insert into ${table} still waits for its quorum (a replica is down): not settled yet`);
   }
 
+  /**
+   * A raw body in `format`; the HTTP response (and so this promise) comes only after the server wrote the part.
+   * Each insert carries its own query_id, so after a failure it can be found (and stopped) on the server.
+   */
+  const insertRows: SqlConnection['insertRows'] = async (table, columns, data, format, opts) => {
+    checkInsertNames(table, columns);
+    const queryId = `gala-insert-${randomUUID()}`;
+    const body = () => Readable.from([typeof data === 'string' ? Buffer.from(data, 'utf8') : Buffer.from(data.buffer, data.byteOffset, data.byteLength)], { objectMode: false });
+    const settings = opts?.quorum === undefined ? {} : { clickhouse_settings: quorumSettings(opts.quorum) };
+    await run('insert', `INSERT INTO ${table}`, async () => {
+      if (format === 'TabSeparated') {
+        await client.insert({ query_id: queryId, table, ...settings, columns: [...columns] as [string, ...string[]], format, values: body() });
+        return;
+      }
+      // The client's insert() takes text and JSON formats only: a binary body goes through exec with the statement's
+      // own FORMAT clause, and its (empty) answer is read to the end so the connection goes back to the pool.
+      const res = await client.exec({ query_id: queryId, query: `INSERT INTO ${table} (${columns.join(', ')}) FORMAT ${format}`, ...settings, values: body() });
+      for await (const _ of res.stream) void _;
+    }).catch((e: unknown) => {
+      throw settleable(e, queryId, table, opts);
+    });
+  };
+
   return {
     engine: 'clickhouse-server',
 
@@ -241,24 +268,12 @@ export function createServerConnection(url: string, opts: ServerConnectionOption
 
     queryTsv: (sql, opts) => queryText('query', sql, 'TabSeparated', opts),
 
-    async insertTsv(table, columns, tsv, opts?: InsertOptions) {
-      checkInsertNames(table, columns);
-      // A raw TabSeparated body; the HTTP response (and so this promise) comes only after the server wrote the part.
-      // Each insert carries its own query_id, so after a failure it can be found (and stopped) on the server.
-      const queryId = `gala-insert-${randomUUID()}`;
-      await run('insert', `INSERT INTO ${table}`, () =>
-        client.insert({
-          query_id: queryId,
-          table,
-          ...(opts?.quorum === undefined ? {} : { clickhouse_settings: quorumSettings(opts.quorum) }),
-          columns: [...columns] as [string, ...string[]],
-          format: 'TabSeparated',
-          values: Readable.from([typeof tsv === 'string' ? Buffer.from(tsv, 'utf8') : Buffer.from(tsv.buffer, tsv.byteOffset, tsv.byteLength)], { objectMode: false }),
-        }),
-      ).catch((e: unknown) => {
-        throw settleable(e, queryId, table, opts);
-      });
+    insertTsv(table, columns, tsv, opts?: InsertOptions) {
+      return insertRows(table, columns, tsv, 'TabSeparated', opts);
     },
+
+    rowFormats: SERVER_ROW_FORMATS,
+    insertRows,
 
     async insertSelect(table, columns, select, opts?: InsertOptions) {
       checkInsertNames(table, columns);

@@ -163,7 +163,7 @@ describe.skipIf(!serverAvailable)('ClickHouse server (real process)', () => {
       const conn = open(`${server.url}/gala_crash`);
       const store = createOrderStore(conn);
       await store.migrate();
-      await store.insert({ count: 2, tsv: 'c-1\t1\t2\t1750000000000\t1750000000000\t500\tEUR\ttv\t\t\t\t\nc-2\t3\t4\t1750000000000\t1750000000000\t700\tEUR\ttv\t\t\t\t\n' });
+      await store.insert({ count: 2, data: 'c-1\t1\t2\t1750000000000\t1750000000000\t500\tEUR\ttv\t\t\t\t\nc-2\t3\t4\t1750000000000\t1750000000000\t700\tEUR\ttv\t\t\t\t\n' });
 
       await server.kill();
       expect(await store.ping()).toBe(false);
